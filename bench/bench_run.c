@@ -1,0 +1,335 @@
+/*
+ * bench_run.c - what one example test costs with qhil, beside the floor.
+ *
+ * The test: boot the mps2-an385 example firmware, expect the banner, QMP
+ * system_reset, expect the banner again, send "echo bench" and expect the
+ * echo, quit QEMU.  It runs N times (default 20) through libqhil's suite
+ * runner, and N times through a minimal raw client in this file that uses
+ * only libc (socketpairs, fork/exec, strstr on the bytes read), the
+ * floor.  Runs alternate so drift hits both alike.  Printed: median wall
+ * time per test, and CPU time this process spent per test (QEMU's own
+ * CPU is the same for both and not counted), each with the ratio.
+ *
+ * usage: bench_run [-n N] [--firmware ELF] [--boards DIR]
+ */
+#include <fcntl.h>
+#include <ftw.h>
+#include <getopt.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <qhil/qhil.h>
+
+#define RAW_DEADLINE (10 * QHIL_SEC)
+
+/* CPU time of this process (user + system), ns. */
+static int64_t cpu_now(void)
+{
+    struct rusage ru;
+
+    getrusage(RUSAGE_SELF, &ru);
+    return ((int64_t)ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) * QHIL_SEC +
+           ((int64_t)ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) * 1000;
+}
+
+static int cmp_i64(const void *a, const void *b)
+{
+    int64_t x = *(const int64_t *)a;
+    int64_t y = *(const int64_t *)b;
+
+    return (x > y) - (x < y);
+}
+
+static int64_t median(int64_t *v, int n)
+{
+    qsort(v, (size_t)n, sizeof(*v), cmp_i64);
+    return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
+}
+
+static int remove_entry(const char *path, const struct stat *st, int flag,
+                        struct FTW *ftw)
+{
+    (void)st;
+    (void)flag;
+    (void)ftw;
+    return remove(path);
+}
+
+/* ---- the floor: a raw client ------------------------------------- */
+
+typedef struct raw_stream {
+    int fd;
+    char buf[1 << 16];
+    size_t len;
+} raw_stream;
+
+/* Read until needle appears after *from; *from moves past it. */
+static int raw_expect(raw_stream *s, const char *needle, size_t *from,
+                      int64_t deadline)
+{
+    for (;;) {
+        char *hit;
+        struct pollfd pfd = {.fd = s->fd, .events = POLLIN};
+        ssize_t n;
+
+        s->buf[s->len] = '\0';
+        hit = strstr(s->buf + *from, needle);
+        if (hit) {
+            *from = (size_t)(hit - s->buf) + strlen(needle);
+            return 0;
+        }
+        if (poll(&pfd, 1, qhil_deadline_poll_ms(deadline)) <= 0) {
+            return -1;
+        }
+        n = read(s->fd, s->buf + s->len, sizeof(s->buf) - 1 - s->len);
+        if (n <= 0) {
+            return -1;
+        }
+        s->len += (size_t)n;
+    }
+}
+
+static int raw_write(int fd, const char *text)
+{
+    size_t len = strlen(text);
+
+    return write(fd, text, len) == (ssize_t)len ? 0 : -1;
+}
+
+static int raw_once(char *const *argv)
+{
+    static raw_stream qmp;
+    static raw_stream con;
+    int q[2];
+    int c[2];
+    size_t qpos = 0;
+    size_t cpos = 0;
+    int64_t deadline = qhil_deadline_in(RAW_DEADLINE);
+    int status;
+    int rc = -1;
+    pid_t pid;
+
+    if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, q) < 0 ||
+        socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, c) < 0) {
+        return -1;
+    }
+    pid = fork();
+    if (pid == 0) {
+        int null = open("/dev/null", O_RDWR);
+
+        dup2(q[1], 3);
+        dup2(c[1], 4);
+        dup2(null, 0);
+        dup2(null, 1);
+        dup2(null, 2);
+        execvp(argv[0], argv);
+        _exit(127);
+    }
+    close(q[1]);
+    close(c[1]);
+    qmp.fd = q[0];
+    qmp.len = 0;
+    con.fd = c[0];
+    con.len = 0;
+    if (raw_expect(&qmp, "\"QMP\"", &qpos, deadline) < 0 ||
+        raw_write(qmp.fd, "{\"execute\":\"qmp_capabilities\",\"id\":1}\n")
+            < 0 ||
+        raw_expect(&qmp, "\"id\": 1}", &qpos, deadline) < 0 ||
+        raw_expect(&con, "Hello, QEMU!", &cpos, deadline) < 0 ||
+        raw_write(qmp.fd, "{\"execute\":\"system_reset\",\"id\":2}\n") < 0 ||
+        raw_expect(&qmp, "\"id\": 2}", &qpos, deadline) < 0 ||
+        raw_expect(&con, "Hello, QEMU!", &cpos, deadline) < 0 ||
+        raw_expect(&con, "> ", &cpos, deadline) < 0 ||
+        raw_write(con.fd, "echo bench\n") < 0 ||
+        /* Same wake-up as qhil's send: QEMU 7.2's UART needs it. */
+        raw_write(qmp.fd, "{\"execute\":\"query-status\",\"id\":3}\n") < 0 ||
+        raw_expect(&con, "\r\nbench\r\n", &cpos, deadline) < 0 ||
+        raw_write(qmp.fd, "{\"execute\":\"quit\",\"id\":4}\n") < 0) {
+        kill(pid, SIGKILL);
+    } else {
+        rc = 0;
+    }
+    waitpid(pid, &status, 0);
+    close(qmp.fd);
+    close(con.fd);
+    return rc;
+}
+
+/* ---- qhil: the same test as a suite ------------------------------ */
+
+static const char suite_text[] =
+    "device_type: mps2-an385\n"
+    "images:\n"
+    "  kernel: %s\n"
+    "timeout: 10s\n"
+    "tests:\n"
+    "  - name: bench\n"
+    "    steps:\n"
+    "      - expect: \"Hello, QEMU!\"\n"
+    "      - qmp: system_reset\n"
+    "      - expect: \"Hello, QEMU!\"\n"
+    "      - expect: \"> \"\n"
+    "      - sendline: echo bench\n"
+    "      - expect: \"\\r\\nbench\\r\\n\"\n";
+
+static int qhil_once(const qhil_suite *suite, const qhil_run_opts *ro)
+{
+    qhil_suite_result *res = NULL;
+    qhil_error e;
+    int rc;
+
+    qhil_error_init(&e);
+    rc = qhil_run_suite(suite, ro, &res, &e);
+    if (rc < 0 || res->tests[0].verdict != QHIL_PASS) {
+        fprintf(stderr, "bench: qhil run failed: %s\n",
+                rc < 0 ? qhil_error_message(&e, rc) : res->tests[0].message);
+        rc = -1;
+    }
+    qhil_suite_result_free(res);
+    qhil_error_release(&e);
+    return rc;
+}
+
+int main(int argc, char **argv)
+{
+    static const struct option longopts[] = {
+        {"firmware", required_argument, NULL, 'f'},
+        {"boards", required_argument, NULL, 'B'},
+        {NULL, 0, NULL, 0},
+    };
+    const char *firmware = "firmware/build/mps2-an385/hello.elf";
+    const char *boards = "boards";
+    const char *board_dirs[2];
+    char out_dir[] = "/tmp/qhil-bench.XXXXXX";
+    char *text = NULL;
+    char **qemu_argv = NULL;
+    qhil_board *board = NULL;
+    qhil_suite *suite = NULL;
+    qhil_error e;
+    int64_t *raw_wall;
+    int64_t *raw_cpu;
+    int64_t *q_wall;
+    int64_t *q_cpu;
+    int n = 20;
+    int opt;
+    int i;
+
+    while ((opt = getopt_long(argc, argv, "n:", longopts, NULL)) != -1) {
+        if (opt == 'n') {
+            n = atoi(optarg);
+        } else if (opt == 'f') {
+            firmware = optarg;
+        } else if (opt == 'B') {
+            boards = optarg;
+        } else {
+            fprintf(stderr, "usage: bench_run [-n N] [--firmware ELF] "
+                            "[--boards DIR]\n");
+            return 2;
+        }
+    }
+    if (n < 1) {
+        n = 1;
+    }
+    qhil_error_init(&e);
+    board_dirs[0] = boards;
+    board_dirs[1] = NULL;
+    if (asprintf(&text, suite_text, firmware) < 0 ||
+        qhil_suite_load_buffer("bench.yaml", text, strlen(text), &suite,
+                               &e) < 0) {
+        fprintf(stderr, "bench: %s\n", qhil_error_message(&e, QHIL_EINVAL));
+        return 2;
+    }
+    {
+        char *path = NULL;
+        qhil_board_value img = {"kernel", suite->images[0].path, NULL};
+        qhil_board_job job = {.images = &img, .n_images = 1};
+        static const char *const wiring[] = {
+            "-chardev", "socket,id=q,fd=3", "-mon",
+            "chardev=q,mode=control", "-chardev", "socket,id=c,fd=4",
+            "-serial", "chardev:c", NULL};
+        size_t k = 0;
+        size_t w;
+        char **v;
+
+        if (qhil_board_find("mps2-an385", board_dirs, &path, &e) < 0 ||
+            qhil_board_load(path, &board, &e) < 0 ||
+            qhil_board_argv(board, &job, &qemu_argv, &e) < 0) {
+            fprintf(stderr, "bench: %s\n", qhil_error_message(&e, -1));
+            return 2;
+        }
+        free(path);
+        while (qemu_argv[k]) {
+            k++;
+        }
+        v = realloc(qemu_argv, (k + 9) * sizeof(*v));
+        if (!v) {
+            return 2;
+        }
+        qemu_argv = v;
+        for (w = 0; w < 9; w++) {
+            qemu_argv[k + w] = wiring[w] ? strdup(wiring[w]) : NULL;
+        }
+    }
+    if (!mkdtemp(out_dir)) {
+        perror("bench: mkdtemp");
+        return 2;
+    }
+    raw_wall = calloc((size_t)n, sizeof(int64_t));
+    raw_cpu = calloc((size_t)n, sizeof(int64_t));
+    q_wall = calloc((size_t)n, sizeof(int64_t));
+    q_cpu = calloc((size_t)n, sizeof(int64_t));
+    {
+        qhil_run_opts ro = {.board_dirs = board_dirs, .out_dir = out_dir};
+
+        for (i = 0; i < n; i++) {
+            int64_t t0 = qhil_now();
+            int64_t c0 = cpu_now();
+
+            if (raw_once(qemu_argv) < 0) {
+                fprintf(stderr, "bench: raw client run %d failed\n", i);
+                return 1;
+            }
+            raw_wall[i] = qhil_now() - t0;
+            raw_cpu[i] = cpu_now() - c0;
+            t0 = qhil_now();
+            c0 = cpu_now();
+            if (qhil_once(suite, &ro) < 0) {
+                return 1;
+            }
+            q_wall[i] = qhil_now() - t0;
+            q_cpu[i] = cpu_now() - c0;
+        }
+    }
+    {
+        double rw = (double)median(raw_wall, n) / 1e6;
+        double qw = (double)median(q_wall, n) / 1e6;
+        double rc = (double)median(raw_cpu, n) / 1e6;
+        double qc = (double)median(q_cpu, n) / 1e6;
+
+        printf("example test (boot, expect, reset, expect, echo, quit), "
+               "%d runs each, medians:\n", n);
+        printf("  %-12s %10s %14s\n", "", "wall ms", "own CPU ms");
+        printf("  %-12s %10.1f %14.2f\n", "raw client", rw, rc);
+        printf("  %-12s %10.1f %14.2f\n", "qhil", qw, qc);
+        printf("  qhil/raw wall ratio: %.3f (target <= 1.2)\n", qw / rw);
+        printf("  qhil/raw own-CPU ratio: %.2f\n", rc > 0 ? qc / rc : 0.0);
+    }
+    /* Leave no logs behind. */
+    nftw(out_dir, remove_entry, 16, FTW_DEPTH | FTW_PHYS);
+    qhil_argv_free(qemu_argv);
+    qhil_board_free(board);
+    qhil_suite_free(suite);
+    free(text);
+    free(raw_wall);
+    free(raw_cpu);
+    free(q_wall);
+    free(q_cpu);
+    return 0;
+}

@@ -1,0 +1,107 @@
+/*
+ * qhil/console.h - the serial console of a machine: log, expect, send.
+ *
+ * A qhil_console owns one connected stream socket carrying a guest's
+ * serial port.  Every byte received is appended to a log file as it
+ * arrives (so a crash loses nothing) and kept in a window for matching.
+ *
+ * expect() matches a PCRE2 pattern against the stream incrementally:
+ * each expect starts where the previous match ended, so no byte is
+ * matched twice and none is skipped, whatever the read boundaries were.
+ * Between reads the matcher remembers how far it has looked (PCRE2
+ * partial matching says where a match could still begin), so a long
+ * output is not rescanned on every read.  Patterns are compiled with
+ * PCRE2_MULTILINE: ^ and $ match at line starts and ends.
+ *
+ * Fail patterns ("Kernel panic", "HardFault") are watched on all output.
+ * The first one that matches makes the current and every later expect()
+ * or wait() return QHIL_EMATCH, unless the expected pattern completed
+ * first in the stream.
+ */
+#ifndef QHIL_CONSOLE_H
+#define QHIL_CONSOLE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include <qhil/error.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef struct qhil_console qhil_console;
+
+/*
+ * Wrap a connected socket.  Takes ownership of fd (closed by
+ * qhil_console_free, also when this fails).  log_path: file to append
+ * every received byte to (created 0644), or NULL for no log.
+ */
+int qhil_console_new(int fd, const char *log_path, qhil_console **out,
+                     qhil_error *err);
+
+/* Close the socket and the log; NULL is fine. */
+void qhil_console_free(qhil_console *con);
+
+/*
+ * Add a fail pattern (PCRE2).  QHIL_EINVAL with the compiler's message
+ * and offset when it does not compile.  It applies to output received
+ * from now on.
+ */
+int qhil_console_add_fail_pattern(qhil_console *con, const char *pattern,
+                                  qhil_error *err);
+
+/*
+ * Wait until pattern matches output received since the last match, or
+ * deadline.  *matched (may be NULL): the matched text, malloc'ed, caller
+ * frees.  Returns QHIL_ETIMEDOUT, QHIL_EMATCH (a fail pattern matched),
+ * QHIL_EEOF (the other end closed: the machine is gone), QHIL_EINVAL (bad
+ * pattern).  Blocks until deadline at most.
+ */
+int qhil_console_expect(qhil_console *con, const char *pattern,
+                        int64_t deadline, char **matched, qhil_error *err);
+
+/*
+ * Send bytes to the guest.  Blocks until they are all written or
+ * deadline (QHIL_ETIMEDOUT).  Calls the kick hook afterwards.
+ */
+int qhil_console_send(qhil_console *con, const void *data, size_t len,
+                      int64_t deadline, qhil_error *err);
+
+/*
+ * Receive and watch output until deadline.  Returns QHIL_EOK at the
+ * deadline, or QHIL_EMATCH / QHIL_EEOF as soon as that happens.
+ */
+int qhil_console_wait(qhil_console *con, int64_t deadline, qhil_error *err);
+
+/* Non-blocking: read whatever is there.  QHIL_EOK, or EMATCH/EEOF. */
+int qhil_console_dispatch(qhil_console *con, qhil_error *err);
+
+/*
+ * A hook the console calls right after send(), and again for every
+ * 100 ms of silence in the 2 s after a send while expect() waits.  A
+ * machine uses it to wake QEMU's main loop, which otherwise may leave
+ * input unread for a while after a guest re-enables its UART receiver.
+ * A failing hook is ignored.
+ */
+typedef void (*qhil_console_kick_fn)(void *data);
+void qhil_console_set_kick(qhil_console *con, qhil_console_kick_fn fn,
+                           void *data);
+
+/*
+ * The last max_lines lines of output (at most 16 KiB), malloc'ed, caller
+ * frees.  Bytes that are not printable are shown as \xNN.
+ */
+char *qhil_console_tail(const qhil_console *con, size_t max_lines);
+
+/* Total bytes received so far. */
+uint64_t qhil_console_received(const qhil_console *con);
+
+/* The socket, for poll(); borrowed. */
+int qhil_console_fd(const qhil_console *con);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* QHIL_CONSOLE_H */

@@ -1,0 +1,117 @@
+/*
+ * qhil/machine.h - one QEMU process, from start to reaped.
+ *
+ * qhil_machine_launch() takes a complete QEMU argv (see qhil_board_argv)
+ * and adds the wiring qhil owns: a QMP monitor and the first serial port,
+ * each on one end of a socketpair passed to QEMU as an inherited fd
+ * ("-chardev socket,fd=N").  No listening socket, no path, no port: there
+ * is nothing to race for and nothing another user can connect to.
+ * QEMU's stdout and stderr go to qemu.log, the guest's serial output to
+ * console.log, both in the run directory, and both are kept; QEMU's pid
+ * goes to qemu.pid there too.
+ *
+ * States:
+ *
+ *   launch --QMP handshake ok--> RUNNING --shutdown()--> STOPPED (reaped)
+ *      \--exec fails, QEMU exits, no greeting--> error, child reaped
+ *   RUNNING --QEMU exits by itself--> noticed by qhil_machine_check()
+ *
+ * Shutdown is graceful first: QMP "quit", wait; SIGTERM, wait; SIGKILL;
+ * reap.  qhil_machine_free() on a running machine skips to SIGKILL.  The
+ * child also has PR_SET_PDEATHSIG(SIGKILL): if the process that launched
+ * it dies (even by kill -9), the kernel kills QEMU.  That signal follows
+ * the launching thread, so launch and free from a thread that lives as
+ * long as the machine.
+ */
+#ifndef QHIL_MACHINE_H
+#define QHIL_MACHINE_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include <qhil/console.h>
+#include <qhil/error.h>
+#include <qhil/qmp.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef struct qhil_machine qhil_machine;
+
+typedef struct qhil_machine_opts {
+    const char *const *argv; /* QEMU argv, NULL-terminated; argv[0] is
+                                looked up in PATH when it has no '/' */
+    const char *run_dir;     /* existing directory for console.log and
+                                qemu.log */
+    int64_t start_timeout;   /* QMP ready deadline, ns; 0: 10 s */
+    int64_t stop_timeout;    /* each shutdown phase, ns; 0: 3 s */
+} qhil_machine_opts;
+
+/* How a machine ended. */
+typedef enum qhil_machine_end {
+    QHIL_END_RUNNING,  /* not ended yet */
+    QHIL_END_QUIT,     /* left after QMP quit */
+    QHIL_END_TERM,     /* needed SIGTERM */
+    QHIL_END_KILL,     /* needed SIGKILL */
+    QHIL_END_SELF,     /* ended by itself (guest exit, crash, kill) */
+} qhil_machine_end;
+
+/*
+ * Start QEMU and complete the QMP handshake.  On failure nothing is left
+ * running and err says why, with the end of QEMU's own stderr when QEMU
+ * started but died ("qemu-system-arm: -kernel x.elf: could not load...").
+ * Blocks until QMP is ready or start_timeout.
+ * Caller frees *out with qhil_machine_free.
+ */
+int qhil_machine_launch(const qhil_machine_opts *opts, qhil_machine **out,
+                        qhil_error *err);
+
+/* Borrowed handles, valid until qhil_machine_free. */
+qhil_qmp *qhil_machine_qmp(qhil_machine *m);
+qhil_console *qhil_machine_console(qhil_machine *m);
+
+pid_t qhil_machine_pid(const qhil_machine *m);
+const char *qhil_machine_console_log(const qhil_machine *m);
+const char *qhil_machine_qemu_log(const qhil_machine *m);
+
+/*
+ * Non-blocking: has QEMU exited?  QHIL_EOK while it runs; QHIL_EEXITED
+ * once it has, with err saying how ("QEMU exited with status 1: <last
+ * stderr line>").  Reaps it.
+ */
+int qhil_machine_check(qhil_machine *m, qhil_error *err);
+
+/*
+ * Wait until QEMU has exited by itself or deadline (QHIL_ETIMEDOUT);
+ * for guests that end the run themselves.
+ */
+int qhil_machine_wait_exit(qhil_machine *m, int64_t deadline,
+                           qhil_error *err);
+
+/*
+ * Stop QEMU (quit, SIGTERM, SIGKILL; each phase stop_timeout) and reap
+ * it.  Safe to call on an exited machine.  Returns QHIL_EOK however it
+ * ended; see qhil_machine_end_how and _status.
+ */
+int qhil_machine_shutdown(qhil_machine *m, qhil_error *err);
+
+/* How and with which waitpid status it ended. */
+qhil_machine_end qhil_machine_end_how(const qhil_machine *m);
+int qhil_machine_status(const qhil_machine *m);
+
+/*
+ * The last max_lines lines of QEMU's stderr log, malloc'ed, caller
+ * frees; "" when empty or unreadable.
+ */
+char *qhil_machine_stderr_tail(const qhil_machine *m, size_t max_lines);
+
+/* Kill (if running), reap, close everything; NULL is fine. */
+void qhil_machine_free(qhil_machine *m);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* QHIL_MACHINE_H */

@@ -1,0 +1,26 @@
+/*
+ * qhil/qhil.h - everything in libqhil, for programs that want it all.
+ *
+ *   error.h    error codes and detail        clock.h   time and deadlines
+ *   qmp.h      QMP client                    console.h serial console
+ *   machine.h  QEMU process lifecycle        board.h   board templates
+ *   suite.h    suite files                   runner.h  running suites
+ *   report.h   results, JUnit and TAP
+ */
+#ifndef QHIL_QHIL_H
+#define QHIL_QHIL_H
+
+#include <qhil/board.h>
+#include <qhil/clock.h>
+#include <qhil/console.h>
+#include <qhil/error.h>
+#include <qhil/machine.h>
+#include <qhil/qmp.h>
+#include <qhil/report.h>
+#include <qhil/runner.h>
+#include <qhil/suite.h>
+
+/* Library version as "MAJOR.MINOR.PATCH"; static string. */
+const char *qhil_version(void);
+
+#endif /* QHIL_QHIL_H */

@@ -1,0 +1,89 @@
+/*
+ * qhil/report.h - results of a suite run, and their reports for CI.
+ *
+ * The runner fills a qhil_suite_result; the report writers turn it into
+ * JUnit XML (console log of each test in <system-out>) or TAP version 13.
+ * The writers read the console logs named in the results; they never
+ * print on their own, they write to the FILE or path given.
+ */
+#ifndef QHIL_REPORT_H
+#define QHIL_REPORT_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include <qhil/error.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef enum qhil_verdict {
+    QHIL_PASS,
+    QHIL_FAIL,  /* the firmware did not behave: pattern, check, fail_on */
+    QHIL_ERROR, /* the test could not run properly: QEMU died, bad board */
+    QHIL_SKIP,
+} qhil_verdict;
+
+/* Static "pass", "fail", "error", "skip". */
+const char *qhil_verdict_name(qhil_verdict v);
+
+/* One test's outcome.  All strings malloc'ed and owned; any may be NULL. */
+typedef struct qhil_test_result {
+    char *name;
+    qhil_verdict verdict;
+    int64_t duration_ns;
+    size_t step;          /* 1-based failing step, 0 for none */
+    int step_line;        /* suite line of that step, 0 if none */
+    char *step_desc;      /* e.g. expect "Hello, QEMU!" */
+    char *message;        /* one line: why it failed */
+    char *console_tail;   /* last console lines at the failure */
+    char *console_log;    /* path of the full console log */
+    char *qemu_log;       /* path of QEMU's stderr log */
+} qhil_test_result;
+
+typedef struct qhil_suite_result {
+    char *name;            /* suite name */
+    char *file;            /* suite file */
+    int64_t started_unix;  /* wall clock start, seconds since the epoch */
+    int64_t duration_ns;
+    qhil_test_result *tests;
+    size_t n_tests;
+} qhil_suite_result;
+
+/* Free the strings of one result and zero it; NULL is fine. */
+void qhil_test_result_release(qhil_test_result *r);
+
+/* Free a whole suite result allocated with malloc; NULL is fine. */
+void qhil_suite_result_free(qhil_suite_result *r);
+
+/* Count tests by verdict. */
+size_t qhil_suite_result_count(const qhil_suite_result *r, qhil_verdict v);
+
+typedef enum qhil_report_format {
+    QHIL_REPORT_JUNIT,
+    QHIL_REPORT_TAP,
+} qhil_report_format;
+
+/*
+ * Write the report to an open stream.  JUnit embeds each test's console
+ * log (at most the last 1 MiB of it, said so when cut) in <system-out>,
+ * escaped for XML, with bytes that XML 1.0 cannot carry replaced by
+ * U+FFFD.  Returns QHIL_EIO when writing fails.
+ */
+int qhil_report_write(const qhil_suite_result *r, qhil_report_format fmt,
+                      FILE *out, qhil_error *err);
+
+/*
+ * Write the report to path atomically (temporary file beside it, then
+ * rename), so CI never reads half a report.
+ */
+int qhil_report_save(const qhil_suite_result *r, qhil_report_format fmt,
+                     const char *path, qhil_error *err);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* QHIL_REPORT_H */

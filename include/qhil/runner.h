@@ -1,0 +1,58 @@
+/*
+ * qhil/runner.h - run a suite: one fresh machine per test, steps in order.
+ *
+ * For each test the runner makes OUT_DIR/<test>/ (console.log, qemu.log),
+ * launches the suite's board with the suite's images, installs the fail
+ * patterns, runs the steps, stops QEMU in order and records a verdict:
+ *
+ *   pass   every step did what it said
+ *   fail   the firmware misbehaved: a pattern did not come in time, a
+ *          fail_on pattern matched, a QMP reply did not match
+ *   error  the test could not run: QEMU did not start or died
+ *
+ * Problems that would hit every test (unknown board, bad template, QEMU
+ * binary not installed, forbidden job options) end the run before any
+ * QEMU starts, with an error naming the suite file and line.
+ */
+#ifndef QHIL_RUNNER_H
+#define QHIL_RUNNER_H
+
+#include <stddef.h>
+
+#include <qhil/error.h>
+#include <qhil/report.h>
+#include <qhil/suite.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef struct qhil_run_opts {
+    const char *const *board_dirs; /* NULL-terminated search list */
+    const char *out_dir;           /* created if missing */
+    const char *const *only;       /* test names to run (NULL-terminated),
+                                      NULL for all */
+    size_t tail_lines;             /* console lines kept in a failure;
+                                      0: 10 */
+    /* Progress callbacks, may be NULL; results borrowed for the call. */
+    void (*test_started)(void *data, const qhil_test *test);
+    void (*test_done)(void *data, const qhil_test *test,
+                      const qhil_test_result *result);
+    void *data;
+} qhil_run_opts;
+
+/*
+ * Run the suite.  Returns QHIL_EOK when every test ran (whatever the
+ * verdicts: see *out), or an error when the suite could not be run at
+ * all.  *out: malloc'ed results, free with qhil_suite_result_free.
+ * Blocks for as long as the tests take; every wait has the suite's
+ * deadlines.
+ */
+int qhil_run_suite(const qhil_suite *suite, const qhil_run_opts *opts,
+                   qhil_suite_result **out, qhil_error *err);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* QHIL_RUNNER_H */

@@ -1,0 +1,133 @@
+/*
+ * qhil/suite.h - test suites: the YAML a firmware engineer writes.
+ *
+ *   device_type: mps2-an385            # board template to use
+ *   images:
+ *     kernel: firmware/build/mps2-an385/hello.elf
+ *   timeout: 10s                       # default per-step timeout
+ *   fail_on: [HardFault, "Kernel panic"]   # ends a test at once
+ *   context:                           # job context, if the board allows
+ *     extra_options: [-icount, shift=0]
+ *   tests:
+ *     - name: boots
+ *       timeout: 30s                   # whole-test deadline (optional)
+ *       fail_on: [...]                 # added to the suite's list
+ *       steps:
+ *         - expect: "Hello, QEMU!"     # PCRE2 pattern
+ *         - expect: {pattern: "count=\\d+", timeout: 2s}
+ *         - send: "echo hi\n"          # bytes, as written
+ *         - sendline: "echo hi"        # text plus "\n"
+ *         - qmp: system_reset          # command with no arguments
+ *         - qmp: {execute: query-status, arguments: {},
+ *                 expect: {status: running}}     # subset match on reply
+ *         - qmp: {execute: bogus, expect_error: CommandNotFound}
+ *         - reset                      # same as qmp: system_reset
+ *         - wait: 200ms                # let time pass, console watched
+ *
+ * Relative image paths are resolved against the suite file's folder first,
+ * then against the current working directory; a path found in neither is
+ * an error naming the suite line and both places tried.
+ *
+ * Parsing checks everything it can before any QEMU starts: unknown keys,
+ * unknown steps, bad durations, patterns that do not compile as PCRE2,
+ * missing images.  Every error carries file, line and the field.
+ */
+#ifndef QHIL_SUITE_H
+#define QHIL_SUITE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include <jansson.h>
+
+#include <qhil/error.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef enum qhil_step_kind {
+    QHIL_STEP_EXPECT,
+    QHIL_STEP_SEND,  /* send and sendline both; text holds the bytes */
+    QHIL_STEP_QMP,   /* reset is parsed as qmp system_reset */
+    QHIL_STEP_WAIT,
+} qhil_step_kind;
+
+/* One step; all pointers owned by the suite.  Read-only for callers. */
+typedef struct qhil_step {
+    qhil_step_kind kind;
+    int line;            /* line in the suite file */
+    char *keyword;       /* as written: "expect", "sendline", "reset"... */
+    char *pattern;       /* EXPECT: PCRE2 pattern */
+    char *text;          /* SEND: bytes to send (NUL-terminated) */
+    size_t text_len;     /* SEND: length of text */
+    char *command;       /* QMP: command name */
+    json_t *arguments;   /* QMP: arguments object, or NULL */
+    json_t *expect;      /* QMP: subset the "return" must contain, or NULL */
+    char *expect_error;  /* QMP: error class the reply must carry, or NULL */
+    int64_t timeout_ns;  /* EXPECT/QMP: this step's timeout (suite default
+                            applied) */
+    int64_t duration_ns; /* WAIT: how long */
+} qhil_step;
+
+typedef struct qhil_test {
+    char *name;
+    int line;
+    int64_t timeout_ns; /* whole test, 0 = no test-level limit beyond the
+                           steps' own */
+    char **fail_on;     /* suite's list plus the test's; n_fail_on items */
+    size_t n_fail_on;
+    qhil_step *steps;
+    size_t n_steps;
+} qhil_test;
+
+typedef struct qhil_suite_image {
+    char *name;   /* "kernel" */
+    char *path;   /* resolved path that exists */
+    int line;
+} qhil_suite_image;
+
+typedef struct qhil_suite {
+    char *path;        /* suite file as given */
+    char *name;        /* "name:" or the file's base name without .yaml */
+    char *device_type;
+    int device_type_line;
+    qhil_suite_image *images;
+    size_t n_images;
+    int64_t timeout_ns;  /* default step timeout; 10s when not given */
+    char *cpu;           /* context.cpu or NULL */
+    int cpu_line;
+    char **extra_options; /* context.extra_options */
+    size_t n_extra_options;
+    int extra_options_line;
+    qhil_test *tests;
+    size_t n_tests;
+} qhil_suite;
+
+/*
+ * Parse and validate a suite file.  On error *out is NULL and err carries
+ * file, line, column and the field ("tests[1].steps[0]: unknown step
+ * 'expekt' (known: expect, send, sendline, qmp, reset, wait)").
+ * Caller frees *out with qhil_suite_free.  Reads files; no other blocking.
+ */
+int qhil_suite_load(const char *path, qhil_suite **out, qhil_error *err);
+
+/* Same from a buffer; name is used in messages and for relative paths. */
+int qhil_suite_load_buffer(const char *name, const char *data, size_t len,
+                           qhil_suite **out, qhil_error *err);
+
+/* Free a suite; NULL is fine. */
+void qhil_suite_free(qhil_suite *suite);
+
+/*
+ * True when every key of want is in have with an equal value, recursing
+ * into objects (arrays and scalars compare whole).  Used for the qmp
+ * step's expect.  Both borrowed.
+ */
+int qhil_json_subset(const json_t *want, const json_t *have);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* QHIL_SUITE_H */

@@ -1,0 +1,1137 @@
+/*
+ * board.c - board templates and the QEMU command lines built from them.
+ *
+ * A template (boards/DEVICE_TYPE.yaml) is loaded once and checked
+ * strictly: unknown keys, missing fields, image slots whose {{NAME}} does
+ * not match their own image, and options that qhil itself owns are all
+ * refused with the file and line.  qhil_board_argv() then combines the
+ * template with one job's values.  The job is untrusted: it may only fill
+ * the template's image slots and the context values the template lists,
+ * and its extra options may not repeat or override anything the template
+ * or the harness controls.
+ *
+ * Option words are split on blank space before {{NAME}} is replaced, so a
+ * path with spaces stays one argument.  When a slot sits inside a larger
+ * word ("file={{DISK}},format=raw"), QEMU reads that word as a
+ * comma-separated option list, so commas in the path are doubled, which
+ * is QEMU's escape for a literal comma there.
+ */
+#include <ctype.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include <qhil/board.h>
+
+#include "internal.h"
+#include "yamlutil.h"
+
+/* One mandatory entry or image slot: the words it expands to. */
+typedef struct board_opt {
+    char *name;   /* image name for a slot, NULL for a mandatory entry */
+    char *text;   /* as written, for messages */
+    char **words; /* NULL-terminated */
+    size_t n_words;
+    int line;
+} board_opt;
+
+struct qhil_board {
+    char *path;
+    char *device_type;
+    char *arch;
+    char *description;
+    char *binary;
+    char *machine;
+    char *cpu;
+    char *memory;
+    board_opt *mandatory;
+    size_t n_mandatory;
+    board_opt *images;
+    size_t n_images;
+    int allow_cpu;
+    int allow_extra;
+};
+
+/* Options the harness wires itself: never in a template or a job. */
+static const char *const harness_options[] = {
+    "-qmp", "-qmp-pretty", "-mon", "-serial", "-daemonize", "-pidfile", NULL,
+};
+
+/* Options that carry firmware images: only through image slots. */
+static const char *const image_options[] = {
+    "-kernel", "-initrd", "-dtb", "-bios", "-pflash", NULL,
+};
+
+static const char *const top_keys[] = {
+    "device_type", "arch", "description", "qemu", NULL,
+};
+
+static const char *const qemu_keys[] = {
+    "binary", "machine", "cpu", "memory", "mandatory", "images", "context",
+    NULL,
+};
+
+static void opt_release(board_opt *o)
+{
+    free(o->name);
+    free(o->text);
+    qhil_words_free(o->words);
+    memset(o, 0, sizeof(*o));
+}
+
+void qhil_board_free(qhil_board *board)
+{
+    size_t i;
+
+    if (!board) {
+        return;
+    }
+    for (i = 0; i < board->n_mandatory; i++) {
+        opt_release(&board->mandatory[i]);
+    }
+    for (i = 0; i < board->n_images; i++) {
+        opt_release(&board->images[i]);
+    }
+    free(board->mandatory);
+    free(board->images);
+    free(board->path);
+    free(board->device_type);
+    free(board->arch);
+    free(board->description);
+    free(board->binary);
+    free(board->machine);
+    free(board->cpu);
+    free(board->memory);
+    free(board);
+}
+
+const char *qhil_board_device_type(const qhil_board *board)
+{
+    return board->device_type;
+}
+
+const char *qhil_board_arch(const qhil_board *board)
+{
+    return board->arch;
+}
+
+const char *qhil_board_binary(const qhil_board *board)
+{
+    return board->binary;
+}
+
+const char *qhil_board_path(const qhil_board *board)
+{
+    return board->path;
+}
+
+static int in_list(const char *const *list, const char *s)
+{
+    size_t i;
+
+    for (i = 0; list[i]; i++) {
+        if (strcmp(list[i], s) == 0) {
+            return 1;
+        }
+    }
+    return 0;
+}
+
+/* QEMU reads "--opt" as "-opt"; compare options in the one-dash form. */
+static const char *option_name(const char *word)
+{
+    if (word[0] == '-' && word[1] == '-' && word[2]) {
+        return word + 1;
+    }
+    return word;
+}
+
+static int valid_device_type(const char *s)
+{
+    if (!*s || *s == '.') {
+        return 0;
+    }
+    for (; *s; s++) {
+        if (!isalnum((unsigned char)*s) && *s != '.' && *s != '_' &&
+            *s != '-') {
+            return 0;
+        }
+    }
+    return 1;
+}
+
+static int valid_image_name(const char *s)
+{
+    if (!islower((unsigned char)*s)) {
+        return 0;
+    }
+    for (; *s; s++) {
+        if (!islower((unsigned char)*s) && !isdigit((unsigned char)*s) &&
+            *s != '_') {
+            return 0;
+        }
+    }
+    return 1;
+}
+
+/* QEMU size: digits, optional fraction, optional unit letter. */
+static int valid_memory(const char *s)
+{
+    if (!isdigit((unsigned char)*s)) {
+        return 0;
+    }
+    while (isdigit((unsigned char)*s)) {
+        s++;
+    }
+    if (*s == '.') {
+        s++;
+        if (!isdigit((unsigned char)*s)) {
+            return 0;
+        }
+        while (isdigit((unsigned char)*s)) {
+            s++;
+        }
+    }
+    if (*s && strchr("BKMGTPEbkmgtpe", *s)) {
+        s++;
+    }
+    return *s == '\0';
+}
+
+/*
+ * Does any comma-separated item of word give an id or chardev starting
+ * with "qhil"?  Those names belong to the harness's own chardevs.
+ */
+static int names_reserved_id(const char *word)
+{
+    const char *p = word;
+
+    while (p) {
+        if (strncmp(p, "id=qhil", 7) == 0 ||
+            strncmp(p, "chardev=qhil", 12) == 0) {
+            return 1;
+        }
+        p = strchr(p, ',');
+        if (p) {
+            p++;
+        }
+    }
+    return 0;
+}
+
+/* Reject blanks, leading dashes and slots in a single-word value. */
+static int load_word(qhil_yaml *y, yaml_node_t *node, const char *field,
+                     const char *what, char **out, qhil_error *err)
+{
+    const char *p;
+    int rc;
+
+    rc = qhil_yaml_string(y, node, field, what, out, err);
+    if (rc < 0) {
+        return rc;
+    }
+    for (p = *out; *p; p++) {
+        if (isspace((unsigned char)*p)) {
+            return qhil_yaml_fail(y, node, field, err, QHIL_EINVAL,
+                                  "'%s' contains blank space; expected %s",
+                                  *out, what);
+        }
+    }
+    if ((*out)[0] == '-') {
+        return qhil_yaml_fail(y, node, field, err, QHIL_EINVAL,
+                              "'%s' starts with '-'; expected %s", *out,
+                              what);
+    }
+    if (strstr(*out, "{{")) {
+        return qhil_yaml_fail(y, node, field, err, QHIL_EINVAL,
+                              "'%s': image slots ({{NAME}}) are only "
+                              "allowed under qemu.images",
+                              *out);
+    }
+    return QHIL_EOK;
+}
+
+/*
+ * Read one option entry: a string split on blanks, or a list of words
+ * taken verbatim.  The first word must be an option, and must not be one
+ * the harness owns.
+ */
+static int load_opt(qhil_yaml *y, yaml_node_t *node, const char *field,
+                    board_opt *o, qhil_error *err)
+{
+    qhil_buf text;
+    yaml_node_t *item;
+    const char *first;
+    char *sub = NULL;
+    size_t i;
+    size_t n;
+    int rc = QHIL_EOK;
+
+    qhil_buf_init(&text, 1 << 16);
+    o->line = qhil_yaml_line(node);
+    if (node && node->type == YAML_SEQUENCE_NODE) {
+        n = qhil_yaml_count(node);
+        o->words = calloc(n + 1, sizeof(*o->words));
+        if (!o->words) {
+            rc = qhil_error_set(err, QHIL_ENOMEM, "out of memory");
+            goto cleanup;
+        }
+        for (i = 0; i < n; i++) {
+            free(sub);
+            sub = qhil_field(field, "[%zu]", i);
+            if (!sub) {
+                rc = qhil_error_set(err, QHIL_ENOMEM, "out of memory");
+                goto cleanup;
+            }
+            item = qhil_yaml_item(y, node, i);
+            rc = qhil_yaml_string(y, item, sub, "a QEMU argument",
+                                  &o->words[i], err);
+            if (rc < 0) {
+                goto cleanup;
+            }
+            o->n_words++;
+            if (qhil_buf_printf(&text, "%s%s", i ? " " : "", o->words[i]) <
+                0) {
+                rc = qhil_error_set(err, QHIL_ENOMEM, "out of memory");
+                goto cleanup;
+            }
+        }
+        o->text = qhil_buf_steal(&text);
+    } else {
+        rc = qhil_yaml_string(y, node, field,
+                              "an option string or a list of arguments",
+                              &o->text, err);
+        if (rc < 0) {
+            goto cleanup;
+        }
+        rc = qhil_split_words(o->text, &o->words, &o->n_words);
+        if (rc < 0) {
+            rc = qhil_error_set(err, rc, "out of memory");
+            goto cleanup;
+        }
+    }
+    if (!o->text) {
+        rc = qhil_error_set(err, QHIL_ENOMEM, "out of memory");
+        goto cleanup;
+    }
+    if (o->n_words == 0) {
+        rc = qhil_yaml_fail(y, node, field, err, QHIL_EINVAL,
+                            "expected an option, got blank text");
+        goto cleanup;
+    }
+    first = option_name(o->words[0]);
+    if (first[0] != '-' || !first[1]) {
+        rc = qhil_yaml_fail(y, node, field, err, QHIL_EINVAL,
+                            "'%s' does not start with an option "
+                            "(e.g. -nographic)",
+                            o->text);
+        goto cleanup;
+    }
+    if (in_list(harness_options, first)) {
+        rc = qhil_yaml_fail(y, node, field, err, QHIL_EINVAL,
+                            "'%s' is owned by qhil, which wires QMP and the "
+                            "console itself",
+                            o->words[0]);
+        goto cleanup;
+    }
+    if (!strcmp(first, "-machine") || !strcmp(first, "-M") ||
+        !strcmp(first, "-cpu") || !strcmp(first, "-m")) {
+        rc = qhil_yaml_fail(y, node, field, err, QHIL_EINVAL,
+                            "'%s' is set by qemu.machine, qemu.cpu or "
+                            "qemu.memory, not as an option",
+                            o->words[0]);
+        goto cleanup;
+    }
+    for (i = 0; i < o->n_words; i++) {
+        if (names_reserved_id(o->words[i])) {
+            rc = qhil_yaml_fail(y, node, field, err, QHIL_EINVAL,
+                                "'%s': ids starting with 'qhil' are "
+                                "reserved for the harness",
+                                o->words[i]);
+            goto cleanup;
+        }
+    }
+
+cleanup:
+    free(sub);
+    qhil_buf_release(&text);
+    return rc;
+}
+
+/* Upper-cased copy of an image name: the text inside its {{...}} slot. */
+static char *slot_name(const char *name)
+{
+    char *up = strdup(name);
+    char *p;
+
+    if (up) {
+        for (p = up; *p; p++) {
+            *p = (char)toupper((unsigned char)*p);
+        }
+    }
+    return up;
+}
+
+/*
+ * Check the {{...}} slots of an image entry: every one must be {{NAME}}
+ * for this image's upper-cased name, and there must be at least one.
+ */
+static int check_slots(qhil_yaml *y, yaml_node_t *node, const char *field,
+                       const board_opt *o, qhil_error *err)
+{
+    char *want = slot_name(o->name);
+    const char *p;
+    const char *end;
+    size_t found = 0;
+    size_t i;
+    int rc = QHIL_EOK;
+
+    if (!want) {
+        return qhil_error_set(err, QHIL_ENOMEM, "out of memory");
+    }
+    for (i = 0; i < o->n_words; i++) {
+        p = o->words[i];
+        while ((p = strstr(p, "{{")) != NULL) {
+            end = strstr(p + 2, "}}");
+            if (!end) {
+                rc = qhil_yaml_fail(y, node, field, err, QHIL_EINVAL,
+                                    "'%s': '{{' without a closing '}}' "
+                                    "(write {{%s}})",
+                                    o->text, want);
+                goto cleanup;
+            }
+            if ((size_t)(end - p - 2) != strlen(want) ||
+                strncmp(p + 2, want, strlen(want)) != 0) {
+                rc = qhil_yaml_fail(y, node, field, err, QHIL_EINVAL,
+                                    "slot '%.*s' does not match the image "
+                                    "name '%s' (write {{%s}})",
+                                    (int)(end - p + 2), p, o->name, want);
+                goto cleanup;
+            }
+            found++;
+            p = end + 2;
+        }
+    }
+    if (!found) {
+        rc = qhil_yaml_fail(y, node, field, err, QHIL_EINVAL,
+                            "'%s' has no slot for the image path (write "
+                            "{{%s}} where the path goes)",
+                            o->text, want);
+    }
+
+cleanup:
+    free(want);
+    return rc;
+}
+
+/* No {{...}} outside image slots. */
+static int check_no_slots(qhil_yaml *y, yaml_node_t *node, const char *field,
+                          const board_opt *o, qhil_error *err)
+{
+    if (strstr(o->text, "{{")) {
+        return qhil_yaml_fail(y, node, field, err, QHIL_EINVAL,
+                              "'%s': image slots ({{NAME}}) are only "
+                              "allowed under qemu.images",
+                              o->text);
+    }
+    return QHIL_EOK;
+}
+
+static int load_mandatory(qhil_board *b, qhil_yaml *y, yaml_node_t *node,
+                          qhil_error *err)
+{
+    char *sub = NULL;
+    size_t n;
+    size_t i;
+    int rc;
+
+    rc = qhil_yaml_want_sequence(y, node, "qemu.mandatory",
+                                 "a list of options", err);
+    if (rc < 0) {
+        return rc;
+    }
+    n = qhil_yaml_count(node);
+    b->mandatory = calloc(n ? n : 1, sizeof(*b->mandatory));
+    if (!b->mandatory) {
+        return qhil_error_set(err, QHIL_ENOMEM, "out of memory");
+    }
+    for (i = 0; i < n; i++) {
+        yaml_node_t *item = qhil_yaml_item(y, node, i);
+
+        free(sub);
+        sub = qhil_field("qemu.mandatory", "[%zu]", i);
+        if (!sub) {
+            rc = qhil_error_set(err, QHIL_ENOMEM, "out of memory");
+            goto cleanup;
+        }
+        b->n_mandatory++;
+        rc = load_opt(y, item, sub, &b->mandatory[i], err);
+        if (rc < 0) {
+            goto cleanup;
+        }
+        rc = check_no_slots(y, item, sub, &b->mandatory[i], err);
+        if (rc < 0) {
+            goto cleanup;
+        }
+    }
+
+cleanup:
+    free(sub);
+    return rc;
+}
+
+static int load_images(qhil_board *b, qhil_yaml *y, yaml_node_t *node,
+                       qhil_error *err)
+{
+    board_opt *o;
+    yaml_node_t *k;
+    yaml_node_t *v;
+    const char *name;
+    char *sub = NULL;
+    size_t n;
+    size_t i;
+    int rc;
+
+    rc = qhil_yaml_want_mapping(y, node, "qemu.images",
+                                "a mapping of image names to options", err);
+    if (rc < 0) {
+        return rc;
+    }
+    rc = qhil_yaml_check_unique(y, node, "qemu.images", err);
+    if (rc < 0) {
+        return rc;
+    }
+    n = qhil_yaml_count(node);
+    b->images = calloc(n ? n : 1, sizeof(*b->images));
+    if (!b->images) {
+        return qhil_error_set(err, QHIL_ENOMEM, "out of memory");
+    }
+    for (i = 0; i < n; i++) {
+        if (qhil_yaml_pair(y, node, i, &k, &v) < 0) {
+            continue;
+        }
+        name = qhil_yaml_scalar(k, NULL);
+        if (!valid_image_name(name)) {
+            rc = qhil_yaml_fail(y, k, "qemu.images", err, QHIL_EINVAL,
+                                "image name '%s' must be lower-case letters, "
+                                "digits and '_', starting with a letter",
+                                name);
+            goto cleanup;
+        }
+        free(sub);
+        sub = qhil_field("qemu.images", ".%s", name);
+        if (!sub) {
+            rc = qhil_error_set(err, QHIL_ENOMEM, "out of memory");
+            goto cleanup;
+        }
+        o = &b->images[b->n_images++];
+        o->name = strdup(name);
+        if (!o->name) {
+            rc = qhil_error_set(err, QHIL_ENOMEM, "out of memory");
+            goto cleanup;
+        }
+        rc = load_opt(y, v, sub, o, err);
+        if (rc < 0) {
+            goto cleanup;
+        }
+        rc = check_slots(y, v, sub, o, err);
+        if (rc < 0) {
+            goto cleanup;
+        }
+    }
+
+cleanup:
+    free(sub);
+    return rc;
+}
+
+static int load_context(qhil_board *b, qhil_yaml *y, yaml_node_t *node,
+                        qhil_error *err)
+{
+    yaml_node_t *item;
+    const char *name;
+    char *sub = NULL;
+    size_t i;
+    int rc;
+
+    if (qhil_yaml_is_null(node)) {
+        return QHIL_EOK;
+    }
+    rc = qhil_yaml_want_sequence(y, node, "qemu.context",
+                                 "a list of context names (cpu, "
+                                 "extra_options)",
+                                 err);
+    if (rc < 0) {
+        return rc;
+    }
+    for (i = 0; i < qhil_yaml_count(node); i++) {
+        item = qhil_yaml_item(y, node, i);
+        name = qhil_yaml_scalar(item, NULL);
+        free(sub);
+        sub = qhil_field("qemu.context", "[%zu]", i);
+        if (!sub) {
+            rc = qhil_error_set(err, QHIL_ENOMEM, "out of memory");
+            goto cleanup;
+        }
+        if (name && !strcmp(name, "cpu") && !b->allow_cpu) {
+            b->allow_cpu = 1;
+        } else if (name && !strcmp(name, "extra_options") &&
+                   !b->allow_extra) {
+            b->allow_extra = 1;
+        } else if (name && (!strcmp(name, "cpu") ||
+                            !strcmp(name, "extra_options"))) {
+            rc = qhil_yaml_fail(y, item, sub, err, QHIL_EINVAL,
+                                "'%s' is listed twice", name);
+            goto cleanup;
+        } else {
+            rc = qhil_yaml_fail(y, item, sub, err, QHIL_EINVAL,
+                                "unknown context value '%s' (known: cpu, "
+                                "extra_options)",
+                                name ? name : qhil_yaml_kind(item));
+            goto cleanup;
+        }
+    }
+
+cleanup:
+    free(sub);
+    return rc;
+}
+
+static int load_qemu(qhil_board *b, qhil_yaml *y, yaml_node_t *qemu,
+                     qhil_error *err)
+{
+    yaml_node_t *node;
+    int rc;
+
+    rc = qhil_yaml_check_keys(y, qemu, "qemu", qemu_keys, err);
+    if (rc < 0) {
+        return rc;
+    }
+    node = qhil_yaml_get(y, qemu, "binary");
+    if (!node) {
+        return qhil_yaml_fail(y, qemu, "qemu", err, QHIL_EINVAL,
+                              "missing 'binary' (e.g. qemu-system-arm)");
+    }
+    rc = load_word(y, node, "qemu.binary", "a QEMU program name or path",
+                   &b->binary, err);
+    if (rc < 0) {
+        return rc;
+    }
+    node = qhil_yaml_get(y, qemu, "machine");
+    if (!node) {
+        return qhil_yaml_fail(y, qemu, "qemu", err, QHIL_EINVAL,
+                              "missing 'machine' (e.g. mps2-an385)");
+    }
+    rc = load_word(y, node, "qemu.machine", "a QEMU machine name",
+                   &b->machine, err);
+    if (rc < 0) {
+        return rc;
+    }
+    node = qhil_yaml_get(y, qemu, "cpu");
+    if (node) {
+        rc = load_word(y, node, "qemu.cpu", "a QEMU CPU model", &b->cpu,
+                       err);
+        if (rc < 0) {
+            return rc;
+        }
+    }
+    node = qhil_yaml_get(y, qemu, "memory");
+    if (node) {
+        rc = load_word(y, node, "qemu.memory", "a memory size such as 16M",
+                       &b->memory, err);
+        if (rc < 0) {
+            return rc;
+        }
+        if (!valid_memory(b->memory)) {
+            return qhil_yaml_fail(y, node, "qemu.memory", err, QHIL_EINVAL,
+                                  "'%s' is not a memory size (e.g. 16M, "
+                                  "1G)",
+                                  b->memory);
+        }
+    }
+    node = qhil_yaml_get(y, qemu, "mandatory");
+    if (node && !qhil_yaml_is_null(node)) {
+        rc = load_mandatory(b, y, node, err);
+        if (rc < 0) {
+            return rc;
+        }
+    }
+    node = qhil_yaml_get(y, qemu, "images");
+    if (node && !qhil_yaml_is_null(node)) {
+        rc = load_images(b, y, node, err);
+        if (rc < 0) {
+            return rc;
+        }
+    }
+    node = qhil_yaml_get(y, qemu, "context");
+    if (node) {
+        rc = load_context(b, y, node, err);
+        if (rc < 0) {
+            return rc;
+        }
+    }
+    return QHIL_EOK;
+}
+
+int qhil_board_load(const char *path, qhil_board **out, qhil_error *err)
+{
+    qhil_board *b = NULL;
+    qhil_yaml y;
+    yaml_node_t *root;
+    yaml_node_t *node;
+    int rc;
+
+    *out = NULL;
+    rc = qhil_yaml_load_file(&y, path, err);
+    if (rc < 0) {
+        goto cleanup;
+    }
+    b = calloc(1, sizeof(*b));
+    if (!b || !(b->path = strdup(path))) {
+        rc = qhil_error_set(err, QHIL_ENOMEM, "out of memory");
+        goto cleanup;
+    }
+    root = qhil_yaml_root(&y);
+    rc = qhil_yaml_check_keys(&y, root, NULL, top_keys, err);
+    if (rc < 0) {
+        goto cleanup;
+    }
+    node = qhil_yaml_get(&y, root, "device_type");
+    if (!node) {
+        rc = qhil_yaml_fail(&y, root, NULL, err, QHIL_EINVAL,
+                            "missing 'device_type'");
+        goto cleanup;
+    }
+    rc = qhil_yaml_string(&y, node, "device_type", "a board name",
+                          &b->device_type, err);
+    if (rc < 0) {
+        goto cleanup;
+    }
+    if (!valid_device_type(b->device_type)) {
+        rc = qhil_yaml_fail(&y, node, "device_type", err, QHIL_EINVAL,
+                            "'%s' may only contain letters, digits, '.', "
+                            "'_' and '-', and may not start with '.'",
+                            b->device_type);
+        goto cleanup;
+    }
+    node = qhil_yaml_get(&y, root, "arch");
+    if (!node) {
+        rc = qhil_yaml_fail(&y, root, NULL, err, QHIL_EINVAL,
+                            "missing 'arch' (e.g. arm, riscv64)");
+        goto cleanup;
+    }
+    rc = load_word(&y, node, "arch", "an architecture name", &b->arch, err);
+    if (rc < 0) {
+        goto cleanup;
+    }
+    node = qhil_yaml_get(&y, root, "description");
+    if (node) {
+        rc = qhil_yaml_string(&y, node, "description", "a description",
+                              &b->description, err);
+        if (rc < 0) {
+            goto cleanup;
+        }
+    }
+    node = qhil_yaml_get(&y, root, "qemu");
+    if (!node) {
+        rc = qhil_yaml_fail(&y, root, NULL, err, QHIL_EINVAL,
+                            "missing 'qemu' (binary, machine and options)");
+        goto cleanup;
+    }
+    rc = load_qemu(b, &y, node, err);
+    if (rc < 0) {
+        goto cleanup;
+    }
+    *out = b;
+    b = NULL;
+
+cleanup:
+    qhil_board_free(b);
+    qhil_yaml_release(&y);
+    return rc;
+}
+
+int qhil_board_find(const char *device_type, const char *const *dirs,
+                    char **path_out, qhil_error *err)
+{
+    qhil_buf tried;
+    struct stat st;
+    char *path = NULL;
+    size_t i;
+    int rc = QHIL_EOK;
+
+    *path_out = NULL;
+    qhil_buf_init(&tried, 1 << 16);
+    if (!device_type || !valid_device_type(device_type)) {
+        rc = qhil_error_set(err, QHIL_EINVAL,
+                            "invalid device type '%s': use letters, digits, "
+                            "'.', '_' and '-', not starting with '.'",
+                            device_type ? device_type : "");
+        goto cleanup;
+    }
+    for (i = 0; dirs && dirs[i]; i++) {
+        free(path);
+        if (asprintf(&path, "%s/%s.yaml", dirs[i], device_type) < 0) {
+            path = NULL;
+            rc = qhil_error_set(err, QHIL_ENOMEM, "out of memory");
+            goto cleanup;
+        }
+        if (stat(path, &st) == 0 && S_ISREG(st.st_mode)) {
+            *path_out = path;
+            path = NULL;
+            goto cleanup;
+        }
+        if (qhil_buf_printf(&tried, "%s%s", i ? ", " : "", dirs[i]) < 0) {
+            rc = qhil_error_set(err, QHIL_ENOMEM, "out of memory");
+            goto cleanup;
+        }
+    }
+    rc = qhil_error_set(err, QHIL_ENOENT,
+                        "no board template for device type '%s' (looked "
+                        "for %s.yaml in: %s)",
+                        device_type, device_type,
+                        tried.data ? tried.data : "no directories");
+
+cleanup:
+    free(path);
+    qhil_buf_release(&tried);
+    return rc;
+}
+
+void qhil_argv_free(char **argv)
+{
+    qhil_words_free(argv);
+}
+
+/* ---- argv building ---- */
+
+typedef struct argv_builder {
+    char **v;
+    size_t n;
+    size_t cap;
+} argv_builder;
+
+/* Append s, taking ownership of it (freed on failure). */
+static int argv_take(argv_builder *a, char *s)
+{
+    char **grown;
+    size_t cap;
+
+    if (!s) {
+        return QHIL_ENOMEM;
+    }
+    if (a->n + 2 > a->cap) {
+        cap = a->cap ? a->cap * 2 : 16;
+        grown = realloc(a->v, cap * sizeof(*a->v));
+        if (!grown) {
+            free(s);
+            return QHIL_ENOMEM;
+        }
+        a->v = grown;
+        a->cap = cap;
+    }
+    a->v[a->n++] = s;
+    a->v[a->n] = NULL;
+    return QHIL_EOK;
+}
+
+static int argv_add(argv_builder *a, const char *s)
+{
+    return argv_take(a, strdup(s));
+}
+
+/* Replace each slot in word by value (commas doubled when the slot is
+ * only part of the word).  Returns a malloc'ed string or NULL. */
+static char *fill_slot(const char *word, const char *slot, const char *value)
+{
+    qhil_buf out;
+    const char *p = word;
+    const char *hit;
+    const char *v;
+    int whole = strcmp(word, slot) == 0;
+
+    qhil_buf_init(&out, 1 << 20);
+    while ((hit = strstr(p, slot)) != NULL) {
+        if (qhil_buf_append(&out, p, (size_t)(hit - p)) < 0) {
+            goto fail;
+        }
+        for (v = value; *v; v++) {
+            if (qhil_buf_append(&out, v, 1) < 0 ||
+                (!whole && *v == ',' && qhil_buf_append(&out, ",", 1) < 0)) {
+                goto fail;
+            }
+        }
+        p = hit + strlen(slot);
+    }
+    if (qhil_buf_puts(&out, p) < 0) {
+        goto fail;
+    }
+    return qhil_buf_steal(&out);
+
+fail:
+    qhil_buf_release(&out);
+    return NULL;
+}
+
+static const char *origin_sep(const char *origin)
+{
+    return origin && *origin ? ": " : "";
+}
+
+static const char *origin_text(const char *origin)
+{
+    return origin && *origin ? origin : "";
+}
+
+/* Refuse one extra option word the job may not pass; 0 when it is fine. */
+static int check_extra(const qhil_board *b, const qhil_board_job *job,
+                       const char *word, qhil_error *err)
+{
+    const char *o = job->extra_origin;
+    const char *name = option_name(word);
+    size_t i;
+
+    if (!*word) {
+        return qhil_error_set(err, QHIL_EINVAL,
+                              "%s%sextra_options: empty argument",
+                              origin_text(o), origin_sep(o));
+    }
+    if (names_reserved_id(word)) {
+        return qhil_error_set(err, QHIL_EINVAL,
+                              "%s%sextra_options: '%s': ids starting with "
+                              "'qhil' are reserved for the harness",
+                              origin_text(o), origin_sep(o), word);
+    }
+    if (name[0] != '-' || !name[1]) {
+        return QHIL_EOK;
+    }
+    if (!strcmp(name, "-machine") || !strcmp(name, "-M")) {
+        return qhil_error_set(err, QHIL_EINVAL,
+                              "%s%sextra_options: '%s' is not allowed: the "
+                              "board template %s sets the machine",
+                              origin_text(o), origin_sep(o), word, b->path);
+    }
+    if (!strcmp(name, "-m")) {
+        return qhil_error_set(err, QHIL_EINVAL,
+                              "%s%sextra_options: '%s' is not allowed: the "
+                              "board template %s sets the memory size",
+                              origin_text(o), origin_sep(o), word, b->path);
+    }
+    if (!strcmp(name, "-cpu")) {
+        if (b->allow_cpu) {
+            return qhil_error_set(err, QHIL_EINVAL,
+                                  "%s%sextra_options: '%s' is not allowed: "
+                                  "set context.cpu instead",
+                                  origin_text(o), origin_sep(o), word);
+        }
+        return qhil_error_set(err, QHIL_EINVAL,
+                              "%s%sextra_options: '%s' is not allowed: "
+                              "board '%s' does not let jobs choose the CPU",
+                              origin_text(o), origin_sep(o), word,
+                              b->device_type);
+    }
+    if (in_list(harness_options, name) || !strcmp(name, "-monitor") ||
+        !strcmp(name, "-nographic")) {
+        return qhil_error_set(err, QHIL_EINVAL,
+                              "%s%sextra_options: '%s' is not allowed: qhil "
+                              "owns the monitor, QMP and console wiring",
+                              origin_text(o), origin_sep(o), word);
+    }
+    for (i = 0; i < b->n_mandatory; i++) {
+        if (!strcmp(option_name(b->mandatory[i].words[0]), name)) {
+            return qhil_error_set(err, QHIL_EINVAL,
+                                  "%s%sextra_options: '%s' is not allowed: "
+                                  "it repeats the board's mandatory option "
+                                  "'%s'",
+                                  origin_text(o), origin_sep(o), word,
+                                  b->mandatory[i].text);
+        }
+    }
+    for (i = 0; i < b->n_images; i++) {
+        if (!strcmp(option_name(b->images[i].words[0]), name)) {
+            break;
+        }
+    }
+    if (in_list(image_options, name) || i < b->n_images) {
+        return qhil_error_set(err, QHIL_EINVAL,
+                              "%s%sextra_options: '%s' is not allowed: "
+                              "give firmware under images: instead",
+                              origin_text(o), origin_sep(o), word);
+    }
+    return QHIL_EOK;
+}
+
+/* Check the job's images against the slots; *which[i] gets the value
+ * for slot i or NULL. */
+static int match_images(const qhil_board *b, const qhil_board_job *job,
+                        const char **which, qhil_error *err)
+{
+    qhil_buf names;
+    const qhil_board_value *v;
+    size_t i;
+    size_t j;
+    int rc = QHIL_EOK;
+
+    qhil_buf_init(&names, 1 << 16);
+    for (i = 0; i < job->n_images; i++) {
+        v = &job->images[i];
+        for (j = 0; j < b->n_images; j++) {
+            if (v->name && !strcmp(b->images[j].name, v->name)) {
+                break;
+            }
+        }
+        if (j == b->n_images) {
+            for (j = 0; j < b->n_images; j++) {
+                qhil_buf_printf(&names, "%s%s", j ? ", " : "",
+                                b->images[j].name);
+            }
+            rc = qhil_error_set(err, QHIL_EINVAL,
+                                "%s%simages: board '%s' has no image slot "
+                                "'%s' (slots: %s)",
+                                origin_text(v->origin), origin_sep(v->origin),
+                                b->device_type, v->name ? v->name : "",
+                                names.data ? names.data : "none");
+            goto cleanup;
+        }
+        if (which[j]) {
+            rc = qhil_error_set(err, QHIL_EINVAL,
+                                "%s%simages: image '%s' is given twice",
+                                origin_text(v->origin), origin_sep(v->origin),
+                                v->name);
+            goto cleanup;
+        }
+        if (!v->value || !*v->value) {
+            rc = qhil_error_set(err, QHIL_EINVAL,
+                                "%s%simages: image '%s' has an empty path",
+                                origin_text(v->origin), origin_sep(v->origin),
+                                v->name);
+            goto cleanup;
+        }
+        which[j] = v->value;
+    }
+
+cleanup:
+    qhil_buf_release(&names);
+    return rc;
+}
+
+int qhil_board_argv(const qhil_board *board, const qhil_board_job *job,
+                    char ***argv_out, qhil_error *err)
+{
+    static const qhil_board_job no_job;
+    argv_builder a = {NULL, 0, 0};
+    const char **which = NULL;
+    const char *cpu = board->cpu;
+    char *slot = NULL;
+    size_t i;
+    size_t j;
+    int rc = QHIL_EOK;
+
+    *argv_out = NULL;
+    if (!job) {
+        job = &no_job;
+    }
+    which = calloc(board->n_images + 1, sizeof(*which));
+    if (!which) {
+        return qhil_error_set(err, QHIL_ENOMEM, "out of memory");
+    }
+    rc = match_images(board, job, which, err);
+    if (rc < 0) {
+        goto cleanup;
+    }
+    if (job->cpu) {
+        if (!board->allow_cpu) {
+            rc = qhil_error_set(err, QHIL_EINVAL,
+                                "%s%scontext.cpu: board '%s' does not let "
+                                "jobs choose the CPU",
+                                origin_text(job->cpu_origin),
+                                origin_sep(job->cpu_origin),
+                                board->device_type);
+            goto cleanup;
+        }
+        if (!*job->cpu || job->cpu[0] == '-' || strpbrk(job->cpu, " \t\n")) {
+            rc = qhil_error_set(err, QHIL_EINVAL,
+                                "%s%scontext.cpu: '%s' is not a CPU model "
+                                "name",
+                                origin_text(job->cpu_origin),
+                                origin_sep(job->cpu_origin), job->cpu);
+            goto cleanup;
+        }
+        cpu = job->cpu;
+    }
+    if (job->n_extra_options && !board->allow_extra) {
+        rc = qhil_error_set(err, QHIL_EINVAL,
+                            "%s%scontext.extra_options: board '%s' does not "
+                            "allow extra options",
+                            origin_text(job->extra_origin),
+                            origin_sep(job->extra_origin),
+                            board->device_type);
+        goto cleanup;
+    }
+    for (i = 0; i < job->n_extra_options; i++) {
+        rc = check_extra(board, job, job->extra_options[i], err);
+        if (rc < 0) {
+            goto cleanup;
+        }
+    }
+    rc = argv_add(&a, board->binary);
+    if (rc == 0) {
+        rc = argv_add(&a, "-machine");
+    }
+    if (rc == 0) {
+        rc = argv_add(&a, board->machine);
+    }
+    if (rc == 0 && cpu) {
+        rc = argv_add(&a, "-cpu");
+        if (rc == 0) {
+            rc = argv_add(&a, cpu);
+        }
+    }
+    if (rc == 0 && board->memory) {
+        rc = argv_add(&a, "-m");
+        if (rc == 0) {
+            rc = argv_add(&a, board->memory);
+        }
+    }
+    for (i = 0; rc == 0 && i < board->n_mandatory; i++) {
+        for (j = 0; rc == 0 && j < board->mandatory[i].n_words; j++) {
+            rc = argv_add(&a, board->mandatory[i].words[j]);
+        }
+    }
+    for (i = 0; rc == 0 && i < board->n_images; i++) {
+        if (!which[i]) {
+            continue;
+        }
+        free(slot);
+        slot = NULL;
+        if (asprintf(&slot, "{{%s}}", board->images[i].name) < 0) {
+            slot = NULL;
+            rc = QHIL_ENOMEM;
+            break;
+        }
+        for (j = 0; slot[j]; j++) {
+            slot[j] = (char)toupper((unsigned char)slot[j]);
+        }
+        for (j = 0; rc == 0 && j < board->images[i].n_words; j++) {
+            rc = argv_take(&a, fill_slot(board->images[i].words[j], slot,
+                                         which[i]));
+        }
+    }
+    for (i = 0; rc == 0 && i < job->n_extra_options; i++) {
+        rc = argv_add(&a, job->extra_options[i]);
+    }
+    if (rc < 0) {
+        rc = qhil_error_set(err, rc, "out of memory");
+        goto cleanup;
+    }
+    *argv_out = a.v;
+    a.v = NULL;
+
+cleanup:
+    free(slot);
+    free(which);
+    qhil_words_free(a.v);
+    return rc;
+}

@@ -1,0 +1,60 @@
+/*
+ * internal.h - helpers shared by libqhil's modules; not installed.
+ *
+ * qhil_buf is the one growable byte buffer of the library (after curl's
+ * dynbuf): it always has a hard size cap chosen by its user, so a peer
+ * that never stops sending cannot make us eat all memory, and its data is
+ * always NUL-terminated so text users can treat it as a string.
+ */
+#ifndef QHIL_INTERNAL_H
+#define QHIL_INTERNAL_H
+
+#include <stdarg.h>
+#include <stddef.h>
+
+#include <qhil/error.h>
+
+#define QHIL_ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
+
+typedef struct qhil_buf {
+    char *data;  /* NUL-terminated; NULL until the first append */
+    size_t len;  /* bytes held, not counting the NUL */
+    size_t cap;  /* bytes allocated */
+    size_t max;  /* hard cap on len */
+} qhil_buf;
+
+/* Start an empty buffer that may hold at most max bytes. */
+void qhil_buf_init(qhil_buf *b, size_t max);
+
+/* Free the data; the buffer is empty and reusable afterwards. */
+void qhil_buf_release(qhil_buf *b);
+
+/* Append n bytes.  QHIL_ETOOBIG past the cap (nothing appended),
+ * QHIL_ENOMEM when allocation fails. */
+int qhil_buf_append(qhil_buf *b, const void *data, size_t n);
+
+/* Append a C string. */
+int qhil_buf_puts(qhil_buf *b, const char *s);
+
+/* Append formatted text. */
+int qhil_buf_printf(qhil_buf *b, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
+/* Drop the first n bytes (all when n >= len). */
+void qhil_buf_consume(qhil_buf *b, size_t n);
+
+/* Make sure at least n more bytes fit without growing; for read(). */
+int qhil_buf_reserve(qhil_buf *b, size_t n);
+
+/* Give the data to the caller (never NULL: "" when empty; NULL only on
+ * allocation failure) and leave the buffer empty.  Caller frees. */
+char *qhil_buf_steal(qhil_buf *b);
+
+/* Set fd non-blocking and close-on-exec.  Returns 0 or -errno. */
+int qhil_fd_prepare(int fd);
+
+/* Duplicate s (NULL gives NULL).  Returns NULL only for NULL input or on
+ * allocation failure. */
+char *qhil_strdup0(const char *s);
+
+#endif /* QHIL_INTERNAL_H */

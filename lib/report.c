@@ -1,0 +1,622 @@
+/*
+ * report.c - suite results and their JUnit XML and TAP 13 reports.
+ *
+ * Console output is firmware output: any bytes at all.  XML 1.0 cannot
+ * carry most control characters even as character references, and a
+ * report that does not parse is worse than none, so the JUnit writer
+ * passes text through one filter: valid UTF-8 that XML allows is kept
+ * (with & < > " ' escaped), anything else becomes U+FFFD.  TAP's YAML
+ * blocks use double-quoted scalars with YAML escapes for the same reason.
+ *
+ * Numbers are formatted with integer arithmetic, so the report does not
+ * depend on the process locale's decimal point.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <qhil/report.h>
+
+#include "internal.h"
+
+/* Largest part of a console or QEMU log embedded in a JUnit report. */
+#define LOG_TAIL_MAX ((size_t)1 << 20)
+
+const char *qhil_verdict_name(qhil_verdict v)
+{
+    switch (v) {
+    case QHIL_PASS:
+        return "pass";
+    case QHIL_FAIL:
+        return "fail";
+    case QHIL_ERROR:
+        return "error";
+    case QHIL_SKIP:
+        return "skip";
+    }
+    return "unknown";
+}
+
+void qhil_test_result_release(qhil_test_result *r)
+{
+    if (!r) {
+        return;
+    }
+    free(r->name);
+    free(r->step_desc);
+    free(r->message);
+    free(r->console_tail);
+    free(r->console_log);
+    free(r->qemu_log);
+    memset(r, 0, sizeof(*r));
+}
+
+void qhil_suite_result_free(qhil_suite_result *r)
+{
+    size_t i;
+
+    if (!r) {
+        return;
+    }
+    for (i = 0; i < r->n_tests; i++) {
+        qhil_test_result_release(&r->tests[i]);
+    }
+    free(r->tests);
+    free(r->name);
+    free(r->file);
+    free(r);
+}
+
+size_t qhil_suite_result_count(const qhil_suite_result *r, qhil_verdict v)
+{
+    size_t i;
+    size_t n = 0;
+
+    for (i = 0; r && i < r->n_tests; i++) {
+        if (r->tests[i].verdict == v) {
+            n++;
+        }
+    }
+    return n;
+}
+
+/* ---- text filters ---- */
+
+/*
+ * Length of the valid UTF-8 sequence at s (1 to 4), storing its code
+ * point, or 0 when the bytes are not valid UTF-8 (overlong forms,
+ * surrogates, code points above U+10FFFF, truncated sequences).
+ */
+static size_t utf8_decode(const unsigned char *s, size_t len, uint32_t *cp)
+{
+    unsigned char c = s[0];
+    unsigned char lo = 0x80;
+    unsigned char hi = 0xBF;
+    size_t n;
+    size_t i;
+
+    if (c < 0x80) {
+        *cp = c;
+        return 1;
+    }
+    if (c >= 0xC2 && c <= 0xDF) {
+        n = 2;
+        *cp = c & 0x1F;
+    } else if (c >= 0xE0 && c <= 0xEF) {
+        n = 3;
+        *cp = c & 0x0F;
+        lo = c == 0xE0 ? 0xA0 : 0x80;
+        hi = c == 0xED ? 0x9F : 0xBF;
+    } else if (c >= 0xF0 && c <= 0xF4) {
+        n = 4;
+        *cp = c & 0x07;
+        lo = c == 0xF0 ? 0x90 : 0x80;
+        hi = c == 0xF4 ? 0x8F : 0xBF;
+    } else {
+        return 0;
+    }
+    if (len < n || s[1] < lo || s[1] > hi) {
+        return 0;
+    }
+    for (i = 1; i < n; i++) {
+        if ((s[i] & 0xC0) != 0x80) {
+            return 0;
+        }
+        *cp = (*cp << 6) | (s[i] & 0x3F);
+    }
+    return n;
+}
+
+/* Characters XML 1.0 allows (its Char production). */
+static int xml_char(uint32_t cp)
+{
+    return cp == 0x9 || cp == 0xA || cp == 0xD ||
+           (cp >= 0x20 && cp <= 0xD7FF) || (cp >= 0xE000 && cp <= 0xFFFD) ||
+           (cp >= 0x10000 && cp <= 0x10FFFF);
+}
+
+/*
+ * Write len bytes of s as XML character data.  In an attribute (attr),
+ * tab and line breaks are written as references so that attribute value
+ * normalisation keeps them; \r is always a reference so that end-of-line
+ * handling does not turn it into \n.
+ */
+static void xml_write(FILE *out, const char *s, size_t len, int attr)
+{
+    const unsigned char *p = (const unsigned char *)s;
+    const unsigned char *end = p + len;
+    uint32_t cp = 0;
+    size_t n;
+
+    while (p < end) {
+        n = utf8_decode(p, (size_t)(end - p), &cp);
+        if (n == 0 || !xml_char(cp)) {
+            fputs("\xEF\xBF\xBD", out);
+            p += n ? n : 1;
+            continue;
+        }
+        switch (cp) {
+        case '&':
+            fputs("&amp;", out);
+            break;
+        case '<':
+            fputs("&lt;", out);
+            break;
+        case '>':
+            fputs("&gt;", out);
+            break;
+        case '"':
+            fputs("&quot;", out);
+            break;
+        case '\'':
+            fputs("&apos;", out);
+            break;
+        case '\r':
+            fputs("&#13;", out);
+            break;
+        case '\n':
+            fputs(attr ? "&#10;" : "\n", out);
+            break;
+        case '\t':
+            fputs(attr ? "&#9;" : "\t", out);
+            break;
+        default:
+            fwrite(p, 1, n, out);
+            break;
+        }
+        p += n;
+    }
+}
+
+static void xml_puts(FILE *out, const char *s, int attr)
+{
+    if (s) {
+        xml_write(out, s, strlen(s), attr);
+    }
+}
+
+/* Characters a YAML double-quoted scalar may hold unescaped. */
+static int yaml_printable(uint32_t cp)
+{
+    return (cp >= 0x20 && cp <= 0x7E) || cp == 0x85 ||
+           (cp >= 0xA0 && cp <= 0xD7FF) || (cp >= 0xE000 && cp <= 0xFFFD) ||
+           (cp >= 0x10000 && cp <= 0x10FFFF);
+}
+
+/* Write s as a YAML double-quoted scalar; invalid UTF-8 becomes U+FFFD. */
+static void yaml_quote(FILE *out, const char *s)
+{
+    const unsigned char *p = (const unsigned char *)s;
+    const unsigned char *end = p + strlen(s);
+    uint32_t cp = 0;
+    size_t n;
+
+    fputc('"', out);
+    while (p < end) {
+        n = utf8_decode(p, (size_t)(end - p), &cp);
+        if (n == 0) {
+            fputs("\\uFFFD", out);
+            p++;
+            continue;
+        }
+        if (cp == '"' || cp == '\\') {
+            fputc('\\', out);
+            fputc((int)cp, out);
+        } else if (cp == '\n') {
+            fputs("\\n", out);
+        } else if (cp == '\t') {
+            fputs("\\t", out);
+        } else if (cp == '\r') {
+            fputs("\\r", out);
+        } else if (!yaml_printable(cp)) {
+            if (cp < 0x100) {
+                fprintf(out, "\\x%02X", (unsigned)cp);
+            } else {
+                fprintf(out, "\\u%04X", (unsigned)cp);
+            }
+        } else {
+            fwrite(p, 1, n, out);
+        }
+        p += n;
+    }
+    fputc('"', out);
+}
+
+/* A test name or directive reason on a TAP line: one line, '#' escaped. */
+static void tap_text(FILE *out, const char *s)
+{
+    for (; s && *s; s++) {
+        if (*s == '#' || *s == '\\') {
+            fputc('\\', out);
+            fputc(*s, out);
+        } else if ((unsigned char)*s < 0x20 || *s == 0x7F) {
+            fputc(' ', out);
+        } else {
+            fputc(*s, out);
+        }
+    }
+}
+
+/* Seconds with three decimals, without going through the locale. */
+static void write_seconds(FILE *out, int64_t ns)
+{
+    int64_t ms;
+
+    if (ns < 0) {
+        ns = 0;
+    }
+    ms = (ns + 500000) / 1000000;
+    fprintf(out, "%" PRId64 ".%03d", ms / 1000, (int)(ms % 1000));
+}
+
+/* ---- logs ---- */
+
+/*
+ * Read at most LOG_TAIL_MAX bytes from the end of path into b.  *total
+ * gets the file size.  Returns 0 or -errno.
+ */
+static int read_tail(const char *path, qhil_buf *b, off_t *total)
+{
+    struct stat st;
+    size_t want;
+    ssize_t n;
+    int fd;
+    int rc = 0;
+
+    *total = 0;
+    fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) {
+        return -errno;
+    }
+    if (fstat(fd, &st) < 0) {
+        rc = -errno;
+        goto cleanup;
+    }
+    *total = st.st_size;
+    if (S_ISREG(st.st_mode) && (size_t)st.st_size > LOG_TAIL_MAX &&
+        lseek(fd, st.st_size - (off_t)LOG_TAIL_MAX, SEEK_SET) < 0) {
+        rc = -errno;
+        goto cleanup;
+    }
+    while (b->len < b->max) {
+        want = b->max - b->len < 65536 ? b->max - b->len : 65536;
+        rc = qhil_buf_reserve(b, want);
+        if (rc < 0) {
+            goto cleanup;
+        }
+        n = read(fd, b->data + b->len, want);
+        if (n < 0 && errno == EINTR) {
+            continue;
+        }
+        if (n < 0) {
+            rc = -errno;
+            goto cleanup;
+        }
+        if (n == 0) {
+            break;
+        }
+        b->len += (size_t)n;
+        b->data[b->len] = '\0';
+    }
+    rc = 0;
+
+cleanup:
+    close(fd);
+    return rc;
+}
+
+/* Write element (system-out or system-err) holding the tail of path. */
+static void junit_log(FILE *out, const char *element, const char *what,
+                      const char *path)
+{
+    qhil_buf b;
+    off_t total = 0;
+    size_t skip = 0;
+    int rc;
+
+    qhil_buf_init(&b, LOG_TAIL_MAX);
+    rc = read_tail(path, &b, &total);
+    fprintf(out, "      <%s>", element);
+    if (rc < 0) {
+        fprintf(out, "[qhil: %s ", what);
+        xml_puts(out, path, 0);
+        fprintf(out, " could not be read: %s]\n", strerror(-rc));
+    } else {
+        if ((uint64_t)total > (uint64_t)b.len) {
+            /* Do not start inside a UTF-8 sequence cut in half. */
+            while (skip < 3 && skip < b.len &&
+                   ((unsigned char)b.data[skip] & 0xC0) == 0x80) {
+                skip++;
+            }
+            fprintf(out,
+                    "[qhil: %s cut: showing the last %zu of %" PRIu64
+                    " bytes]\n",
+                    what, b.len - skip, (uint64_t)total);
+        }
+        if (b.len > skip) {
+            xml_write(out, b.data + skip, b.len - skip, 0);
+        }
+    }
+    fprintf(out, "</%s>\n", element);
+    qhil_buf_release(&b);
+}
+
+/* ---- JUnit ---- */
+
+static void junit_problem(FILE *out, const qhil_test_result *t)
+{
+    const char *element = t->verdict == QHIL_FAIL ? "failure" : "error";
+    const char *fallback =
+        t->verdict == QHIL_FAIL ? "test failed" : "test could not run";
+
+    fprintf(out, "      <%s message=\"", element);
+    xml_puts(out, t->message ? t->message : fallback, 1);
+    fprintf(out, "\" type=\"%s\">", qhil_verdict_name(t->verdict));
+    if (t->step) {
+        fprintf(out, "step %zu", t->step);
+        if (t->step_line > 0) {
+            fprintf(out, " (line %d)", t->step_line);
+        }
+        if (t->step_desc) {
+            fputs(": ", out);
+            xml_puts(out, t->step_desc, 0);
+        }
+        fputc('\n', out);
+    }
+    xml_puts(out, t->message ? t->message : fallback, 0);
+    fputc('\n', out);
+    if (t->console_tail && *t->console_tail) {
+        fputs("\nconsole tail:\n", out);
+        xml_puts(out, t->console_tail, 0);
+        if (t->console_tail[strlen(t->console_tail) - 1] != '\n') {
+            fputc('\n', out);
+        }
+    }
+    fprintf(out, "</%s>\n", element);
+}
+
+static void junit_test(FILE *out, const qhil_suite_result *r,
+                       const qhil_test_result *t)
+{
+    int body = t->verdict != QHIL_PASS || t->console_log || t->qemu_log;
+
+    fputs("    <testcase classname=\"", out);
+    xml_puts(out, r->name ? r->name : "qhil", 1);
+    fputs("\" name=\"", out);
+    xml_puts(out, t->name ? t->name : "", 1);
+    fputs("\" time=\"", out);
+    write_seconds(out, t->duration_ns);
+    fputs(body ? "\">\n" : "\"/>\n", out);
+    if (!body) {
+        return;
+    }
+    if (t->verdict == QHIL_FAIL || t->verdict == QHIL_ERROR) {
+        junit_problem(out, t);
+    } else if (t->verdict == QHIL_SKIP) {
+        if (t->message) {
+            fputs("      <skipped message=\"", out);
+            xml_puts(out, t->message, 1);
+            fputs("\"/>\n", out);
+        } else {
+            fputs("      <skipped/>\n", out);
+        }
+    }
+    if (t->console_log) {
+        junit_log(out, "system-out", "console log", t->console_log);
+    }
+    if (t->qemu_log) {
+        junit_log(out, "system-err", "QEMU log", t->qemu_log);
+    }
+    fputs("    </testcase>\n", out);
+}
+
+static void write_junit(const qhil_suite_result *r, FILE *out)
+{
+    char stamp[32] = "1970-01-01T00:00:00Z";
+    time_t when = (time_t)r->started_unix;
+    struct tm tm;
+    size_t i;
+
+    if (gmtime_r(&when, &tm)) {
+        strftime(stamp, sizeof(stamp), "%Y-%m-%dT%H:%M:%SZ", &tm);
+    }
+    fputs("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<testsuites>\n", out);
+    fputs("  <testsuite name=\"", out);
+    xml_puts(out, r->name ? r->name : "qhil", 1);
+    fprintf(out,
+            "\" tests=\"%zu\" failures=\"%zu\" errors=\"%zu\" "
+            "skipped=\"%zu\" time=\"",
+            r->n_tests, qhil_suite_result_count(r, QHIL_FAIL),
+            qhil_suite_result_count(r, QHIL_ERROR),
+            qhil_suite_result_count(r, QHIL_SKIP));
+    write_seconds(out, r->duration_ns);
+    fprintf(out, "\" timestamp=\"%s\">\n", stamp);
+    for (i = 0; i < r->n_tests; i++) {
+        junit_test(out, r, &r->tests[i]);
+    }
+    fputs("  </testsuite>\n</testsuites>\n", out);
+}
+
+/* ---- TAP ---- */
+
+static void tap_diag(FILE *out, const qhil_test_result *t)
+{
+    fputs("  ---\n", out);
+    fputs("  message: ", out);
+    yaml_quote(out, t->message ? t->message
+                               : (t->verdict == QHIL_FAIL
+                                      ? "test failed"
+                                      : "test could not run"));
+    fprintf(out, "\n  severity: %s\n", qhil_verdict_name(t->verdict));
+    if (t->step) {
+        fprintf(out, "  step: %zu\n", t->step);
+    }
+    if (t->step_desc) {
+        fputs("  step_desc: ", out);
+        yaml_quote(out, t->step_desc);
+        fputc('\n', out);
+    }
+    if (t->step_line > 0) {
+        fprintf(out, "  line: %d\n", t->step_line);
+    }
+    if (t->console_log) {
+        fputs("  console_log: ", out);
+        yaml_quote(out, t->console_log);
+        fputc('\n', out);
+    }
+    if (t->console_tail) {
+        fputs("  console_tail: ", out);
+        yaml_quote(out, t->console_tail);
+        fputc('\n', out);
+    }
+    fputs("  ...\n", out);
+}
+
+static void write_tap(const qhil_suite_result *r, FILE *out)
+{
+    const qhil_test_result *t;
+    size_t i;
+
+    fprintf(out, "TAP version 13\n1..%zu\n", r->n_tests);
+    for (i = 0; i < r->n_tests; i++) {
+        t = &r->tests[i];
+        fprintf(out, "%s %zu - ",
+                t->verdict == QHIL_PASS || t->verdict == QHIL_SKIP ? "ok"
+                                                                   : "not ok",
+                i + 1);
+        tap_text(out, t->name);
+        if (t->verdict == QHIL_SKIP) {
+            fputs(" # SKIP", out);
+            if (t->message) {
+                fputc(' ', out);
+                tap_text(out, t->message);
+            }
+        }
+        fputc('\n', out);
+        if (t->verdict == QHIL_FAIL || t->verdict == QHIL_ERROR) {
+            tap_diag(out, t);
+        }
+    }
+}
+
+int qhil_report_write(const qhil_suite_result *r, qhil_report_format fmt,
+                      FILE *out, qhil_error *err)
+{
+    if (!r || !out) {
+        return qhil_error_set(err, QHIL_EINVAL, "no result or no stream");
+    }
+    switch (fmt) {
+    case QHIL_REPORT_JUNIT:
+        write_junit(r, out);
+        break;
+    case QHIL_REPORT_TAP:
+        write_tap(r, out);
+        break;
+    default:
+        return qhil_error_set(err, QHIL_EINVAL, "unknown report format %d",
+                              (int)fmt);
+    }
+    if (fflush(out) != 0 || ferror(out)) {
+        return qhil_error_set(err, QHIL_EIO, "cannot write the report: %s",
+                              strerror(errno));
+    }
+    return QHIL_EOK;
+}
+
+int qhil_report_save(const qhil_suite_result *r, qhil_report_format fmt,
+                     const char *path, qhil_error *err)
+{
+    char *tmp = NULL;
+    FILE *fp = NULL;
+    int fd = -1;
+    int rc = QHIL_EOK;
+
+    if (asprintf(&tmp, "%s.tmpXXXXXX", path) < 0) {
+        return qhil_error_set(err, QHIL_ENOMEM, "out of memory");
+    }
+    fd = mkostemp(tmp, O_CLOEXEC);
+    if (fd < 0) {
+        rc = -errno;
+        qhil_error_set(err, rc, "%s: cannot create a temporary file: %s",
+                       path, strerror(-rc));
+        free(tmp);
+        return rc;
+    }
+    /* mkostemp creates 0600; a report is for everyone who reads CI. */
+    if (fchmod(fd, 0644) < 0) {
+        rc = -errno;
+        qhil_error_set(err, rc, "%s: cannot set permissions: %s", tmp,
+                       strerror(-rc));
+        goto cleanup;
+    }
+    fp = fdopen(fd, "w");
+    if (!fp) {
+        rc = -errno;
+        qhil_error_set(err, rc, "%s: %s", tmp, strerror(-rc));
+        goto cleanup;
+    }
+    fd = -1;
+    rc = qhil_report_write(r, fmt, fp, err);
+    if (rc < 0) {
+        qhil_error_prefix(err, "%s", path);
+        goto cleanup;
+    }
+    if (fsync(fileno(fp)) < 0 && errno != EINVAL) {
+        rc = qhil_error_set(err, QHIL_EIO, "%s: cannot write: %s", path,
+                            strerror(errno));
+        goto cleanup;
+    }
+    if (fclose(fp) != 0) {
+        fp = NULL;
+        rc = qhil_error_set(err, QHIL_EIO, "%s: cannot write: %s", path,
+                            strerror(errno));
+        goto cleanup;
+    }
+    fp = NULL;
+    if (rename(tmp, path) < 0) {
+        rc = -errno;
+        qhil_error_set(err, rc, "%s: cannot rename the report into place: %s",
+                       path, strerror(-rc));
+        goto cleanup;
+    }
+    free(tmp);
+    return QHIL_EOK;
+
+cleanup:
+    if (fp) {
+        fclose(fp);
+    }
+    if (fd >= 0) {
+        close(fd);
+    }
+    unlink(tmp);
+    free(tmp);
+    return rc;
+}

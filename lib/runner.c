@@ -1,0 +1,577 @@
+/*
+ * runner.c - run a parsed suite on fresh machines and collect verdicts.
+ *
+ * run_suite: resolve board -> load template -> check the QEMU binary ->
+ *            build argv once -> for each test: run_test -> callbacks.
+ * run_test:  make test dir -> launch -> fail patterns -> steps ->
+ *            shutdown -> verdict (pass / fail / error, see runner.h).
+ *
+ * Each step's deadline is its own timeout from when it starts, cut short
+ * by the test's overall timeout when the test has one.
+ */
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <qhil/board.h>
+#include <qhil/clock.h>
+#include <qhil/machine.h>
+#include <qhil/qhil.h>
+
+#include "internal.h"
+#include "proc.h"
+
+#include "qhil-config.h"
+
+const char *qhil_version(void)
+{
+    return QHIL_VERSION;
+}
+
+/* "10s", "250ms", "1.5s": short human form of a duration. */
+static void fmt_duration(int64_t ns, char *buf, size_t n)
+{
+    if (ns % QHIL_SEC == 0) {
+        snprintf(buf, n, "%llds", (long long)(ns / QHIL_SEC));
+    } else if (ns < QHIL_SEC && ns % QHIL_MSEC == 0) {
+        snprintf(buf, n, "%lldms", (long long)(ns / QHIL_MSEC));
+    } else {
+        snprintf(buf, n, "%.3gs", (double)ns / (double)QHIL_SEC);
+    }
+}
+
+/* mkdir -p for the out dir and the test dirs. */
+static int make_dirs(const char *path, qhil_error *err)
+{
+    char *copy = strdup(path);
+    char *p;
+    int rc = QHIL_EOK;
+
+    if (!copy) {
+        return qhil_error_set(err, QHIL_ENOMEM, "out of memory");
+    }
+    for (p = copy + 1; ; p++) {
+        if (*p == '/' || *p == '\0') {
+            char c = *p;
+
+            *p = '\0';
+            if (mkdir(copy, 0755) < 0 && errno != EEXIST) {
+                rc = qhil_error_set(err, -errno, "cannot create %s: %s",
+                                    copy, strerror(errno));
+                break;
+            }
+            *p = c;
+            if (!c) {
+                break;
+            }
+        }
+    }
+    free(copy);
+    return rc;
+}
+
+/* Test names become directory names: keep [A-Za-z0-9._-], map the rest. */
+static char *test_dir_name(const char *name)
+{
+    char *s = strdup(*name ? name : "test");
+    char *p;
+
+    if (!s) {
+        return NULL;
+    }
+    for (p = s; *p; p++) {
+        if (!((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') ||
+              (*p >= '0' && *p <= '9') || *p == '.' || *p == '-' ||
+              *p == '_')) {
+            *p = '_';
+        }
+    }
+    if (s[0] == '.') {
+        s[0] = '_';
+    }
+    return s;
+}
+
+static char *step_describe(const qhil_step *st)
+{
+    char *s = NULL;
+    char dur[32];
+    int n = -1;
+
+    switch (st->kind) {
+    case QHIL_STEP_EXPECT:
+        n = asprintf(&s, "expect \"%s\"", st->pattern);
+        break;
+    case QHIL_STEP_SEND: {
+        qhil_buf b;
+        size_t i;
+
+        qhil_buf_init(&b, 4096);
+        qhil_buf_printf(&b, "%s \"", st->keyword);
+        for (i = 0; i < st->text_len && i < 200; i++) {
+            unsigned char c = (unsigned char)st->text[i];
+
+            if (c == '\n') {
+                qhil_buf_puts(&b, "\\n");
+            } else if (c == '\r') {
+                qhil_buf_puts(&b, "\\r");
+            } else if (c < 0x20 || c == 0x7f) {
+                qhil_buf_printf(&b, "\\x%02x", c);
+            } else {
+                qhil_buf_append(&b, &c, 1);
+            }
+        }
+        qhil_buf_puts(&b, "\"");
+        return qhil_buf_steal(&b);
+    }
+    case QHIL_STEP_QMP:
+        if (strcmp(st->keyword, "qmp") != 0) {
+            return strdup(st->keyword);
+        }
+        n = asprintf(&s, "qmp %s", st->command);
+        break;
+    case QHIL_STEP_WAIT:
+        fmt_duration(st->duration_ns, dur, sizeof(dur));
+        n = asprintf(&s, "wait %s", dur);
+        break;
+    }
+    return n < 0 ? NULL : s;
+}
+
+/* JSON text for a message, cut to max bytes. */
+static char *json_short(const json_t *j, size_t max)
+{
+    char *s = j ? json_dumps(j, JSON_COMPACT | JSON_ENCODE_ANY)
+                : strdup("null");
+
+    if (s && strlen(s) > max) {
+        strcpy(s + max - 3, "...");
+    }
+    return s;
+}
+
+typedef struct test_run {
+    const qhil_suite *suite;
+    const qhil_test *test;
+    qhil_test_result *res;
+    qhil_machine *m;
+    int64_t test_deadline;
+} test_run;
+
+/* Fill the failure fields of the result; verdict FAIL or ERROR. */
+static void test_failed(test_run *tr, qhil_verdict v, size_t step_index,
+                        const char *message)
+{
+    qhil_test_result *r = tr->res;
+
+    r->verdict = v;
+    free(r->message);
+    r->message = strdup(message ? message : "failed");
+    if (step_index > 0) {
+        const qhil_step *st = &tr->test->steps[step_index - 1];
+
+        r->step = step_index;
+        r->step_line = st->line;
+        free(r->step_desc);
+        r->step_desc = step_describe(st);
+    }
+}
+
+/* The machine is gone or the link broke: say how QEMU ended. */
+static void test_machine_lost(test_run *tr, size_t step_index,
+                              const qhil_error *cause)
+{
+    qhil_error e;
+
+    qhil_error_init(&e);
+    /* Give QEMU a moment to finish dying so its status is known. */
+    if (qhil_machine_wait_exit(tr->m, qhil_deadline_in(2 * QHIL_SEC),
+                               NULL) == QHIL_EOK) {
+        qhil_machine_check(tr->m, &e);
+        test_failed(tr, QHIL_ERROR, step_index, e.message);
+    } else {
+        test_failed(tr, QHIL_ERROR, step_index,
+                    qhil_error_message(cause, QHIL_EEOF));
+    }
+    qhil_error_release(&e);
+}
+
+static int64_t step_deadline(const test_run *tr, int64_t timeout)
+{
+    int64_t d = qhil_deadline_in(timeout);
+
+    return tr->test_deadline && tr->test_deadline < d ? tr->test_deadline
+                                                      : d;
+}
+
+/* Message for a deadline that passed: name the step or the test limit. */
+static void timeout_message(const test_run *tr, int64_t step_timeout,
+                            int64_t deadline, const char *what,
+                            char **msg)
+{
+    char dur[32];
+
+    if (tr->test_deadline && deadline == tr->test_deadline) {
+        fmt_duration(tr->test->timeout_ns, dur, sizeof(dur));
+        if (asprintf(msg, "%s: test timeout of %s reached", what, dur) < 0) {
+            *msg = NULL;
+        }
+    } else {
+        fmt_duration(step_timeout, dur, sizeof(dur));
+        if (asprintf(msg, "%s within %s", what, dur) < 0) {
+            *msg = NULL;
+        }
+    }
+}
+
+static void run_qmp_step(test_run *tr, size_t idx, const qhil_step *st)
+{
+    qhil_qmp *qmp = qhil_machine_qmp(tr->m);
+    int64_t deadline = step_deadline(tr, st->timeout_ns);
+    json_t *ret = NULL;
+    char *msg = NULL;
+    qhil_error e;
+    int rc;
+
+    qhil_error_init(&e);
+    rc = qhil_qmp_execute(qmp, st->command, st->arguments, &ret, deadline,
+                          &e);
+    if (rc == QHIL_ECMD) {
+        if (st->expect_error && e.kind &&
+            strcmp(st->expect_error, e.kind) == 0) {
+            goto cleanup;
+        }
+        if (st->expect_error) {
+            if (asprintf(&msg, "QMP error %s, expected error class %s",
+                         e.message, st->expect_error) < 0) {
+                msg = NULL;
+            }
+        } else if (asprintf(&msg, "QEMU rejected the command: %s",
+                            e.message) < 0) {
+            msg = NULL;
+        }
+        test_failed(tr, QHIL_FAIL, idx, msg ? msg : e.message);
+    } else if (rc == QHIL_ETIMEDOUT) {
+        timeout_message(tr, st->timeout_ns, deadline, "no QMP reply", &msg);
+        test_failed(tr, QHIL_FAIL, idx, msg);
+    } else if (rc < 0) {
+        test_machine_lost(tr, idx, &e);
+    } else if (st->expect_error) {
+        if (asprintf(&msg, "QMP command succeeded, expected error class %s",
+                     st->expect_error) < 0) {
+            msg = NULL;
+        }
+        test_failed(tr, QHIL_FAIL, idx, msg);
+    } else if (st->expect && !qhil_json_subset(st->expect, ret)) {
+        char *want = json_short(st->expect, 300);
+        char *got = json_short(ret, 300);
+
+        if (asprintf(&msg, "QMP reply %s does not contain %s",
+                     got ? got : "?", want ? want : "?") < 0) {
+            msg = NULL;
+        }
+        free(want);
+        free(got);
+        test_failed(tr, QHIL_FAIL, idx, msg);
+    }
+
+cleanup:
+    free(msg);
+    json_decref(ret);
+    qhil_error_release(&e);
+}
+
+/* One step; leaves the verdict alone when it passes. */
+static void run_step(test_run *tr, size_t idx)
+{
+    const qhil_step *st = &tr->test->steps[idx - 1];
+    qhil_console *con = qhil_machine_console(tr->m);
+    int64_t deadline;
+    char *msg = NULL;
+    qhil_error e;
+    int rc = QHIL_EOK;
+
+    qhil_error_init(&e);
+    switch (st->kind) {
+    case QHIL_STEP_EXPECT:
+        deadline = step_deadline(tr, st->timeout_ns);
+        rc = qhil_console_expect(con, st->pattern, deadline, NULL, &e);
+        if (rc == QHIL_ETIMEDOUT) {
+            timeout_message(tr, st->timeout_ns, deadline, "pattern not seen",
+                            &msg);
+        }
+        break;
+    case QHIL_STEP_SEND:
+        deadline = step_deadline(tr, st->timeout_ns);
+        rc = qhil_console_send(con, st->text, st->text_len, deadline, &e);
+        break;
+    case QHIL_STEP_WAIT:
+        deadline = step_deadline(tr, st->duration_ns);
+        rc = qhil_console_wait(con, deadline, &e);
+        break;
+    case QHIL_STEP_QMP:
+        run_qmp_step(tr, idx, st);
+        break;
+    }
+    if (rc == QHIL_EEOF) {
+        test_machine_lost(tr, idx, &e);
+    } else if (rc < 0) {
+        test_failed(tr, QHIL_FAIL, idx, msg ? msg : e.message);
+    }
+    free(msg);
+    qhil_error_release(&e);
+}
+
+static void run_test(const qhil_suite *suite, const qhil_test *test,
+                     char *const *argv, const char *test_dir,
+                     size_t tail_lines, qhil_test_result *res)
+{
+    test_run tr = {.suite = suite, .test = test, .res = res};
+    qhil_machine_opts mo = {
+        .argv = (const char *const *)argv,
+        .run_dir = test_dir,
+    };
+    int64_t start = qhil_now();
+    qhil_error e;
+    size_t i;
+    int rc;
+
+    qhil_error_init(&e);
+    res->verdict = QHIL_PASS;
+    if (asprintf(&res->console_log, "%s/console.log", test_dir) < 0 ||
+        asprintf(&res->qemu_log, "%s/qemu.log", test_dir) < 0) {
+        test_failed(&tr, QHIL_ERROR, 0, "out of memory");
+        goto done;
+    }
+    if (test->timeout_ns) {
+        tr.test_deadline = qhil_deadline_in(test->timeout_ns);
+    }
+    rc = qhil_machine_launch(&mo, &tr.m, &e);
+    if (rc < 0) {
+        test_failed(&tr, QHIL_ERROR, 0, e.message);
+        goto done;
+    }
+    for (i = 0; i < test->n_fail_on; i++) {
+        rc = qhil_console_add_fail_pattern(qhil_machine_console(tr.m),
+                                           test->fail_on[i], &e);
+        if (rc < 0) {
+            test_failed(&tr, QHIL_ERROR, 0, e.message);
+            goto done;
+        }
+    }
+    for (i = 0; i < test->n_steps && res->verdict == QHIL_PASS; i++) {
+        run_step(&tr, i + 1);
+    }
+    if (res->verdict != QHIL_PASS) {
+        /* Catch what the guest printed up to the failure. */
+        qhil_console_dispatch(qhil_machine_console(tr.m), NULL);
+        res->console_tail =
+            qhil_console_tail(qhil_machine_console(tr.m), tail_lines);
+    }
+
+done:
+    if (tr.m) {
+        qhil_machine_shutdown(tr.m, NULL);
+        qhil_machine_free(tr.m);
+    }
+    res->duration_ns = qhil_now() - start;
+    qhil_error_release(&e);
+}
+
+static bool test_selected(const qhil_run_opts *opts, const qhil_test *t)
+{
+    size_t i;
+
+    if (!opts->only) {
+        return true;
+    }
+    for (i = 0; opts->only[i]; i++) {
+        if (strcmp(opts->only[i], t->name) == 0) {
+            return true;
+        }
+    }
+    return false;
+}
+
+/* Board, template, binary and argv: everything shared by all tests. */
+static int prepare_argv(const qhil_suite *suite, const qhil_run_opts *opts,
+                        char ***argv_out, qhil_error *err)
+{
+    static const char *const no_dirs[] = {NULL};
+    qhil_board *board = NULL;
+    qhil_board_value *images = NULL;
+    char **origins = NULL;
+    char *board_path = NULL;
+    char *exe = NULL;
+    char *extra_origin = NULL;
+    char *cpu_origin = NULL;
+    size_t i;
+    int rc;
+
+    rc = qhil_board_find(suite->device_type,
+                         opts->board_dirs ? opts->board_dirs : no_dirs,
+                         &board_path, err);
+    if (rc < 0) {
+        qhil_error_prefix(err, "%s:%d: device_type", suite->path,
+                          suite->device_type_line);
+        goto cleanup;
+    }
+    rc = qhil_board_load(board_path, &board, err);
+    if (rc < 0) {
+        goto cleanup;
+    }
+    rc = qhil_proc_find(qhil_board_binary(board), &exe);
+    if (rc < 0) {
+        rc = qhil_error_set(err, QHIL_ENOENT,
+                            "%s:%d: device_type %s: QEMU binary '%s' "
+                            "(named in %s) is not installed or not in PATH",
+                            suite->path, suite->device_type_line,
+                            suite->device_type, qhil_board_binary(board),
+                            board_path);
+        goto cleanup;
+    }
+    images = calloc(suite->n_images + 1, sizeof(*images));
+    origins = calloc(suite->n_images + 1, sizeof(*origins));
+    if (!images || !origins) {
+        rc = qhil_error_set(err, QHIL_ENOMEM, "out of memory");
+        goto cleanup;
+    }
+    for (i = 0; i < suite->n_images; i++) {
+        if (asprintf(&origins[i], "%s:%d", suite->path,
+                     suite->images[i].line) < 0) {
+            origins[i] = NULL;
+        }
+        images[i].name = suite->images[i].name;
+        images[i].value = suite->images[i].path;
+        images[i].origin = origins[i];
+    }
+    if (asprintf(&extra_origin, "%s:%d", suite->path,
+                 suite->extra_options_line) < 0) {
+        extra_origin = NULL;
+    }
+    if (asprintf(&cpu_origin, "%s:%d", suite->path,
+                 suite->cpu_line) < 0) {
+        cpu_origin = NULL;
+    }
+    {
+        qhil_board_job job = {
+            .images = images,
+            .n_images = suite->n_images,
+            .cpu = suite->cpu,
+            .cpu_origin = cpu_origin,
+            .extra_options = (const char *const *)suite->extra_options,
+            .n_extra_options = suite->n_extra_options,
+            .extra_origin = extra_origin,
+        };
+
+        rc = qhil_board_argv(board, &job, argv_out, err);
+    }
+
+cleanup:
+    if (origins) {
+        for (i = 0; i < suite->n_images; i++) {
+            free(origins[i]);
+        }
+    }
+    free(origins);
+    free(images);
+    free(extra_origin);
+    free(cpu_origin);
+    free(exe);
+    free(board_path);
+    qhil_board_free(board);
+    return rc;
+}
+
+int qhil_run_suite(const qhil_suite *suite, const qhil_run_opts *opts,
+                   qhil_suite_result **out, qhil_error *err)
+{
+    qhil_suite_result *sr = NULL;
+    char **argv = NULL;
+    size_t tail = opts->tail_lines ? opts->tail_lines : 10;
+    int64_t start = qhil_now();
+    size_t i;
+    int rc;
+
+    *out = NULL;
+    rc = prepare_argv(suite, opts, &argv, err);
+    if (rc < 0) {
+        return rc;
+    }
+    rc = make_dirs(opts->out_dir, err);
+    if (rc < 0) {
+        goto cleanup;
+    }
+    sr = calloc(1, sizeof(*sr));
+    if (!sr || !(sr->tests = calloc(suite->n_tests + 1,
+                                    sizeof(*sr->tests)))) {
+        rc = qhil_error_set(err, QHIL_ENOMEM, "out of memory");
+        goto cleanup;
+    }
+    sr->name = strdup(suite->name);
+    sr->file = strdup(suite->path);
+    sr->started_unix = (int64_t)time(NULL);
+    if (opts->only) {
+        for (i = 0; opts->only[i]; i++) {
+            size_t j;
+
+            for (j = 0; j < suite->n_tests; j++) {
+                if (strcmp(suite->tests[j].name, opts->only[i]) == 0) {
+                    break;
+                }
+            }
+            if (j == suite->n_tests) {
+                rc = qhil_error_set(err, QHIL_EINVAL,
+                                    "%s: no test named '%s'", suite->path,
+                                    opts->only[i]);
+                goto cleanup;
+            }
+        }
+    }
+    for (i = 0; i < suite->n_tests; i++) {
+        const qhil_test *t = &suite->tests[i];
+        qhil_test_result *r = &sr->tests[sr->n_tests];
+        char *dir_name = NULL;
+        char *dir = NULL;
+
+        if (!test_selected(opts, t)) {
+            continue;
+        }
+        sr->n_tests++;
+        r->name = strdup(t->name);
+        dir_name = test_dir_name(t->name);
+        if (!dir_name ||
+            asprintf(&dir, "%s/%s", opts->out_dir, dir_name) < 0) {
+            free(dir_name);
+            rc = qhil_error_set(err, QHIL_ENOMEM, "out of memory");
+            goto cleanup;
+        }
+        free(dir_name);
+        if (opts->test_started) {
+            opts->test_started(opts->data, t);
+        }
+        rc = make_dirs(dir, err);
+        if (rc < 0) {
+            free(dir);
+            goto cleanup;
+        }
+        run_test(suite, t, argv, dir, tail, r);
+        free(dir);
+        if (opts->test_done) {
+            opts->test_done(opts->data, t, r);
+        }
+    }
+    sr->duration_ns = qhil_now() - start;
+    *out = sr;
+    sr = NULL;
+    rc = QHIL_EOK;
+
+cleanup:
+    qhil_suite_result_free(sr);
+    qhil_argv_free(argv);
+    return rc;
+}

@@ -1,0 +1,1194 @@
+/*
+ * suite.c - loading and checking test suites (the YAML format is shown in
+ * include/qhil/suite.h).
+ *
+ * Everything that can be checked without QEMU is checked here, so a typo
+ * costs a second rather than a boot: unknown keys and steps, durations,
+ * PCRE2 patterns (compiled once and thrown away; the console module
+ * compiles its own), QMP arguments (turned into JSON now) and image paths
+ * (which must exist).  Every message names the file, line, column and the
+ * field path ("tests[0].steps[1].expect").
+ */
+#include <ctype.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#define PCRE2_CODE_UNIT_WIDTH 8
+#include <pcre2.h>
+
+#include <qhil/clock.h>
+#include <qhil/suite.h>
+
+#include "internal.h"
+#include "yamlutil.h"
+
+#define DEFAULT_TIMEOUT (10 * QHIL_SEC)
+
+static const char *const top_keys[] = {
+    "name", "device_type", "images", "timeout", "fail_on", "context",
+    "tests", NULL,
+};
+static const char *const test_keys[] = {
+    "name", "timeout", "fail_on", "steps", NULL,
+};
+static const char *const context_keys[] = {"cpu", "extra_options", NULL};
+static const char *const expect_keys[] = {"pattern", "timeout", NULL};
+static const char *const qmp_keys[] = {
+    "execute", "arguments", "expect", "expect_error", "timeout", NULL,
+};
+
+#define KNOWN_STEPS "expect, send, sendline, qmp, reset, wait"
+static const char *const step_names[] = {
+    "expect", "send", "sendline", "qmp", "reset", "wait", NULL,
+};
+
+/* State of one load. */
+typedef struct parser {
+    qhil_yaml y;
+    qhil_suite *suite;
+    char *dir;       /* folder of the suite file, NULL when it has none */
+    char **fail_on;  /* suite-level fail_on, copied into every test */
+    size_t n_fail_on;
+    json_t *names;   /* test name -> line, for the uniqueness check */
+    qhil_error *err;
+} parser;
+
+static int nomem(parser *p)
+{
+    return qhil_error_set(p->err, QHIL_ENOMEM, "out of memory");
+}
+
+/* ---- freeing ---- */
+
+static void step_release(qhil_step *st)
+{
+    free(st->keyword);
+    free(st->pattern);
+    free(st->text);
+    free(st->command);
+    json_decref(st->arguments);
+    json_decref(st->expect);
+    free(st->expect_error);
+    memset(st, 0, sizeof(*st));
+}
+
+static void strv_free(char **v, size_t n)
+{
+    size_t i;
+
+    for (i = 0; i < n; i++) {
+        free(v[i]);
+    }
+    free(v);
+}
+
+static void test_release(qhil_test *t)
+{
+    size_t i;
+
+    free(t->name);
+    strv_free(t->fail_on, t->n_fail_on);
+    for (i = 0; i < t->n_steps; i++) {
+        step_release(&t->steps[i]);
+    }
+    free(t->steps);
+    memset(t, 0, sizeof(*t));
+}
+
+void qhil_suite_free(qhil_suite *suite)
+{
+    size_t i;
+
+    if (!suite) {
+        return;
+    }
+    free(suite->path);
+    free(suite->name);
+    free(suite->device_type);
+    for (i = 0; i < suite->n_images; i++) {
+        free(suite->images[i].name);
+        free(suite->images[i].path);
+    }
+    free(suite->images);
+    free(suite->cpu);
+    strv_free(suite->extra_options, suite->n_extra_options);
+    for (i = 0; i < suite->n_tests; i++) {
+        test_release(&suite->tests[i]);
+    }
+    free(suite->tests);
+    free(suite);
+}
+
+/* ---- values ---- */
+
+/* Compile pattern with the flags the console matcher uses. */
+static int check_pattern(parser *p, const yaml_node_t *node,
+                         const char *field, const char *pattern)
+{
+    PCRE2_UCHAR msg[256];
+    PCRE2_SIZE offset = 0;
+    pcre2_code *re;
+    int code = 0;
+
+    re = pcre2_compile((PCRE2_SPTR)pattern, PCRE2_ZERO_TERMINATED,
+                       PCRE2_MULTILINE, &code, &offset, NULL);
+    if (re) {
+        pcre2_code_free(re);
+        return QHIL_EOK;
+    }
+    if (pcre2_get_error_message(code, msg, sizeof(msg)) < 0) {
+        /* Truncated or unknown code: msg still holds a usable prefix. */
+        msg[sizeof(msg) - 1] = '\0';
+    }
+    return qhil_yaml_fail(&p->y, node, field, p->err, QHIL_EINVAL,
+                          "invalid pattern \"%s\": %s at offset %zu",
+                          pattern, (const char *)msg, (size_t)offset);
+}
+
+static int load_pattern(parser *p, const yaml_node_t *node,
+                        const char *field, char **out)
+{
+    int rc = qhil_yaml_string(&p->y, node, field, "a pattern", out, p->err);
+
+    if (rc < 0) {
+        return rc;
+    }
+    return check_pattern(p, node, field, *out);
+}
+
+/* A timeout: a duration above zero. */
+static int load_timeout(parser *p, const yaml_node_t *node,
+                        const char *field, int64_t *ns)
+{
+    int rc = qhil_yaml_duration(&p->y, node, field, ns, p->err);
+
+    if (rc < 0) {
+        return rc;
+    }
+    if (*ns <= 0) {
+        return qhil_yaml_fail(&p->y, node, field, p->err, QHIL_EINVAL,
+                              "a timeout must be longer than 0");
+    }
+    return QHIL_EOK;
+}
+
+/*
+ * A list of patterns, or one pattern.  Appends copies to *v (n items),
+ * so a test's list can start with the suite's.
+ */
+static int load_patterns(parser *p, const yaml_node_t *node,
+                         const char *field, char ***v, size_t *n)
+{
+    const yaml_node_t *item;
+    char *sub = NULL;
+    char **grown;
+    size_t count;
+    size_t i;
+    int rc = QHIL_EOK;
+
+    if (qhil_yaml_is_null(node)) {
+        return QHIL_EOK;
+    }
+    count = node->type == YAML_SEQUENCE_NODE ? qhil_yaml_count(node) : 1;
+    grown = realloc(*v, (*n + count + 1) * sizeof(**v));
+    if (!grown) {
+        return nomem(p);
+    }
+    *v = grown;
+    for (i = 0; i < count; i++) {
+        if (node->type == YAML_SEQUENCE_NODE) {
+            item = qhil_yaml_item(&p->y, node, i);
+            free(sub);
+            sub = qhil_field(field, "[%zu]", i);
+            if (!sub) {
+                rc = nomem(p);
+                goto cleanup;
+            }
+        } else {
+            item = node;
+        }
+        rc = load_pattern(p, item, sub ? sub : field, &(*v)[*n]);
+        if (rc < 0) {
+            free((*v)[*n]);
+            goto cleanup;
+        }
+        (*n)++;
+    }
+
+cleanup:
+    free(sub);
+    return rc;
+}
+
+static int valid_plain_name(const char *s)
+{
+    if (!*s || *s == '.') {
+        return 0;
+    }
+    for (; *s; s++) {
+        if (!isalnum((unsigned char)*s) && !strchr("._-", *s)) {
+            return 0;
+        }
+    }
+    return 1;
+}
+
+/* ---- steps ---- */
+
+static int is_step_name(const char *name)
+{
+    size_t i;
+
+    for (i = 0; step_names[i]; i++) {
+        if (!strcmp(step_names[i], name)) {
+            return 1;
+        }
+    }
+    return 0;
+}
+
+static int step_expect(parser *p, const yaml_node_t *value, const char *field,
+                       qhil_step *st)
+{
+    const yaml_node_t *node;
+    char *sub = NULL;
+    int rc;
+
+    st->kind = QHIL_STEP_EXPECT;
+    if (!value || value->type != YAML_MAPPING_NODE) {
+        return load_pattern(p, value, field, &st->pattern);
+    }
+    rc = qhil_yaml_check_keys(&p->y, value, field, expect_keys, p->err);
+    if (rc < 0) {
+        return rc;
+    }
+    node = qhil_yaml_get(&p->y, value, "pattern");
+    if (!node) {
+        return qhil_yaml_fail(&p->y, value, field, p->err, QHIL_EINVAL,
+                              "missing 'pattern'");
+    }
+    sub = qhil_field(field, ".pattern");
+    if (!sub) {
+        return nomem(p);
+    }
+    rc = load_pattern(p, node, sub, &st->pattern);
+    free(sub);
+    if (rc < 0) {
+        return rc;
+    }
+    node = qhil_yaml_get(&p->y, value, "timeout");
+    if (node) {
+        sub = qhil_field(field, ".timeout");
+        if (!sub) {
+            return nomem(p);
+        }
+        rc = load_timeout(p, node, sub, &st->timeout_ns);
+        free(sub);
+    }
+    return rc;
+}
+
+static int step_send(parser *p, const yaml_node_t *value, const char *field,
+                     qhil_step *st, int line_end)
+{
+    const char *text;
+    size_t len;
+
+    st->kind = QHIL_STEP_SEND;
+    text = qhil_yaml_scalar(value, &len);
+    if (!text || qhil_yaml_is_null(value)) {
+        return qhil_yaml_fail(&p->y, value, field, p->err, QHIL_EINVAL,
+                              "expected text to send, got %s",
+                              qhil_yaml_kind(value));
+    }
+    if (len == 0 && !line_end) {
+        return qhil_yaml_fail(&p->y, value, field, p->err, QHIL_EINVAL,
+                              "nothing to send (use sendline: \"\" to send "
+                              "just a newline)");
+    }
+    st->text = malloc(len + 2);
+    if (!st->text) {
+        return nomem(p);
+    }
+    memcpy(st->text, text, len);
+    if (line_end) {
+        st->text[len++] = '\n';
+    }
+    st->text[len] = '\0';
+    st->text_len = len;
+    return QHIL_EOK;
+}
+
+/* QMP command names: letters, digits, '-', '_' and '.' (downstream). */
+static int valid_command(const char *s)
+{
+    for (; *s; s++) {
+        if (!isalnum((unsigned char)*s) && !strchr("-_.", *s)) {
+            return 0;
+        }
+    }
+    return 1;
+}
+
+static int load_command(parser *p, const yaml_node_t *node,
+                        const char *field, qhil_step *st)
+{
+    int rc = qhil_yaml_string(&p->y, node, field, "a QMP command name",
+                              &st->command, p->err);
+
+    if (rc < 0) {
+        return rc;
+    }
+    if (!valid_command(st->command)) {
+        return qhil_yaml_fail(&p->y, node, field, p->err, QHIL_EINVAL,
+                              "'%s' is not a QMP command name (letters, "
+                              "digits, '-' and '_')",
+                              st->command);
+    }
+    return QHIL_EOK;
+}
+
+static int step_qmp(parser *p, const yaml_node_t *value, const char *field,
+                    qhil_step *st)
+{
+    const yaml_node_t *node;
+    const yaml_node_t *expect;
+    char *sub = NULL;
+    int rc;
+
+    st->kind = QHIL_STEP_QMP;
+    if (!value || value->type != YAML_MAPPING_NODE) {
+        return load_command(p, value, field, st);
+    }
+    rc = qhil_yaml_check_keys(&p->y, value, field, qmp_keys, p->err);
+    if (rc < 0) {
+        return rc;
+    }
+    node = qhil_yaml_get(&p->y, value, "execute");
+    if (!node) {
+        return qhil_yaml_fail(&p->y, value, field, p->err, QHIL_EINVAL,
+                              "missing 'execute' (the QMP command name)");
+    }
+    sub = qhil_field(field, ".execute");
+    rc = sub ? load_command(p, node, sub, st) : nomem(p);
+    if (rc < 0) {
+        goto cleanup;
+    }
+    node = qhil_yaml_get(&p->y, value, "arguments");
+    if (node && !qhil_yaml_is_null(node)) {
+        free(sub);
+        sub = qhil_field(field, ".arguments");
+        if (!sub) {
+            rc = nomem(p);
+            goto cleanup;
+        }
+        rc = qhil_yaml_want_mapping(&p->y, node, sub,
+                                    "a mapping of argument names to values",
+                                    p->err);
+        if (rc < 0) {
+            goto cleanup;
+        }
+        rc = qhil_yaml_to_json(&p->y, node, sub, &st->arguments, p->err);
+        if (rc < 0) {
+            goto cleanup;
+        }
+    }
+    expect = qhil_yaml_get(&p->y, value, "expect");
+    node = qhil_yaml_get(&p->y, value, "expect_error");
+    if (expect && node) {
+        rc = qhil_yaml_fail(&p->y, node, field, p->err, QHIL_EINVAL,
+                            "give either 'expect' or 'expect_error', not "
+                            "both");
+        goto cleanup;
+    }
+    if (expect) {
+        free(sub);
+        sub = qhil_field(field, ".expect");
+        if (!sub) {
+            rc = nomem(p);
+            goto cleanup;
+        }
+        rc = qhil_yaml_to_json(&p->y, expect, sub, &st->expect, p->err);
+        if (rc < 0) {
+            goto cleanup;
+        }
+    }
+    if (node) {
+        free(sub);
+        sub = qhil_field(field, ".expect_error");
+        if (!sub) {
+            rc = nomem(p);
+            goto cleanup;
+        }
+        rc = qhil_yaml_string(&p->y, node, sub,
+                              "a QMP error class such as GenericError",
+                              &st->expect_error, p->err);
+        if (rc < 0) {
+            goto cleanup;
+        }
+    }
+    node = qhil_yaml_get(&p->y, value, "timeout");
+    if (node) {
+        free(sub);
+        sub = qhil_field(field, ".timeout");
+        if (!sub) {
+            rc = nomem(p);
+            goto cleanup;
+        }
+        rc = load_timeout(p, node, sub, &st->timeout_ns);
+    }
+
+cleanup:
+    free(sub);
+    return rc;
+}
+
+static int step_reset(parser *p, const yaml_node_t *value, const char *field,
+                      qhil_step *st)
+{
+    st->kind = QHIL_STEP_QMP;
+    if (value && !qhil_yaml_is_null(value)) {
+        return qhil_yaml_fail(&p->y, value, field, p->err, QHIL_EINVAL,
+                              "reset takes no value, got %s",
+                              qhil_yaml_kind(value));
+    }
+    st->command = strdup("system_reset");
+    return st->command ? QHIL_EOK : nomem(p);
+}
+
+static int step_wait(parser *p, const yaml_node_t *value, const char *field,
+                     qhil_step *st)
+{
+    st->kind = QHIL_STEP_WAIT;
+    return qhil_yaml_duration(&p->y, value, field, &st->duration_ns, p->err);
+}
+
+/* Parse the step called name with value (NULL for a bare "reset"). */
+static int step_dispatch(parser *p, const yaml_node_t *key, const char *name,
+                         const yaml_node_t *value, const char *field,
+                         qhil_step *st)
+{
+    char *sub;
+    int rc;
+
+    st->keyword = strdup(name);
+    sub = qhil_field(field, ".%s", name);
+    if (!st->keyword || !sub) {
+        free(sub);
+        return nomem(p);
+    }
+    if (!strcmp(name, "expect")) {
+        rc = step_expect(p, value, sub, st);
+    } else if (!strcmp(name, "send")) {
+        rc = step_send(p, value, sub, st, 0);
+    } else if (!strcmp(name, "sendline")) {
+        rc = step_send(p, value, sub, st, 1);
+    } else if (!strcmp(name, "qmp")) {
+        rc = step_qmp(p, value, sub, st);
+    } else if (!strcmp(name, "reset")) {
+        rc = step_reset(p, value, sub, st);
+    } else if (!strcmp(name, "wait")) {
+        rc = step_wait(p, value, sub, st);
+    } else {
+        rc = qhil_yaml_fail(&p->y, key, field, p->err, QHIL_EINVAL,
+                            "unknown step '%s' (known: " KNOWN_STEPS ")",
+                            name);
+    }
+    free(sub);
+    return rc;
+}
+
+static int load_step(parser *p, const yaml_node_t *node, const char *field,
+                     qhil_step *st)
+{
+    qhil_buf keys;
+    yaml_node_t *k;
+    yaml_node_t *v;
+    const char *name;
+    size_t len;
+    size_t i;
+    size_t n;
+    int rc = QHIL_EOK;
+
+    qhil_buf_init(&keys, 1 << 12);
+    st->line = qhil_yaml_line(node);
+    st->timeout_ns = p->suite->timeout_ns;
+    if (node && node->type == YAML_SCALAR_NODE && !qhil_yaml_is_null(node)) {
+        name = qhil_yaml_scalar(node, &len);
+        if (!strcmp(name, "reset")) {
+            rc = step_dispatch(p, node, name, NULL, field, st);
+        } else if (strlen(name) == len && is_step_name(name)) {
+            rc = qhil_yaml_fail(&p->y, node, field, p->err, QHIL_EINVAL,
+                                "step '%s' needs a value (write "
+                                "'- %s: ...')",
+                                name, name);
+        } else {
+            rc = qhil_yaml_fail(&p->y, node, field, p->err, QHIL_EINVAL,
+                                "unknown step '%s' (known: " KNOWN_STEPS ")",
+                                name);
+        }
+        goto cleanup;
+    }
+    if (!node || node->type != YAML_MAPPING_NODE) {
+        rc = qhil_yaml_fail(&p->y, node, field, p->err, QHIL_EINVAL,
+                            "expected a step such as 'expect: ...' or "
+                            "'reset', got %s",
+                            qhil_yaml_kind(node));
+        goto cleanup;
+    }
+    n = qhil_yaml_count(node);
+    if (n != 1) {
+        for (i = 0; i < n; i++) {
+            if (qhil_yaml_pair(&p->y, node, i, &k, &v) == 0) {
+                name = qhil_yaml_scalar(k, NULL);
+                qhil_buf_printf(&keys, "%s%s", i ? ", " : "",
+                                name ? name : "?");
+            }
+        }
+        rc = qhil_yaml_fail(&p->y, node, field, p->err, QHIL_EINVAL,
+                            "a step has exactly one key, found %zu (%s); "
+                            "start each step with '-' and put options "
+                            "inside it, e.g. expect: {pattern: ..., "
+                            "timeout: 2s}",
+                            n, keys.data ? keys.data : "");
+        goto cleanup;
+    }
+    if (qhil_yaml_pair(&p->y, node, 0, &k, &v) < 0) {
+        rc = qhil_yaml_fail(&p->y, node, field, p->err, QHIL_EINVAL,
+                            "malformed step");
+        goto cleanup;
+    }
+    name = qhil_yaml_scalar(k, &len);
+    if (!name || strlen(name) != len) {
+        rc = qhil_yaml_fail(&p->y, k, field, p->err, QHIL_EINVAL,
+                            "expected a step name, got %s",
+                            qhil_yaml_kind(k));
+        goto cleanup;
+    }
+    rc = step_dispatch(p, k, name, v, field, st);
+
+cleanup:
+    qhil_buf_release(&keys);
+    return rc;
+}
+
+/* ---- tests ---- */
+
+static int load_test(parser *p, const yaml_node_t *node, const char *field,
+                     qhil_test *t)
+{
+    const yaml_node_t *v;
+    json_t *first;
+    char *sub = NULL;
+    size_t n;
+    size_t i;
+    int rc;
+
+    t->line = qhil_yaml_line(node);
+    rc = qhil_yaml_want_mapping(&p->y, node, field,
+                                "a test (a mapping with name and steps)",
+                                p->err);
+    if (rc < 0) {
+        return rc;
+    }
+    rc = qhil_yaml_check_keys(&p->y, node, field, test_keys, p->err);
+    if (rc < 0) {
+        return rc;
+    }
+    v = qhil_yaml_get(&p->y, node, "name");
+    if (!v) {
+        return qhil_yaml_fail(&p->y, node, field, p->err, QHIL_EINVAL,
+                              "missing 'name'");
+    }
+    sub = qhil_field(field, ".name");
+    if (!sub) {
+        return nomem(p);
+    }
+    rc = qhil_yaml_string(&p->y, v, sub, "a test name", &t->name, p->err);
+    if (rc < 0) {
+        goto cleanup;
+    }
+    first = json_object_get(p->names, t->name);
+    if (first) {
+        rc = qhil_yaml_fail(&p->y, v, sub, p->err, QHIL_EINVAL,
+                            "duplicate test name '%s' (first at line %d)",
+                            t->name, (int)json_integer_value(first));
+        goto cleanup;
+    }
+    if (json_object_set_new(p->names, t->name,
+                            json_integer(qhil_yaml_line(v))) < 0) {
+        rc = nomem(p);
+        goto cleanup;
+    }
+    v = qhil_yaml_get(&p->y, node, "timeout");
+    if (v) {
+        free(sub);
+        sub = qhil_field(field, ".timeout");
+        rc = sub ? load_timeout(p, v, sub, &t->timeout_ns) : nomem(p);
+        if (rc < 0) {
+            goto cleanup;
+        }
+    }
+    t->fail_on = calloc(p->n_fail_on + 1, sizeof(*t->fail_on));
+    if (!t->fail_on) {
+        rc = nomem(p);
+        goto cleanup;
+    }
+    for (i = 0; i < p->n_fail_on; i++) {
+        t->fail_on[i] = strdup(p->fail_on[i]);
+        if (!t->fail_on[i]) {
+            rc = nomem(p);
+            goto cleanup;
+        }
+        t->n_fail_on++;
+    }
+    v = qhil_yaml_get(&p->y, node, "fail_on");
+    if (v) {
+        free(sub);
+        sub = qhil_field(field, ".fail_on");
+        rc = sub ? load_patterns(p, v, sub, &t->fail_on, &t->n_fail_on)
+                 : nomem(p);
+        if (rc < 0) {
+            goto cleanup;
+        }
+    }
+    v = qhil_yaml_get(&p->y, node, "steps");
+    if (!v) {
+        rc = qhil_yaml_fail(&p->y, node, field, p->err, QHIL_EINVAL,
+                            "missing 'steps'");
+        goto cleanup;
+    }
+    free(sub);
+    sub = qhil_field(field, ".steps");
+    if (!sub) {
+        rc = nomem(p);
+        goto cleanup;
+    }
+    rc = qhil_yaml_want_sequence(&p->y, v, sub, "a list of steps", p->err);
+    if (rc < 0) {
+        goto cleanup;
+    }
+    n = qhil_yaml_count(v);
+    if (n == 0) {
+        rc = qhil_yaml_fail(&p->y, v, sub, p->err, QHIL_EINVAL,
+                            "a test needs at least one step");
+        goto cleanup;
+    }
+    t->steps = calloc(n, sizeof(*t->steps));
+    if (!t->steps) {
+        rc = nomem(p);
+        goto cleanup;
+    }
+    for (i = 0; i < n; i++) {
+        free(sub);
+        sub = qhil_field(field, ".steps[%zu]", i);
+        if (!sub) {
+            rc = nomem(p);
+            goto cleanup;
+        }
+        t->n_steps++;
+        rc = load_step(p, qhil_yaml_item(&p->y, v, i), sub, &t->steps[i]);
+        if (rc < 0) {
+            goto cleanup;
+        }
+    }
+
+cleanup:
+    free(sub);
+    return rc;
+}
+
+static int load_tests(parser *p, const yaml_node_t *node)
+{
+    char *sub = NULL;
+    size_t n;
+    size_t i;
+    int rc;
+
+    rc = qhil_yaml_want_sequence(&p->y, node, "tests", "a list of tests",
+                                 p->err);
+    if (rc < 0) {
+        return rc;
+    }
+    n = qhil_yaml_count(node);
+    if (n == 0) {
+        return qhil_yaml_fail(&p->y, node, "tests", p->err, QHIL_EINVAL,
+                              "the suite has no tests");
+    }
+    p->suite->tests = calloc(n, sizeof(*p->suite->tests));
+    if (!p->suite->tests) {
+        return nomem(p);
+    }
+    for (i = 0; i < n; i++) {
+        free(sub);
+        sub = qhil_field("tests", "[%zu]", i);
+        if (!sub) {
+            rc = nomem(p);
+            break;
+        }
+        p->suite->n_tests++;
+        rc = load_test(p, qhil_yaml_item(&p->y, node, i), sub,
+                       &p->suite->tests[i]);
+        if (rc < 0) {
+            break;
+        }
+    }
+    free(sub);
+    return rc;
+}
+
+/* ---- images ---- */
+
+static int usable_file(const char *path)
+{
+    struct stat st;
+
+    return stat(path, &st) == 0 && !S_ISDIR(st.st_mode);
+}
+
+/* path made absolute against the current directory (no symlinks
+ * resolved); malloc'ed, NULL when out of memory. */
+static char *absolute(const char *path)
+{
+    char *cwd;
+    char *out = NULL;
+
+    if (path[0] == '/') {
+        return strdup(path);
+    }
+    cwd = get_current_dir_name();
+    if (!cwd) {
+        return strdup(path);
+    }
+    while (path[0] == '.' && path[1] == '/') {
+        path += 2;
+        while (*path == '/') {
+            path++;
+        }
+    }
+    if (asprintf(&out, "%s%s%s", cwd, strcmp(cwd, "/") ? "/" : "", path) <
+        0) {
+        out = NULL;
+    }
+    free(cwd);
+    return out;
+}
+
+static int resolve_image(parser *p, const yaml_node_t *node,
+                         const char *field, const char *path, char **out)
+{
+    char *beside = NULL;
+    char *cwd = NULL;
+    int rc = QHIL_EOK;
+
+    *out = NULL;
+    if (path[0] == '/') {
+        if (!usable_file(path)) {
+            return qhil_yaml_fail(&p->y, node, field, p->err, QHIL_ENOENT,
+                                  "image file %s not found", path);
+        }
+        *out = strdup(path);
+        return *out ? QHIL_EOK : nomem(p);
+    }
+    if (p->dir) {
+        if (asprintf(&beside, "%s%s%s", p->dir,
+                     strcmp(p->dir, "/") ? "/" : "", path) < 0) {
+            return nomem(p);
+        }
+        if (usable_file(beside)) {
+            *out = absolute(beside);
+            rc = *out ? QHIL_EOK : nomem(p);
+            goto cleanup;
+        }
+    }
+    if (usable_file(path)) {
+        *out = absolute(path);
+        rc = *out ? QHIL_EOK : nomem(p);
+        goto cleanup;
+    }
+    cwd = get_current_dir_name();
+    if (beside) {
+        rc = qhil_yaml_fail(&p->y, node, field, p->err, QHIL_ENOENT,
+                            "image file '%s' not found (tried %s beside "
+                            "the suite, and %s in the current directory "
+                            "%s)",
+                            path, beside, path, cwd ? cwd : "?");
+    } else {
+        rc = qhil_yaml_fail(&p->y, node, field, p->err, QHIL_ENOENT,
+                            "image file '%s' not found (tried beside the "
+                            "suite and in the current directory %s)",
+                            path, cwd ? cwd : "?");
+    }
+
+cleanup:
+    free(cwd);
+    free(beside);
+    return rc;
+}
+
+static int load_images(parser *p, const yaml_node_t *node)
+{
+    qhil_suite *s = p->suite;
+    qhil_suite_image *img;
+    yaml_node_t *k;
+    yaml_node_t *v;
+    char *sub = NULL;
+    char *path = NULL;
+    size_t n;
+    size_t i;
+    int rc;
+
+    if (qhil_yaml_is_null(node)) {
+        return QHIL_EOK;
+    }
+    rc = qhil_yaml_want_mapping(&p->y, node, "images",
+                                "a mapping of image names to file paths",
+                                p->err);
+    if (rc < 0) {
+        return rc;
+    }
+    rc = qhil_yaml_check_unique(&p->y, node, "images", p->err);
+    if (rc < 0) {
+        return rc;
+    }
+    n = qhil_yaml_count(node);
+    s->images = calloc(n ? n : 1, sizeof(*s->images));
+    if (!s->images) {
+        return nomem(p);
+    }
+    for (i = 0; i < n; i++) {
+        if (qhil_yaml_pair(&p->y, node, i, &k, &v) < 0) {
+            continue;
+        }
+        img = &s->images[s->n_images++];
+        img->line = qhil_yaml_line(v);
+        img->name = strdup(qhil_yaml_scalar(k, NULL));
+        free(sub);
+        sub = qhil_field("images", ".%s", qhil_yaml_scalar(k, NULL));
+        if (!img->name || !sub) {
+            rc = nomem(p);
+            goto cleanup;
+        }
+        free(path);
+        rc = qhil_yaml_string(&p->y, v, sub, "the path of an image file",
+                              &path, p->err);
+        if (rc < 0) {
+            goto cleanup;
+        }
+        rc = resolve_image(p, v, sub, path, &img->path);
+        if (rc < 0) {
+            goto cleanup;
+        }
+    }
+
+cleanup:
+    free(path);
+    free(sub);
+    return rc;
+}
+
+/* ---- context ---- */
+
+static int load_extra_options(parser *p, const yaml_node_t *node)
+{
+    qhil_suite *s = p->suite;
+    const yaml_node_t *item;
+    const char *text;
+    char *sub = NULL;
+    size_t n;
+    size_t i;
+    int rc = QHIL_EOK;
+
+    s->extra_options_line = qhil_yaml_line(node);
+    if (qhil_yaml_is_null(node)) {
+        return QHIL_EOK;
+    }
+    if (node->type == YAML_SCALAR_NODE) {
+        text = qhil_yaml_scalar(node, &n);
+        if (strlen(text) != n) {
+            return qhil_yaml_fail(&p->y, node, "context.extra_options",
+                                  p->err, QHIL_EINVAL,
+                                  "text contains a NUL byte");
+        }
+        rc = qhil_split_words(text, &s->extra_options, &s->n_extra_options);
+        return rc < 0 ? nomem(p) : QHIL_EOK;
+    }
+    rc = qhil_yaml_want_sequence(&p->y, node, "context.extra_options",
+                                 "a list of QEMU arguments or one string",
+                                 p->err);
+    if (rc < 0) {
+        return rc;
+    }
+    n = qhil_yaml_count(node);
+    s->extra_options = calloc(n + 1, sizeof(*s->extra_options));
+    if (!s->extra_options) {
+        return nomem(p);
+    }
+    for (i = 0; i < n; i++) {
+        item = qhil_yaml_item(&p->y, node, i);
+        free(sub);
+        sub = qhil_field("context.extra_options", "[%zu]", i);
+        if (!sub) {
+            rc = nomem(p);
+            goto cleanup;
+        }
+        rc = qhil_yaml_string(&p->y, item, sub, "a QEMU argument",
+                              &s->extra_options[i], p->err);
+        if (rc < 0) {
+            goto cleanup;
+        }
+        s->n_extra_options++;
+        text = s->extra_options[i];
+        if (text[0] == '-' && strpbrk(text, " \t\n")) {
+            rc = qhil_yaml_fail(&p->y, item, sub, p->err, QHIL_EINVAL,
+                                "'%s' holds an option and its value; give "
+                                "them as two list items",
+                                text);
+            goto cleanup;
+        }
+    }
+
+cleanup:
+    free(sub);
+    return rc;
+}
+
+static int load_context(parser *p, const yaml_node_t *node)
+{
+    qhil_suite *s = p->suite;
+    const yaml_node_t *v;
+    int rc;
+
+    if (qhil_yaml_is_null(node)) {
+        return QHIL_EOK;
+    }
+    rc = qhil_yaml_check_keys(&p->y, node, "context", context_keys, p->err);
+    if (rc < 0) {
+        return rc;
+    }
+    v = qhil_yaml_get(&p->y, node, "cpu");
+    if (v) {
+        s->cpu_line = qhil_yaml_line(v);
+        rc = qhil_yaml_string(&p->y, v, "context.cpu", "a QEMU CPU model",
+                              &s->cpu, p->err);
+        if (rc < 0) {
+            return rc;
+        }
+        if (s->cpu[0] == '-' || strpbrk(s->cpu, " \t\n")) {
+            return qhil_yaml_fail(&p->y, v, "context.cpu", p->err,
+                                  QHIL_EINVAL,
+                                  "'%s' is not a CPU model name", s->cpu);
+        }
+    }
+    v = qhil_yaml_get(&p->y, node, "extra_options");
+    if (v) {
+        rc = load_extra_options(p, v);
+    }
+    return rc;
+}
+
+/* ---- the suite ---- */
+
+/* Base name of path without its .yaml / .yml suffix. */
+static char *default_name(const char *path)
+{
+    const char *base = strrchr(path, '/');
+    size_t len;
+
+    base = base ? base + 1 : path;
+    len = strlen(base);
+    if (len > 5 && !strcmp(base + len - 5, ".yaml")) {
+        len -= 5;
+    } else if (len > 4 && !strcmp(base + len - 4, ".yml")) {
+        len -= 4;
+    }
+    return strndup(base, len);
+}
+
+/* Folder part of path, or NULL when path has none. */
+static char *folder_of(const char *path)
+{
+    const char *slash = strrchr(path, '/');
+
+    if (!slash) {
+        return NULL;
+    }
+    if (slash == path) {
+        return strdup("/");
+    }
+    return strndup(path, (size_t)(slash - path));
+}
+
+static int load_suite(parser *p)
+{
+    qhil_suite *s = p->suite;
+    yaml_node_t *root = qhil_yaml_root(&p->y);
+    yaml_node_t *v;
+    int rc;
+
+    rc = qhil_yaml_want_mapping(&p->y, root, NULL,
+                                "a mapping with device_type and tests",
+                                p->err);
+    if (rc < 0) {
+        return rc;
+    }
+    rc = qhil_yaml_check_keys(&p->y, root, NULL, top_keys, p->err);
+    if (rc < 0) {
+        return rc;
+    }
+    v = qhil_yaml_get(&p->y, root, "name");
+    if (v) {
+        rc = qhil_yaml_string(&p->y, v, "name", "a suite name", &s->name,
+                              p->err);
+    } else {
+        s->name = default_name(s->path);
+        rc = s->name ? QHIL_EOK : nomem(p);
+    }
+    if (rc < 0) {
+        return rc;
+    }
+    v = qhil_yaml_get(&p->y, root, "device_type");
+    if (!v) {
+        return qhil_yaml_fail(&p->y, root, NULL, p->err, QHIL_EINVAL,
+                              "missing 'device_type' (the board template "
+                              "to use, e.g. mps2-an385)");
+    }
+    s->device_type_line = qhil_yaml_line(v);
+    rc = qhil_yaml_string(&p->y, v, "device_type", "a board name",
+                          &s->device_type, p->err);
+    if (rc < 0) {
+        return rc;
+    }
+    if (!valid_plain_name(s->device_type)) {
+        return qhil_yaml_fail(&p->y, v, "device_type", p->err, QHIL_EINVAL,
+                              "'%s' is not a board name (letters, digits, "
+                              "'.', '_' and '-')",
+                              s->device_type);
+    }
+    s->timeout_ns = DEFAULT_TIMEOUT;
+    v = qhil_yaml_get(&p->y, root, "timeout");
+    if (v) {
+        rc = load_timeout(p, v, "timeout", &s->timeout_ns);
+        if (rc < 0) {
+            return rc;
+        }
+    }
+    v = qhil_yaml_get(&p->y, root, "fail_on");
+    if (v) {
+        rc = load_patterns(p, v, "fail_on", &p->fail_on, &p->n_fail_on);
+        if (rc < 0) {
+            return rc;
+        }
+    }
+    v = qhil_yaml_get(&p->y, root, "images");
+    if (v) {
+        rc = load_images(p, v);
+        if (rc < 0) {
+            return rc;
+        }
+    }
+    v = qhil_yaml_get(&p->y, root, "context");
+    if (v) {
+        rc = load_context(p, v);
+        if (rc < 0) {
+            return rc;
+        }
+    }
+    v = qhil_yaml_get(&p->y, root, "tests");
+    if (!v) {
+        return qhil_yaml_fail(&p->y, root, NULL, p->err, QHIL_EINVAL,
+                              "missing 'tests'");
+    }
+    return load_tests(p, v);
+}
+
+/* Parse the document already loaded in p->y; name is the suite's path. */
+static int parse_loaded(parser *p, const char *name, qhil_suite **out)
+{
+    int rc;
+
+    p->suite = calloc(1, sizeof(*p->suite));
+    p->names = json_object();
+    if (!p->suite || !p->names || !(p->suite->path = strdup(name))) {
+        return nomem(p);
+    }
+    p->dir = folder_of(name);
+    rc = load_suite(p);
+    if (rc < 0) {
+        return rc;
+    }
+    *out = p->suite;
+    p->suite = NULL;
+    return QHIL_EOK;
+}
+
+static void parser_release(parser *p)
+{
+    qhil_suite_free(p->suite);
+    qhil_yaml_release(&p->y);
+    strv_free(p->fail_on, p->n_fail_on);
+    json_decref(p->names);
+    free(p->dir);
+}
+
+int qhil_suite_load(const char *path, qhil_suite **out, qhil_error *err)
+{
+    parser p;
+    int rc;
+
+    memset(&p, 0, sizeof(p));
+    p.err = err;
+    *out = NULL;
+    rc = qhil_yaml_load_file(&p.y, path, err);
+    if (rc == 0) {
+        rc = parse_loaded(&p, path, out);
+    }
+    parser_release(&p);
+    return rc;
+}
+
+int qhil_suite_load_buffer(const char *name, const char *data, size_t len,
+                           qhil_suite **out, qhil_error *err)
+{
+    parser p;
+    int rc;
+
+    memset(&p, 0, sizeof(p));
+    p.err = err;
+    *out = NULL;
+    if (!name) {
+        name = "<input>";
+    }
+    rc = qhil_yaml_load_buffer(&p.y, name, data, len, err);
+    if (rc == 0) {
+        rc = parse_loaded(&p, name, out);
+    }
+    parser_release(&p);
+    return rc;
+}
+
+int qhil_json_subset(const json_t *want, const json_t *have)
+{
+    const char *key;
+    json_t *value;
+
+    if (!want || !have) {
+        return want == have;
+    }
+    if (!json_is_object(want)) {
+        return json_equal(want, have);
+    }
+    if (!json_is_object(have)) {
+        return 0;
+    }
+    /* jansson's iterator takes a non-const object; it does not modify it. */
+    json_object_foreach((json_t *)want, key, value) {
+        if (!qhil_json_subset(value, json_object_get(have, key))) {
+            return 0;
+        }
+    }
+    return 1;
+}

@@ -1,0 +1,38 @@
+#!/usr/bin/env bash
+# Install the Debian packages qhil needs to build, test and run its
+# examples.  Idempotent: does nothing when everything is there.  As root it
+# runs apt-get; otherwise it prints the exact command and exits 1.
+#
+# usage: scripts/deps.sh [extra-package ...]
+set -euo pipefail
+
+packages=(
+    # build
+    gcc make pkg-config meson ninja-build
+    # libraries (one line each in meson.build says why)
+    libjansson-dev libyaml-dev libpcre2-dev libcmocka-dev
+    # QEMU for the boards in boards/
+    qemu-system-arm qemu-system-misc
+    # cross compilers for the example firmware
+    gcc-arm-none-eabi gcc-riscv64-unknown-elf
+    "$@"
+)
+
+missing=()
+for p in "${packages[@]}"; do
+    if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null |
+            grep -q 'install ok installed'; then
+        missing+=("$p")
+    fi
+done
+[ ${#missing[@]} -eq 0 ] && exit 0
+
+if [ "$(id -u)" -ne 0 ]; then
+    echo "qhil needs these Debian packages; install them as root with:" >&2
+    echo "  apt-get update && apt-get install -y --no-install-recommends ${missing[*]}" >&2
+    exit 1
+fi
+echo "deps: installing ${missing[*]}" >&2
+export DEBIAN_FRONTEND=noninteractive
+apt-get update -q >&2
+apt-get install -y -q --no-install-recommends "${missing[@]}" >&2

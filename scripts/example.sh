@@ -1,0 +1,22 @@
+#!/usr/bin/env bash
+# The main job: install what is missing, build qhil and the example
+# firmware, run the example suites on real QEMU and show the results.
+# Reports land in build/reports/, logs in qhil-results/.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+scripts/deps.sh
+scripts/build.sh build
+mkdir -p build/reports
+
+status=0
+for suite in examples/hello-mps2.yaml examples/hello-riscv.yaml \
+             examples/fault-mps2.yaml; do
+    name=$(basename "$suite" .yaml)
+    echo
+    build/src/qhil run --junit "build/reports/$name.xml" \
+        --tap="build/reports/$name.tap" "$suite" || status=$?
+done
+echo
+echo "JUnit and TAP reports: build/reports/"
+exit $status

@@ -1,0 +1,109 @@
+/*
+ * main.c - the qhil command: dispatch to one subcommand per verb.
+ *
+ * The command is only a client of libqhil's public headers, like curl's
+ * tool is of libcurl.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <qhil/board.h>
+
+#include "qhil-cli.h"
+#include "qhil-config.h"
+
+static const struct command {
+    const char *name;
+    int (*fn)(int argc, char **argv);
+    const char *summary;
+} commands[] = {
+    {"run", cmd_run, "run a test suite on QEMU"},
+    {"version", cmd_version, "print the version"},
+};
+
+static void usage(FILE *out)
+{
+    size_t i;
+
+    fprintf(out, "usage: qhil <command> [options]\n\ncommands:\n");
+    for (i = 0; i < sizeof(commands) / sizeof(commands[0]); i++) {
+        fprintf(out, "  %-10s %s\n", commands[i].name, commands[i].summary);
+    }
+    fprintf(out, "\n'qhil <command> --help' describes a command.\n");
+}
+
+char **cli_board_dirs(char *const *extra, size_t n_extra)
+{
+    const char *env = getenv("QHIL_BOARDS_PATH");
+    size_t n = n_extra + 4;
+    char **dirs;
+    size_t k = 0;
+    size_t i;
+
+    if (env) {
+        for (i = 0; env[i]; i++) {
+            n += env[i] == ':';
+        }
+        n++;
+    }
+    dirs = calloc(n + 1, sizeof(*dirs));
+    if (!dirs) {
+        return NULL;
+    }
+    for (i = 0; i < n_extra; i++) {
+        dirs[k++] = strdup(extra[i]);
+    }
+    if (env && *env) {
+        const char *p = env;
+
+        for (;;) {
+            const char *end = strchr(p, ':');
+            size_t len = end ? (size_t)(end - p) : strlen(p);
+
+            if (len) {
+                dirs[k++] = strndup(p, len);
+            }
+            if (!end) {
+                break;
+            }
+            p = end + 1;
+        }
+    }
+    dirs[k++] = strdup("boards");
+    dirs[k++] = strdup(QHIL_BOARDS_DIR);
+    dirs[k++] = strdup(QHIL_SOURCE_BOARDS_DIR);
+    for (i = 0; i < k; i++) {
+        if (!dirs[i]) {
+            qhil_argv_free(dirs);
+            return NULL;
+        }
+    }
+    return dirs;
+}
+
+int main(int argc, char **argv)
+{
+    size_t i;
+
+    if (argc < 2) {
+        usage(stderr);
+        return QHIL_EXIT_USAGE;
+    }
+    if (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0 ||
+        strcmp(argv[1], "help") == 0) {
+        usage(stdout);
+        return QHIL_EXIT_OK;
+    }
+    if (strcmp(argv[1], "--version") == 0) {
+        return cmd_version(argc - 1, argv + 1);
+    }
+    for (i = 0; i < sizeof(commands) / sizeof(commands[0]); i++) {
+        if (strcmp(argv[1], commands[i].name) == 0) {
+            return commands[i].fn(argc - 1, argv + 1);
+        }
+    }
+    fprintf(stderr, "qhil: unknown command '%s'\n", argv[1]);
+    usage(stderr);
+    return QHIL_EXIT_USAGE;
+}

@@ -1,0 +1,23 @@
+/*
+ * qhil-cli.h - the qhil command's subcommand table (after git's
+ * builtin.h): each verb is one cmd_<verb>.c file with one entry point.
+ *
+ * Exit status convention for every verb: 0 success, 1 the thing tested
+ * failed, 2 the command line or an input file is wrong.
+ */
+#ifndef QHIL_CLI_H
+#define QHIL_CLI_H
+
+#define QHIL_EXIT_OK 0
+#define QHIL_EXIT_FAILED 1
+#define QHIL_EXIT_USAGE 2
+
+int cmd_run(int argc, char **argv);
+int cmd_version(int argc, char **argv);
+
+/* Board search list for the CLI: extra dirs first, then $QHIL_BOARDS_PATH,
+ * ./boards, the installed boards and the source tree's.  NULL-terminated,
+ * malloc'ed (strings too); free with qhil_argv_free. */
+char **cli_board_dirs(char *const *extra, size_t n_extra);
+
+#endif /* QHIL_CLI_H */

@@ -1,0 +1,235 @@
+#!/usr/bin/env bash
+# Integration scenarios: run the real qhil command on real QEMU with the
+# example firmware and check exit status, output, reports and processes.
+#
+# usage: check.sh SCENARIO   (environment: QHIL = the qhil binary,
+#                             SRC = the source tree)
+# Each scenario is a function below; meson runs one test per scenario.
+set -uo pipefail
+
+: "${QHIL:?set QHIL to the qhil binary}"
+: "${SRC:?set SRC to the source tree}"
+suites="$SRC/tests/integration/suites"
+work=$(mktemp -d "${TMPDIR:-/tmp}/qhil-it.XXXXXX")
+trap 'rm -rf "$work"' EXIT
+cd "$SRC"
+
+fail() {
+    echo "FAILED: $*" >&2
+    if [ -f "$work/out" ]; then
+        echo "--- qhil output:" >&2
+        cat "$work/out" >&2
+    fi
+    exit 1
+}
+
+# run EXPECTED_STATUS qhil-args...: run qhil, keep output in $work/out
+run() {
+    local want=$1
+    shift
+    "$QHIL" "$@" >"$work/out" 2>&1
+    local got=$?
+    [ "$got" -eq "$want" ] || fail "qhil $* exited $got, expected $want"
+}
+
+has() {
+    grep -qE -- "$1" "$work/out" || fail "output lacks /$1/"
+}
+
+lacks() {
+    ! grep -qE -- "$1" "$work/out" || fail "output has /$1/"
+}
+
+# No QEMU started by this scenario may still be running: every machine
+# leaves its pid in qemu.pid in its run directory.
+no_qemu_left() {
+    local f pid alive
+    for _ in $(seq 50); do
+        alive=""
+        for f in "$work"/r/*/qemu.pid; do
+            [ -f "$f" ] || continue
+            pid=$(cat "$f")
+            if grep -qa qemu-system "/proc/$pid/cmdline" 2>/dev/null; then
+                alive="$alive $pid"
+            fi
+        done
+        [ -z "$alive" ] && return 0
+        sleep 0.1
+    done
+    fail "QEMU left running:$alive"
+}
+
+# Wait until a QEMU child of PID exists; print its pid.
+qemu_child_of() {
+    local parent=$1 child
+    for _ in $(seq 100); do
+        child=$(pgrep -P "$parent" -f qemu-system || true)
+        [ -n "$child" ] && { echo "$child"; return 0; }
+        sleep 0.05
+    done
+    return 1
+}
+
+scenario_example_mps2() {
+    run 0 run -o "$work/r" --junit "$work/junit.xml" --tap="$work/out.tap" \
+        examples/hello-mps2.yaml
+    has '^PASS +boots '
+    has '^PASS +reset-restarts '
+    has '^PASS +counter-survives-no-reset '
+    has '^6 passed, 0 failed$'
+    grep -q '<testsuite name="hello-mps2" tests="6" failures="0" errors="0"' \
+        "$work/junit.xml" || fail "JUnit header wrong"
+    grep -q 'Hello, QEMU!' "$work/junit.xml" || fail "JUnit lacks console log"
+    grep -q '^1\.\.6$' "$work/out.tap" || fail "TAP plan wrong"
+    [ "$(grep -c '^ok ' "$work/out.tap")" -eq 6 ] || fail "TAP oks wrong"
+    [ -s "$work/r/boots/console.log" ] || fail "console log missing"
+    no_qemu_left
+}
+
+scenario_example_riscv() {
+    run 0 run -o "$work/r" examples/hello-riscv.yaml
+    has '^4 passed, 0 failed$'
+    no_qemu_left
+}
+
+scenario_example_fault() {
+    run 0 run -o "$work/r" examples/fault-mps2.yaml
+    has '^2 passed, 0 failed$'
+    no_qemu_left
+}
+
+scenario_wrong_pattern_fails() {
+    run 1 run -o "$work/r" "$suites/fail-wrong-pattern.yaml"
+    has '^FAIL +wrong-banner '
+    has 'step 2 \(line 10\): expect "Goodbye, QEMU!"'
+    has 'pattern not seen within 1s'
+    has '\| Hello, QEMU!'
+    has '^PASS +passes-afterwards '
+    has '^1 passed, 1 failed$'
+    grep -q 'Hello, QEMU!' "$work/r/wrong-banner/console.log" ||
+        fail "console log of the failed test not kept"
+    no_qemu_left
+}
+
+scenario_fail_on_is_immediate() {
+    local start=$SECONDS
+    run 1 run -o "$work/r" "$suites/fail-on-fault.yaml"
+    has '^FAIL +fault-ends-test '
+    has 'fail pattern "Exception!" matched'
+    [ $((SECONDS - start)) -lt 10 ] || fail "fail_on did not end the test early"
+    no_qemu_left
+}
+
+scenario_qmp_rejected() {
+    run 1 run -o "$work/r" "$suites/fail-qmp-rejected.yaml"
+    has '^FAIL +rejected '
+    has 'QEMU rejected the command: CommandNotFound: '
+    has '^PASS +rejection-expected '
+    has '^FAIL +reply-mismatch '
+    has 'does not contain \{"status": ?"paused"\}'
+    has '^1 passed, 2 failed$'
+    no_qemu_left
+}
+
+scenario_test_timeout() {
+    local start=$SECONDS
+    run 1 run -o "$work/r" "$suites/test-timeout.yaml"
+    has 'test timeout of 1.5s reached'
+    [ $((SECONDS - start)) -lt 10 ] || fail "test timeout not honoured"
+    no_qemu_left
+}
+
+scenario_bad_yaml() {
+    run 2 run -o "$work/r" "$suites/bad-yaml.yaml"
+    has 'bad-yaml\.yaml:[0-9]+:[0-9]+: .*YAML'
+    [ ! -d "$work/r" ] || fail "a run directory was made for a bad suite"
+}
+
+scenario_bad_step() {
+    run 2 run -o "$work/r" "$suites/bad-step.yaml"
+    has "bad-step\\.yaml:8:.*unknown step 'expekt'"
+}
+
+scenario_bad_image() {
+    run 2 run -o "$work/r" "$suites/bad-image.yaml"
+    has 'bad-image\.yaml:3:.*no/such/firmware\.elf'
+}
+
+scenario_bad_pattern() {
+    run 2 run -o "$work/r" "$suites/bad-pattern.yaml"
+    has 'bad-pattern\.yaml:7:.*invalid pattern "Hello \(QEMU".*missing closing parenthesis'
+}
+
+scenario_missing_qemu() {
+    run 2 run -B "$SRC/tests/integration/boards" -o "$work/r" \
+        "$suites/bad-qemu.yaml"
+    has "bad-qemu\\.yaml:2: device_type no-qemu-board: QEMU binary 'qemu-system-does-not-exist'"
+}
+
+scenario_forbidden_option() {
+    run 2 run -o "$work/r" "$suites/bad-board-option.yaml"
+    has 'bad-board-option\.yaml:[0-9]+: context\.extra_options.*-monitor'
+}
+
+scenario_qemu_dies_at_start() {
+    run 1 run -o "$work/r" "$suites/qemu-dies-at-start.yaml"
+    has '^ERROR +boots '
+    has "QEMU exited with status 1 before QMP was ready: .*no-such-device"
+    has 'could not run properly \(error\), counted as failed'
+    has '^0 passed, 1 failed$'
+    [ -s "$work/r/boots/qemu.log" ] || fail "qemu.log not kept"
+    no_qemu_left
+}
+
+scenario_qemu_killed_mid_test() {
+    "$QHIL" run -o "$work/r" "$suites/long-wait.yaml" >"$work/out" 2>&1 &
+    local qhil=$!
+    local qemu
+    qemu=$(qemu_child_of $qhil) || fail "QEMU never started"
+    # Let it boot and print its banner, then kill it hard.
+    for _ in $(seq 100); do
+        grep -q 'Hello' "$work/r/waits/console.log" 2>/dev/null && break
+        sleep 0.05
+    done
+    kill -9 "$qemu"
+    local start=$SECONDS
+    wait $qhil
+    local st=$?
+    [ $st -eq 1 ] || fail "qhil exited $st after QEMU was killed, expected 1"
+    [ $((SECONDS - start)) -lt 10 ] || fail "qhil noticed the death late"
+    has '^ERROR +waits '
+    has 'QEMU killed by signal 9'
+    grep -q 'Hello, QEMU!' "$work/r/waits/console.log" ||
+        fail "console log lost"
+    no_qemu_left
+}
+
+scenario_harness_killed() {
+    "$QHIL" run -o "$work/r" "$suites/long-wait.yaml" >"$work/out" 2>&1 &
+    local qhil=$!
+    local qemu
+    qemu=$(qemu_child_of $qhil) || fail "QEMU never started"
+    kill -9 $qhil
+    wait $qhil 2>/dev/null
+    for _ in $(seq 50); do
+        kill -0 "$qemu" 2>/dev/null || return 0
+        sleep 0.1
+    done
+    kill -9 "$qemu"
+    fail "QEMU (pid $qemu) outlived a kill -9 of qhil"
+}
+
+scenario_usage() {
+    run 2 run
+    has 'no suite file given'
+    run 2 frobnicate
+    has "unknown command 'frobnicate'"
+    run 0 version
+    has '^qhil [0-9]+\.[0-9]+\.[0-9]+$'
+}
+
+name=${1:?usage: check.sh SCENARIO}
+fn="scenario_${name//-/_}"
+declare -F "$fn" >/dev/null || { echo "unknown scenario $name" >&2; exit 2; }
+"$fn"
+echo "ok: $name"
