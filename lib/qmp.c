@@ -32,6 +32,7 @@
 #define QMP_DEFAULT_MAX_MESSAGE ((size_t)64 << 20)
 #define QMP_DEFAULT_MAX_EVENTS 1024
 #define QMP_READ_CHUNK 65536
+#define QMP_MAX_DEPTH 2048 /* as jansson's own limit */
 
 enum qmp_state { QMP_NEW, QMP_GREETED, QMP_READY, QMP_FAILED };
 
@@ -50,6 +51,7 @@ struct qhil_qmp {
     size_t scan_pos;    /* next byte of in to scan */
     size_t frame_start; /* where the current object starts in in */
     unsigned depth;     /* nesting depth at scan_pos */
+    char nest[QMP_MAX_DEPTH]; /* open brackets, '{' or '[' */
     bool in_string;
     bool escape;
     size_t max_message;
@@ -321,20 +323,38 @@ static int qmp_scan(qhil_qmp *qmp, qhil_error *err)
                                 c);
             }
             qmp->frame_start = i;
+            qmp->nest[0] = '{';
             qmp->depth = 1;
             continue;
         }
         if (c == '"') {
             qmp->in_string = true;
         } else if (c == '{' || c == '[') {
-            qmp->depth++;
+            if (qmp->depth == QMP_MAX_DEPTH) {
+                return qmp_fail(qmp, err, QHIL_EPROTO,
+                                "QMP message nested deeper than %d levels",
+                                QMP_MAX_DEPTH);
+            }
+            qmp->nest[qmp->depth++] = (char)c;
         } else if (c == '}' || c == ']') {
+            if (qmp->nest[qmp->depth - 1] != (c == '}' ? '{' : '[')) {
+                return qmp_fail(qmp, err, QHIL_EPROTO,
+                                "QMP server sent mismatched '%c' in a "
+                                "JSON message",
+                                c);
+            }
             if (--qmp->depth == 0) {
                 json_error_t jerr;
-                json_t *msg =
-                    json_loadb(data + qmp->frame_start,
-                               i + 1 - qmp->frame_start, 0, &jerr);
+                json_t *msg;
 
+                if (i + 1 - qmp->frame_start > qmp->max_message) {
+                    return qmp_fail(qmp, err, QHIL_ETOOBIG,
+                                    "QMP message larger than the %zu byte "
+                                    "limit",
+                                    qmp->max_message);
+                }
+                msg = json_loadb(data + qmp->frame_start,
+                                 i + 1 - qmp->frame_start, 0, &jerr);
                 if (!msg) {
                     return qmp_fail(qmp, err, QHIL_EPROTO,
                                     "QMP server sent malformed JSON: %s",
@@ -620,7 +640,6 @@ int qhil_qmp_execute(qhil_qmp *qmp, const char *command, const json_t *args,
                                 "deadline", command);
     } else if (rc < 0 && rc != QHIL_ECMD) {
         qhil_qmp_forget(qmp, id);
-        qhil_error_prefix(err, "QMP command '%s'", command);
     }
     return rc;
 }

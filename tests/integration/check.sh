@@ -228,6 +228,16 @@ scenario_usage() {
     has '^qhil [0-9]+\.[0-9]+\.[0-9]+$'
 }
 
+scenario_library_example() {
+    : "${BOOT:?set BOOT to the examples/c/boot binary}"
+    "$BOOT" "$SRC/boards" firmware/build/mps2-an385/hello.elf \
+        >"$work/out" 2>&1 || fail "examples/c/boot failed"
+    has '^firmware said: count=1$'
+    has '^QEMU status: running$'
+    has '^logs: /tmp/qhil-boot\.[A-Za-z0-9]+/console\.log$'
+    rm -rf "$(sed -n 's|^logs: \(.*\)/console.log$|\1|p' "$work/out")"
+}
+
 name=${1:?usage: check.sh SCENARIO}
 fn="scenario_${name//-/_}"
 declare -F "$fn" >/dev/null || { echo "unknown scenario $name" >&2; exit 2; }

@@ -64,8 +64,8 @@
 #include "fakepeer.h"
 
 #define PEER_SPLIT_PAUSE_US 500
-#define PEER_SHOW_MAX 300            /* bytes quoted in a report */
-#define PEER_INPUT_MAX (16u << 20)   /* what the client may send us */
+#define PEER_SHOW_MAX 300          /* bytes quoted in a report */
+#define PEER_INPUT_MAX (16u << 20) /* what the client may send us */
 #define PEER_EOF 0
 #define PEER_TIMEOUT (-2)
 
@@ -83,10 +83,10 @@ enum step_op {
 struct step {
     enum step_op op;
     int line;
-    char *text;         /* send, reply, sendraw: the bytes to write */
+    char *text; /* send, reply, sendraw: the bytes to write */
     size_t len;
-    json_t *json;       /* expect: the message, without "id" */
-    unsigned long num;  /* big, split, sleep */
+    json_t *json;      /* expect: the message, without "id" */
+    unsigned long num; /* big, split, sleep */
 };
 
 struct script {
@@ -116,9 +116,9 @@ struct peer {
     int fd;
     size_t split;
     bool client_gone;
-    struct sbuf in;   /* bytes read from the client, not yet consumed */
-    json_t *ids;      /* ids of the expected commands, in order */
-    char *why;        /* the failure report */
+    struct sbuf in; /* bytes read from the client, not yet consumed */
+    json_t *ids;    /* ids of the expected commands, in order */
+    char *why;      /* the failure report */
 };
 
 static void sb_reserve(struct sbuf *b, size_t n)
@@ -203,6 +203,24 @@ static bool all_space(const char *s, size_t n)
     return true;
 }
 
+/* The unconsumed client bytes without surrounding whitespace, cut to
+ * PEER_SHOW_MAX: sets *start, returns the length for "%.*s". */
+static int shown_input(const struct peer *p, const char **start)
+{
+    const char *s = p->in.data ? p->in.data : "";
+    size_t n = p->in.len;
+
+    while (n > 0 && all_space(s, 1)) {
+        s++;
+        n--;
+    }
+    while (n > 0 && all_space(s + n - 1, 1)) {
+        n--;
+    }
+    *start = s;
+    return n > PEER_SHOW_MAX ? PEER_SHOW_MAX : (int)n;
+}
+
 /* Compact JSON text of v cut to PEER_SHOW_MAX bytes; caller frees. */
 static char *show_json(const json_t *v)
 {
@@ -212,7 +230,7 @@ static char *show_json(const json_t *v)
         return strdup("(unprintable)");
     }
     if (strlen(s) > PEER_SHOW_MAX) {
-        strcpy(s + PEER_SHOW_MAX - 3, "...");
+        memcpy(s + PEER_SHOW_MAX - 3, "...", 4);
     }
     return s;
 }
@@ -370,9 +388,9 @@ static const struct {
     const char *name;
     enum step_op op;
 } directives[] = {
-    {"send", STEP_SEND},   {"reply", STEP_REPLY}, {"sendraw", STEP_SENDRAW},
-    {"expect", STEP_EXPECT}, {"big", STEP_BIG},   {"split", STEP_SPLIT},
-    {"sleep", STEP_SLEEP}, {"close", STEP_CLOSE},
+    {"send", STEP_SEND},     {"reply", STEP_REPLY}, {"sendraw", STEP_SENDRAW},
+    {"expect", STEP_EXPECT}, {"big", STEP_BIG},     {"split", STEP_SPLIT},
+    {"sleep", STEP_SLEEP},   {"close", STEP_CLOSE},
 };
 
 /* Fill st from one directive; prints the reason and returns -1 if the
@@ -409,9 +427,8 @@ static int script_parse_line(const char *path, int lineno, const char *word,
         subst_ids(arg, strlen(arg), NULL, &tmp);
         check = json_loads(tmp.data, JSON_DECODE_ANY, &jerr);
         if (!check) {
-            fprintf(stderr, "%s:%d: %s: invalid JSON at column %d: %s\n",
-                    path, lineno, directives[i].name, jerr.column,
-                    jerr.text);
+            fprintf(stderr, "%s:%d: %s: invalid JSON at column %d: %s\n", path,
+                    lineno, directives[i].name, jerr.column, jerr.text);
             goto cleanup;
         }
         json_decref(check);
@@ -436,9 +453,10 @@ static int script_parse_line(const char *path, int lineno, const char *word,
     case STEP_EXPECT:
         st->json = json_loads(arg, 0, &jerr);
         if (!json_is_object(st->json)) {
-            fprintf(stderr,
-                    "%s:%d: expect: a JSON object is needed: %s\n", path,
-                    lineno, st->json ? "not an object" : jerr.text);
+            fprintf(stderr, "%s:%d: expect: a JSON object is needed: %s\n",
+                    path, lineno, st->json ? "not an object" : jerr.text);
+            json_decref(st->json);
+            st->json = NULL;
             goto cleanup;
         }
         json_object_del(st->json, "id");
@@ -448,16 +466,15 @@ static int script_parse_line(const char *path, int lineno, const char *word,
     case STEP_SPLIT:
     case STEP_SLEEP:
         if (parse_count(arg, &st->num) < 0) {
-            fprintf(stderr, "%s:%d: %s: expected a number, got '%s'\n",
-                    path, lineno, directives[i].name, arg);
+            fprintf(stderr, "%s:%d: %s: expected a number, got '%s'\n", path,
+                    lineno, directives[i].name, arg);
             goto cleanup;
         }
         rc = 0;
         goto cleanup;
     case STEP_CLOSE:
         if (*arg) {
-            fprintf(stderr, "%s:%d: close takes no argument\n", path,
-                    lineno);
+            fprintf(stderr, "%s:%d: close takes no argument\n", path, lineno);
             goto cleanup;
         }
         rc = 0;
@@ -494,7 +511,7 @@ static int script_load(const char *path, struct script *sc)
         const char *word = line;
         const char *arg;
         size_t wlen;
-        struct step st = {0};
+        struct step *st;
 
         lineno++;
         if (n > 0 && line[n - 1] == '\n') {
@@ -510,31 +527,30 @@ static int script_load(const char *path, struct script *sc)
             continue;
         }
         if (closed) {
-            fprintf(stderr, "%s:%d: nothing may follow close\n", path,
-                    lineno);
+            fprintf(stderr, "%s:%d: nothing may follow close\n", path, lineno);
             goto cleanup;
         }
         wlen = strcspn(word, " \t");
         arg = word + wlen;
         arg += strspn(arg, " \t");
-        if (script_parse_line(path, lineno, word, wlen, arg, &st) < 0) {
-            goto cleanup;
-        }
         if (sc->n == sc->cap) {
             size_t cap = sc->cap ? sc->cap * 2 : 32;
-            struct step *p = realloc(sc->steps, cap * sizeof(*p));
+            struct step *grown = realloc(sc->steps, cap * sizeof(*grown));
 
-            if (!p) {
-                free(st.text);
-                json_decref(st.json);
+            if (!grown) {
                 fprintf(stderr, "%s: out of memory\n", path);
                 goto cleanup;
             }
-            sc->steps = p;
+            sc->steps = grown;
             sc->cap = cap;
         }
-        sc->steps[sc->n++] = st;
-        closed = st.op == STEP_CLOSE;
+        st = &sc->steps[sc->n];
+        memset(st, 0, sizeof(*st));
+        if (script_parse_line(path, lineno, word, wlen, arg, st) < 0) {
+            goto cleanup;
+        }
+        sc->n++;
+        closed = st->op == STEP_CLOSE;
     }
     if (ferror(f)) {
         fprintf(stderr, "%s: read error: %s\n", path, strerror(errno));
@@ -572,8 +588,8 @@ static int peer_fail(struct peer *p, const char *fmt, ...)
                      msg ? msg : "failed") < 0) {
             p->why = NULL;
         }
-    } else if (asprintf(&p->why, "%s: %s", p->sc->path,
-                        msg ? msg : "failed") < 0) {
+    } else if (asprintf(&p->why, "%s: %s", p->sc->path, msg ? msg : "failed") <
+               0) {
         p->why = NULL;
     }
     free(msg);
@@ -604,8 +620,7 @@ static int peer_write_all(struct peer *p, const char *data, size_t n)
         if (errno != EAGAIN && errno != EWOULDBLOCK) {
             return peer_fail(p, "write: %s", strerror(errno));
         }
-        if (poll(&pfd, 1, ms_left(deadline)) == 0 &&
-            mono_ms() >= deadline) {
+        if (poll(&pfd, 1, ms_left(deadline)) == 0 && mono_ms() >= deadline) {
             return peer_fail(p,
                              "the client read nothing for %d ms (%zu of "
                              "%zu bytes written)",
@@ -663,8 +678,7 @@ static int peer_read_more(struct peer *p, int64_t deadline)
         if (errno != EAGAIN && errno != EWOULDBLOCK) {
             return peer_fail(p, "read: %s", strerror(errno));
         }
-        if (poll(&pfd, 1, ms_left(deadline)) == 0 &&
-            mono_ms() >= deadline) {
+        if (poll(&pfd, 1, ms_left(deadline)) == 0 && mono_ms() >= deadline) {
             return PEER_TIMEOUT;
         }
     }
@@ -674,6 +688,7 @@ static int peer_read_more(struct peer *p, int64_t deadline)
 static int peer_read_object(struct peer *p, const char *want, json_t **out)
 {
     int64_t deadline = mono_ms() + FAKEPEER_STEP_TIMEOUT_MS;
+    const char *shown;
 
     for (;;) {
         size_t skip = 0;
@@ -699,26 +714,30 @@ static int peer_read_object(struct peer *p, const char *want, json_t **out)
                 return 0;
             }
             /* An error at the very end may only mean "not all there". */
-            if (json_error_code(&jerr) !=
-                    json_error_premature_end_of_input &&
+            if (json_error_code(&jerr) != json_error_premature_end_of_input &&
                 (size_t)jerr.position < avail) {
-                return peer_fail(p, "the client sent malformed JSON (%s): "
-                                    "%.*s",
-                                 jerr.text, PEER_SHOW_MAX, p->in.data);
+                int k = shown_input(p, &shown);
+
+                return peer_fail(p,
+                                 "the client sent malformed JSON (%s): "
+                                 "'%.*s'",
+                                 jerr.text, k, shown);
             }
         }
         n = peer_read_more(p, deadline);
         if (n == PEER_EOF) {
-            return peer_fail(p, "the client closed the connection; "
-                                "expected %s",
+            return peer_fail(p,
+                             "the client closed the connection; "
+                             "expected %s",
                              want);
         }
         if (n == PEER_TIMEOUT) {
+            int k = shown_input(p, &shown);
+
             return peer_fail(p,
                              "no complete message from the client within "
                              "%d ms; expected %s, have '%.*s'",
-                             FAKEPEER_STEP_TIMEOUT_MS, want, PEER_SHOW_MAX,
-                             p->in.data ? p->in.data : "");
+                             FAKEPEER_STEP_TIMEOUT_MS, want, k, shown);
         }
         if (n < 0) {
             return -1;
@@ -737,8 +756,8 @@ static int peer_expect(struct peer *p, const struct step *st)
 
     want = show_json(st->json);
     if (p->client_gone) {
-        rc = peer_fail(p, "the client closed the connection; expected %s",
-                       want);
+        rc =
+            peer_fail(p, "the client closed the connection; expected %s", want);
         goto cleanup;
     }
     if (peer_read_object(p, want, &msg) < 0) {
@@ -747,8 +766,7 @@ static int peer_expect(struct peer *p, const struct step *st)
     id = json_object_get(msg, "id");
     if (!id) {
         got = show_json(msg);
-        rc = peer_fail(p, "the client sent a command without an id: %s",
-                       got);
+        rc = peer_fail(p, "the client sent a command without an id: %s", got);
         goto cleanup;
     }
     for (i = 0; i < json_array_size(p->ids); i++) {
@@ -794,7 +812,8 @@ static int peer_send_subst(struct peer *p, const struct step *st)
     return rc;
 }
 
-static int peer_big(struct peer *p, const struct step *st)
+/* Write a reply of size bytes to the last expected command. */
+static int peer_big(struct peer *p, size_t size)
 {
     struct sbuf out = {0};
     char *id;
@@ -805,8 +824,8 @@ static int peer_big(struct peer *p, const struct step *st)
         return peer_fail(p, "big needs an expected command to reply to");
     }
     sb_puts(&out, "{\"return\": \"");
-    sb_reserve(&out, st->num);
-    for (i = 0; i < st->num; i++) {
+    sb_reserve(&out, size);
+    for (i = 0; i < size; i++) {
         out.data[out.len++] = FAKEPEER_BIG_BYTE(i);
     }
     id = show_json(json_array_get(p->ids, json_array_size(p->ids) - 1));
@@ -833,13 +852,18 @@ static int peer_drain(struct peer *p)
         return -1;
     }
     if (!all_space(p->in.data, p->in.len)) {
-        return peer_fail(p, "the client sent what the scenario does not "
-                            "expect: '%.*s'",
-                         PEER_SHOW_MAX, p->in.data);
+        const char *shown;
+        int k = shown_input(p, &shown);
+
+        return peer_fail(p,
+                         "the client sent what the scenario does not "
+                         "expect: '%.*s'",
+                         k, shown);
     }
     if (n == PEER_TIMEOUT) {
-        return peer_fail(p, "the client did not close its end within %d ms "
-                            "of the end of the scenario",
+        return peer_fail(p,
+                         "the client did not close its end within %d ms "
+                         "of the end of the scenario",
                          FAKEPEER_STEP_TIMEOUT_MS);
     }
     return 0;
@@ -866,7 +890,7 @@ static int peer_run(struct peer *p)
             rc = peer_expect(p, st);
             break;
         case STEP_BIG:
-            rc = peer_big(p, st);
+            rc = peer_big(p, (size_t)st->num);
             break;
         case STEP_SPLIT:
             p->split = st->num;
@@ -905,24 +929,24 @@ static void close_other_fds(int a, int b)
     close_range(from, ~0u, 0);
 }
 
-static void peer_child(const struct script *sc, int fd, int report_fd,
-                       pid_t parent)
+/* Run the scenario in the child and exit: 0 when it all ran, 1 with a
+ * report on report_fd, 2 when the child could not even start. */
+static void peer_child(struct script *sc, int fd, int report_fd, pid_t parent)
 {
     struct peer p = {.sc = sc, .fd = fd};
-    int rc;
+    int status = 2;
 
     prctl(PR_SET_PDEATHSIG, SIGKILL);
     if (getppid() != parent) {
-        _exit(2);
+        goto cleanup;
     }
     close_other_fds(fd, report_fd);
     p.ids = json_array();
-    if (!p.ids ||
-        fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK) < 0) {
-        _exit(2);
+    if (!p.ids || fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK) < 0) {
+        goto cleanup;
     }
-    rc = peer_run(&p);
-    if (rc < 0) {
+    status = 0;
+    if (peer_run(&p) < 0) {
         const char *why = p.why ? p.why : "failed";
         size_t len = strlen(why);
 
@@ -939,9 +963,15 @@ static void peer_child(const struct script *sc, int fd, int report_fd,
             why += w;
             len -= (size_t)w;
         }
-        _exit(1);
+        status = 1;
     }
-    _exit(0);
+
+cleanup:
+    free(p.why);
+    free(p.in.data);
+    json_decref(p.ids);
+    script_release(sc);
+    _exit(status);
 }
 
 int fakepeer_start(const char *path, fakepeer **out, int *client_fd)
@@ -1027,8 +1057,7 @@ int fakepeer_finish(fakepeer *fp, int timeout_ms, char **why)
         struct pollfd pfd = {.fd = fp->report_fd, .events = POLLIN};
         ssize_t r;
 
-        if (poll(&pfd, 1, ms_left(deadline)) == 0 &&
-            mono_ms() >= deadline) {
+        if (poll(&pfd, 1, ms_left(deadline)) == 0 && mono_ms() >= deadline) {
             kill(fp->pid, SIGKILL);
             killed = true;
             break;
@@ -1064,8 +1093,7 @@ int fakepeer_finish(fakepeer *fp, int timeout_ms, char **why)
     } else if (!report.len) {
         char text[64];
 
-        snprintf(text, sizeof(text), "the fake peer ended with status %d",
-                 rc);
+        snprintf(text, sizeof(text), "the fake peer ended with status %d", rc);
         sb_puts(&report, text);
     }
     if (why) {

@@ -8,6 +8,7 @@
  * client and fails the test with the peer's report if the scenario did not
  * run to its end.
  */
+#include <poll.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -17,7 +18,6 @@
 #include <string.h>
 
 #include <cmocka.h>
-#include <poll.h>
 
 #include <qhil/clock.h>
 #include <qhil/qmp.h>
@@ -82,8 +82,8 @@ static void check_json_at(const json_t *got, const char *want_text,
         _fail(file, line);
     }
     if (!got || !json_equal(got, want)) {
-        char *text = got ? json_dumps(got, JSON_ENCODE_ANY | JSON_COMPACT)
-                         : NULL;
+        char *text =
+            got ? json_dumps(got, JSON_ENCODE_ANY | JSON_COMPACT) : NULL;
 
         print_error("got %s, want %s\n", text ? text : "NULL", want_text);
         free(text);
@@ -105,8 +105,8 @@ static void start(fixture *f, const char *path)
 static void start_ready(fixture *f, const char *path)
 {
     start(f, path);
-    check_rc(f, qhil_qmp_handshake(f->qmp, qhil_deadline_in(LONG_WAIT),
-                                   &f->err),
+    check_rc(f,
+             qhil_qmp_handshake(f->qmp, qhil_deadline_in(LONG_WAIT), &f->err),
              QHIL_EOK);
 }
 
@@ -122,10 +122,11 @@ static void finish(fixture *f)
     f->peer = NULL;
     if (rc != 0) {
         print_error("fake peer: %s\n", why ? why : "failed");
-        free(why);
-        fail();
     }
     free(why);
+    if (rc != 0) {
+        fail();
+    }
 }
 
 /* Run command, which must succeed, and compare its return value. */
@@ -144,7 +145,7 @@ static void execute_ok_at(fixture *f, const char *command,
     check_json_at(ret, want, file, line);
     json_decref(ret);
 }
-#define execute_ok(f, cmd, args, want)                                        \
+#define execute_ok(f, cmd, args, want)                                         \
     execute_ok_at(f, cmd, args, want, __FILE__, __LINE__)
 
 /* The next event (of any name) must be name with data n == want_n. */
@@ -154,11 +155,10 @@ static void next_event_n(fixture *f, const char *name, json_int_t want_n)
 
     check_rc(f, qhil_qmp_wait_event(f->qmp, NULL, &ev, qhil_now(), &f->err),
              QHIL_EOK);
-    assert_string_equal(json_string_value(json_object_get(ev, "event")),
-                        name);
-    assert_int_equal(json_integer_value(json_object_get(
-                         json_object_get(ev, "data"), "n")),
-                     want_n);
+    assert_string_equal(json_string_value(json_object_get(ev, "event")), name);
+    assert_int_equal(
+        json_integer_value(json_object_get(json_object_get(ev, "data"), "n")),
+        want_n);
     json_decref(ev);
 }
 
@@ -177,15 +177,14 @@ static void test_handshake(void **state)
 
     start(f, SCENARIO("handshake.scn"));
     assert_null(qhil_qmp_greeting(f->qmp));
-    assert_int_equal(qhil_qmp_version(f->qmp, &major, NULL, NULL),
-                     QHIL_EPROTO);
-    check_rc(f, qhil_qmp_handshake(f->qmp, qhil_deadline_in(LONG_WAIT),
-                                   &f->err),
+    assert_int_equal(qhil_qmp_version(f->qmp, &major, NULL, NULL), QHIL_EPROTO);
+    check_rc(f,
+             qhil_qmp_handshake(f->qmp, qhil_deadline_in(LONG_WAIT), &f->err),
              QHIL_EOK);
     greeting = qhil_qmp_greeting(f->qmp);
-    check_json(json_object_get(json_object_get(greeting, "QMP"),
-                               "capabilities"),
-               "[\"oob\"]");
+    check_json(
+        json_object_get(json_object_get(greeting, "QMP"), "capabilities"),
+        "[\"oob\"]");
     check_rc(f, qhil_qmp_status(f->qmp, &f->err), QHIL_EOK);
     finish(f);
 }
@@ -200,11 +199,10 @@ static void test_handshake_late(void **state)
     check_rc(f, qhil_qmp_handshake(f->qmp, t0 + 100 * QHIL_MSEC, &f->err),
              QHIL_ETIMEDOUT);
     assert_true(qhil_now() - t0 >= 100 * QHIL_MSEC);
-    assert_string_equal(f->err.message,
-                        "no QMP greeting before the deadline");
+    assert_string_equal(f->err.message, "no QMP greeting before the deadline");
     check_rc(f, qhil_qmp_status(f->qmp, &f->err), QHIL_EOK);
-    check_rc(f, qhil_qmp_handshake(f->qmp, qhil_deadline_in(LONG_WAIT),
-                                   &f->err),
+    check_rc(f,
+             qhil_qmp_handshake(f->qmp, qhil_deadline_in(LONG_WAIT), &f->err),
              QHIL_EOK);
     finish(f);
 }
@@ -214,8 +212,8 @@ static void test_greeting_without_capabilities(void **state)
     fixture *f = *state;
 
     start(f, SCENARIO("greeting_nocaps.scn"));
-    check_rc(f, qhil_qmp_handshake(f->qmp, qhil_deadline_in(LONG_WAIT),
-                                   &f->err),
+    check_rc(f,
+             qhil_qmp_handshake(f->qmp, qhil_deadline_in(LONG_WAIT), &f->err),
              QHIL_EPROTO);
     assert_string_equal(f->err.message,
                         "QMP greeting has no capabilities list");
@@ -237,8 +235,7 @@ static void test_version(void **state)
     assert_int_equal(micro, 93);
     /* Each output is optional. */
     micro = -1;
-    assert_int_equal(qhil_qmp_version(f->qmp, NULL, NULL, &micro),
-                     QHIL_EOK);
+    assert_int_equal(qhil_qmp_version(f->qmp, NULL, NULL, &micro), QHIL_EOK);
     assert_int_equal(micro, 93);
     finish(f);
 }
@@ -250,8 +247,7 @@ static void test_version_missing(void **state)
 
     start_ready(f, SCENARIO("version_missing.scn"));
     assert_non_null(qhil_qmp_greeting(f->qmp));
-    assert_int_equal(qhil_qmp_version(f->qmp, &major, NULL, NULL),
-                     QHIL_EPROTO);
+    assert_int_equal(qhil_qmp_version(f->qmp, &major, NULL, NULL), QHIL_EPROTO);
     finish(f);
 }
 
@@ -271,15 +267,18 @@ static void test_command(void **state)
                "[{\"cpu-index\": 0, \"thread-id\": 4242}, "
                "{\"cpu-index\": 1, \"thread-id\": 4243}]");
     /* The return value is optional. */
-    check_rc(f, qhil_qmp_execute(f->qmp, "stop", NULL, NULL,
-                                 qhil_deadline_in(LONG_WAIT), &f->err),
+    check_rc(f,
+             qhil_qmp_execute(f->qmp, "stop", NULL, NULL,
+                              qhil_deadline_in(LONG_WAIT), &f->err),
              QHIL_EOK);
     /* Refused before anything is sent (the peer expects nothing more). */
-    check_rc(f, qhil_qmp_execute(f->qmp, "cont", bad_args, NULL,
-                                 qhil_deadline_in(LONG_WAIT), &f->err),
+    check_rc(f,
+             qhil_qmp_execute(f->qmp, "cont", bad_args, NULL,
+                              qhil_deadline_in(LONG_WAIT), &f->err),
              QHIL_EINVAL);
-    check_rc(f, qhil_qmp_execute(f->qmp, "", NULL, NULL,
-                                 qhil_deadline_in(LONG_WAIT), &f->err),
+    check_rc(f,
+             qhil_qmp_execute(f->qmp, "", NULL, NULL,
+                              qhil_deadline_in(LONG_WAIT), &f->err),
              QHIL_EINVAL);
     json_decref(bad_args);
     check_rc(f, qhil_qmp_status(f->qmp, &f->err), QHIL_EOK);
@@ -297,20 +296,24 @@ static void test_events_interleaved(void **state)
     start_ready(f, SCENARIO("events.scn"));
     execute_ok(f, "stop", NULL, "{}");
 
-    check_rc(f, qhil_qmp_send(f->qmp, "cont", NULL, &cont_id,
-                              qhil_deadline_in(LONG_WAIT), &f->err),
+    check_rc(f,
+             qhil_qmp_send(f->qmp, "cont", NULL, &cont_id,
+                           qhil_deadline_in(LONG_WAIT), &f->err),
              QHIL_EOK);
-    check_rc(f, qhil_qmp_send(f->qmp, "query-status", NULL, &status_id,
-                              qhil_deadline_in(LONG_WAIT), &f->err),
+    check_rc(f,
+             qhil_qmp_send(f->qmp, "query-status", NULL, &status_id,
+                           qhil_deadline_in(LONG_WAIT), &f->err),
              QHIL_EOK);
     assert_int_not_equal(cont_id, status_id);
-    check_rc(f, qhil_qmp_wait_reply(f->qmp, cont_id, &ret,
-                                    qhil_deadline_in(LONG_WAIT), &f->err),
+    check_rc(f,
+             qhil_qmp_wait_reply(f->qmp, cont_id, &ret,
+                                 qhil_deadline_in(LONG_WAIT), &f->err),
              QHIL_EOK);
     check_json(ret, "{}");
     json_decref(ret);
-    check_rc(f, qhil_qmp_wait_reply(f->qmp, status_id, &ret,
-                                    qhil_deadline_in(LONG_WAIT), &f->err),
+    check_rc(f,
+             qhil_qmp_wait_reply(f->qmp, status_id, &ret,
+                                 qhil_deadline_in(LONG_WAIT), &f->err),
              QHIL_EOK);
     check_json(ret, "{\"status\": \"running\", \"running\": true}");
     json_decref(ret);
@@ -331,8 +334,9 @@ static void test_events_interleaved(void **state)
     json_decref(ev);
     next_event_n(f, "A", 1);
     next_event_n(f, "B", 2);
-    check_rc(f, qhil_qmp_wait_event(f->qmp, "C", &ev,
-                                    qhil_deadline_in(LONG_WAIT), &f->err),
+    check_rc(f,
+             qhil_qmp_wait_event(f->qmp, "C", &ev, qhil_deadline_in(LONG_WAIT),
+                                 &f->err),
              QHIL_EOK);
     check_json(json_object_get(ev, "data"), "{\"n\": 3}");
     json_decref(ev);
@@ -348,8 +352,9 @@ static void test_error_reply(void **state)
     json_t *args = json_pack("{s:s}", "id", "nope");
 
     start_ready(f, SCENARIO("error.scn"));
-    check_rc(f, qhil_qmp_execute(f->qmp, "no-such-command", NULL, &ret,
-                                 qhil_deadline_in(LONG_WAIT), &f->err),
+    check_rc(f,
+             qhil_qmp_execute(f->qmp, "no-such-command", NULL, &ret,
+                              qhil_deadline_in(LONG_WAIT), &f->err),
              QHIL_ECMD);
     assert_null(ret);
     assert_string_equal(f->err.kind, "CommandNotFound");
@@ -362,8 +367,9 @@ static void test_error_reply(void **state)
     execute_ok(f, "query-status", NULL,
                "{\"status\": \"running\", \"running\": true}");
 
-    check_rc(f, qhil_qmp_execute(f->qmp, "device_del", args, NULL,
-                                 qhil_deadline_in(LONG_WAIT), &f->err),
+    check_rc(f,
+             qhil_qmp_execute(f->qmp, "device_del", args, NULL,
+                              qhil_deadline_in(LONG_WAIT), &f->err),
              QHIL_ECMD);
     json_decref(args);
     assert_string_equal(f->err.kind, "DeviceNotFound");
@@ -371,8 +377,9 @@ static void test_error_reply(void **state)
                         "DeviceNotFound: Device 'nope' not found");
 
     /* An error without id belongs to the oldest command waiting. */
-    check_rc(f, qhil_qmp_execute(f->qmp, "query-name", NULL, NULL,
-                                 qhil_deadline_in(LONG_WAIT), &f->err),
+    check_rc(f,
+             qhil_qmp_execute(f->qmp, "query-name", NULL, NULL,
+                              qhil_deadline_in(LONG_WAIT), &f->err),
              QHIL_ECMD);
     assert_string_equal(f->err.kind, "GenericError");
     assert_string_equal(f->err.message,
@@ -386,8 +393,9 @@ static uint64_t send_ok(fixture *f, const char *command)
 {
     uint64_t id = 0;
 
-    check_rc(f, qhil_qmp_send(f->qmp, command, NULL, &id,
-                              qhil_deadline_in(LONG_WAIT), &f->err),
+    check_rc(f,
+             qhil_qmp_send(f->qmp, command, NULL, &id,
+                           qhil_deadline_in(LONG_WAIT), &f->err),
              QHIL_EOK);
     return id;
 }
@@ -396,8 +404,9 @@ static void wait_reply_ok(fixture *f, uint64_t id, const char *want)
 {
     json_t *ret = NULL;
 
-    check_rc(f, qhil_qmp_wait_reply(f->qmp, id, &ret,
-                                    qhil_deadline_in(LONG_WAIT), &f->err),
+    check_rc(f,
+             qhil_qmp_wait_reply(f->qmp, id, &ret, qhil_deadline_in(LONG_WAIT),
+                                 &f->err),
              QHIL_EOK);
     check_json(ret, want);
     json_decref(ret);
@@ -426,8 +435,8 @@ static void test_out_of_order(void **state)
     wait_reply_ok(f, kvm_id, "\"kvm\"");
 
     /* A reply is handed out once. */
-    check_rc(f, qhil_qmp_wait_reply(f->qmp, status_id, NULL, qhil_now(),
-                                    &f->err),
+    check_rc(f,
+             qhil_qmp_wait_reply(f->qmp, status_id, NULL, qhil_now(), &f->err),
              QHIL_EINVAL);
     no_event(f);
     finish(f);
@@ -444,6 +453,7 @@ static void test_split_reply(void **state)
                "\"capabilities\": [\"oob\"]}");
     execute_ok(f, "query-status", NULL,
                "{\"text\": \"a \\\"quoted\\\" } { [ brace \\\\\", "
+               "\"odd\": \"\\\"}\", "
                "\"list\": [1, {\"x\": [2, 3]}, \"]\"], "
                "\"utf8\": \"caf\\u00e9 \\u2713\", \"n\": -1.5e3}");
     execute_ok(f, "stop", NULL, "{}");
@@ -460,8 +470,9 @@ static void test_big_reply(void **state)
     size_t i;
 
     start_ready(f, SCENARIO("big.scn"));
-    check_rc(f, qhil_qmp_execute(f->qmp, "human-monitor-command", args, &ret,
-                                 qhil_deadline_in(LONG_WAIT), &f->err),
+    check_rc(f,
+             qhil_qmp_execute(f->qmp, "human-monitor-command", args, &ret,
+                              qhil_deadline_in(LONG_WAIT), &f->err),
              QHIL_EOK);
     json_decref(args);
     assert_true(json_is_string(ret));
@@ -501,8 +512,7 @@ static void check_sticky(fixture *f, int want, const char *first_message)
                      want);
     assert_string_equal(again.message, kept);
     assert_int_equal(qhil_qmp_wait_event(f->qmp, NULL, NULL,
-                                         qhil_deadline_in(LONG_WAIT),
-                                         &again),
+                                         qhil_deadline_in(LONG_WAIT), &again),
                      want);
     assert_string_equal(again.message, kept);
     assert_int_equal(qhil_qmp_dispatch(f->qmp, &again), want);
@@ -517,8 +527,9 @@ static void test_garbage(void **state)
     char *first;
 
     start_ready(f, SCENARIO("garbage.scn"));
-    check_rc(f, qhil_qmp_execute(f->qmp, "query-status", NULL, NULL,
-                                 qhil_deadline_in(LONG_WAIT), &f->err),
+    check_rc(f,
+             qhil_qmp_execute(f->qmp, "query-status", NULL, NULL,
+                              qhil_deadline_in(LONG_WAIT), &f->err),
              QHIL_EPROTO);
     /* 'h' of "hello" */
     assert_non_null(strstr(f->err.message, "0x68"));
@@ -534,10 +545,28 @@ static void test_malformed(void **state)
     char *first;
 
     start_ready(f, SCENARIO("malformed.scn"));
-    check_rc(f, qhil_qmp_execute(f->qmp, "query-status", NULL, NULL,
-                                 qhil_deadline_in(LONG_WAIT), &f->err),
+    check_rc(f,
+             qhil_qmp_execute(f->qmp, "query-status", NULL, NULL,
+                              qhil_deadline_in(LONG_WAIT), &f->err),
              QHIL_EPROTO);
     assert_non_null(strstr(f->err.message, "malformed JSON"));
+    first = strdup(f->err.message);
+    check_sticky(f, QHIL_EPROTO, first);
+    free(first);
+    finish(f);
+}
+
+static void test_mismatched_bracket(void **state)
+{
+    fixture *f = *state;
+    char *first;
+
+    start_ready(f, SCENARIO("mismatched.scn"));
+    check_rc(f,
+             qhil_qmp_execute(f->qmp, "query-status", NULL, NULL,
+                              qhil_deadline_in(LONG_WAIT), &f->err),
+             QHIL_EPROTO);
+    assert_non_null(strstr(f->err.message, "mismatched '}'"));
     first = strdup(f->err.message);
     check_sticky(f, QHIL_EPROTO, first);
     free(first);
@@ -550,8 +579,9 @@ static void test_eof_mid_reply(void **state)
     char *first;
 
     start_ready(f, SCENARIO("eof.scn"));
-    check_rc(f, qhil_qmp_execute(f->qmp, "query-status", NULL, NULL,
-                                 qhil_deadline_in(LONG_WAIT), &f->err),
+    check_rc(f,
+             qhil_qmp_execute(f->qmp, "query-status", NULL, NULL,
+                              qhil_deadline_in(LONG_WAIT), &f->err),
              QHIL_EEOF);
     assert_non_null(strstr(f->err.message, "in the middle of a message"));
     first = strdup(f->err.message);
@@ -566,8 +596,9 @@ static void test_eof_between_messages(void **state)
     char *first;
 
     start_ready(f, SCENARIO("eof_clean.scn"));
-    check_rc(f, qhil_qmp_execute(f->qmp, "quit", NULL, NULL,
-                                 qhil_deadline_in(LONG_WAIT), &f->err),
+    check_rc(f,
+             qhil_qmp_execute(f->qmp, "quit", NULL, NULL,
+                              qhil_deadline_in(LONG_WAIT), &f->err),
              QHIL_EEOF);
     assert_non_null(strstr(f->err.message, "closed by the server"));
     first = strdup(f->err.message);
@@ -588,8 +619,7 @@ static void test_unknown_id(void **state)
     stop_id = send_ok(f, "stop");
     qhil_qmp_forget(f->qmp, stop_id);
     execute_ok(f, "cont", NULL, "\"cont\"");
-    check_rc(f, qhil_qmp_wait_reply(f->qmp, stop_id, NULL, qhil_now(),
-                                    &f->err),
+    check_rc(f, qhil_qmp_wait_reply(f->qmp, stop_id, NULL, qhil_now(), &f->err),
              QHIL_EINVAL);
     /* Nothing was taken for an event. */
     no_event(f);
@@ -606,8 +636,9 @@ static void test_timeout(void **state)
 
     start_ready(f, SCENARIO("timeout.scn"));
     t0 = qhil_now();
-    check_rc(f, qhil_qmp_execute(f->qmp, "query-status", NULL, &ret,
-                                 t0 + 300 * QHIL_MSEC, &f->err),
+    check_rc(f,
+             qhil_qmp_execute(f->qmp, "query-status", NULL, &ret,
+                              t0 + 300 * QHIL_MSEC, &f->err),
              QHIL_ETIMEDOUT);
     took = qhil_now() - t0;
     assert_null(ret);
@@ -636,23 +667,21 @@ static void test_event_wait(void **state)
 
     /* Queued before the call: found with a deadline already past, oldest
      * first, skipping other names. */
-    check_rc(f, qhil_qmp_wait_event(f->qmp, "RESET", &ev, qhil_now(),
-                                    &f->err),
+    check_rc(f, qhil_qmp_wait_event(f->qmp, "RESET", &ev, qhil_now(), &f->err),
              QHIL_EOK);
-    check_json(json_object_get(ev, "data"),
-               "{\"guest\": false, \"reason\": "
-               "\"host-qmp-system-reset\"}");
+    check_json(json_object_get(ev, "data"), "{\"guest\": false, \"reason\": "
+                                            "\"host-qmp-system-reset\"}");
     json_decref(ev);
-    check_rc(f, qhil_qmp_wait_event(f->qmp, "RESET", &ev, qhil_now(),
-                                    &f->err),
+    check_rc(f, qhil_qmp_wait_event(f->qmp, "RESET", &ev, qhil_now(), &f->err),
              QHIL_EOK);
     check_json(json_object_get(ev, "data"),
                "{\"guest\": true, \"reason\": \"guest-reset\"}");
     json_decref(ev);
 
     /* Arrives while waiting. */
-    check_rc(f, qhil_qmp_wait_event(f->qmp, "SHUTDOWN", &ev,
-                                    qhil_deadline_in(LONG_WAIT), &f->err),
+    check_rc(f,
+             qhil_qmp_wait_event(f->qmp, "SHUTDOWN", &ev,
+                                 qhil_deadline_in(LONG_WAIT), &f->err),
              QHIL_EOK);
     assert_string_equal(json_string_value(json_object_get(
                             json_object_get(ev, "data"), "reason")),
@@ -668,8 +697,8 @@ static void test_event_wait(void **state)
         assert_true(qhil_now() < deadline);
         assert_true(poll(&pfd, 1, qhil_deadline_poll_ms(deadline)) >= 0);
         check_rc(f, qhil_qmp_dispatch(f->qmp, &f->err), QHIL_EOK);
-        rc = qhil_qmp_wait_event(f->qmp, "POWERDOWN", NULL, qhil_now(),
-                                 &f->err);
+        rc =
+            qhil_qmp_wait_event(f->qmp, "POWERDOWN", NULL, qhil_now(), &f->err);
         if (rc == QHIL_EOK) {
             break;
         }
@@ -677,9 +706,9 @@ static void test_event_wait(void **state)
     }
 
     /* A name that never comes: a timeout that names it, not sticky. */
-    check_rc(f, qhil_qmp_wait_event(f->qmp, "NEVER", &ev,
-                                    qhil_deadline_in(50 * QHIL_MSEC),
-                                    &f->err),
+    check_rc(f,
+             qhil_qmp_wait_event(f->qmp, "NEVER", &ev,
+                                 qhil_deadline_in(50 * QHIL_MSEC), &f->err),
              QHIL_ETIMEDOUT);
     assert_null(ev);
     assert_non_null(strstr(f->err.message, "NEVER"));
@@ -702,8 +731,8 @@ static void test_event_bound(void **state)
 
     start(f, SCENARIO("event_bound.scn"));
     qhil_qmp_set_limits(f->qmp, 0, 4);
-    check_rc(f, qhil_qmp_handshake(f->qmp, qhil_deadline_in(LONG_WAIT),
-                                   &f->err),
+    check_rc(f,
+             qhil_qmp_handshake(f->qmp, qhil_deadline_in(LONG_WAIT), &f->err),
              QHIL_EOK);
     execute_ok(f, "query-status", NULL, "{\"status\": \"running\"}");
     assert_int_equal(qhil_qmp_dropped_events(f->qmp), 6);
@@ -734,8 +763,9 @@ static void test_message_too_big(void **state)
     assert_int_equal(json_string_length(json_object_get(ev, "data")), 41);
     json_decref(ev);
 
-    check_rc(f, qhil_qmp_execute(f->qmp, "query-name", NULL, NULL,
-                                 qhil_deadline_in(LONG_WAIT), &f->err),
+    check_rc(f,
+             qhil_qmp_execute(f->qmp, "query-name", NULL, NULL,
+                              qhil_deadline_in(LONG_WAIT), &f->err),
              QHIL_ETOOBIG);
     assert_non_null(strstr(f->err.message, "64 byte limit"));
     first = strdup(f->err.message);
@@ -752,8 +782,9 @@ static void test_message_too_big_split(void **state)
 
     start_ready(f, SCENARIO("toobig_split.scn"));
     qhil_qmp_set_limits(f->qmp, 4096, 0);
-    check_rc(f, qhil_qmp_execute(f->qmp, "query-status", NULL, &ret,
-                                 qhil_deadline_in(LONG_WAIT), &f->err),
+    check_rc(f,
+             qhil_qmp_execute(f->qmp, "query-status", NULL, &ret,
+                              qhil_deadline_in(LONG_WAIT), &f->err),
              QHIL_ETOOBIG);
     assert_null(ret);
     assert_non_null(strstr(f->err.message, "4096 byte limit"));
@@ -780,6 +811,7 @@ int main(void)
         T(test_big_reply),
         T(test_garbage),
         T(test_malformed),
+        T(test_mismatched_bracket),
         T(test_eof_mid_reply),
         T(test_eof_between_messages),
         T(test_unknown_id),

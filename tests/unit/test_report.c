@@ -1,0 +1,479 @@
+/*
+ * test_report.c - JUnit and TAP reports: exact TAP text, XML escaping of
+ * names, messages and console bytes XML cannot carry, the 1 MiB log cut,
+ * missing logs, and the atomic save.
+ */
+#include <dirent.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include <qhil/clock.h>
+#include <qhil/report.h>
+
+#define assert_contains(hay, needle)                                          \
+    do {                                                                      \
+        const char *h_ = (hay);                                               \
+        const char *n_ = (needle);                                            \
+        if (!h_ || !strstr(h_, n_)) {                                         \
+            fail_msg("expected \"%s\" in \"%s\"", n_, h_ ? h_ : "(null)");    \
+        }                                                                     \
+    } while (0)
+
+#define assert_not_contains(hay, needle)                                      \
+    do {                                                                      \
+        if (strstr((hay), (needle))) {                                        \
+            fail_msg("did not expect \"%s\"", (needle));                      \
+        }                                                                     \
+    } while (0)
+
+static char *tmp_dir;
+
+static int setup(void **state)
+{
+    const char *base = getenv("TMPDIR");
+
+    (void)state;
+    if (asprintf(&tmp_dir, "%s/qhil-report-XXXXXX", base ? base : "/tmp") <
+            0 ||
+        !mkdtemp(tmp_dir)) {
+        return -1;
+    }
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    DIR *d = opendir(tmp_dir);
+    struct dirent *e;
+    char *path = NULL;
+
+    (void)state;
+    while (d && (e = readdir(d)) != NULL) {
+        if (e->d_name[0] == '.') {
+            continue;
+        }
+        if (asprintf(&path, "%s/%s", tmp_dir, e->d_name) > 0) {
+            unlink(path);
+            free(path);
+        }
+    }
+    if (d) {
+        closedir(d);
+    }
+    rmdir(tmp_dir);
+    free(tmp_dir);
+    return 0;
+}
+
+/* Write len bytes to tmp_dir/name; returns the malloc'ed path. */
+static char *write_file(const char *name, const void *data, size_t len)
+{
+    char *path = NULL;
+    FILE *fp;
+
+    assert_true(asprintf(&path, "%s/%s", tmp_dir, name) > 0);
+    fp = fopen(path, "wb");
+    assert_non_null(fp);
+    assert_int_equal(fwrite(data, 1, len, fp), len);
+    fclose(fp);
+    return path;
+}
+
+static char *dup_or_null(const char *s)
+{
+    return s ? strdup(s) : NULL;
+}
+
+/* A result with n tests, all passing; the caller fills in the rest. */
+static qhil_suite_result *new_result(const char *name, size_t n)
+{
+    qhil_suite_result *r = calloc(1, sizeof(*r));
+
+    assert_non_null(r);
+    r->name = dup_or_null(name);
+    r->file = strdup("suites/hello.yaml");
+    r->started_unix = 1700000000;
+    r->duration_ns = 1500 * QHIL_MSEC;
+    r->tests = calloc(n, sizeof(*r->tests));
+    r->n_tests = n;
+    return r;
+}
+
+static void set_test(qhil_test_result *t, const char *name, qhil_verdict v,
+                     int64_t ns)
+{
+    t->name = dup_or_null(name);
+    t->verdict = v;
+    t->duration_ns = ns;
+}
+
+/* Render r into a malloc'ed string. */
+static char *render(const qhil_suite_result *r, qhil_report_format fmt)
+{
+    char *text = NULL;
+    size_t len = 0;
+    FILE *fp = open_memstream(&text, &len);
+    qhil_error err;
+    int rc;
+
+    assert_non_null(fp);
+    qhil_error_init(&err);
+    rc = qhil_report_write(r, fmt, fp, &err);
+    if (rc != 0) {
+        fail_msg("%s", qhil_error_message(&err, rc));
+    }
+    fclose(fp);
+    qhil_error_release(&err);
+    return text;
+}
+
+static void test_names_and_counts(void **state)
+{
+    qhil_suite_result *r = new_result("s", 5);
+
+    (void)state;
+    assert_string_equal(qhil_verdict_name(QHIL_PASS), "pass");
+    assert_string_equal(qhil_verdict_name(QHIL_FAIL), "fail");
+    assert_string_equal(qhil_verdict_name(QHIL_ERROR), "error");
+    assert_string_equal(qhil_verdict_name(QHIL_SKIP), "skip");
+    r->tests[0].verdict = QHIL_PASS;
+    r->tests[1].verdict = QHIL_FAIL;
+    r->tests[2].verdict = QHIL_FAIL;
+    r->tests[3].verdict = QHIL_SKIP;
+    r->tests[4].verdict = QHIL_ERROR;
+    assert_int_equal(qhil_suite_result_count(r, QHIL_PASS), 1);
+    assert_int_equal(qhil_suite_result_count(r, QHIL_FAIL), 2);
+    assert_int_equal(qhil_suite_result_count(r, QHIL_SKIP), 1);
+    assert_int_equal(qhil_suite_result_count(r, QHIL_ERROR), 1);
+    assert_int_equal(qhil_suite_result_count(NULL, QHIL_PASS), 0);
+    qhil_suite_result_free(r);
+    qhil_suite_result_free(NULL);
+    qhil_test_result_release(NULL);
+}
+
+static void test_tap_exact(void **state)
+{
+    qhil_suite_result *r = new_result("hello", 4);
+    qhil_test_result *t;
+    char *text;
+
+    (void)state;
+    set_test(&r->tests[0], "boots", QHIL_PASS, QHIL_SEC);
+    t = &r->tests[1];
+    set_test(t, "prints # count", QHIL_FAIL, 2 * QHIL_SEC);
+    t->step = 2;
+    t->step_line = 14;
+    t->step_desc = strdup("expect \"count=\\d+\"");
+    t->message = strdup("no match within 2s");
+    t->console_log = strdup("out/prints.log");
+    t->console_tail = strdup("Hello\n\x01\xff tail\ttab");
+    set_test(&r->tests[2], "later", QHIL_SKIP, 0);
+    r->tests[2].message = strdup("earlier test\nfailed");
+    t = &r->tests[3];
+    set_test(t, "qemu", QHIL_ERROR, 0);
+    t->message = strdup("QEMU exited with status 1");
+
+    text = render(r, QHIL_REPORT_TAP);
+    assert_string_equal(text,
+                        "TAP version 13\n"
+                        "1..4\n"
+                        "ok 1 - boots\n"
+                        "not ok 2 - prints \\# count\n"
+                        "  ---\n"
+                        "  message: \"no match within 2s\"\n"
+                        "  severity: fail\n"
+                        "  step: 2\n"
+                        "  step_desc: \"expect \\\"count=\\\\d+\\\"\"\n"
+                        "  line: 14\n"
+                        "  console_log: \"out/prints.log\"\n"
+                        "  console_tail: \"Hello\\n\\x01\\uFFFD tail\\ttab\"\n"
+                        "  ...\n"
+                        "ok 3 - later # SKIP earlier test failed\n"
+                        "not ok 4 - qemu\n"
+                        "  ---\n"
+                        "  message: \"QEMU exited with status 1\"\n"
+                        "  severity: error\n"
+                        "  ...\n");
+    free(text);
+    qhil_suite_result_free(r);
+}
+
+static void test_tap_empty(void **state)
+{
+    qhil_suite_result *r = new_result("none", 0);
+    char *text;
+
+    (void)state;
+    text = render(r, QHIL_REPORT_TAP);
+    assert_string_equal(text, "TAP version 13\n1..0\n");
+    free(text);
+    qhil_suite_result_free(r);
+}
+
+static void test_junit_structure(void **state)
+{
+    qhil_suite_result *r = new_result("hello", 4);
+    qhil_test_result *t;
+    char *log = write_file("boots.log", "Hello, QEMU!\r\n", 14);
+    char *text;
+
+    (void)state;
+    set_test(&r->tests[0], "boots", QHIL_PASS, 1234 * QHIL_MSEC);
+    r->tests[0].console_log = log;
+    t = &r->tests[1];
+    set_test(t, "prints", QHIL_FAIL, 2 * QHIL_SEC);
+    t->step = 2;
+    t->step_line = 14;
+    t->step_desc = strdup("expect \"count\"");
+    t->message = strdup("no match within 2s");
+    t->console_tail = strdup("last line");
+    set_test(&r->tests[2], "later", QHIL_SKIP, 0);
+    set_test(&r->tests[3], "qemu", QHIL_ERROR, 0);
+
+    text = render(r, QHIL_REPORT_JUNIT);
+    assert_true(strncmp(text,
+                        "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n"
+                        "<testsuites>\n"
+                        "  <testsuite name=\"hello\" tests=\"4\" "
+                        "failures=\"1\" errors=\"1\" skipped=\"1\" "
+                        "time=\"1.500\" "
+                        "timestamp=\"2023-11-14T22:13:20Z\">\n",
+                        strlen("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n"
+                               "<testsuites>\n"
+                               "  <testsuite name=\"hello\" tests=\"4\" "
+                               "failures=\"1\" errors=\"1\" skipped=\"1\" "
+                               "time=\"1.500\" "
+                               "timestamp=\"2023-11-14T22:13:20Z\">\n")) ==
+                0);
+    assert_contains(text, "    <testcase classname=\"hello\" name=\"boots\" "
+                          "time=\"1.234\">\n"
+                          "      <system-out>Hello, QEMU!&#13;\n"
+                          "</system-out>\n"
+                          "    </testcase>\n");
+    assert_contains(text, "    <testcase classname=\"hello\" name=\"prints\" "
+                          "time=\"2.000\">\n"
+                          "      <failure message=\"no match within 2s\" "
+                          "type=\"fail\">step 2 (line 14): expect "
+                          "&quot;count&quot;\n"
+                          "no match within 2s\n"
+                          "\n"
+                          "console tail:\n"
+                          "last line\n"
+                          "</failure>\n"
+                          "    </testcase>\n");
+    assert_contains(text, "    <testcase classname=\"hello\" name=\"later\" "
+                          "time=\"0.000\">\n"
+                          "      <skipped/>\n"
+                          "    </testcase>\n");
+    assert_contains(text, "      <error message=\"test could not run\" "
+                          "type=\"error\">");
+    assert_string_equal(text + strlen(text) - 29,
+                        "  </testsuite>\n</testsuites>\n");
+    free(text);
+    qhil_suite_result_free(r);
+}
+
+static void test_junit_escaping(void **state)
+{
+    static const char console[] = "ok <tag> & \"q\" 'a'\n"
+                                  "bell\x07 nul\x00 esc\x1b[0m\n"
+                                  "bad \xff\xfe utf8 \xc3\xa9 \xe2\x82\xac\n"
+                                  "overlong \xc0\xaf surrogate \xed\xa0\x80\n"
+                                  "fffe \xef\xbf\xbe cut \xe2\x82";
+    qhil_suite_result *r = new_result("suite <&\">", 1);
+    qhil_test_result *t = &r->tests[0];
+    char *text;
+
+    (void)state;
+    set_test(t, "a<b&c\"d'e", QHIL_FAIL, 0);
+    t->message = strdup("got \x01\x02 and\nnew line\ttab");
+    t->console_tail = strdup("tail \x1b[1m<b>");
+    t->console_log = write_file("esc.log", console, sizeof(console) - 1);
+
+    text = render(r, QHIL_REPORT_JUNIT);
+    assert_contains(text, "<testsuite name=\"suite &lt;&amp;&quot;&gt;\"");
+    assert_contains(text, "<testcase classname=\"suite &lt;&amp;&quot;&gt;\" "
+                          "name=\"a&lt;b&amp;c&quot;d&apos;e\"");
+    /* In attributes, line breaks and tabs survive as references. */
+    assert_contains(text, "message=\"got \xEF\xBF\xBD\xEF\xBF\xBD and&#10;"
+                          "new line&#9;tab\"");
+    assert_contains(text, "tail \xEF\xBF\xBD[1m&lt;b&gt;");
+    assert_contains(text, "<system-out>ok &lt;tag&gt; &amp; &quot;q&quot; "
+                          "&apos;a&apos;\n"
+                          "bell\xEF\xBF\xBD nul\xEF\xBF\xBD "
+                          "esc\xEF\xBF\xBD[0m\n"
+                          "bad \xEF\xBF\xBD\xEF\xBF\xBD utf8 \xc3\xa9 "
+                          "\xe2\x82\xac\n"
+                          "overlong \xEF\xBF\xBD\xEF\xBF\xBD surrogate "
+                          "\xEF\xBF\xBD\xEF\xBF\xBD\xEF\xBF\xBD\n"
+                          "fffe \xEF\xBF\xBD cut \xEF\xBF\xBD\xEF\xBF\xBD"
+                          "</system-out>");
+    /* Nothing XML 1.0 forbids is left anywhere in the document. */
+    assert_not_contains(text, "\x01");
+    assert_not_contains(text, "\x07");
+    assert_not_contains(text, "\x1b");
+    assert_not_contains(text, "\xff");
+    assert_not_contains(text, "\xef\xbf\xbe");
+    free(text);
+    qhil_suite_result_free(r);
+}
+
+static void test_junit_log_cut(void **state)
+{
+    const size_t mib = (size_t)1 << 20;
+    const size_t total = mib + 100;
+    qhil_suite_result *r = new_result("big", 1);
+    char *data = malloc(total);
+    char *text;
+    char *out;
+    char *end;
+
+    (void)state;
+    assert_non_null(data);
+    memset(data, 'x', total);
+    memcpy(data, "HEAD-MARKER", 11);
+    memcpy(data + 100, "KEPT-START", 10);
+    memcpy(data + total - 9, "TAIL-END\n", 9);
+    set_test(&r->tests[0], "t", QHIL_PASS, 0);
+    r->tests[0].console_log = write_file("big.log", data, total);
+
+    text = render(r, QHIL_REPORT_JUNIT);
+    assert_contains(text, "<system-out>[qhil: console log cut: showing the "
+                          "last 1048576 of 1048676 bytes]\nKEPT-START");
+    assert_not_contains(text, "HEAD-MARKER");
+    assert_contains(text, "TAIL-END\n</system-out>");
+    out = strstr(text, "KEPT-START");
+    end = strstr(text, "</system-out>");
+    assert_int_equal((size_t)(end - out), mib);
+    free(text);
+    free(data);
+    qhil_suite_result_free(r);
+}
+
+static void test_junit_missing_log(void **state)
+{
+    qhil_suite_result *r = new_result("s", 2);
+    char *text;
+
+    (void)state;
+    set_test(&r->tests[0], "gone", QHIL_FAIL, 0);
+    r->tests[0].console_log = strdup("/nonexistent/dir/<x>.log");
+    r->tests[0].qemu_log = strdup("/nonexistent/dir/qemu.log");
+    set_test(&r->tests[1], "nolog", QHIL_PASS, 0);
+    text = render(r, QHIL_REPORT_JUNIT);
+    assert_contains(text, "<system-out>[qhil: console log "
+                          "/nonexistent/dir/&lt;x&gt;.log could not be read: "
+                          "No such file or directory]\n</system-out>");
+    assert_contains(text, "<system-err>[qhil: QEMU log "
+                          "/nonexistent/dir/qemu.log could not be read: ");
+    /* A passing test without logs is one empty element. */
+    assert_contains(text, "<testcase classname=\"s\" name=\"nolog\" "
+                          "time=\"0.000\"/>\n");
+    free(text);
+    qhil_suite_result_free(r);
+}
+
+static void test_save(void **state)
+{
+    qhil_suite_result *r = new_result("saved", 1);
+    char *path = NULL;
+    char *bad = NULL;
+    char *want;
+    char *got;
+    struct stat st;
+    FILE *fp;
+    DIR *d;
+    struct dirent *e;
+    size_t n_files = 0;
+    qhil_error err;
+
+    (void)state;
+    qhil_error_init(&err);
+    set_test(&r->tests[0], "t", QHIL_PASS, 0);
+    assert_true(asprintf(&path, "%s/report.tap", tmp_dir) > 0);
+    assert_int_equal(qhil_report_save(r, QHIL_REPORT_TAP, path, &err), 0);
+    /* A second save replaces the first. */
+    assert_int_equal(qhil_report_save(r, QHIL_REPORT_TAP, path, &err), 0);
+    want = render(r, QHIL_REPORT_TAP);
+    got = calloc(1, strlen(want) + 16);
+    fp = fopen(path, "r");
+    assert_non_null(fp);
+    assert_int_equal(fread(got, 1, strlen(want) + 15, fp), strlen(want));
+    fclose(fp);
+    assert_string_equal(got, want);
+    assert_int_equal(stat(path, &st), 0);
+    assert_int_equal(st.st_mode & 0777, 0644);
+
+    /* No temporary file is left beside the report. */
+    d = opendir(tmp_dir);
+    assert_non_null(d);
+    while ((e = readdir(d)) != NULL) {
+        if (strncmp(e->d_name, "report.tap", 10) == 0) {
+            assert_string_equal(e->d_name, "report.tap");
+            n_files++;
+        }
+    }
+    closedir(d);
+    assert_int_equal(n_files, 1);
+
+    assert_true(asprintf(&bad, "%s/missing-dir/report.xml", tmp_dir) > 0);
+    assert_int_equal(qhil_report_save(r, QHIL_REPORT_JUNIT, bad, &err),
+                     -ENOENT);
+    assert_contains(err.message, "missing-dir/report.xml: cannot create a "
+                                 "temporary file");
+    free(bad);
+    free(want);
+    free(got);
+    free(path);
+    qhil_error_release(&err);
+    qhil_suite_result_free(r);
+}
+
+static void test_write_failure(void **state)
+{
+    qhil_suite_result *r = new_result("s", 1);
+    qhil_error err;
+    FILE *full = fopen("/dev/full", "w");
+
+    (void)state;
+    if (!full) {
+        skip();
+    }
+    qhil_error_init(&err);
+    set_test(&r->tests[0], "t", QHIL_PASS, 0);
+    assert_int_equal(qhil_report_write(r, QHIL_REPORT_JUNIT, full, &err),
+                     QHIL_EIO);
+    assert_contains(err.message, "cannot write the report");
+    fclose(full);
+    assert_int_equal(qhil_report_write(r, (qhil_report_format)42, stdout,
+                                       &err),
+                     QHIL_EINVAL);
+    qhil_error_release(&err);
+    qhil_suite_result_free(r);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_names_and_counts),
+        cmocka_unit_test(test_tap_exact),
+        cmocka_unit_test(test_tap_empty),
+        cmocka_unit_test(test_junit_structure),
+        cmocka_unit_test(test_junit_escaping),
+        cmocka_unit_test(test_junit_log_cut),
+        cmocka_unit_test(test_junit_missing_log),
+        cmocka_unit_test(test_save),
+        cmocka_unit_test(test_write_failure),
+    };
+
+    return cmocka_run_group_tests(tests, setup, teardown);
+}

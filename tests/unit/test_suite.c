@@ -1,0 +1,831 @@
+/*
+ * test_suite.c - suite parsing: the happy path with every step kind,
+ * every default, image path resolution, and one test per refusal, each
+ * checking that the message names the file, the line and the field.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include <qhil/clock.h>
+#include <qhil/suite.h>
+
+#define DATA QHIL_TEST_SRCDIR "/data"
+#define INLINE DATA "/suites/inline.yaml"
+
+#define assert_contains(hay, needle)                                          \
+    do {                                                                      \
+        const char *h_ = (hay);                                               \
+        const char *n_ = (needle);                                            \
+        if (!h_ || !strstr(h_, n_)) {                                         \
+            fail_msg("expected \"%s\" in \"%s\"", n_, h_ ? h_ : "(null)");    \
+        }                                                                     \
+    } while (0)
+
+/* Parse text as if it were DATA/suites/inline.yaml; must succeed. */
+static qhil_suite *load_ok(const char *text)
+{
+    qhil_suite *s = NULL;
+    qhil_error err;
+    int rc;
+
+    qhil_error_init(&err);
+    rc = qhil_suite_load_buffer(INLINE, text, strlen(text), &s, &err);
+    if (rc != 0) {
+        fail_msg("unexpected error: %s", qhil_error_message(&err, rc));
+    }
+    qhil_error_release(&err);
+    return s;
+}
+
+/*
+ * Parse text, which must fail with code; the message must contain
+ * "inline.yaml:LINE:" (when line > 0) and every needle.
+ */
+static void load_bad(const char *text, int code, int line, ...)
+{
+    qhil_suite *s = (qhil_suite *)1;
+    qhil_error err;
+    const char *needle;
+    char where[64];
+    va_list ap;
+    int rc;
+
+    qhil_error_init(&err);
+    rc = qhil_suite_load_buffer(INLINE, text, strlen(text), &s, &err);
+    assert_int_equal(rc, code);
+    assert_null(s);
+    assert_int_equal(err.code, code);
+    assert_non_null(err.message);
+    if (line > 0) {
+        snprintf(where, sizeof(where), "inline.yaml:%d:", line);
+        assert_contains(err.message, where);
+        assert_int_equal(err.line, line);
+        assert_string_equal(err.file, INLINE);
+    }
+    va_start(ap, line);
+    while ((needle = va_arg(ap, const char *)) != NULL) {
+        assert_contains(err.message, needle);
+    }
+    va_end(ap);
+    qhil_error_release(&err);
+}
+
+#define HEAD "device_type: mps2-an385\n"
+
+static void test_basic_file(void **state)
+{
+    qhil_suite *s = NULL;
+    qhil_error err;
+    const qhil_test *t;
+    const qhil_step *st;
+    int rc;
+
+    (void)state;
+    qhil_error_init(&err);
+    rc = qhil_suite_load(DATA "/suites/basic.yaml", &s, &err);
+    if (rc != 0) {
+        fail_msg("%s", qhil_error_message(&err, rc));
+    }
+    assert_string_equal(s->path, DATA "/suites/basic.yaml");
+    assert_string_equal(s->name, "basic");
+    assert_string_equal(s->device_type, "mps2-an385");
+    assert_int_equal(s->device_type_line, 3);
+    assert_int_equal(s->timeout_ns, 10 * QHIL_SEC);
+
+    assert_int_equal(s->n_images, 1);
+    assert_string_equal(s->images[0].name, "kernel");
+    assert_int_equal(s->images[0].line, 5);
+    assert_true(s->images[0].path[0] == '/');
+    assert_contains(s->images[0].path, "/data/suites/../fw/hello.elf");
+    assert_true(access(s->images[0].path, R_OK) == 0);
+
+    assert_null(s->cpu);
+    assert_int_equal(s->n_extra_options, 2);
+    assert_string_equal(s->extra_options[0], "-icount");
+    assert_string_equal(s->extra_options[1], "shift=0");
+    assert_int_equal(s->extra_options_line, 8);
+
+    assert_int_equal(s->n_tests, 2);
+    t = &s->tests[0];
+    assert_string_equal(t->name, "boots");
+    assert_int_equal(t->line, 10);
+    assert_int_equal(t->timeout_ns, 30 * QHIL_SEC);
+    assert_int_equal(t->n_fail_on, 3);
+    assert_string_equal(t->fail_on[0], "HardFault");
+    assert_string_equal(t->fail_on[1], "Kernel panic");
+    assert_string_equal(t->fail_on[2], "ASSERT.*failed");
+    assert_int_equal(t->n_steps, 9);
+
+    st = &t->steps[0];
+    assert_int_equal(st->kind, QHIL_STEP_EXPECT);
+    assert_string_equal(st->keyword, "expect");
+    assert_string_equal(st->pattern, "Hello, QEMU!");
+    assert_int_equal(st->timeout_ns, 10 * QHIL_SEC);
+    assert_int_equal(st->line, 14);
+
+    st = &t->steps[1];
+    assert_int_equal(st->kind, QHIL_STEP_EXPECT);
+    assert_string_equal(st->pattern, "count=\\d+");
+    assert_int_equal(st->timeout_ns, 2 * QHIL_SEC);
+
+    st = &t->steps[2];
+    assert_int_equal(st->kind, QHIL_STEP_SEND);
+    assert_string_equal(st->keyword, "send");
+    assert_int_equal(st->text_len, 4);
+    assert_memory_equal(st->text, "a\0b\n", 4);
+
+    st = &t->steps[3];
+    assert_int_equal(st->kind, QHIL_STEP_SEND);
+    assert_string_equal(st->keyword, "sendline");
+    assert_string_equal(st->text, "echo hi\n");
+    assert_int_equal(st->text_len, 8);
+
+    st = &t->steps[4];
+    assert_int_equal(st->kind, QHIL_STEP_QMP);
+    assert_string_equal(st->keyword, "qmp");
+    assert_string_equal(st->command, "system_reset");
+    assert_null(st->arguments);
+    assert_null(st->expect);
+    assert_null(st->expect_error);
+
+    st = &t->steps[5];
+    assert_string_equal(st->command, "query-status");
+    assert_true(json_is_object(st->arguments));
+    assert_int_equal(json_object_size(st->arguments), 0);
+    assert_string_equal(
+        json_string_value(json_object_get(st->expect, "status")), "running");
+
+    st = &t->steps[6];
+    assert_string_equal(st->command, "bogus");
+    assert_string_equal(st->expect_error, "CommandNotFound");
+    assert_null(st->expect);
+    assert_int_equal(st->timeout_ns, 500 * QHIL_MSEC);
+
+    st = &t->steps[7];
+    assert_int_equal(st->kind, QHIL_STEP_QMP);
+    assert_string_equal(st->keyword, "reset");
+    assert_string_equal(st->command, "system_reset");
+    assert_null(st->arguments);
+    assert_int_equal(st->line, 21);
+
+    st = &t->steps[8];
+    assert_int_equal(st->kind, QHIL_STEP_WAIT);
+    assert_string_equal(st->keyword, "wait");
+    assert_int_equal(st->duration_ns, 200 * QHIL_MSEC);
+
+    t = &s->tests[1];
+    assert_string_equal(t->name, "second");
+    assert_int_equal(t->timeout_ns, 0);
+    assert_int_equal(t->n_fail_on, 2);
+
+    qhil_suite_free(s);
+    qhil_error_release(&err);
+}
+
+static void test_json_arguments(void **state)
+{
+    qhil_suite *s = NULL;
+    qhil_error err;
+    json_t *args;
+    json_t *list;
+    json_t *want;
+    json_error_t jerr;
+
+    (void)state;
+    qhil_error_init(&err);
+    assert_int_equal(qhil_suite_load(DATA "/suites/basic.yaml", &s, &err), 0);
+    args = s->tests[1].steps[0].arguments;
+    assert_string_equal(
+        json_string_value(json_object_get(args, "command-line")),
+        "info mtree");
+    assert_true(json_is_true(json_object_get(args, "flag")));
+    assert_true(json_is_false(json_object_get(args, "off")));
+    assert_true(json_is_null(json_object_get(args, "none")));
+    assert_int_equal(json_integer_value(json_object_get(args, "count")), 42);
+    assert_int_equal(json_integer_value(json_object_get(args, "neg")), -7);
+    assert_int_equal(json_integer_value(json_object_get(args, "hex")),
+                     0x20000000);
+    assert_int_equal(json_integer_value(json_object_get(args, "oct")), 15);
+    assert_true(json_is_real(json_object_get(args, "ratio")));
+    assert_true(json_real_value(json_object_get(args, "ratio")) == 1.5);
+    assert_true(json_real_value(json_object_get(args, "exp")) == 2000.0);
+    assert_string_equal(json_string_value(json_object_get(args, "quoted")),
+                        "42");
+    assert_string_equal(json_string_value(json_object_get(args, "single")),
+                        "true");
+    list = json_object_get(args, "list");
+    want = json_loads("[1, \"two\", {\"three\": 3}]", 0, &jerr);
+    assert_non_null(want);
+    assert_true(json_equal(want, list));
+    json_decref(want);
+    qhil_suite_free(s);
+    qhil_error_release(&err);
+}
+
+static void test_defaults(void **state)
+{
+    qhil_suite *s;
+
+    (void)state;
+    s = load_ok(HEAD "tests:\n"
+                     "  - name: a\n"
+                     "    steps: [reset, {expect: x}, {send: y}]\n");
+    assert_string_equal(s->name, "inline");
+    assert_int_equal(s->timeout_ns, 10 * QHIL_SEC);
+    assert_int_equal(s->n_images, 0);
+    assert_null(s->cpu);
+    assert_int_equal(s->n_extra_options, 0);
+    assert_int_equal(s->tests[0].timeout_ns, 0);
+    assert_int_equal(s->tests[0].n_fail_on, 0);
+    assert_int_equal(s->tests[0].steps[1].timeout_ns, 10 * QHIL_SEC);
+    qhil_suite_free(s);
+
+    s = load_ok("name: my suite\n" HEAD "timeout: 1.5s\n"
+                "context: {cpu: rv64, extra_options: \"-icount  shift=0\"}\n"
+                "tests:\n"
+                "  - name: a\n"
+                "    steps:\n"
+                "      - expect: x\n"
+                "      - qmp: {execute: stop, timeout: 3s}\n"
+                "      - sendline: \"\"\n");
+    assert_string_equal(s->name, "my suite");
+    assert_int_equal(s->timeout_ns, 1500 * QHIL_MSEC);
+    assert_int_equal(s->tests[0].steps[0].timeout_ns, 1500 * QHIL_MSEC);
+    assert_int_equal(s->tests[0].steps[1].timeout_ns, 3 * QHIL_SEC);
+    assert_string_equal(s->tests[0].steps[2].text, "\n");
+    assert_string_equal(s->cpu, "rv64");
+    assert_int_equal(s->cpu_line, 4);
+    assert_int_equal(s->n_extra_options, 2);
+    assert_string_equal(s->extra_options[0], "-icount");
+    assert_string_equal(s->extra_options[1], "shift=0");
+    qhil_suite_free(s);
+}
+
+static void test_default_name_yml(void **state)
+{
+    qhil_suite *s = NULL;
+    const char *text = HEAD "tests: [{name: a, steps: [reset]}]\n";
+
+    (void)state;
+    assert_int_equal(qhil_suite_load_buffer("dir/other.yml", text,
+                                            strlen(text), &s, NULL),
+                     0);
+    assert_string_equal(s->name, "other");
+    qhil_suite_free(s);
+    assert_int_equal(
+        qhil_suite_load_buffer("plain", text, strlen(text), &s, NULL), 0);
+    assert_string_equal(s->name, "plain");
+    qhil_suite_free(s);
+}
+
+static void test_unknown_keys(void **state)
+{
+    (void)state;
+    load_bad(HEAD "tests: []\nbogus: 1\n", QHIL_EINVAL, 3,
+             "inline.yaml:3:1: unknown key 'bogus' (known: name, "
+             "device_type, images, timeout, fail_on, context, tests)",
+             NULL);
+    load_bad(HEAD "tests:\n"
+                  "  - name: a\n"
+                  "    stpes: []\n",
+             QHIL_EINVAL, 4,
+             "inline.yaml:4:5: tests[0]: unknown key 'stpes' (known: name, "
+             "timeout, fail_on, steps)",
+             NULL);
+    load_bad(HEAD "context: {cpu: a, memory: 1G}\ntests: []\n", QHIL_EINVAL,
+             2, "context: unknown key 'memory' (known: cpu, extra_options)",
+             NULL);
+    load_bad(HEAD "tests:\n"
+                  "  - name: a\n"
+                  "    steps:\n"
+                  "      - expect: {pattern: x, timeot: 1s}\n",
+             QHIL_EINVAL, 5,
+             "tests[0].steps[0].expect: unknown key 'timeot' (known: "
+             "pattern, timeout)",
+             NULL);
+    load_bad(HEAD "tests:\n"
+                  "  - name: a\n"
+                  "    steps:\n"
+                  "      - qmp: {execute: x, args: {}}\n",
+             QHIL_EINVAL, 5,
+             "tests[0].steps[0].qmp: unknown key 'args' (known: execute, "
+             "arguments, expect, expect_error, timeout)",
+             NULL);
+    load_bad(HEAD HEAD "tests: []\n", QHIL_EINVAL, 2,
+             "duplicate key 'device_type' (first at line 1)", NULL);
+}
+
+static void test_bad_steps(void **state)
+{
+    (void)state;
+    load_bad(HEAD "tests:\n"
+                  "  - name: a\n"
+                  "    steps:\n"
+                  "      - expect: ok\n"
+                  "      - expekt: x\n",
+             QHIL_EINVAL, 6,
+             "inline.yaml:6:9: tests[0].steps[1]: unknown step 'expekt' "
+             "(known: expect, send, sendline, qmp, reset, wait)",
+             NULL);
+    load_bad(HEAD "tests:\n"
+                  "  - name: a\n"
+                  "    steps:\n"
+                  "      - rest\n",
+             QHIL_EINVAL, 5, "tests[0].steps[0]: unknown step 'rest'", NULL);
+    load_bad(HEAD "tests:\n"
+                  "  - name: a\n"
+                  "    steps:\n"
+                  "      - expect\n",
+             QHIL_EINVAL, 5,
+             "tests[0].steps[0]: step 'expect' needs a value", NULL);
+    load_bad(HEAD "tests:\n"
+                  "  - name: a\n"
+                  "    steps:\n"
+                  "      - expect: x\n"
+                  "        timeout: 2s\n",
+             QHIL_EINVAL, 5,
+             "tests[0].steps[0]: a step has exactly one key, found 2 "
+             "(expect, timeout)",
+             NULL);
+    load_bad(HEAD "tests:\n"
+                  "  - name: a\n"
+                  "    steps:\n"
+                  "      - [expect, x]\n",
+             QHIL_EINVAL, 5, "tests[0].steps[0]: expected a step", "a list",
+             NULL);
+    load_bad(HEAD "tests:\n"
+                  "  - name: a\n"
+                  "    steps:\n"
+                  "      - reset: now\n",
+             QHIL_EINVAL, 5, "tests[0].steps[0].reset: reset takes no value",
+             NULL);
+    load_bad(HEAD "tests:\n"
+                  "  - name: a\n"
+                  "    steps:\n"
+                  "      - send: \"\"\n",
+             QHIL_EINVAL, 5, "tests[0].steps[0].send: nothing to send",
+             NULL);
+    load_bad(HEAD "tests:\n"
+                  "  - name: a\n"
+                  "    steps:\n"
+                  "      - send:\n",
+             QHIL_EINVAL, 5,
+             "tests[0].steps[0].send: expected text to send, got nothing",
+             NULL);
+    load_bad(HEAD "tests:\n"
+                  "  - name: a\n"
+                  "    steps:\n"
+                  "      - expect: {timeout: 2s}\n",
+             QHIL_EINVAL, 5, "tests[0].steps[0].expect: missing 'pattern'",
+             NULL);
+    load_bad(HEAD "tests:\n"
+                  "  - name: a\n"
+                  "    steps:\n"
+                  "      - expect: \"\"\n",
+             QHIL_EINVAL, 5,
+             "tests[0].steps[0].expect: expected a pattern, got an empty "
+             "string",
+             NULL);
+}
+
+static void test_bad_patterns(void **state)
+{
+    (void)state;
+    load_bad(HEAD "tests:\n"
+                  "  - name: a\n"
+                  "    steps:\n"
+                  "      - expect: ok\n"
+                  "      - expect: \"(\"\n",
+             QHIL_EINVAL, 6,
+             "inline.yaml:6:17: tests[0].steps[1].expect: invalid pattern "
+             "\"(\": missing closing parenthesis at offset 1",
+             NULL);
+    load_bad(HEAD "tests:\n"
+                  "  - name: a\n"
+                  "    steps:\n"
+                  "      - expect: {pattern: \"a[\", timeout: 1s}\n",
+             QHIL_EINVAL, 5,
+             "tests[0].steps[0].expect.pattern: invalid pattern \"a[\": "
+             "missing terminating ] for character class",
+             NULL);
+    load_bad(HEAD "fail_on: [ok, \"x(\"]\ntests: []\n", QHIL_EINVAL, 2,
+             "inline.yaml:2:15: fail_on[1]: invalid pattern \"x(\"", NULL);
+    load_bad(HEAD "tests:\n"
+                  "  - name: a\n"
+                  "    fail_on: \"*oops\"\n"
+                  "    steps: [reset]\n",
+             QHIL_EINVAL, 4,
+             "tests[0].fail_on: invalid pattern \"*oops\": quantifier does "
+             "not follow a repeatable item at offset 0",
+             NULL);
+}
+
+static void test_bad_durations(void **state)
+{
+    (void)state;
+    load_bad(HEAD "timeout: 10 parsecs\ntests: []\n", QHIL_EINVAL, 2,
+             "inline.yaml:2:10: timeout: invalid duration '10 parsecs'",
+             NULL);
+    load_bad(HEAD "timeout: 0s\ntests: []\n", QHIL_EINVAL, 2,
+             "timeout: a timeout must be longer than 0", NULL);
+    load_bad(HEAD "timeout: [1]\ntests: []\n", QHIL_EINVAL, 2,
+             "timeout: expected a duration such as 10s or 500ms, got a list",
+             NULL);
+    load_bad(HEAD "tests:\n"
+                  "  - name: a\n"
+                  "    timeout: -3s\n"
+                  "    steps: [reset]\n",
+             QHIL_EINVAL, 4, "tests[0].timeout: invalid duration '-3s'",
+             NULL);
+    load_bad(HEAD "tests:\n"
+                  "  - name: a\n"
+                  "    steps:\n"
+                  "      - wait: soon\n",
+             QHIL_EINVAL, 5, "tests[0].steps[0].wait: invalid duration",
+             NULL);
+    load_bad(HEAD "tests:\n"
+                  "  - name: a\n"
+                  "    steps:\n"
+                  "      - expect: {pattern: x, timeout: 2 days}\n",
+             QHIL_EINVAL, 5, "tests[0].steps[0].expect.timeout:",
+             "unknown unit", NULL);
+}
+
+static void test_bad_tests(void **state)
+{
+    (void)state;
+    load_bad(HEAD "tests:\n"
+                  "  - name: a\n"
+                  "    steps: [reset]\n"
+                  "  - name: a\n"
+                  "    steps: [reset]\n",
+             QHIL_EINVAL, 5,
+             "inline.yaml:5:11: tests[1].name: duplicate test name 'a' "
+             "(first at line 3)",
+             NULL);
+    load_bad(HEAD "tests:\n"
+                  "  - name: \"\"\n"
+                  "    steps: [reset]\n",
+             QHIL_EINVAL, 3,
+             "tests[0].name: expected a test name, got an empty string",
+             NULL);
+    load_bad(HEAD "tests:\n"
+                  "  - steps: [reset]\n",
+             QHIL_EINVAL, 3, "tests[0]: missing 'name'", NULL);
+    load_bad(HEAD "tests:\n"
+                  "  - name: a\n",
+             QHIL_EINVAL, 3, "tests[0]: missing 'steps'", NULL);
+    load_bad(HEAD "tests:\n"
+                  "  - name: a\n"
+                  "    steps: []\n",
+             QHIL_EINVAL, 4, "tests[0].steps: a test needs at least one step",
+             NULL);
+    load_bad(HEAD "tests: []\n", QHIL_EINVAL, 2,
+             "tests: the suite has no tests", NULL);
+    load_bad(HEAD "tests: {a: 1}\n", QHIL_EINVAL, 2,
+             "tests: expected a list of tests, got a mapping", NULL);
+    load_bad(HEAD "tests:\n  - just a string\n", QHIL_EINVAL, 3,
+             "tests[0]: expected a test", NULL);
+    load_bad("tests: []\n", QHIL_EINVAL, 1, "missing 'device_type'", NULL);
+    load_bad(HEAD, QHIL_EINVAL, 1, "missing 'tests'", NULL);
+    load_bad("device_type: ../x\ntests: []\n", QHIL_EINVAL, 1,
+             "device_type: '../x' is not a board name", NULL);
+}
+
+static void test_bad_qmp(void **state)
+{
+    (void)state;
+    load_bad(HEAD "tests:\n"
+                  "  - name: a\n"
+                  "    steps:\n"
+                  "      - qmp: {arguments: {}}\n",
+             QHIL_EINVAL, 5, "tests[0].steps[0].qmp: missing 'execute'",
+             NULL);
+    load_bad(HEAD "tests:\n"
+                  "  - name: a\n"
+                  "    steps:\n"
+                  "      - qmp: {execute: stop, arguments: [1]}\n",
+             QHIL_EINVAL, 5,
+             "tests[0].steps[0].qmp.arguments: expected a mapping of "
+             "argument names to values, got a list",
+             NULL);
+    load_bad(HEAD "tests:\n"
+                  "  - name: a\n"
+                  "    steps:\n"
+                  "      - qmp: {execute: stop, expect: {}, "
+                  "expect_error: GenericError}\n",
+             QHIL_EINVAL, 5, "give either 'expect' or 'expect_error'", NULL);
+    load_bad(HEAD "tests:\n"
+                  "  - name: a\n"
+                  "    steps:\n"
+                  "      - qmp: \"query status\"\n",
+             QHIL_EINVAL, 5,
+             "tests[0].steps[0].qmp: 'query status' is not a QMP command",
+             NULL);
+    load_bad(HEAD "tests:\n"
+                  "  - name: a\n"
+                  "    steps:\n"
+                  "      - qmp: {execute: x, arguments: {n: "
+                  "99999999999999999999}}\n",
+             QHIL_EINVAL, 5,
+             "tests[0].steps[0].qmp.arguments.n: integer "
+             "99999999999999999999 is out of the 64-bit range",
+             NULL);
+    load_bad(HEAD "tests:\n"
+                  "  - name: a\n"
+                  "    steps:\n"
+                  "      - qmp: {execute: x, arguments: {a: 1, a: 2}}\n",
+             QHIL_EINVAL, 5, "duplicate key 'a'", NULL);
+    load_bad(HEAD "tests:\n"
+                  "  - name: a\n"
+                  "    steps:\n"
+                  "      - qmp: {execute: x, arguments: {[1]: 2}}\n",
+             QHIL_EINVAL, 5, "keys must be strings", NULL);
+}
+
+/* Aliases can make cycles and exponential trees; both must be refused. */
+static void test_alias_abuse(void **state)
+{
+    (void)state;
+    load_bad(HEAD "tests:\n"
+                  "  - name: a\n"
+                  "    steps:\n"
+                  "      - qmp: {execute: x, arguments: &a {k: [*a]}}\n",
+             QHIL_EINVAL, 0, "nested deeper than 64 levels", NULL);
+    load_bad(HEAD "l0: &l0 [x, x, x, x, x, x, x, x]\n"
+                  "tests: []\n",
+             QHIL_EINVAL, 2, "unknown key 'l0'", NULL);
+    load_bad(HEAD "tests:\n"
+                  "  - name: a\n"
+                  "    steps:\n"
+                  "      - qmp:\n"
+                  "          execute: x\n"
+                  "          arguments:\n"
+                  "            a: &a [x, x, x, x, x, x, x, x, x, x]\n"
+                  "            b: &b [*a, *a, *a, *a, *a, *a, *a, *a]\n"
+                  "            c: &c [*b, *b, *b, *b, *b, *b, *b, *b]\n"
+                  "            d: &d [*c, *c, *c, *c, *c, *c, *c, *c]\n"
+                  "            e: &e [*d, *d, *d, *d, *d, *d, *d, *d]\n"
+                  "            f: &f [*e, *e, *e, *e, *e, *e, *e, *e]\n"
+                  "            g: [*f, *f, *f, *f, *f, *f, *f, *f]\n",
+             QHIL_EINVAL, 0, "more than 65536 values", NULL);
+}
+
+static void test_bad_yaml(void **state)
+{
+    (void)state;
+    load_bad(HEAD "tests: [\n", QHIL_ESYNTAX, 3, "YAML syntax error: ",
+             NULL);
+    load_bad(HEAD "tests:\n  - name: a\n bad: x\n", QHIL_ESYNTAX, 4,
+             "YAML syntax error: ", NULL);
+    load_bad("", QHIL_ESYNTAX, 0, "inline.yaml: empty document", NULL);
+    load_bad("# only a comment\n", QHIL_ESYNTAX, 0, "empty document", NULL);
+    load_bad(HEAD "tests: []\n---\nx: 1\n", QHIL_ESYNTAX, 4,
+             "a second YAML document starts here", NULL);
+    load_bad("- a\n- b\n", QHIL_EINVAL, 1,
+             "expected a mapping with device_type and tests, got a list",
+             NULL);
+}
+
+static void test_missing_file(void **state)
+{
+    qhil_suite *s = (qhil_suite *)1;
+    qhil_error err;
+
+    (void)state;
+    qhil_error_init(&err);
+    assert_int_equal(qhil_suite_load(DATA "/suites/nope.yaml", &s, &err),
+                     QHIL_ENOENT);
+    assert_null(s);
+    assert_contains(err.message, "nope.yaml: cannot open: ");
+    qhil_error_release(&err);
+}
+
+static void test_context(void **state)
+{
+    qhil_suite *s;
+
+    (void)state;
+    s = load_ok(HEAD "context:\n"
+                     "  extra_options:\n"
+                     "    - -device\n"
+                     "    - \"loader,file=/a b,addr=0x0\"\n"
+                     "tests: [{name: a, steps: [reset]}]\n");
+    assert_int_equal(s->n_extra_options, 2);
+    assert_string_equal(s->extra_options[1], "loader,file=/a b,addr=0x0");
+    assert_int_equal(s->extra_options_line, 4);
+    qhil_suite_free(s);
+
+    load_bad(HEAD "context: {extra_options: [\"-icount shift=0\"]}\n"
+                  "tests: []\n",
+             QHIL_EINVAL, 2,
+             "context.extra_options[0]: '-icount shift=0' holds an option "
+             "and its value",
+             NULL);
+    load_bad(HEAD "context: {extra_options: {a: b}}\ntests: []\n",
+             QHIL_EINVAL, 2, "context.extra_options: expected a list", NULL);
+    load_bad(HEAD "context: {cpu: [a]}\ntests: []\n", QHIL_EINVAL, 2,
+             "context.cpu: expected a QEMU CPU model, got a list", NULL);
+    load_bad(HEAD "context: {cpu: \"-cpu max\"}\ntests: []\n", QHIL_EINVAL,
+             2, "context.cpu: '-cpu max' is not a CPU model name", NULL);
+}
+
+/* ---- images ---- */
+
+static char *make_temp_dir(void)
+{
+    const char *base = getenv("TMPDIR");
+    char *dir = NULL;
+
+    if (asprintf(&dir, "%s/qhil-suite-XXXXXX", base ? base : "/tmp") < 0) {
+        fail_msg("asprintf");
+    }
+    if (!mkdtemp(dir)) {
+        fail_msg("mkdtemp");
+    }
+    return dir;
+}
+
+static void touch(const char *dir, const char *name)
+{
+    char *path = NULL;
+    FILE *fp;
+
+    assert_true(asprintf(&path, "%s/%s", dir, name) > 0);
+    fp = fopen(path, "w");
+    assert_non_null(fp);
+    fputs("image\n", fp);
+    fclose(fp);
+    free(path);
+}
+
+static void remove_in(const char *dir, const char *name)
+{
+    char *path = NULL;
+
+    assert_true(asprintf(&path, "%s/%s", dir, name) > 0);
+    remove(path);
+    free(path);
+}
+
+/* Layout: TMP/suites/{suite.yaml,both.bin}, TMP/{both.bin,cwd.bin}; the
+ * current directory is TMP while loading. */
+static void test_image_resolution(void **state)
+{
+    char *tmp = make_temp_dir();
+    char *suites = NULL;
+    char *old = get_current_dir_name();
+    char *expect = NULL;
+    qhil_suite *s = NULL;
+    qhil_error err;
+    const char *text = HEAD "images:\n"
+                            "  both: both.bin\n"
+                            "  cwd: cwd.bin\n"
+                            "tests: [{name: a, steps: [reset]}]\n";
+    const char *missing = HEAD "images:\n"
+                               "  kernel: fw/none.elf\n"
+                               "tests: [{name: a, steps: [reset]}]\n";
+    int rc;
+
+    (void)state;
+    qhil_error_init(&err);
+    assert_true(asprintf(&suites, "%s/suites", tmp) > 0);
+    assert_int_equal(mkdir(suites, 0755), 0);
+    touch(suites, "both.bin");
+    touch(tmp, "both.bin");
+    touch(tmp, "cwd.bin");
+    assert_int_equal(chdir(tmp), 0);
+
+    rc = qhil_suite_load_buffer("suites/suite.yaml", text, strlen(text), &s,
+                                &err);
+    if (rc != 0) {
+        fail_msg("%s", qhil_error_message(&err, rc));
+    }
+    assert_int_equal(s->n_images, 2);
+    /* The suite's folder wins over the current directory... */
+    assert_true(asprintf(&expect, "%s/suites/both.bin", tmp) > 0);
+    assert_string_equal(s->images[0].path, expect);
+    assert_int_equal(s->images[0].line, 3);
+    free(expect);
+    /* ...which is still tried when the folder has no such file. */
+    assert_true(asprintf(&expect, "%s/cwd.bin", tmp) > 0);
+    assert_string_equal(s->images[1].path, expect);
+    free(expect);
+    qhil_suite_free(s);
+    s = NULL;
+
+    rc = qhil_suite_load_buffer("suites/suite.yaml", missing,
+                                strlen(missing), &s, &err);
+    assert_int_equal(rc, QHIL_ENOENT);
+    assert_null(s);
+    assert_contains(err.message, "suites/suite.yaml:3:11: images.kernel: "
+                                 "image file 'fw/none.elf' not found");
+    assert_contains(err.message, "tried suites/fw/none.elf beside the suite");
+    assert_contains(err.message, "and fw/none.elf in the current directory");
+    assert_contains(err.message, tmp);
+
+    assert_int_equal(chdir(old), 0);
+    remove_in(suites, "both.bin");
+    remove_in(tmp, "both.bin");
+    remove_in(tmp, "cwd.bin");
+    rmdir(suites);
+    rmdir(tmp);
+    free(suites);
+    free(tmp);
+    free(old);
+    qhil_error_release(&err);
+}
+
+static void test_image_errors(void **state)
+{
+    (void)state;
+    load_bad(HEAD "images:\n  kernel: /no/such/file.elf\n"
+                  "tests: [{name: a, steps: [reset]}]\n",
+             QHIL_ENOENT, 3,
+             "images.kernel: image file /no/such/file.elf not found", NULL);
+    load_bad(HEAD "images:\n  kernel: ../fw\n"
+                  "tests: [{name: a, steps: [reset]}]\n",
+             QHIL_ENOENT, 3, "images.kernel: image file '../fw' not found",
+             NULL);
+    load_bad(HEAD "images: [a]\ntests: []\n", QHIL_EINVAL, 2,
+             "images: expected a mapping of image names to file paths", NULL);
+    load_bad(HEAD "images:\n  kernel: ../fw/hello.elf\n"
+                  "  kernel: ../fw/hello.elf\n"
+                  "tests: []\n",
+             QHIL_EINVAL, 4, "images: duplicate key 'kernel' (first at line "
+                             "3)",
+             NULL);
+    load_bad(HEAD "images:\n  kernel:\n"
+                  "tests: []\n",
+             QHIL_EINVAL, 3,
+             "images.kernel: expected the path of an image file, got nothing",
+             NULL);
+}
+
+static void test_json_subset(void **state)
+{
+    json_error_t jerr;
+    json_t *have = json_loads("{\"status\": \"running\", \"singlestep\": "
+                              "false, \"info\": {\"a\": 1, \"b\": [1, 2]}}",
+                              0, &jerr);
+    json_t *w;
+
+    (void)state;
+    assert_non_null(have);
+#define SUBSET(text, expected)                                                \
+    do {                                                                      \
+        w = json_loads(text, JSON_DECODE_ANY, &jerr);                         \
+        assert_non_null(w);                                                   \
+        assert_int_equal(qhil_json_subset(w, have), expected);                \
+        json_decref(w);                                                       \
+    } while (0)
+    SUBSET("{}", 1);
+    SUBSET("{\"status\": \"running\"}", 1);
+    SUBSET("{\"status\": \"paused\"}", 0);
+    SUBSET("{\"info\": {\"a\": 1}}", 1);
+    SUBSET("{\"info\": {\"a\": 2}}", 0);
+    SUBSET("{\"info\": {\"b\": [1]}}", 0);
+    SUBSET("{\"info\": {\"b\": [1, 2]}}", 1);
+    SUBSET("{\"missing\": null}", 0);
+    SUBSET("{\"singlestep\": false}", 1);
+    SUBSET("[1]", 0);
+    SUBSET("{\"status\": {\"x\": 1}}", 0);
+#undef SUBSET
+    assert_true(qhil_json_subset(NULL, NULL));
+    assert_false(qhil_json_subset(have, NULL));
+    json_decref(have);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_basic_file),
+        cmocka_unit_test(test_json_arguments),
+        cmocka_unit_test(test_defaults),
+        cmocka_unit_test(test_default_name_yml),
+        cmocka_unit_test(test_unknown_keys),
+        cmocka_unit_test(test_bad_steps),
+        cmocka_unit_test(test_bad_patterns),
+        cmocka_unit_test(test_bad_durations),
+        cmocka_unit_test(test_bad_tests),
+        cmocka_unit_test(test_bad_qmp),
+        cmocka_unit_test(test_alias_abuse),
+        cmocka_unit_test(test_bad_yaml),
+        cmocka_unit_test(test_missing_file),
+        cmocka_unit_test(test_context),
+        cmocka_unit_test(test_image_resolution),
+        cmocka_unit_test(test_image_errors),
+        cmocka_unit_test(test_json_subset),
+    };
+
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
