@@ -54,9 +54,14 @@ struct qhil_board {
     int allow_extra;
 };
 
-/* Options the harness wires itself: never in a template or a job. */
+/*
+ * Options the harness wires itself: never in a template or a job.
+ * -readconfig is here because a config file can define monitors and
+ * serial ports behind our back.
+ */
 static const char *const harness_options[] = {
-    "-qmp", "-qmp-pretty", "-mon", "-serial", "-daemonize", "-pidfile", NULL,
+    "-qmp", "-qmp-pretty", "-mon", "-serial", "-daemonize", "-pidfile",
+    "-readconfig", NULL,
 };
 
 /* Options that carry firmware images: only through image slots. */
@@ -201,8 +206,9 @@ static int valid_memory(const char *s)
 }
 
 /*
- * Does any comma-separated item of word give an id or chardev starting
- * with "qhil"?  Those names belong to the harness's own chardevs.
+ * Does any comma-separated item of word name an id or chardev starting
+ * with "qhil" ("id=qhil-x", "chardev=qhil-x", "chardev:qhil-x")?  Those
+ * names belong to the harness's own chardevs.
  */
 static int names_reserved_id(const char *word)
 {
@@ -210,7 +216,8 @@ static int names_reserved_id(const char *word)
 
     while (p) {
         if (strncmp(p, "id=qhil", 7) == 0 ||
-            strncmp(p, "chardev=qhil", 12) == 0) {
+            strncmp(p, "chardev=qhil", 12) == 0 ||
+            strncmp(p, "chardev:qhil", 12) == 0) {
             return 1;
         }
         p = strchr(p, ',');
@@ -221,9 +228,13 @@ static int names_reserved_id(const char *word)
     return 0;
 }
 
-/* Reject blanks, leading dashes and slots in a single-word value. */
+/*
+ * A value that becomes one argument: no leading dash, no slots, and no
+ * blank space unless allow_blank (a program path may contain spaces).
+ */
 static int load_word(qhil_yaml *y, yaml_node_t *node, const char *field,
-                     const char *what, char **out, qhil_error *err)
+                     const char *what, int allow_blank, char **out,
+                     qhil_error *err)
 {
     const char *p;
     int rc;
@@ -232,7 +243,7 @@ static int load_word(qhil_yaml *y, yaml_node_t *node, const char *field,
     if (rc < 0) {
         return rc;
     }
-    for (p = *out; *p; p++) {
+    for (p = *out; !allow_blank && *p; p++) {
         if (isspace((unsigned char)*p)) {
             return qhil_yaml_fail(y, node, field, err, QHIL_EINVAL,
                                   "'%s' contains blank space; expected %s",
@@ -329,22 +340,23 @@ static int load_opt(qhil_yaml *y, yaml_node_t *node, const char *field,
                             o->text);
         goto cleanup;
     }
-    if (in_list(harness_options, first)) {
-        rc = qhil_yaml_fail(y, node, field, err, QHIL_EINVAL,
-                            "'%s' is owned by qhil, which wires QMP and the "
-                            "console itself",
-                            o->words[0]);
-        goto cleanup;
-    }
-    if (!strcmp(first, "-machine") || !strcmp(first, "-M") ||
-        !strcmp(first, "-cpu") || !strcmp(first, "-m")) {
-        rc = qhil_yaml_fail(y, node, field, err, QHIL_EINVAL,
-                            "'%s' is set by qemu.machine, qemu.cpu or "
-                            "qemu.memory, not as an option",
-                            o->words[0]);
-        goto cleanup;
-    }
     for (i = 0; i < o->n_words; i++) {
+        first = option_name(o->words[i]);
+        if (in_list(harness_options, first)) {
+            rc = qhil_yaml_fail(y, node, field, err, QHIL_EINVAL,
+                                "'%s' is owned by qhil, which wires QMP and "
+                                "the console itself",
+                                o->words[i]);
+            goto cleanup;
+        }
+        if (!strcmp(first, "-machine") || !strcmp(first, "-M") ||
+            !strcmp(first, "-cpu") || !strcmp(first, "-m")) {
+            rc = qhil_yaml_fail(y, node, field, err, QHIL_EINVAL,
+                                "'%s' is set by qemu.machine, qemu.cpu or "
+                                "qemu.memory, not as an option",
+                                o->words[i]);
+            goto cleanup;
+        }
         if (names_reserved_id(o->words[i])) {
             rc = qhil_yaml_fail(y, node, field, err, QHIL_EINVAL,
                                 "'%s': ids starting with 'qhil' are "
@@ -614,7 +626,7 @@ static int load_qemu(qhil_board *b, qhil_yaml *y, yaml_node_t *qemu,
         return qhil_yaml_fail(y, qemu, "qemu", err, QHIL_EINVAL,
                               "missing 'binary' (e.g. qemu-system-arm)");
     }
-    rc = load_word(y, node, "qemu.binary", "a QEMU program name or path",
+    rc = load_word(y, node, "qemu.binary", "a QEMU program name or path", 1,
                    &b->binary, err);
     if (rc < 0) {
         return rc;
@@ -624,14 +636,14 @@ static int load_qemu(qhil_board *b, qhil_yaml *y, yaml_node_t *qemu,
         return qhil_yaml_fail(y, qemu, "qemu", err, QHIL_EINVAL,
                               "missing 'machine' (e.g. mps2-an385)");
     }
-    rc = load_word(y, node, "qemu.machine", "a QEMU machine name",
+    rc = load_word(y, node, "qemu.machine", "a QEMU machine name", 0,
                    &b->machine, err);
     if (rc < 0) {
         return rc;
     }
     node = qhil_yaml_get(y, qemu, "cpu");
     if (node) {
-        rc = load_word(y, node, "qemu.cpu", "a QEMU CPU model", &b->cpu,
+        rc = load_word(y, node, "qemu.cpu", "a QEMU CPU model", 0, &b->cpu,
                        err);
         if (rc < 0) {
             return rc;
@@ -640,7 +652,7 @@ static int load_qemu(qhil_board *b, qhil_yaml *y, yaml_node_t *qemu,
     node = qhil_yaml_get(y, qemu, "memory");
     if (node) {
         rc = load_word(y, node, "qemu.memory", "a memory size such as 16M",
-                       &b->memory, err);
+                       0, &b->memory, err);
         if (rc < 0) {
             return rc;
         }
@@ -722,7 +734,8 @@ int qhil_board_load(const char *path, qhil_board **out, qhil_error *err)
                             "missing 'arch' (e.g. arm, riscv64)");
         goto cleanup;
     }
-    rc = load_word(&y, node, "arch", "an architecture name", &b->arch, err);
+    rc = load_word(&y, node, "arch", "an architecture name", 0, &b->arch,
+                   err);
     if (rc < 0) {
         goto cleanup;
     }
@@ -875,15 +888,35 @@ fail:
     return NULL;
 }
 
-static const char *origin_sep(const char *origin)
+/*
+ * Refuse a job value: "ORIGIN: FIELD: TEXT" (no origin part when origin
+ * is NULL or empty).  Returns QHIL_EINVAL.
+ */
+static int job_fail(qhil_error *err, const char *origin, const char *field,
+                    const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+
+static int job_fail(qhil_error *err, const char *origin, const char *field,
+                    const char *fmt, ...)
 {
-    return origin && *origin ? ": " : "";
+    char *text = NULL;
+    va_list ap;
+    int n;
+
+    va_start(ap, fmt);
+    n = vasprintf(&text, fmt, ap);
+    va_end(ap);
+    if (n < 0) {
+        text = NULL;
+    }
+    qhil_error_set(err, QHIL_EINVAL, "%s%s%s: %s",
+                   origin && *origin ? origin : "",
+                   origin && *origin ? ": " : "", field,
+                   text ? text : qhil_strerror(QHIL_EINVAL));
+    free(text);
+    return QHIL_EINVAL;
 }
 
-static const char *origin_text(const char *origin)
-{
-    return origin && *origin ? origin : "";
-}
+#define EXTRA "context.extra_options"
 
 /* Refuse one extra option word the job may not pass; 0 when it is fine. */
 static int check_extra(const qhil_board *b, const qhil_board_job *job,
@@ -894,59 +927,52 @@ static int check_extra(const qhil_board *b, const qhil_board_job *job,
     size_t i;
 
     if (!*word) {
-        return qhil_error_set(err, QHIL_EINVAL,
-                              "%s%sextra_options: empty argument",
-                              origin_text(o), origin_sep(o));
+        return job_fail(err, o, EXTRA, "empty argument");
     }
     if (names_reserved_id(word)) {
-        return qhil_error_set(err, QHIL_EINVAL,
-                              "%s%sextra_options: '%s': ids starting with "
-                              "'qhil' are reserved for the harness",
-                              origin_text(o), origin_sep(o), word);
+        return job_fail(err, o, EXTRA,
+                        "'%s': ids starting with 'qhil' are reserved for the "
+                        "harness",
+                        word);
     }
     if (name[0] != '-' || !name[1]) {
         return QHIL_EOK;
     }
     if (!strcmp(name, "-machine") || !strcmp(name, "-M")) {
-        return qhil_error_set(err, QHIL_EINVAL,
-                              "%s%sextra_options: '%s' is not allowed: the "
-                              "board template %s sets the machine",
-                              origin_text(o), origin_sep(o), word, b->path);
+        return job_fail(err, o, EXTRA,
+                        "'%s' is not allowed: the board template %s sets the "
+                        "machine",
+                        word, b->path);
     }
     if (!strcmp(name, "-m")) {
-        return qhil_error_set(err, QHIL_EINVAL,
-                              "%s%sextra_options: '%s' is not allowed: the "
-                              "board template %s sets the memory size",
-                              origin_text(o), origin_sep(o), word, b->path);
+        return job_fail(err, o, EXTRA,
+                        "'%s' is not allowed: the board template %s sets the "
+                        "memory size",
+                        word, b->path);
+    }
+    if (!strcmp(name, "-cpu") && b->allow_cpu) {
+        return job_fail(err, o, EXTRA,
+                        "'%s' is not allowed: set context.cpu instead", word);
     }
     if (!strcmp(name, "-cpu")) {
-        if (b->allow_cpu) {
-            return qhil_error_set(err, QHIL_EINVAL,
-                                  "%s%sextra_options: '%s' is not allowed: "
-                                  "set context.cpu instead",
-                                  origin_text(o), origin_sep(o), word);
-        }
-        return qhil_error_set(err, QHIL_EINVAL,
-                              "%s%sextra_options: '%s' is not allowed: "
-                              "board '%s' does not let jobs choose the CPU",
-                              origin_text(o), origin_sep(o), word,
-                              b->device_type);
+        return job_fail(err, o, EXTRA,
+                        "'%s' is not allowed: board '%s' does not let jobs "
+                        "choose the CPU",
+                        word, b->device_type);
     }
     if (in_list(harness_options, name) || !strcmp(name, "-monitor") ||
         !strcmp(name, "-nographic")) {
-        return qhil_error_set(err, QHIL_EINVAL,
-                              "%s%sextra_options: '%s' is not allowed: qhil "
-                              "owns the monitor, QMP and console wiring",
-                              origin_text(o), origin_sep(o), word);
+        return job_fail(err, o, EXTRA,
+                        "'%s' is not allowed: qhil owns the monitor, QMP and "
+                        "console wiring",
+                        word);
     }
     for (i = 0; i < b->n_mandatory; i++) {
         if (!strcmp(option_name(b->mandatory[i].words[0]), name)) {
-            return qhil_error_set(err, QHIL_EINVAL,
-                                  "%s%sextra_options: '%s' is not allowed: "
-                                  "it repeats the board's mandatory option "
-                                  "'%s'",
-                                  origin_text(o), origin_sep(o), word,
-                                  b->mandatory[i].text);
+            return job_fail(err, o, EXTRA,
+                            "'%s' is not allowed: it repeats the board's "
+                            "mandatory option '%s'",
+                            word, b->mandatory[i].text);
         }
     }
     for (i = 0; i < b->n_images; i++) {
@@ -955,10 +981,10 @@ static int check_extra(const qhil_board *b, const qhil_board_job *job,
         }
     }
     if (in_list(image_options, name) || i < b->n_images) {
-        return qhil_error_set(err, QHIL_EINVAL,
-                              "%s%sextra_options: '%s' is not allowed: "
-                              "give firmware under images: instead",
-                              origin_text(o), origin_sep(o), word);
+        return job_fail(err, o, EXTRA,
+                        "'%s' is not allowed: give firmware under images: "
+                        "instead",
+                        word);
     }
     return QHIL_EOK;
 }
@@ -987,26 +1013,20 @@ static int match_images(const qhil_board *b, const qhil_board_job *job,
                 qhil_buf_printf(&names, "%s%s", j ? ", " : "",
                                 b->images[j].name);
             }
-            rc = qhil_error_set(err, QHIL_EINVAL,
-                                "%s%simages: board '%s' has no image slot "
-                                "'%s' (slots: %s)",
-                                origin_text(v->origin), origin_sep(v->origin),
-                                b->device_type, v->name ? v->name : "",
-                                names.data ? names.data : "none");
+            rc = job_fail(err, v->origin, "images",
+                          "board '%s' has no image slot '%s' (slots: %s)",
+                          b->device_type, v->name ? v->name : "",
+                          names.data ? names.data : "none");
             goto cleanup;
         }
         if (which[j]) {
-            rc = qhil_error_set(err, QHIL_EINVAL,
-                                "%s%simages: image '%s' is given twice",
-                                origin_text(v->origin), origin_sep(v->origin),
-                                v->name);
+            rc = job_fail(err, v->origin, "images",
+                          "image '%s' is given twice", v->name);
             goto cleanup;
         }
         if (!v->value || !*v->value) {
-            rc = qhil_error_set(err, QHIL_EINVAL,
-                                "%s%simages: image '%s' has an empty path",
-                                origin_text(v->origin), origin_sep(v->origin),
-                                v->name);
+            rc = job_fail(err, v->origin, "images",
+                          "image '%s' has an empty path", v->name);
             goto cleanup;
         }
         which[j] = v->value;
@@ -1043,31 +1063,22 @@ int qhil_board_argv(const qhil_board *board, const qhil_board_job *job,
     }
     if (job->cpu) {
         if (!board->allow_cpu) {
-            rc = qhil_error_set(err, QHIL_EINVAL,
-                                "%s%scontext.cpu: board '%s' does not let "
-                                "jobs choose the CPU",
-                                origin_text(job->cpu_origin),
-                                origin_sep(job->cpu_origin),
-                                board->device_type);
+            rc = job_fail(err, job->cpu_origin, "context.cpu",
+                          "board '%s' does not let jobs choose the CPU",
+                          board->device_type);
             goto cleanup;
         }
         if (!*job->cpu || job->cpu[0] == '-' || strpbrk(job->cpu, " \t\n")) {
-            rc = qhil_error_set(err, QHIL_EINVAL,
-                                "%s%scontext.cpu: '%s' is not a CPU model "
-                                "name",
-                                origin_text(job->cpu_origin),
-                                origin_sep(job->cpu_origin), job->cpu);
+            rc = job_fail(err, job->cpu_origin, "context.cpu",
+                          "'%s' is not a CPU model name", job->cpu);
             goto cleanup;
         }
         cpu = job->cpu;
     }
     if (job->n_extra_options && !board->allow_extra) {
-        rc = qhil_error_set(err, QHIL_EINVAL,
-                            "%s%scontext.extra_options: board '%s' does not "
-                            "allow extra options",
-                            origin_text(job->extra_origin),
-                            origin_sep(job->extra_origin),
-                            board->device_type);
+        rc = job_fail(err, job->extra_origin, EXTRA,
+                      "board '%s' does not allow extra options",
+                      board->device_type);
         goto cleanup;
     }
     for (i = 0; i < job->n_extra_options; i++) {

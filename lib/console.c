@@ -137,7 +137,11 @@ static enum con_match con_try(qhil_console *con, con_pattern *p,
         from = con->base + con->win.len;
     }
     subj = from - con->base > ctx ? from - ctx : con->base;
-    rc = pcre2_match(p->code, (PCRE2_SPTR)(con->win.data + (subj - con->base)),
+    /* An empty window still has a subject: "" rather than NULL. */
+    rc = pcre2_match(p->code,
+                     (PCRE2_SPTR)(con->win.data ? con->win.data +
+                                                      (subj - con->base)
+                                                : ""),
                      con->win.len - (size_t)(subj - con->base),
                      (PCRE2_SIZE)(from - subj), PCRE2_PARTIAL_SOFT, p->md,
                      NULL);
@@ -151,7 +155,11 @@ static enum con_match con_try(qhil_console *con, con_pattern *p,
         p->scan = subj + ov[0];
         return CON_PARTIAL;
     }
-    p->scan = con->base + con->win.len;
+    if (rc == PCRE2_ERROR_NOMATCH) {
+        p->scan = con->base + con->win.len;
+    }
+    /* Other failures (a pattern that hits PCRE2's backtracking limit)
+     * keep the scan position: no byte is skipped, the wait times out. */
     return CON_NOMATCH;
 }
 

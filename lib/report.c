@@ -145,8 +145,9 @@ static int xml_char(uint32_t cp)
 /*
  * Write len bytes of s as XML character data.  In an attribute (attr),
  * tab and line breaks are written as references so that attribute value
- * normalisation keeps them; \r is always a reference so that end-of-line
- * handling does not turn it into \n.
+ * normalisation keeps them.  In text, CR LF is written as LF, which is
+ * what an XML parser would make of it anyway; any other CR is a
+ * reference so that end-of-line handling does not turn it into LF.
  */
 static void xml_write(FILE *out, const char *s, size_t len, int attr)
 {
@@ -179,6 +180,11 @@ static void xml_write(FILE *out, const char *s, size_t len, int attr)
             fputs("&apos;", out);
             break;
         case '\r':
+            /* CR LF reads as a plain line break in the report (the
+             * console log on disk keeps every byte); a lone CR stays. */
+            if (!attr && p + 1 < end && p[1] == '\n') {
+                break;
+            }
             fputs("&#13;", out);
             break;
         case '\n':
@@ -332,9 +338,12 @@ cleanup:
     return rc;
 }
 
-/* Write element (system-out or system-err) holding the tail of path. */
+/*
+ * Write element (system-out or system-err) holding the tail of path.
+ * With skip_empty, an empty log writes nothing at all.
+ */
 static void junit_log(FILE *out, const char *element, const char *what,
-                      const char *path)
+                      const char *path, int skip_empty)
 {
     qhil_buf b;
     off_t total = 0;
@@ -343,6 +352,10 @@ static void junit_log(FILE *out, const char *element, const char *what,
 
     qhil_buf_init(&b, LOG_TAIL_MAX);
     rc = read_tail(path, &b, &total);
+    if (rc == 0 && b.len == 0 && skip_empty) {
+        qhil_buf_release(&b);
+        return;
+    }
     fprintf(out, "      <%s>", element);
     if (rc < 0) {
         fprintf(out, "[qhil: %s ", what);
@@ -429,10 +442,10 @@ static void junit_test(FILE *out, const qhil_suite_result *r,
         }
     }
     if (t->console_log) {
-        junit_log(out, "system-out", "console log", t->console_log);
+        junit_log(out, "system-out", "console log", t->console_log, 0);
     }
     if (t->qemu_log) {
-        junit_log(out, "system-err", "QEMU log", t->qemu_log);
+        junit_log(out, "system-err", "QEMU log", t->qemu_log, 1);
     }
     fputs("    </testcase>\n", out);
 }

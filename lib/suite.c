@@ -475,9 +475,11 @@ static int step_dispatch(parser *p, const yaml_node_t *key, const char *name,
     int rc;
 
     st->keyword = strdup(name);
-    sub = qhil_field(field, ".%s", name);
-    if (!st->keyword || !sub) {
-        free(sub);
+    if (!st->keyword) {
+        return nomem(p);
+    }
+    sub = qhil_field(field, ".%s", st->keyword);
+    if (!sub) {
         return nomem(p);
     }
     if (!strcmp(name, "expect")) {

@@ -139,6 +139,10 @@ int qhil_yaml_load_buffer(qhil_yaml *y, const char *name, const char *data,
         goto cleanup;
     }
     parser_ready = 1;
+    if (!data) {
+        data = "";
+        len = 0;
+    }
     yaml_parser_set_input_string(&parser, (const unsigned char *)data, len);
     if (!yaml_parser_load(&parser, &y->doc)) {
         rc = syntax_error(y, &parser, err);

@@ -12,7 +12,20 @@ shift || true
 make -s -C firmware
 werror=false
 [ -n "${CI:-}" ] && werror=true
+# Quiet when it works; the whole output when it does not.
+log=$(mktemp)
 if [ ! -f "$dir/build.ninja" ]; then
-    meson setup "$dir" -Dwerror=$werror "$@" >/dev/null
+    if ! meson setup "$dir" -Dwerror=$werror "$@" >"$log" 2>&1; then
+        cat "$log" >&2
+        rm -f "$log"
+        echo "build: meson setup $dir failed" >&2
+        exit 1
+    fi
 fi
-ninja -C "$dir" >/dev/null
+if ! ninja -C "$dir" >"$log" 2>&1; then
+    cat "$log" >&2
+    rm -f "$log"
+    echo "build: ninja -C $dir failed" >&2
+    exit 1
+fi
+rm -f "$log"

@@ -211,8 +211,10 @@ scenario_harness_killed() {
     qemu=$(qemu_child_of $qhil) || fail "QEMU never started"
     kill -9 $qhil
     wait $qhil 2>/dev/null
+    # Dead means gone or a zombie waiting for init to reap it.
     for _ in $(seq 50); do
         kill -0 "$qemu" 2>/dev/null || return 0
+        grep -q '^State:.*Z' "/proc/$qemu/status" 2>/dev/null && return 0
         sleep 0.1
     done
     kill -9 "$qemu"

@@ -170,7 +170,7 @@ static void refuse_extra(const char *board, const char *const *extra,
     job.extra_origin = "jobs/s.yaml:12";
     assert_int_equal(qhil_board_argv(b, &job, &argv, &err), QHIL_EINVAL);
     assert_null(argv);
-    assert_contains(err.message, "jobs/s.yaml:12: ");
+    assert_contains(err.message, "jobs/s.yaml:12: context.extra_options: ");
     assert_contains(err.message, needle);
     qhil_error_release(&err);
     qhil_board_free(b);
@@ -219,6 +219,14 @@ static void test_forbidden_extra_options(void **state)
     extra[1] = "virtconsole,chardev=qhil-qmp";
     refuse_extra(BOARDS "/mps2-an385.yaml", extra, 2,
                  "ids starting with 'qhil' are reserved");
+    extra[0] = "-parallel";
+    extra[1] = "chardev:qhil-console";
+    refuse_extra(BOARDS "/mps2-an385.yaml", extra, 2,
+                 "ids starting with 'qhil' are reserved");
+    extra[0] = "-readconfig";
+    extra[1] = "lab.cfg";
+    refuse_extra(BOARDS "/mps2-an385.yaml", extra, 2,
+                 "'-readconfig' is not allowed: qhil owns");
     extra[0] = "";
     refuse_extra(BOARDS "/mps2-an385.yaml", extra, 1, "empty argument");
 }
@@ -410,6 +418,10 @@ static void test_bad_templates(void **state)
                                     "    - -qmp unix:/tmp/q\n",
                  QHIL_EINVAL, 8,
                  "qemu.mandatory[1]: '-qmp' is owned by qhil");
+    bad_template(GOOD_TOP GOOD_QEMU "  mandatory:\n    - -nographic "
+                                    "-serial null\n",
+                 QHIL_EINVAL, 7,
+                 "qemu.mandatory[0]: '-serial' is owned by qhil");
     bad_template(GOOD_TOP GOOD_QEMU "  mandatory:\n    - [-M, virt]\n",
                  QHIL_EINVAL, 7,
                  "qemu.mandatory[0]: '-M' is set by qemu.machine");

@@ -94,6 +94,18 @@ static void test_match_split_across_reads(void **state)
     free(m);
 }
 
+static void test_empty_match_before_output(void **state)
+{
+    fixture *f = *state;
+    char *m = NULL;
+
+    /* Nothing received yet: a pattern that matches the empty string
+     * matches at once. */
+    assert_int_equal(expect(f, "x*", QHIL_SEC, &m, NULL), 0);
+    assert_string_equal(m, "");
+    free(m);
+}
+
 static void test_no_byte_matched_twice(void **state)
 {
     fixture *f = *state;
@@ -304,6 +316,8 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_match_split_across_reads, setup,
                                         teardown),
+        cmocka_unit_test_setup_teardown(test_empty_match_before_output,
+                                        setup, teardown),
         cmocka_unit_test_setup_teardown(test_no_byte_matched_twice, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(test_no_byte_skipped, setup,

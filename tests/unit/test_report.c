@@ -256,7 +256,7 @@ static void test_junit_structure(void **state)
                 0);
     assert_contains(text, "    <testcase classname=\"hello\" name=\"boots\" "
                           "time=\"1.234\">\n"
-                          "      <system-out>Hello, QEMU!&#13;\n"
+                          "      <system-out>Hello, QEMU!\n"
                           "</system-out>\n"
                           "    </testcase>\n");
     assert_contains(text, "    <testcase classname=\"hello\" name=\"prints\" "
@@ -284,7 +284,8 @@ static void test_junit_structure(void **state)
 
 static void test_junit_escaping(void **state)
 {
-    static const char console[] = "ok <tag> & \"q\" 'a'\n"
+    static const char console[] = "ok <tag> & \"q\" 'a'\r\n"
+                                  "progress\r50%\r\n"
                                   "bell\x07 nul\x00 esc\x1b[0m\n"
                                   "bad \xff\xfe utf8 \xc3\xa9 \xe2\x82\xac\n"
                                   "overlong \xc0\xaf surrogate \xed\xa0\x80\n"
@@ -309,6 +310,7 @@ static void test_junit_escaping(void **state)
     assert_contains(text, "tail \xEF\xBF\xBD[1m&lt;b&gt;");
     assert_contains(text, "<system-out>ok &lt;tag&gt; &amp; &quot;q&quot; "
                           "&apos;a&apos;\n"
+                          "progress&#13;50%\n"
                           "bell\xEF\xBF\xBD nul\xEF\xBF\xBD "
                           "esc\xEF\xBF\xBD[0m\n"
                           "bad \xEF\xBF\xBD\xEF\xBF\xBD utf8 \xc3\xa9 "
@@ -378,6 +380,29 @@ static void test_junit_missing_log(void **state)
     /* A passing test without logs is one empty element. */
     assert_contains(text, "<testcase classname=\"s\" name=\"nolog\" "
                           "time=\"0.000\"/>\n");
+    free(text);
+    qhil_suite_result_free(r);
+}
+
+static void test_junit_qemu_log(void **state)
+{
+    qhil_suite_result *r = new_result("s", 2);
+    char *text;
+
+    (void)state;
+    set_test(&r->tests[0], "quiet", QHIL_PASS, 0);
+    r->tests[0].console_log = write_file("quiet.log", "", 0);
+    r->tests[0].qemu_log = write_file("quiet-qemu.log", "", 0);
+    set_test(&r->tests[1], "noisy", QHIL_ERROR, 0);
+    r->tests[1].qemu_log = write_file("noisy-qemu.log",
+                                      "qemu: could not load kernel\n", 28);
+    text = render(r, QHIL_REPORT_JUNIT);
+    /* An empty console log is still shown; an empty QEMU log is not. */
+    assert_contains(text, "name=\"quiet\" time=\"0.000\">\n"
+                          "      <system-out></system-out>\n"
+                          "    </testcase>\n");
+    assert_contains(text, "<system-err>qemu: could not load kernel\n"
+                          "</system-err>\n");
     free(text);
     qhil_suite_result_free(r);
 }
@@ -471,6 +496,7 @@ int main(void)
         cmocka_unit_test(test_junit_escaping),
         cmocka_unit_test(test_junit_log_cut),
         cmocka_unit_test(test_junit_missing_log),
+        cmocka_unit_test(test_junit_qemu_log),
         cmocka_unit_test(test_save),
         cmocka_unit_test(test_write_failure),
     };
