@@ -513,6 +513,20 @@ int qhil_qmp_send(qhil_qmp *qmp, const char *command, const json_t *args,
         goto cleanup;
     }
     text = json_dumps(msg, JSON_COMPACT);
+    if (text) {
+        /* One write per command: the text and its newline together. */
+        size_t len = strlen(text);
+        char *line = realloc(text, len + 2);
+
+        if (!line) {
+            free(text);
+            text = NULL;
+        } else {
+            line[len] = '\n';
+            line[len + 1] = '\0';
+            text = line;
+        }
+    }
     if (!text) {
         rc = qhil_error_set(err, QHIL_ENOMEM, "out of memory");
         goto cleanup;
@@ -521,9 +535,6 @@ int qhil_qmp_send(qhil_qmp *qmp, const char *command, const json_t *args,
     qmp->pending[qmp->n_pending++] =
         (qmp_pending){.id = id, .forgotten = false, .reply = NULL};
     rc = qmp_write_all(qmp, text, strlen(text), deadline, err);
-    if (rc == QHIL_EOK) {
-        rc = qmp_write_all(qmp, "\n", 1, deadline, err);
-    }
     if (rc < 0) {
         qmp_pending *p = qmp_find_pending(qmp, id);
 

@@ -18,6 +18,9 @@ typedef struct run_cli {
                         TAP on stdout) */
     bool color;
     bool quiet;
+    bool header_done;
+    const qhil_suite *suite;
+    size_t n_selected;
 } run_cli;
 
 static void run_usage(FILE *f)
@@ -53,6 +56,23 @@ static const char *verdict_label(const run_cli *c, qhil_verdict v)
         "\033[31;1mERROR\033[0m", "\033[33mSKIP \033[0m"};
 
     return c->color ? colored[v] : plain[v];
+}
+
+/* The header goes out with the first test, once the run has really
+ * started: a board problem is then reported alone. */
+static void on_test_started(void *data, const qhil_test *test)
+{
+    run_cli *c = data;
+
+    (void)test;
+    if (c->header_done || c->quiet) {
+        return;
+    }
+    c->header_done = true;
+    fprintf(c->out, "qhil: suite %s (%s), board %s, %zu test%s\n",
+            c->suite->name, c->suite->path, c->suite->device_type,
+            c->n_selected, c->n_selected == 1 ? "" : "s");
+    fflush(c->out);
 }
 
 static void on_test_done(void *data, const qhil_test *test,
@@ -222,18 +242,14 @@ int cmd_run(int argc, char **argv)
         }
         out_dir = default_out;
     }
-    if (!cli.quiet) {
-        fprintf(cli.out, "qhil: suite %s (%s), board %s, %zu test%s\n",
-                suite->name, suite->path, suite->device_type,
-                only ? n_only : suite->n_tests,
-                (only ? n_only : suite->n_tests) == 1 ? "" : "s");
-        fflush(cli.out);
-    }
+    cli.suite = suite;
+    cli.n_selected = only ? n_only : suite->n_tests;
     {
         qhil_run_opts ro = {
             .board_dirs = (const char *const *)board_dirs,
             .out_dir = out_dir,
             .only = (const char *const *)only,
+            .test_started = on_test_started,
             .test_done = on_test_done,
             .data = &cli,
         };

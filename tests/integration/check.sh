@@ -98,6 +98,12 @@ scenario_example_fault() {
     no_qemu_left
 }
 
+scenario_input_after_reset() {
+    run 0 run -o "$work/r" "$suites/input-after-reset.yaml"
+    has '^PASS +typed-after-reset '
+    no_qemu_left
+}
+
 scenario_wrong_pattern_fails() {
     run 1 run -o "$work/r" "$suites/fail-wrong-pattern.yaml"
     has '^FAIL +wrong-banner '
@@ -237,6 +243,29 @@ scenario_library_example() {
     has '^firmware said: count=1$'
     has '^QEMU status: running$'
     has '^logs: /tmp/qhil-boot\.[A-Za-z0-9]+/console\.log$'
+    rm -rf "$(sed -n 's|^logs: \(.*\)/console.log$|\1|p' "$work/out")"
+}
+
+# Install into a scratch root, build the C example against the installed
+# headers and library with pkg-config only, and run it.
+scenario_installed_library() {
+    : "${BUILD:?set BUILD to the build folder}"
+    local root="$work/root" pcdir
+    meson install -C "$BUILD" --no-rebuild --destdir "$root" \
+        >"$work/out" 2>&1 || fail "meson install failed"
+    pcdir=$(dirname "$(find "$root" -name libqhil.pc | head -n 1)")
+    [ -f "$pcdir/libqhil.pc" ] || fail "libqhil.pc not installed"
+    [ -f "$(find "$root" -path '*/share/qhil/boards/mps2-an385.yaml')" ] ||
+        fail "board templates not installed"
+    export PKG_CONFIG_PATH="$pcdir" PKG_CONFIG_SYSROOT_DIR="$root"
+    # shellcheck disable=SC2046 # pkg-config output is a list of words
+    cc -o "$work/boot" examples/c/boot.c \
+        $(pkg-config --cflags --libs libqhil) $SAN_FLAGS \
+        >"$work/out" 2>&1 || fail "examples/c/boot.c does not build from the install"
+    LD_LIBRARY_PATH="$(dirname "$(find "$root" -name 'libqhil.so' | head -n 1)")" \
+        "$work/boot" "$SRC/boards" firmware/build/mps2-an385/hello.elf \
+        >"$work/out" 2>&1 || fail "installed example failed"
+    has '^firmware said: count=1$'
     rm -rf "$(sed -n 's|^logs: \(.*\)/console.log$|\1|p' "$work/out")"
 }
 

@@ -14,19 +14,12 @@
 
 #include <cmocka.h>
 
+#include "testutil.h"
+
 #include <qhil/board.h>
 
 #define BOARDS QHIL_TEST_SRCDIR "/../../boards"
 #define DATA QHIL_TEST_SRCDIR "/data"
-
-#define assert_contains(hay, needle)                                          \
-    do {                                                                      \
-        const char *h_ = (hay);                                               \
-        const char *n_ = (needle);                                            \
-        if (!h_ || !strstr(h_, n_)) {                                         \
-            fail_msg("expected \"%s\" in \"%s\"", n_, h_ ? h_ : "(null)");    \
-        }                                                                     \
-    } while (0)
 
 static qhil_board *load_ok(const char *path)
 {

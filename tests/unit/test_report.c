@@ -16,24 +16,10 @@
 
 #include <cmocka.h>
 
+#include "testutil.h"
+
 #include <qhil/clock.h>
 #include <qhil/report.h>
-
-#define assert_contains(hay, needle)                                          \
-    do {                                                                      \
-        const char *h_ = (hay);                                               \
-        const char *n_ = (needle);                                            \
-        if (!h_ || !strstr(h_, n_)) {                                         \
-            fail_msg("expected \"%s\" in \"%s\"", n_, h_ ? h_ : "(null)");    \
-        }                                                                     \
-    } while (0)
-
-#define assert_not_contains(hay, needle)                                      \
-    do {                                                                      \
-        if (strstr((hay), (needle))) {                                        \
-            fail_msg("did not expect \"%s\"", (needle));                      \
-        }                                                                     \
-    } while (0)
 
 static char *tmp_dir;
 

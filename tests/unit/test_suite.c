@@ -15,20 +15,13 @@
 
 #include <cmocka.h>
 
+#include "testutil.h"
+
 #include <qhil/clock.h>
 #include <qhil/suite.h>
 
 #define DATA QHIL_TEST_SRCDIR "/data"
 #define INLINE DATA "/suites/inline.yaml"
-
-#define assert_contains(hay, needle)                                          \
-    do {                                                                      \
-        const char *h_ = (hay);                                               \
-        const char *n_ = (needle);                                            \
-        if (!h_ || !strstr(h_, n_)) {                                         \
-            fail_msg("expected \"%s\" in \"%s\"", n_, h_ ? h_ : "(null)");    \
-        }                                                                     \
-    } while (0)
 
 /* Parse text as if it were DATA/suites/inline.yaml; must succeed. */
 static qhil_suite *load_ok(const char *text)
