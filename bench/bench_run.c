@@ -218,6 +218,7 @@ int main(int argc, char **argv)
     int64_t *q_wall;
     int64_t *q_cpu;
     int n = 20;
+    int failed = 0;
     int opt;
     int i;
 
@@ -294,20 +295,22 @@ int main(int argc, char **argv)
 
             if (raw_once(qemu_argv) < 0) {
                 fprintf(stderr, "bench: raw client run %d failed\n", i);
-                return 1;
+                failed = 1;
+                break;
             }
             raw_wall[i] = qhil_now() - t0;
             raw_cpu[i] = cpu_now() - c0;
             t0 = qhil_now();
             c0 = cpu_now();
             if (qhil_once(suite, &ro) < 0) {
-                return 1;
+                failed = 1;
+                break;
             }
             q_wall[i] = qhil_now() - t0;
             q_cpu[i] = cpu_now() - c0;
         }
     }
-    {
+    if (!failed) {
         double rw = (double)median(raw_wall, n) / 1e6;
         double qw = (double)median(q_wall, n) / 1e6;
         double rc = (double)median(raw_cpu, n) / 1e6;
@@ -331,5 +334,5 @@ int main(int argc, char **argv)
     free(raw_cpu);
     free(q_wall);
     free(q_cpu);
-    return 0;
+    return failed;
 }

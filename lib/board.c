@@ -57,11 +57,13 @@ struct qhil_board {
 /*
  * Options the harness wires itself: never in a template or a job.
  * -readconfig is here because a config file can define monitors and
- * serial ports behind our back.
+ * serial ports behind our back; -object because it can start a second
+ * QTest server; -accel because the suite's "accel:" decides it.
  */
 static const char *const harness_options[] = {
-    "-qmp", "-qmp-pretty", "-mon", "-serial", "-daemonize", "-pidfile",
-    "-readconfig", NULL,
+    "-qmp", "-qmp-pretty", "-mon", "-serial", "-daemonize",
+    "-pidfile", "-readconfig", "-qtest", "-qtest-log", "-object", "-accel",
+    NULL,
 };
 
 /* Options that carry firmware images: only through image slots. */

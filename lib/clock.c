@@ -70,7 +70,30 @@ int qhil_duration_parse(const char *text, int64_t *ns, qhil_error *err)
                               "with ns, us, ms, s, m or h, e.g. 500ms)",
                               text);
     }
-    value = strtod(p, &end);
+    /* Plain decimal only: the number is the run of digits and one dot
+     * (strtod alone would also take "0x10" and "1e3"). */
+    {
+        const char *q = p;
+        char num[64];
+        int dots = 0;
+
+        while (isdigit((unsigned char)*q) || *q == '.') {
+            dots += *q == '.';
+            q++;
+        }
+        if (dots > 1 || q == p || (q == p + 1 && *p == '.') ||
+            (size_t)(q - p) >= sizeof(num)) {
+            return qhil_error_set(err, QHIL_EINVAL,
+                                  "invalid duration '%s' (expected a "
+                                  "decimal number with a unit, e.g. "
+                                  "500ms)",
+                                  text);
+        }
+        memcpy(num, p, (size_t)(q - p));
+        num[q - p] = '\0';
+        value = strtod(num, NULL);
+        end = (char *)q;
+    }
     while (isspace((unsigned char)*end)) {
         end++;
     }

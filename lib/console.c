@@ -42,6 +42,7 @@
 #define CON_KICK_QUIET (100 * QHIL_MSEC)
 #define CON_KICK_SPAN (2 * QHIL_SEC)
 #define CON_SETTLE (50 * QHIL_MSEC) /* rest of a failing line */
+#define CON_READ_BURST 16                /* reads per call, at most */
 
 typedef struct con_pattern {
     char *source;
@@ -231,6 +232,11 @@ uint64_t qhil_console_received(const qhil_console *con)
     return con->base + con->win.len;
 }
 
+uint64_t qhil_console_dropped(const qhil_console *con)
+{
+    return con->dropped;
+}
+
 void qhil_console_set_kick(qhil_console *con, qhil_console_kick_fn fn,
                            void *data)
 {
@@ -252,7 +258,8 @@ int qhil_console_add_fail_pattern(qhil_console *con, const char *pattern,
     rc = con_pattern_init(&con->fails[con->n_fails], pattern,
                           con->base + con->win.len, err);
     if (rc < 0) {
-        return qhil_error_prefix(err, "fail_on");
+        qhil_error_prefix(err, "fail_on");
+        return rc;
     }
     con->n_fails++;
     return QHIL_EOK;
@@ -361,10 +368,14 @@ static int con_make_room(qhil_console *con)
     return qhil_buf_reserve(&con->win, CON_READ_CHUNK);
 }
 
-/* Read everything available.  Sets eof / read_errno. */
+/* Read what is available, at most CON_READ_BURST chunks so that a guest
+ * that never stops talking cannot keep a caller past its deadline.  Sets
+ * eof / read_errno. */
 static int con_read(qhil_console *con, qhil_error *err)
 {
-    for (;;) {
+    int burst;
+
+    for (burst = 0; burst < CON_READ_BURST; burst++) {
         ssize_t n;
         int rc = con_make_room(con);
 
@@ -406,6 +417,7 @@ static int con_read(qhil_console *con, qhil_error *err)
         con->last_activity = qhil_now();
         con_check_fails(con);
     }
+    return QHIL_EOK;
 }
 
 /* Give the guest a moment to finish the line a fail pattern hit, so the
@@ -560,10 +572,20 @@ int qhil_console_expect(qhil_console *con, const char *pattern,
             break;
         }
         if (qhil_now() >= deadline) {
-            rc = qhil_error_set(err, QHIL_ETIMEDOUT,
-                                "pattern \"%s\" not seen before the "
-                                "deadline",
-                                pattern);
+            if (con->dropped) {
+                rc = qhil_error_set(err, QHIL_ETIMEDOUT,
+                                    "pattern \"%s\" not seen before the "
+                                    "deadline (%llu bytes of output were "
+                                    "dropped unmatched: more than 8 MiB "
+                                    "came between two matches)",
+                                    pattern,
+                                    (unsigned long long)con->dropped);
+            } else {
+                rc = qhil_error_set(err, QHIL_ETIMEDOUT,
+                                    "pattern \"%s\" not seen before the "
+                                    "deadline",
+                                    pattern);
+            }
             break;
         }
         rc = con_pump(con, deadline, err);

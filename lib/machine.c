@@ -1,8 +1,9 @@
 /*
  * machine.c - QEMU lifecycle: spawn with socketpairs, handshake, stop.
  *
- * launch:   socketpair x2 -> spawn (fds 3 = QMP, 4 = console) -> close
- *           our copies of QEMU's ends -> QMP handshake -> RUNNING.
+ * launch:   socketpair x2 (x3 with QTest) -> spawn (fds 3 = QMP,
+ *           4 = console, 5 = QTest) -> close our copies of QEMU's ends
+ *           -> QMP handshake -> RUNNING.
  *           Any failure: SIGKILL, reap, error with QEMU's stderr tail.
  * shutdown: QMP quit -> wait stop_timeout -> SIGTERM -> wait ->
  *           SIGKILL -> reap.  Each outcome is recorded in m->end.
@@ -11,6 +12,14 @@
  * the answer: any QMP traffic wakes QEMU's main loop, which then notices
  * that a UART accepts input again (QEMU 7.2's CMSDK UART otherwise sits
  * on pending input for about a second after a guest reset).
+ *
+ * The QTest server is created as an object ("-object qtest,...") rather
+ * than with "-qtest chardev:ID": QEMU 7.2's -qtest option only finds a
+ * chardev whose id is literally "qtest" (any other id aborts QEMU), and
+ * ours keep the "qhil-" prefix that jobs may not use.  log=none, or QEMU
+ * logs every QTest line to stderr and buries its own messages in
+ * qemu.log.  Only "-accel qtest" freezes the CPU and hands the clock to
+ * QTest; alongside TCG the client refuses clock commands.
  */
 #include <fcntl.h>
 #include <signal.h>
@@ -30,6 +39,7 @@
 
 #define MACHINE_QMP_FD 3
 #define MACHINE_CONSOLE_FD 4
+#define MACHINE_QTEST_FD 5
 
 struct qhil_machine {
     pid_t pid;
@@ -39,6 +49,7 @@ struct qhil_machine {
     int64_t stop_timeout;
     qhil_qmp *qmp;
     qhil_console *console;
+    qhil_qtest *qtest; /* NULL unless asked for */
     char *console_log;
     char *qemu_log;
 };
@@ -50,6 +61,15 @@ static const char *const machine_wiring[] = {
     "-serial", "chardev:qhil-console",
 };
 
+static const char *const machine_qtest_wiring[] = {
+    "-chardev", "socket,id=qhil-qtest,fd=5",
+    "-object", "qtest,id=qhil-qtest-server,chardev=qhil-qtest,log=none",
+};
+
+static const char *const machine_qtest_accel[] = {
+    "-accel", "qtest",
+};
+
 qhil_qmp *qhil_machine_qmp(qhil_machine *m)
 {
     return m->qmp;
@@ -58,6 +78,11 @@ qhil_qmp *qhil_machine_qmp(qhil_machine *m)
 qhil_console *qhil_machine_console(qhil_machine *m)
 {
     return m->console;
+}
+
+qhil_qtest *qhil_machine_qtest(qhil_machine *m)
+{
+    return m->qtest;
 }
 
 pid_t qhil_machine_pid(const qhil_machine *m)
@@ -237,7 +262,7 @@ int qhil_machine_shutdown(qhil_machine *m, qhil_error *err)
         int rc = qhil_qmp_execute(m->qmp, "quit", NULL, NULL, deadline,
                                   NULL);
 
-        if (rc == QHIL_EOK || rc == QHIL_EEOF || rc == QHIL_EEXITED) {
+        if (rc == QHIL_EOK || rc == QHIL_EEOF) {
             if (qhil_proc_wait(m->pid, deadline, &status) == QHIL_EOK) {
                 machine_reaped(m, status, QHIL_END_QUIT);
             }
@@ -287,6 +312,7 @@ void qhil_machine_free(qhil_machine *m)
         }
     }
     qhil_console_free(m->console);
+    qhil_qtest_free(m->qtest);
     qhil_qmp_free(m->qmp);
     free(m->console_log);
     free(m->qemu_log);
@@ -317,10 +343,14 @@ int qhil_machine_launch(const qhil_machine_opts *opts, qhil_machine **out,
     qhil_machine *m = NULL;
     int qmp_sv[2] = {-1, -1};
     int con_sv[2] = {-1, -1};
+    int qt_sv[2] = {-1, -1};
     int log_fd = -1;
     char **argv = NULL;
     size_t argc = 0;
+    size_t n_wiring;
     size_t i;
+    bool qtest;
+    bool accel;
     int rc;
 
     *out = NULL;
@@ -349,11 +379,15 @@ int qhil_machine_launch(const qhil_machine_opts *opts, qhil_machine **out,
         goto fail;
     }
 
+    accel = opts->qtest_accel;
+    qtest = opts->qtest || accel;
     while (opts->argv[argc]) {
         argc++;
     }
-    argv = calloc(argc + QHIL_ARRAY_SIZE(machine_wiring) + 1,
-                  sizeof(*argv));
+    n_wiring = QHIL_ARRAY_SIZE(machine_wiring) +
+               (qtest ? QHIL_ARRAY_SIZE(machine_qtest_wiring) : 0) +
+               (accel ? QHIL_ARRAY_SIZE(machine_qtest_accel) : 0);
+    argv = calloc(argc + n_wiring + 1, sizeof(*argv));
     if (!argv) {
         rc = qhil_error_set(err, QHIL_ENOMEM, "out of memory");
         goto fail;
@@ -362,7 +396,13 @@ int qhil_machine_launch(const qhil_machine_opts *opts, qhil_machine **out,
         argv[i] = (char *)opts->argv[i];
     }
     for (i = 0; i < QHIL_ARRAY_SIZE(machine_wiring); i++) {
-        argv[argc + i] = (char *)machine_wiring[i];
+        argv[argc++] = (char *)machine_wiring[i];
+    }
+    for (i = 0; qtest && i < QHIL_ARRAY_SIZE(machine_qtest_wiring); i++) {
+        argv[argc++] = (char *)machine_qtest_wiring[i];
+    }
+    for (i = 0; accel && i < QHIL_ARRAY_SIZE(machine_qtest_accel); i++) {
+        argv[argc++] = (char *)machine_qtest_accel[i];
     }
 
     log_fd = open(m->qemu_log, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC,
@@ -373,16 +413,19 @@ int qhil_machine_launch(const qhil_machine_opts *opts, qhil_machine **out,
         goto fail;
     }
     if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, qmp_sv) < 0 ||
-        socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, con_sv) < 0) {
+        socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, con_sv) < 0 ||
+        (qtest &&
+         socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, qt_sv) < 0)) {
         rc = qhil_error_set(err, -errno, "socketpair: %s", strerror(errno));
         goto fail;
     }
     {
-        int pass[2] = {qmp_sv[1], con_sv[1]};
+        /* In fd order: MACHINE_QMP_FD, _CONSOLE_FD, _QTEST_FD. */
+        int pass[3] = {qmp_sv[1], con_sv[1], qt_sv[1]};
         qhil_spawn sp = {
             .argv = argv,
             .pass_fds = pass,
-            .n_pass_fds = 2,
+            .n_pass_fds = qtest ? 3 : 2,
             .stdin_fd = -1,
             .stdout_fd = log_fd,
             .stderr_fd = log_fd,
@@ -397,6 +440,10 @@ int qhil_machine_launch(const qhil_machine_opts *opts, qhil_machine **out,
     close(qmp_sv[1]);
     close(con_sv[1]);
     qmp_sv[1] = con_sv[1] = -1;
+    if (qt_sv[1] >= 0) {
+        close(qt_sv[1]);
+        qt_sv[1] = -1;
+    }
     close(log_fd);
     log_fd = -1;
 
@@ -411,6 +458,14 @@ int qhil_machine_launch(const qhil_machine_opts *opts, qhil_machine **out,
         goto fail;
     }
     qhil_console_set_kick(m->console, machine_kick, m);
+    if (qtest) {
+        rc = qhil_qtest_new(qt_sv[0], &m->qtest, err);
+        qt_sv[0] = -1;
+        if (rc < 0) {
+            goto fail;
+        }
+        qhil_qtest_set_clock_allowed(m->qtest, accel);
+    }
 
     rc = qhil_qmp_handshake(m->qmp,
                             qhil_deadline_in(opts->start_timeout > 0
@@ -441,6 +496,9 @@ fail:
         }
         if (con_sv[i] >= 0) {
             close(con_sv[i]);
+        }
+        if (qt_sv[i] >= 0) {
+            close(qt_sv[i]);
         }
     }
     if (log_fd >= 0) {

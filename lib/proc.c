@@ -88,14 +88,18 @@ static void child_dup(int from, int to, int status_fd)
     }
 }
 
+/* Close every fd from lowest up, except keep (>= lowest). */
 static void child_close_from(int lowest, int keep)
 {
     long max = sysconf(_SC_OPEN_MAX);
     int fd;
 
 #ifdef SYS_close_range
-    if (keep < lowest && syscall(SYS_close_range, (unsigned)lowest, ~0u, 0)
-        == 0) {
+    if (keep >= lowest &&
+        (keep == lowest ||
+         syscall(SYS_close_range, (unsigned)lowest, (unsigned)keep - 1, 0)
+             == 0) &&
+        syscall(SYS_close_range, (unsigned)keep + 1, ~0u, 0) == 0) {
         return;
     }
 #endif

@@ -33,6 +33,7 @@
 #define QMP_DEFAULT_MAX_EVENTS 1024
 #define QMP_READ_CHUNK 65536
 #define QMP_MAX_DEPTH 2048 /* as jansson's own limit */
+#define QMP_READ_BURST 64  /* reads per dispatch, at most (4 MiB) */
 
 enum qmp_state { QMP_NEW, QMP_GREETED, QMP_READY, QMP_FAILED };
 
@@ -388,8 +389,11 @@ static int qmp_scan(qhil_qmp *qmp, qhil_error *err)
 int qhil_qmp_dispatch(qhil_qmp *qmp, qhil_error *err)
 {
     int rc = qmp_check(qmp, err);
+    int burst;
 
-    while (rc == QHIL_EOK) {
+    /* Bounded, so a server that never stops sending cannot hold a caller
+     * past its deadline; the rest is read on the next call. */
+    for (burst = 0; rc == QHIL_EOK && burst < QMP_READ_BURST; burst++) {
         ssize_t n;
 
         rc = qhil_buf_reserve(&qmp->in, QMP_READ_CHUNK);
@@ -702,7 +706,8 @@ int qhil_qmp_handshake(qhil_qmp *qmp, int64_t deadline, qhil_error *err)
     while (!qmp->greeting) {
         rc = qmp_check(qmp, err);
         if (rc < 0) {
-            return qhil_error_prefix(err, "waiting for the QMP greeting");
+            qhil_error_prefix(err, "waiting for the QMP greeting");
+            return rc;
         }
         rc = qmp_pump(qmp, deadline, err);
         if (rc == QHIL_ETIMEDOUT) {
@@ -710,7 +715,8 @@ int qhil_qmp_handshake(qhil_qmp *qmp, int64_t deadline, qhil_error *err)
                                   "no QMP greeting before the deadline");
         }
         if (rc < 0) {
-            return qhil_error_prefix(err, "waiting for the QMP greeting");
+            qhil_error_prefix(err, "waiting for the QMP greeting");
+            return rc;
         }
     }
     caps = json_object_get(json_object_get(qmp->greeting, "QMP"),

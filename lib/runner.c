@@ -54,6 +54,11 @@ static int make_dirs(const char *path, qhil_error *err)
     if (!copy) {
         return qhil_error_set(err, QHIL_ENOMEM, "out of memory");
     }
+    if (!*copy) {
+        free(copy);
+        return qhil_error_set(err, QHIL_EINVAL,
+                              "the output directory name is empty");
+    }
     for (p = copy + 1; ; p++) {
         if (*p == '/' || *p == '\0') {
             char c = *p;
@@ -74,10 +79,19 @@ static int make_dirs(const char *path, qhil_error *err)
     return rc;
 }
 
-/* Test names become directory names: keep [A-Za-z0-9._-], map the rest. */
+/*
+ * Test names become directory names: [A-Za-z0-9._-] kept, the rest
+ * mapped to '_'.  A name that needed mapping gets a hash of the real name
+ * appended ("a b" -> "a_b-5c2d9e1a"), so that "a b" and "a_b" cannot
+ * share (and overwrite) one directory.
+ */
 static char *test_dir_name(const char *name)
 {
     char *s = strdup(*name ? name : "test");
+    char *out = NULL;
+    uint32_t hash = 2166136261u; /* FNV-1a */
+    bool mapped = false;
+    const char *c;
     char *p;
 
     if (!s) {
@@ -88,12 +102,24 @@ static char *test_dir_name(const char *name)
               (*p >= '0' && *p <= '9') || *p == '.' || *p == '-' ||
               *p == '_')) {
             *p = '_';
+            mapped = true;
         }
     }
     if (s[0] == '.') {
         s[0] = '_';
+        mapped = true;
     }
-    return s;
+    if (!mapped) {
+        return s;
+    }
+    for (c = name; *c; c++) {
+        hash = (hash ^ (unsigned char)*c) * 16777619u;
+    }
+    if (asprintf(&out, "%s-%08x", s, (unsigned)hash) < 0) {
+        out = NULL;
+    }
+    free(s);
+    return out;
 }
 
 static char *step_describe(const qhil_step *st)
@@ -138,6 +164,30 @@ static char *step_describe(const qhil_step *st)
         fmt_duration(st->duration_ns, dur, sizeof(dur));
         n = asprintf(&s, "wait %s", dur);
         break;
+    case QHIL_STEP_READ:
+        n = asprintf(&s, "read 0x%llx (%u bytes)",
+                     (unsigned long long)st->addr, st->size);
+        break;
+    case QHIL_STEP_WRITE:
+        n = asprintf(&s, "write 0x%llx to 0x%llx (%u bytes)",
+                     (unsigned long long)st->value,
+                     (unsigned long long)st->addr, st->size);
+        break;
+    case QHIL_STEP_CLOCK_STEP:
+        if (st->duration_ns < 0) {
+            return strdup("clock_step next");
+        }
+        fmt_duration(st->duration_ns, dur, sizeof(dur));
+        n = asprintf(&s, "clock_step %s", dur);
+        break;
+    case QHIL_STEP_IRQ_INTERCEPT:
+        n = asprintf(&s, "irq_intercept %s %s",
+                     st->intercept_out ? "out" : "in", st->qom_path);
+        break;
+    case QHIL_STEP_EXPECT_IRQ:
+        n = asprintf(&s, "expect_irq line %d %s", st->irq_line,
+                     st->irq_level ? "high" : "low");
+        break;
     }
     return n < 0 ? NULL : s;
 }
@@ -160,6 +210,11 @@ typedef struct test_run {
     qhil_test_result *res;
     qhil_machine *m;
     int64_t test_deadline;
+    /* Guest memory map (from HMP "info mtree -f"), fetched on the first
+     * QTest access: pairs of first/last address; NULL until fetched. */
+    uint64_t *ranges;
+    size_t n_ranges;
+    bool ranges_known;
 } test_run;
 
 /* Fill the failure fields of the result; verdict FAIL or ERROR. */
@@ -285,6 +340,204 @@ cleanup:
     qhil_error_release(&e);
 }
 
+/*
+ * Read the flat memory map of address space "memory" from HMP's
+ * "info mtree -f": lines "  0000000004000000-00000000040000ff (prio 0,
+ * i/o): banana-rom" after the FlatView header that lists AS "memory".
+ * When anything is off the map stays unknown and accesses are not
+ * checked.
+ */
+static void load_memory_map(test_run *tr)
+{
+    json_t *args = json_pack("{s:s}", "command-line", "info mtree -f");
+    json_t *ret = NULL;
+    const char *text;
+    const char *line;
+    bool in_memory = false;
+
+    tr->ranges_known = true;
+    if (!args ||
+        qhil_qmp_execute(qhil_machine_qmp(tr->m), "human-monitor-command",
+                         args, &ret, step_deadline(tr, 5 * QHIL_SEC),
+                         NULL) < 0 ||
+        !(text = json_string_value(ret))) {
+        goto out;
+    }
+    for (line = text; line && *line;
+         line = strchr(line, '\n') ? strchr(line, '\n') + 1 : NULL) {
+        unsigned long long first;
+        unsigned long long last;
+        uint64_t *grown;
+
+        if (!strncmp(line, "FlatView", 8)) {
+            if (in_memory && tr->n_ranges) {
+                break;
+            }
+            in_memory = false;
+        } else if (!strncmp(line, " AS \"memory\"", 12)) {
+            in_memory = true;
+        } else if (in_memory &&
+                   sscanf(line, " %llx-%llx (", &first, &last) == 2) {
+            grown = realloc(tr->ranges,
+                            (tr->n_ranges + 1) * 2 * sizeof(*grown));
+            if (!grown) {
+                break;
+            }
+            tr->ranges = grown;
+            tr->ranges[tr->n_ranges * 2] = first;
+            tr->ranges[tr->n_ranges * 2 + 1] = last;
+            tr->n_ranges++;
+        }
+    }
+out:
+    json_decref(args);
+    json_decref(ret);
+}
+
+/* Is [addr, addr + size) inside mapped memory or MMIO?  true when the
+ * map could not be read. */
+static bool access_mapped(test_run *tr, uint64_t addr, unsigned size)
+{
+    uint64_t last = addr + size - 1;
+    size_t i;
+
+    if (!tr->ranges_known) {
+        load_memory_map(tr);
+    }
+    if (!tr->n_ranges) {
+        return true;
+    }
+    for (i = 0; i < tr->n_ranges; i++) {
+        if (addr >= tr->ranges[i * 2] && last <= tr->ranges[i * 2 + 1]) {
+            return true;
+        }
+    }
+    return false;
+}
+
+static int qtest_read_sized(qhil_qtest *qt, uint64_t addr, unsigned size,
+                            uint64_t *value, int64_t deadline,
+                            qhil_error *err)
+{
+    uint8_t b;
+    uint16_t w;
+    uint32_t l;
+    int rc;
+
+    switch (size) {
+    case 1:
+        rc = qhil_qtest_readb(qt, addr, &b, deadline, err);
+        *value = b;
+        return rc;
+    case 2:
+        rc = qhil_qtest_readw(qt, addr, &w, deadline, err);
+        *value = w;
+        return rc;
+    case 4:
+        rc = qhil_qtest_readl(qt, addr, &l, deadline, err);
+        *value = l;
+        return rc;
+    default:
+        return qhil_qtest_readq(qt, addr, value, deadline, err);
+    }
+}
+
+static int qtest_write_sized(qhil_qtest *qt, uint64_t addr, unsigned size,
+                             uint64_t value, int64_t deadline,
+                             qhil_error *err)
+{
+    switch (size) {
+    case 1:
+        return qhil_qtest_writeb(qt, addr, (uint8_t)value, deadline, err);
+    case 2:
+        return qhil_qtest_writew(qt, addr, (uint16_t)value, deadline, err);
+    case 4:
+        return qhil_qtest_writel(qt, addr, (uint32_t)value, deadline, err);
+    default:
+        return qhil_qtest_writeq(qt, addr, value, deadline, err);
+    }
+}
+
+/* The QTest steps; leaves the verdict alone when they pass. */
+static void run_qtest_step(test_run *tr, size_t idx, const qhil_step *st)
+{
+    qhil_qtest *qt = qhil_machine_qtest(tr->m);
+    int64_t deadline = step_deadline(tr, st->timeout_ns);
+    bool accel = tr->suite->qtest == QHIL_QTEST_ACCEL;
+    uint64_t value = 0;
+    char *msg = NULL;
+    qhil_error e;
+    int rc = QHIL_EOK;
+
+    qhil_error_init(&e);
+    if ((st->kind == QHIL_STEP_READ || st->kind == QHIL_STEP_WRITE) &&
+        !access_mapped(tr, st->addr, st->size)) {
+        if (asprintf(&msg, "address 0x%llx (%u bytes) is outside every "
+                           "memory region of the machine (see HMP 'info "
+                           "mtree -f')",
+                     (unsigned long long)st->addr, st->size) < 0) {
+            msg = NULL;
+        }
+        test_failed(tr, QHIL_FAIL, idx, msg);
+        goto cleanup;
+    }
+    switch (st->kind) {
+    case QHIL_STEP_READ:
+        rc = qtest_read_sized(qt, st->addr, st->size, &value, deadline, &e);
+        if (rc == QHIL_EOK && st->has_value &&
+            (value & st->mask) != (st->value & st->mask)) {
+            if (asprintf(&msg, "read 0x%llx, expected 0x%llx (mask 0x%llx)",
+                         (unsigned long long)value,
+                         (unsigned long long)st->value,
+                         (unsigned long long)st->mask) < 0) {
+                msg = NULL;
+            }
+            test_failed(tr, QHIL_FAIL, idx, msg);
+        }
+        break;
+    case QHIL_STEP_WRITE:
+        rc = qtest_write_sized(qt, st->addr, st->size, st->value, deadline,
+                               &e);
+        break;
+    case QHIL_STEP_CLOCK_STEP:
+        rc = qhil_qtest_clock_step(qt, st->duration_ns, NULL, deadline, &e);
+        break;
+    case QHIL_STEP_IRQ_INTERCEPT:
+        rc = st->intercept_out
+                 ? qhil_qtest_irq_intercept_out(qt, st->qom_path, deadline,
+                                                &e)
+                 : qhil_qtest_irq_intercept_in(qt, st->qom_path, deadline,
+                                               &e);
+        break;
+    case QHIL_STEP_EXPECT_IRQ:
+        /* Without a CPU nothing changes between clock steps: look at
+         * what QEMU has reported, do not wait. */
+        rc = qhil_qtest_wait_irq(qt, st->irq_line, st->irq_level != 0,
+                                 accel ? qhil_now() : deadline, &e);
+        if (rc == QHIL_ETIMEDOUT) {
+            if (asprintf(&msg, "IRQ line %d is %s, expected %s",
+                         st->irq_line, st->irq_level ? "low" : "high",
+                         st->irq_level ? "high" : "low") < 0) {
+                msg = NULL;
+            }
+            test_failed(tr, QHIL_FAIL, idx, msg);
+            rc = QHIL_EOK;
+        }
+        break;
+    default:
+        break;
+    }
+    if (rc == QHIL_EEOF || rc == QHIL_EPROTO) {
+        test_machine_lost(tr, idx, &e);
+    } else if (rc < 0) {
+        test_failed(tr, QHIL_FAIL, idx, qhil_error_message(&e, rc));
+    }
+
+cleanup:
+    free(msg);
+    qhil_error_release(&e);
+}
+
 /* One step; leaves the verdict alone when it passes. */
 static void run_step(test_run *tr, size_t idx)
 {
@@ -316,6 +569,13 @@ static void run_step(test_run *tr, size_t idx)
     case QHIL_STEP_QMP:
         run_qmp_step(tr, idx, st);
         break;
+    case QHIL_STEP_READ:
+    case QHIL_STEP_WRITE:
+    case QHIL_STEP_CLOCK_STEP:
+    case QHIL_STEP_IRQ_INTERCEPT:
+    case QHIL_STEP_EXPECT_IRQ:
+        run_qtest_step(tr, idx, st);
+        break;
     }
     if (rc == QHIL_EEOF) {
         test_machine_lost(tr, idx, &e);
@@ -326,15 +586,40 @@ static void run_step(test_run *tr, size_t idx)
     qhil_error_release(&e);
 }
 
+/* The suite's argv plus the test's "-trace PATTERN" pairs; the strings
+ * stay borrowed, only the array is new (free it alone). */
+static char **test_argv(char *const *argv, const qhil_test *test)
+{
+    size_t n = 0;
+    size_t i;
+    char **v;
+
+    while (argv[n]) {
+        n++;
+    }
+    v = calloc(n + 2 * test->n_trace + 1, sizeof(*v));
+    if (!v) {
+        return NULL;
+    }
+    memcpy(v, argv, n * sizeof(*v));
+    for (i = 0; i < test->n_trace; i++) {
+        v[n++] = "-trace";
+        v[n++] = test->trace[i];
+    }
+    return v;
+}
+
 static void run_test(const qhil_suite *suite, const qhil_test *test,
                      char *const *argv, const char *test_dir,
                      size_t tail_lines, qhil_test_result *res)
 {
     test_run tr = {.suite = suite, .test = test, .res = res};
     qhil_machine_opts mo = {
-        .argv = (const char *const *)argv,
         .run_dir = test_dir,
+        .qtest = suite->qtest != QHIL_QTEST_OFF,
+        .qtest_accel = suite->qtest == QHIL_QTEST_ACCEL,
     };
+    char **targv = NULL;
     int64_t start = qhil_now();
     qhil_error e;
     size_t i;
@@ -350,6 +635,12 @@ static void run_test(const qhil_suite *suite, const qhil_test *test,
     if (test->timeout_ns) {
         tr.test_deadline = qhil_deadline_in(test->timeout_ns);
     }
+    targv = test_argv(argv, test);
+    if (!targv) {
+        test_failed(&tr, QHIL_ERROR, 0, "out of memory");
+        goto done;
+    }
+    mo.argv = (const char *const *)targv;
     rc = qhil_machine_launch(&mo, &tr.m, &e);
     if (rc < 0) {
         test_failed(&tr, QHIL_ERROR, 0, e.message);
@@ -378,6 +669,8 @@ done:
         qhil_machine_shutdown(tr.m, NULL);
         qhil_machine_free(tr.m);
     }
+    free(targv);
+    free(tr.ranges);
     res->duration_ns = qhil_now() - start;
     qhil_error_release(&e);
 }
@@ -395,6 +688,26 @@ static bool test_selected(const qhil_run_opts *opts, const qhil_test *t)
         }
     }
     return false;
+}
+
+/* The QEMU binary: in one of dirs first, else in PATH.  *path malloc'ed. */
+static int find_qemu(const char *name, const char *const *dirs, char **path)
+{
+    size_t i;
+
+    for (i = 0; dirs && dirs[i] && !strchr(name, '/'); i++) {
+        char *cand = NULL;
+
+        if (asprintf(&cand, "%s/%s", dirs[i], name) < 0) {
+            return QHIL_ENOMEM;
+        }
+        if (access(cand, X_OK) == 0) {
+            *path = cand;
+            return QHIL_EOK;
+        }
+        free(cand);
+    }
+    return qhil_proc_find(name, path);
 }
 
 /* Board, template, binary and argv: everything shared by all tests. */
@@ -424,14 +737,20 @@ static int prepare_argv(const qhil_suite *suite, const qhil_run_opts *opts,
     if (rc < 0) {
         goto cleanup;
     }
-    rc = qhil_proc_find(qhil_board_binary(board), &exe);
+    rc = find_qemu(qhil_board_binary(board), opts->qemu_dirs, &exe);
     if (rc < 0) {
+        const char *bin = qhil_board_binary(board);
+
         rc = qhil_error_set(err, QHIL_ENOENT,
                             "%s:%d: device_type %s: QEMU binary '%s' "
-                            "(named in %s) is not installed or not in PATH",
+                            "(named in %s) is not installed or not in "
+                            "PATH%s",
                             suite->path, suite->device_type_line,
-                            suite->device_type, qhil_board_binary(board),
-                            board_path);
+                            suite->device_type, bin, board_path,
+                            strncmp(bin, "qhil-", 5) == 0
+                                ? "; it is qhil's own QEMU build: run "
+                                  "scripts/qemu-build.sh"
+                                : "");
         goto cleanup;
     }
     images = calloc(suite->n_images + 1, sizeof(*images));
@@ -470,6 +789,12 @@ static int prepare_argv(const qhil_suite *suite, const qhil_run_opts *opts,
 
         rc = qhil_board_argv(board, &job, argv_out, err);
     }
+    if (rc == QHIL_EOK) {
+        /* Run exactly the binary found above. */
+        free((*argv_out)[0]);
+        (*argv_out)[0] = exe;
+        exe = NULL;
+    }
 
 cleanup:
     if (origins) {
@@ -502,19 +827,6 @@ int qhil_run_suite(const qhil_suite *suite, const qhil_run_opts *opts,
     if (rc < 0) {
         return rc;
     }
-    rc = make_dirs(opts->out_dir, err);
-    if (rc < 0) {
-        goto cleanup;
-    }
-    sr = calloc(1, sizeof(*sr));
-    if (!sr || !(sr->tests = calloc(suite->n_tests + 1,
-                                    sizeof(*sr->tests)))) {
-        rc = qhil_error_set(err, QHIL_ENOMEM, "out of memory");
-        goto cleanup;
-    }
-    sr->name = strdup(suite->name);
-    sr->file = strdup(suite->path);
-    sr->started_unix = (int64_t)time(NULL);
     if (opts->only) {
         for (i = 0; opts->only[i]; i++) {
             size_t j;
@@ -532,6 +844,19 @@ int qhil_run_suite(const qhil_suite *suite, const qhil_run_opts *opts,
             }
         }
     }
+    rc = make_dirs(opts->out_dir, err);
+    if (rc < 0) {
+        goto cleanup;
+    }
+    sr = calloc(1, sizeof(*sr));
+    if (!sr || !(sr->tests = calloc(suite->n_tests + 1,
+                                    sizeof(*sr->tests)))) {
+        rc = qhil_error_set(err, QHIL_ENOMEM, "out of memory");
+        goto cleanup;
+    }
+    sr->name = strdup(suite->name);
+    sr->file = strdup(suite->path);
+    sr->started_unix = (int64_t)time(NULL);
     for (i = 0; i < suite->n_tests; i++) {
         const qhil_test *t = &suite->tests[i];
         qhil_test_result *r = &sr->tests[sr->n_tests];

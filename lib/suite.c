@@ -10,6 +10,7 @@
  * field path ("tests[0].steps[1].expect").
  */
 #include <ctype.h>
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -29,10 +30,18 @@
 
 static const char *const top_keys[] = {
     "name", "device_type", "images", "timeout", "fail_on", "context",
-    "tests", NULL,
+    "qtest", "accel", "trace", "tests", NULL,
 };
 static const char *const test_keys[] = {
-    "name", "timeout", "fail_on", "steps", NULL,
+    "name", "timeout", "fail_on", "trace", "steps", NULL,
+};
+static const char *const read_keys[] = {
+    "addr", "size", "expect", "mask", NULL,
+};
+static const char *const write_keys[] = {"addr", "size", "value", NULL};
+static const char *const intercept_keys[] = {"in", "out", NULL};
+static const char *const expect_irq_keys[] = {
+    "line", "level", "timeout", NULL,
 };
 static const char *const context_keys[] = {"cpu", "extra_options", NULL};
 static const char *const expect_keys[] = {"pattern", "timeout", NULL};
@@ -40,9 +49,12 @@ static const char *const qmp_keys[] = {
     "execute", "arguments", "expect", "expect_error", "timeout", NULL,
 };
 
-#define KNOWN_STEPS "expect, send, sendline, qmp, reset, wait"
+#define KNOWN_STEPS                                                           \
+    "expect, send, sendline, qmp, reset, wait, read, write, clock_step, "     \
+    "irq_intercept, expect_irq"
 static const char *const step_names[] = {
-    "expect", "send", "sendline", "qmp", "reset", "wait", NULL,
+    "expect", "send", "sendline", "qmp", "reset", "wait", "read", "write",
+    "clock_step", "irq_intercept", "expect_irq", NULL,
 };
 
 /* State of one load. */
@@ -52,6 +64,8 @@ typedef struct parser {
     char *dir;       /* folder of the suite file, NULL when it has none */
     char **fail_on;  /* suite-level fail_on, copied into every test */
     size_t n_fail_on;
+    char **trace;    /* suite-level trace patterns, likewise */
+    size_t n_trace;
     json_t *names;   /* test name -> line, for the uniqueness check */
     qhil_error *err;
 } parser;
@@ -72,6 +86,7 @@ static void step_release(qhil_step *st)
     json_decref(st->arguments);
     json_decref(st->expect);
     free(st->expect_error);
+    free(st->qom_path);
     memset(st, 0, sizeof(*st));
 }
 
@@ -91,6 +106,7 @@ static void test_release(qhil_test *t)
 
     free(t->name);
     strv_free(t->fail_on, t->n_fail_on);
+    strv_free(t->trace, t->n_trace);
     for (i = 0; i < t->n_steps; i++) {
         step_release(&t->steps[i]);
     }
@@ -345,7 +361,7 @@ static int load_command(parser *p, const yaml_node_t *node,
     if (!valid_command(st->command)) {
         return qhil_yaml_fail(&p->y, node, field, p->err, QHIL_EINVAL,
                               "'%s' is not a QMP command name (letters, "
-                              "digits, '-' and '_')",
+                              "digits, '-', '_' and '.')",
                               st->command);
     }
     return QHIL_EOK;
@@ -466,6 +482,336 @@ static int step_wait(parser *p, const yaml_node_t *value, const char *field,
     return qhil_yaml_duration(&p->y, value, field, &st->duration_ns, p->err);
 }
 
+/* ---- QTest steps ---- */
+
+/* QTest steps need the socket; clock_step needs the accelerator too. */
+static int need_qtest(parser *p, const yaml_node_t *node, const char *field,
+                      const char *step, int accel)
+{
+    if (accel && p->suite->qtest != QHIL_QTEST_ACCEL) {
+        return qhil_yaml_fail(&p->y, node, field, p->err, QHIL_EINVAL,
+                              "%s needs 'accel: qtest' at the top of the "
+                              "suite (virtual time moves by hand only "
+                              "with the qtest accelerator)",
+                              step);
+    }
+    if (p->suite->qtest == QHIL_QTEST_OFF) {
+        return qhil_yaml_fail(&p->y, node, field, p->err, QHIL_EINVAL,
+                              "%s needs QTest: add 'qtest: true' (beside "
+                              "the firmware) or 'accel: qtest' (no CPU) at "
+                              "the top of the suite",
+                              step);
+    }
+    return QHIL_EOK;
+}
+
+/* An unsigned number: 4096, 0x1000, 0o10, 0b101. */
+static int load_u64(parser *p, const yaml_node_t *node, const char *field,
+                    const char *what, uint64_t *out)
+{
+    const char *text = qhil_yaml_scalar(node, NULL);
+    const char *digits;
+    char *end = NULL;
+    int base = 10;
+
+    if (!text || qhil_yaml_is_null(node) || !qhil_yaml_is_plain(node)) {
+        return qhil_yaml_fail(&p->y, node, field, p->err, QHIL_EINVAL,
+                              "expected %s (a number such as 0x4000000), "
+                              "got %s",
+                              what, node && text ? "a quoted string"
+                                                 : qhil_yaml_kind(node));
+    }
+    digits = text;
+    if (text[0] == '0' && (text[1] == 'x' || text[1] == 'X')) {
+        base = 16;
+        digits = text + 2;
+    } else if (text[0] == '0' && (text[1] == 'o' || text[1] == 'O')) {
+        base = 8;
+        digits = text + 2;
+    } else if (text[0] == '0' && (text[1] == 'b' || text[1] == 'B')) {
+        base = 2;
+        digits = text + 2;
+    }
+    errno = 0;
+    *out = strtoull(digits, &end, base);
+    if (!*digits || !isxdigit((unsigned char)*digits) || *end ||
+        errno == ERANGE) {
+        return qhil_yaml_fail(&p->y, node, field, p->err, QHIL_EINVAL,
+                              "'%s' is not %s (an unsigned 64-bit number)",
+                              text, what);
+    }
+    return QHIL_EOK;
+}
+
+/* Get key of map as an unsigned number; required or not. */
+static int load_key_u64(parser *p, const yaml_node_t *map, const char *key,
+                        const char *field, const char *what, int required,
+                        uint64_t *out, int *found)
+{
+    const yaml_node_t *node = qhil_yaml_get(&p->y, map, key);
+    char *sub;
+    int rc;
+
+    if (found) {
+        *found = node != NULL;
+    }
+    if (!node) {
+        if (!required) {
+            return QHIL_EOK;
+        }
+        return qhil_yaml_fail(&p->y, map, field, p->err, QHIL_EINVAL,
+                              "missing '%s' (%s)", key, what);
+    }
+    sub = qhil_field(field, ".%s", key);
+    if (!sub) {
+        return nomem(p);
+    }
+    rc = load_u64(p, node, sub, what, out);
+    free(sub);
+    return rc;
+}
+
+/* addr and size shared by read and write. */
+static int load_access(parser *p, const yaml_node_t *value, const char *field,
+                       qhil_step *st)
+{
+    uint64_t size = 4;
+    int rc;
+
+    rc = load_key_u64(p, value, "addr", field, "a guest physical address",
+                      1, &st->addr, NULL);
+    if (rc == QHIL_EOK) {
+        rc = load_key_u64(p, value, "size", field, "an access size", 0,
+                          &size, NULL);
+    }
+    if (rc < 0) {
+        return rc;
+    }
+    if (size != 1 && size != 2 && size != 4 && size != 8) {
+        return qhil_yaml_fail(&p->y, qhil_yaml_get(&p->y, value, "size"),
+                              field, p->err, QHIL_EINVAL,
+                              "size %llu is not an access size (1, 2, 4 "
+                              "or 8 bytes)",
+                              (unsigned long long)size);
+    }
+    if (st->addr + (size - 1) < st->addr) {
+        return qhil_yaml_fail(&p->y, value, field, p->err, QHIL_EINVAL,
+                              "a %u-byte access at 0x%llx wraps around",
+                              (unsigned)size,
+                              (unsigned long long)st->addr);
+    }
+    st->size = (unsigned)size;
+    return QHIL_EOK;
+}
+
+static uint64_t size_mask(unsigned size)
+{
+    return size == 8 ? UINT64_MAX : ((uint64_t)1 << (size * 8)) - 1;
+}
+
+static int step_read(parser *p, const yaml_node_t *value, const char *field,
+                     qhil_step *st)
+{
+    int has_mask = 0;
+    int rc;
+
+    st->kind = QHIL_STEP_READ;
+    rc = qhil_yaml_want_mapping(&p->y, value, field,
+                                "{addr: ADDRESS, expect: VALUE}", p->err);
+    if (rc == QHIL_EOK) {
+        rc = qhil_yaml_check_keys(&p->y, value, field, read_keys, p->err);
+    }
+    if (rc == QHIL_EOK) {
+        rc = load_access(p, value, field, st);
+    }
+    if (rc == QHIL_EOK) {
+        rc = load_key_u64(p, value, "expect", field, "the expected value", 0,
+                          &st->value, &st->has_value);
+    }
+    if (rc == QHIL_EOK) {
+        rc = load_key_u64(p, value, "mask", field, "a bit mask", 0,
+                          &st->mask, &has_mask);
+    }
+    if (rc < 0) {
+        return rc;
+    }
+    if (!has_mask) {
+        st->mask = size_mask(st->size);
+    }
+    if (has_mask && !st->has_value) {
+        return qhil_yaml_fail(&p->y, value, field, p->err, QHIL_EINVAL,
+                              "'mask' needs 'expect'");
+    }
+    if (st->has_value && (st->value & ~size_mask(st->size))) {
+        return qhil_yaml_fail(&p->y, qhil_yaml_get(&p->y, value, "expect"),
+                              field, p->err, QHIL_EINVAL,
+                              "expected value 0x%llx does not fit in %u "
+                              "byte%s",
+                              (unsigned long long)st->value, st->size,
+                              st->size == 1 ? "" : "s");
+    }
+    return QHIL_EOK;
+}
+
+static int step_write(parser *p, const yaml_node_t *value, const char *field,
+                      qhil_step *st)
+{
+    int rc;
+
+    st->kind = QHIL_STEP_WRITE;
+    rc = qhil_yaml_want_mapping(&p->y, value, field,
+                                "{addr: ADDRESS, value: VALUE}", p->err);
+    if (rc == QHIL_EOK) {
+        rc = qhil_yaml_check_keys(&p->y, value, field, write_keys, p->err);
+    }
+    if (rc == QHIL_EOK) {
+        rc = load_access(p, value, field, st);
+    }
+    if (rc == QHIL_EOK) {
+        rc = load_key_u64(p, value, "value", field, "the value to write", 1,
+                          &st->value, NULL);
+    }
+    if (rc == QHIL_EOK && (st->value & ~size_mask(st->size))) {
+        rc = qhil_yaml_fail(&p->y, qhil_yaml_get(&p->y, value, "value"),
+                            field, p->err, QHIL_EINVAL,
+                            "value 0x%llx does not fit in %u byte%s",
+                            (unsigned long long)st->value, st->size,
+                            st->size == 1 ? "" : "s");
+    }
+    return rc;
+}
+
+static int step_clock_step(parser *p, const yaml_node_t *value,
+                           const char *field, qhil_step *st)
+{
+    const char *text = qhil_yaml_scalar(value, NULL);
+
+    st->kind = QHIL_STEP_CLOCK_STEP;
+    if (text && !strcmp(text, "next")) {
+        st->duration_ns = -1;
+        return QHIL_EOK;
+    }
+    return qhil_yaml_duration(&p->y, value, field, &st->duration_ns, p->err);
+}
+
+/* QOM paths: absolute, no blanks (QTest splits its lines on them). */
+static int load_qom_path(parser *p, const yaml_node_t *node,
+                         const char *field, char **out)
+{
+    int rc = qhil_yaml_string(&p->y, node, field,
+                              "a QOM path such as /machine/soc/plic", out,
+                              p->err);
+    const char *c;
+
+    if (rc < 0) {
+        return rc;
+    }
+    for (c = *out; *c; c++) {
+        if (isspace((unsigned char)*c) || !isprint((unsigned char)*c)) {
+            break;
+        }
+    }
+    if ((*out)[0] != '/' || *c) {
+        return qhil_yaml_fail(&p->y, node, field, p->err, QHIL_EINVAL,
+                              "'%s' is not a QOM path (absolute, no blanks, "
+                              "e.g. /machine/soc/plic)",
+                              *out);
+    }
+    return QHIL_EOK;
+}
+
+static int step_irq_intercept(parser *p, const yaml_node_t *value,
+                              const char *field, qhil_step *st)
+{
+    const yaml_node_t *in;
+    const yaml_node_t *out;
+    char *sub;
+    int rc;
+
+    st->kind = QHIL_STEP_IRQ_INTERCEPT;
+    if (!value || value->type != YAML_MAPPING_NODE) {
+        return load_qom_path(p, value, field, &st->qom_path);
+    }
+    rc = qhil_yaml_check_keys(&p->y, value, field, intercept_keys, p->err);
+    if (rc < 0) {
+        return rc;
+    }
+    in = qhil_yaml_get(&p->y, value, "in");
+    out = qhil_yaml_get(&p->y, value, "out");
+    if (!in == !out) {
+        return qhil_yaml_fail(&p->y, value, field, p->err, QHIL_EINVAL,
+                              "give exactly one of 'in' (a device's input "
+                              "lines) or 'out' (its output lines)");
+    }
+    st->intercept_out = out != NULL;
+    sub = qhil_field(field, out ? ".out" : ".in");
+    if (!sub) {
+        return nomem(p);
+    }
+    rc = load_qom_path(p, out ? out : in, sub, &st->qom_path);
+    free(sub);
+    return rc;
+}
+
+static int step_expect_irq(parser *p, const yaml_node_t *value,
+                           const char *field, qhil_step *st)
+{
+    const yaml_node_t *node;
+    uint64_t line;
+    const char *level;
+    char *sub;
+    int rc;
+
+    st->kind = QHIL_STEP_EXPECT_IRQ;
+    rc = qhil_yaml_want_mapping(&p->y, value, field,
+                                "{line: N, level: high}", p->err);
+    if (rc == QHIL_EOK) {
+        rc = qhil_yaml_check_keys(&p->y, value, field, expect_irq_keys,
+                                  p->err);
+    }
+    if (rc == QHIL_EOK) {
+        rc = load_key_u64(p, value, "line", field, "an IRQ line number", 1,
+                          &line, NULL);
+    }
+    if (rc < 0) {
+        return rc;
+    }
+    if (line > 65535) {
+        return qhil_yaml_fail(&p->y, qhil_yaml_get(&p->y, value, "line"),
+                              field, p->err, QHIL_EINVAL,
+                              "IRQ line %llu is out of range (0 to 65535)",
+                              (unsigned long long)line);
+    }
+    st->irq_line = (int)line;
+    node = qhil_yaml_get(&p->y, value, "level");
+    level = node ? qhil_yaml_scalar(node, NULL) : NULL;
+    if (!node) {
+        return qhil_yaml_fail(&p->y, value, field, p->err, QHIL_EINVAL,
+                              "missing 'level' (high or low)");
+    }
+    if (level && (!strcmp(level, "high") || !strcmp(level, "raised"))) {
+        st->irq_level = 1;
+    } else if (level && (!strcmp(level, "low") ||
+                         !strcmp(level, "lowered"))) {
+        st->irq_level = 0;
+    } else {
+        return qhil_yaml_fail(&p->y, node, field, p->err, QHIL_EINVAL,
+                              "level must be high or low, got '%s'",
+                              level ? level : qhil_yaml_kind(node));
+    }
+    node = qhil_yaml_get(&p->y, value, "timeout");
+    if (!node) {
+        return QHIL_EOK;
+    }
+    sub = qhil_field(field, ".timeout");
+    if (!sub) {
+        return nomem(p);
+    }
+    rc = load_timeout(p, node, sub, &st->timeout_ns);
+    free(sub);
+    return rc;
+}
+
 /* Parse the step called name with value (NULL for a bare "reset"). */
 static int step_dispatch(parser *p, const yaml_node_t *key, const char *name,
                          const yaml_node_t *value, const char *field,
@@ -494,6 +840,21 @@ static int step_dispatch(parser *p, const yaml_node_t *key, const char *name,
         rc = step_reset(p, value, sub, st);
     } else if (!strcmp(name, "wait")) {
         rc = step_wait(p, value, sub, st);
+    } else if (!strcmp(name, "read")) {
+        rc = need_qtest(p, key, field, name, 0);
+        rc = rc < 0 ? rc : step_read(p, value, sub, st);
+    } else if (!strcmp(name, "write")) {
+        rc = need_qtest(p, key, field, name, 0);
+        rc = rc < 0 ? rc : step_write(p, value, sub, st);
+    } else if (!strcmp(name, "clock_step")) {
+        rc = need_qtest(p, key, field, name, 1);
+        rc = rc < 0 ? rc : step_clock_step(p, value, sub, st);
+    } else if (!strcmp(name, "irq_intercept")) {
+        rc = need_qtest(p, key, field, name, 0);
+        rc = rc < 0 ? rc : step_irq_intercept(p, value, sub, st);
+    } else if (!strcmp(name, "expect_irq")) {
+        rc = need_qtest(p, key, field, name, 0);
+        rc = rc < 0 ? rc : step_expect_irq(p, value, sub, st);
     } else {
         rc = qhil_yaml_fail(&p->y, key, field, p->err, QHIL_EINVAL,
                             "unknown step '%s' (known: " KNOWN_STEPS ")",
@@ -579,6 +940,83 @@ cleanup:
 
 /* ---- tests ---- */
 
+/* Copy a string list (the suite's trace list into a test). */
+static int copy_strv(parser *p, char *const *src, size_t n, char ***dst,
+                     size_t *n_dst)
+{
+    size_t i;
+
+    *dst = calloc(n + 1, sizeof(**dst));
+    if (!*dst) {
+        return nomem(p);
+    }
+    for (i = 0; i < n; i++) {
+        (*dst)[i] = strdup(src[i]);
+        if (!(*dst)[i]) {
+            return nomem(p);
+        }
+        (*n_dst)++;
+    }
+    return QHIL_EOK;
+}
+
+/* Trace event patterns: names with * and ? only, so that nothing but
+ * "-trace PATTERN" can reach QEMU (no file=, no enable= options). */
+static int load_traces(parser *p, const yaml_node_t *node, const char *field,
+                       char ***v, size_t *n)
+{
+    size_t count = node->type == YAML_SEQUENCE_NODE ? qhil_yaml_count(node)
+                                                    : 1;
+    char **grown;
+    size_t i;
+    int rc = QHIL_EOK;
+
+    if (qhil_yaml_is_null(node)) {
+        return QHIL_EOK;
+    }
+    grown = realloc(*v, (*n + count + 1) * sizeof(**v));
+    if (!grown) {
+        return nomem(p);
+    }
+    *v = grown;
+    for (i = 0; i < count && rc == QHIL_EOK; i++) {
+        const yaml_node_t *item = node->type == YAML_SEQUENCE_NODE
+                                      ? qhil_yaml_item(&p->y, node, i)
+                                      : node;
+        char *sub = node->type == YAML_SEQUENCE_NODE
+                        ? qhil_field(field, "[%zu]", i)
+                        : qhil_field(field, "%s", "");
+        char *pat = NULL;
+        const char *c;
+
+        if (!sub) {
+            return nomem(p);
+        }
+        rc = qhil_yaml_string(&p->y, item, sub, "a trace event pattern",
+                              &pat, p->err);
+        for (c = pat; rc == QHIL_EOK && *c; c++) {
+            if (!isalnum((unsigned char)*c) && !strchr("_*?", *c)) {
+                rc = qhil_yaml_fail(&p->y, item, sub, p->err, QHIL_EINVAL,
+                                    "'%s' is not a trace event pattern "
+                                    "(letters, digits, '_', '*' and '?')",
+                                    pat);
+            }
+        }
+        if (rc == QHIL_EOK && !*pat) {
+            rc = qhil_yaml_fail(&p->y, item, sub, p->err, QHIL_EINVAL,
+                                "empty trace event pattern");
+        }
+        if (rc == QHIL_EOK) {
+            (*v)[(*n)++] = pat;
+            (*v)[*n] = NULL;
+        } else {
+            free(pat);
+        }
+        free(sub);
+    }
+    return rc;
+}
+
 static int load_test(parser *p, const yaml_node_t *node, const char *field,
                      qhil_test *t)
 {
@@ -652,6 +1090,20 @@ static int load_test(parser *p, const yaml_node_t *node, const char *field,
         free(sub);
         sub = qhil_field(field, ".fail_on");
         rc = sub ? load_patterns(p, v, sub, &t->fail_on, &t->n_fail_on)
+                 : nomem(p);
+        if (rc < 0) {
+            goto cleanup;
+        }
+    }
+    rc = copy_strv(p, p->trace, p->n_trace, &t->trace, &t->n_trace);
+    if (rc < 0) {
+        goto cleanup;
+    }
+    v = qhil_yaml_get(&p->y, node, "trace");
+    if (v) {
+        free(sub);
+        sub = qhil_field(field, ".trace");
+        rc = sub ? load_traces(p, v, sub, &t->trace, &t->n_trace)
                  : nomem(p);
         if (rc < 0) {
             goto cleanup;
@@ -1024,6 +1476,41 @@ static char *folder_of(const char *path)
     return strndup(path, (size_t)(slash - path));
 }
 
+/* "qtest: true|false" and "accel: tcg|qtest". */
+static int load_qtest_mode(parser *p, const yaml_node_t *root)
+{
+    const yaml_node_t *q = qhil_yaml_get(&p->y, root, "qtest");
+    const yaml_node_t *a = qhil_yaml_get(&p->y, root, "accel");
+    const char *text;
+
+    p->suite->qtest = QHIL_QTEST_OFF;
+    if (q) {
+        text = qhil_yaml_scalar(q, NULL);
+        if (text && (!strcmp(text, "true") || !strcmp(text, "yes") ||
+                     !strcmp(text, "on"))) {
+            p->suite->qtest = QHIL_QTEST_TCG;
+        } else if (!text || (strcmp(text, "false") && strcmp(text, "no") &&
+                             strcmp(text, "off"))) {
+            return qhil_yaml_fail(&p->y, q, "qtest", p->err, QHIL_EINVAL,
+                                  "expected true or false, got '%s'",
+                                  text ? text : qhil_yaml_kind(q));
+        }
+    }
+    if (a) {
+        text = qhil_yaml_scalar(a, NULL);
+        if (text && !strcmp(text, "qtest")) {
+            p->suite->qtest = QHIL_QTEST_ACCEL;
+        } else if (!text || strcmp(text, "tcg")) {
+            return qhil_yaml_fail(&p->y, a, "accel", p->err, QHIL_EINVAL,
+                                  "accelerator must be tcg (the default) or "
+                                  "qtest (no CPU; needs qhil's QEMU build), "
+                                  "got '%s'",
+                                  text ? text : qhil_yaml_kind(a));
+        }
+    }
+    return QHIL_EOK;
+}
+
 static int load_suite(parser *p)
 {
     qhil_suite *s = p->suite;
@@ -1099,6 +1586,17 @@ static int load_suite(parser *p)
             return rc;
         }
     }
+    rc = load_qtest_mode(p, root);
+    if (rc < 0) {
+        return rc;
+    }
+    v = qhil_yaml_get(&p->y, root, "trace");
+    if (v) {
+        rc = load_traces(p, v, "trace", &p->trace, &p->n_trace);
+        if (rc < 0) {
+            return rc;
+        }
+    }
     v = qhil_yaml_get(&p->y, root, "tests");
     if (!v) {
         return qhil_yaml_fail(&p->y, root, NULL, p->err, QHIL_EINVAL,
@@ -1132,6 +1630,7 @@ static void parser_release(parser *p)
     qhil_suite_free(p->suite);
     qhil_yaml_release(&p->y);
     strv_free(p->fail_on, p->n_fail_on);
+    strv_free(p->trace, p->n_trace);
     json_decref(p->names);
     free(p->dir);
 }

@@ -40,6 +40,8 @@ static void run_usage(FILE *f)
             "  -t, --test NAME    run only this test (repeatable)\n"
             "  -B, --boards DIR   look for board templates in DIR first "
             "(repeatable)\n"
+            "  -Q, --qemu-dir DIR look for QEMU binaries in DIR before "
+            "PATH (repeatable)\n"
             "  -q, --quiet        print only failures and the summary\n"
             "  -h, --help         show this help\n"
             "\n"
@@ -139,6 +141,7 @@ int cmd_run(int argc, char **argv)
         {"tap", optional_argument, NULL, 'T'},
         {"test", required_argument, NULL, 't'},
         {"boards", required_argument, NULL, 'B'},
+        {"qemu-dir", required_argument, NULL, 'Q'},
         {"quiet", no_argument, NULL, 'q'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
@@ -153,6 +156,9 @@ int cmd_run(int argc, char **argv)
     char **extra_boards = NULL;
     size_t n_extra = 0;
     char **board_dirs = NULL;
+    char **extra_qemu = NULL;
+    size_t n_qemu = 0;
+    char **qemu_dirs = NULL;
     char *default_out = NULL;
     qhil_suite *suite = NULL;
     qhil_suite_result *res = NULL;
@@ -163,7 +169,7 @@ int cmd_run(int argc, char **argv)
 
     qhil_error_init(&e);
     optind = 1;
-    while ((opt = getopt_long(argc, argv, "o:t:B:qh", longopts, NULL)) !=
+    while ((opt = getopt_long(argc, argv, "o:t:B:Q:qh", longopts, NULL)) !=
            -1) {
         char ***list = NULL;
         size_t *n = NULL;
@@ -189,6 +195,10 @@ int cmd_run(int argc, char **argv)
         case 'B':
             list = &extra_boards;
             n = &n_extra;
+            break;
+        case 'Q':
+            list = &extra_qemu;
+            n = &n_qemu;
             break;
         case 'q':
             cli.quiet = true;
@@ -231,7 +241,8 @@ int cmd_run(int argc, char **argv)
         goto cleanup;
     }
     board_dirs = cli_board_dirs(extra_boards, n_extra);
-    if (!board_dirs) {
+    qemu_dirs = cli_qemu_dirs(extra_qemu, n_qemu);
+    if (!board_dirs || !qemu_dirs) {
         fprintf(stderr, "qhil: out of memory\n");
         goto cleanup;
     }
@@ -247,6 +258,7 @@ int cmd_run(int argc, char **argv)
     {
         qhil_run_opts ro = {
             .board_dirs = (const char *const *)board_dirs,
+            .qemu_dirs = (const char *const *)qemu_dirs,
             .out_dir = out_dir,
             .only = (const char *const *)only,
             .test_started = on_test_started,
@@ -294,6 +306,8 @@ cleanup:
     qhil_suite_result_free(res);
     qhil_suite_free(suite);
     qhil_argv_free(board_dirs);
+    qhil_argv_free(qemu_dirs);
+    free(extra_qemu);
     free(default_out);
     free(only);
     free(extra_boards);

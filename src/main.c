@@ -33,10 +33,13 @@ static void usage(FILE *out)
     fprintf(out, "\n'qhil <command> --help' describes a command.\n");
 }
 
-char **cli_board_dirs(char *const *extra, size_t n_extra)
+/* extra dirs, then the colon-separated env_name, then the fixed ones. */
+static char **dir_list(char *const *extra, size_t n_extra,
+                       const char *env_name, const char *const *fixed,
+                       size_t n_fixed)
 {
-    const char *env = getenv("QHIL_BOARDS_PATH");
-    size_t n = n_extra + 4;
+    const char *env = getenv(env_name);
+    size_t n = n_extra + n_fixed + 1;
     char **dirs;
     size_t k = 0;
     size_t i;
@@ -70,9 +73,9 @@ char **cli_board_dirs(char *const *extra, size_t n_extra)
             p = end + 1;
         }
     }
-    dirs[k++] = strdup("boards");
-    dirs[k++] = strdup(QHIL_BOARDS_DIR);
-    dirs[k++] = strdup(QHIL_SOURCE_BOARDS_DIR);
+    for (i = 0; i < n_fixed; i++) {
+        dirs[k++] = strdup(fixed[i]);
+    }
     for (i = 0; i < k; i++) {
         if (!dirs[i]) {
             qhil_argv_free(dirs);
@@ -80,6 +83,27 @@ char **cli_board_dirs(char *const *extra, size_t n_extra)
         }
     }
     return dirs;
+}
+
+char **cli_board_dirs(char *const *extra, size_t n_extra)
+{
+    static const char *const fixed[] = {
+        "boards",
+        QHIL_BOARDS_DIR,
+        QHIL_SOURCE_BOARDS_DIR,
+    };
+
+    return dir_list(extra, n_extra, "QHIL_BOARDS_PATH", fixed, 3);
+}
+
+char **cli_qemu_dirs(char *const *extra, size_t n_extra)
+{
+    static const char *const fixed[] = {
+        QHIL_QEMU_DIR,
+        QHIL_SOURCE_QEMU_DIR,
+    };
+
+    return dir_list(extra, n_extra, "QHIL_QEMU_PATH", fixed, 2);
 }
 
 int main(int argc, char **argv)

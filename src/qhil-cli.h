@@ -20,4 +20,9 @@ int cmd_version(int argc, char **argv);
  * malloc'ed (strings too); free with qhil_argv_free. */
 char **cli_board_dirs(char *const *extra, size_t n_extra);
 
+/* Where qhil's own QEMU build is looked for, before PATH: extra dirs,
+ * then $QHIL_QEMU_PATH, the installed libexec dir and the source tree's
+ * build-qemu/bin.  Same ownership as cli_board_dirs. */
+char **cli_qemu_dirs(char *const *extra, size_t n_extra);
+
 #endif /* QHIL_CLI_H */

@@ -33,8 +33,8 @@ extern "C" {
 typedef struct qhil_console qhil_console;
 
 /*
- * Wrap a connected socket.  Takes ownership of fd (closed by
- * qhil_console_free, also when this fails).  log_path: file to append
+ * Wrap a connected socket.  Takes ownership of fd: qhil_console_free
+ * closes it, and a failing call closes it before returning.  log_path: file to append
  * every received byte to (created 0644), or NULL for no log.
  */
 int qhil_console_new(int fd, const char *log_path, qhil_console **out,
@@ -54,7 +54,7 @@ int qhil_console_add_fail_pattern(qhil_console *con, const char *pattern,
 /*
  * Wait until pattern matches output received since the last match, or
  * deadline.  *matched (may be NULL): the matched text, malloc'ed, caller
- * frees.  Returns QHIL_ETIMEDOUT, QHIL_EMATCH (a fail pattern matched),
+ * frees, made printable like qhil_console_tail.  Returns QHIL_ETIMEDOUT, QHIL_EMATCH (a fail pattern matched),
  * QHIL_EEOF (the other end closed: the machine is gone), QHIL_EINVAL (bad
  * pattern).  Blocks until deadline at most.
  */
@@ -90,9 +90,17 @@ void qhil_console_set_kick(qhil_console *con, qhil_console_kick_fn fn,
 
 /*
  * The last max_lines lines of output (at most 16 KiB), malloc'ed, caller
- * frees.  Bytes that are not printable are shown as \xNN.
+ * frees.  \r is dropped, control bytes other than \n and \t are shown
+ * as \xNN, bytes from 0x80 up are kept (so UTF-8 text stays readable).
  */
 char *qhil_console_tail(const qhil_console *con, size_t max_lines);
+
+/*
+ * Unmatched output dropped because it outgrew the 8 MiB matching window;
+ * expect() continues after the drop and says so when it times out.  The
+ * log file has every byte regardless.
+ */
+uint64_t qhil_console_dropped(const qhil_console *con);
 
 /* Total bytes received so far. */
 uint64_t qhil_console_received(const qhil_console *con);

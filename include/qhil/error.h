@@ -88,7 +88,8 @@ int qhil_error_set_at(qhil_error *err, int code, const char *file, int line,
 
 /*
  * Put "PREFIX: " in front of the existing message (used when an error
- * travels up through a layer that knows more context).  Returns err->code.
+ * travels up through a layer that knows more context).  Returns
+ * err->code, or QHIL_EOK when err is NULL: callers return their own code.
  */
 int qhil_error_prefix(qhil_error *err, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));

@@ -8,7 +8,8 @@
  * is nothing to race for and nothing another user can connect to.
  * QEMU's stdout and stderr go to qemu.log, the guest's serial output to
  * console.log, both in the run directory, and both are kept; QEMU's pid
- * goes to qemu.pid there too.
+ * goes to qemu.pid there too.  On request a third socketpair carries
+ * QEMU's QTest protocol (qtest.h), for tests that poke devices directly.
  *
  * States:
  *
@@ -33,6 +34,7 @@
 #include <qhil/console.h>
 #include <qhil/error.h>
 #include <qhil/qmp.h>
+#include <qhil/qtest.h>
 
 #ifdef __cplusplus
 extern "C" {
@@ -47,6 +49,13 @@ typedef struct qhil_machine_opts {
                                 qemu.log */
     int64_t start_timeout;   /* QMP ready deadline, ns; 0: 10 s */
     int64_t stop_timeout;    /* each shutdown phase, ns; 0: 3 s */
+    bool qtest;              /* open a QTest socket (qhil_machine_qtest) */
+    bool qtest_accel;        /* start QEMU with -accel qtest: no CPU runs
+                                and virtual time moves only by
+                                qhil_qtest_clock_step; implies qtest.
+                                Needs a QEMU built with the qtest
+                                accelerator (Debian's has none: launch
+                                then fails with QEMU's own message) */
 } qhil_machine_opts;
 
 /* How a machine ended. */
@@ -62,7 +71,8 @@ typedef enum qhil_machine_end {
  * Start QEMU and complete the QMP handshake.  On failure nothing is left
  * running and err says why, with the end of QEMU's own stderr when QEMU
  * started but died ("qemu-system-arm: -kernel x.elf: could not load...").
- * Blocks until QMP is ready or start_timeout.
+ * Blocks until QMP is ready or start_timeout, plus up to 2 s to collect
+ * the exit status of a QEMU that died.
  * Caller frees *out with qhil_machine_free.
  */
 int qhil_machine_launch(const qhil_machine_opts *opts, qhil_machine **out,
@@ -71,6 +81,10 @@ int qhil_machine_launch(const qhil_machine_opts *opts, qhil_machine **out,
 /* Borrowed handles, valid until qhil_machine_free. */
 qhil_qmp *qhil_machine_qmp(qhil_machine *m);
 qhil_console *qhil_machine_console(qhil_machine *m);
+
+/* The QTest client; NULL unless opts.qtest or opts.qtest_accel.  Clock
+ * commands are allowed only with qtest_accel.  Borrowed, as above. */
+qhil_qtest *qhil_machine_qtest(qhil_machine *m);
 
 pid_t qhil_machine_pid(const qhil_machine *m);
 const char *qhil_machine_console_log(const qhil_machine *m);
@@ -93,7 +107,8 @@ int qhil_machine_wait_exit(qhil_machine *m, int64_t deadline,
 /*
  * Stop QEMU (quit, SIGTERM, SIGKILL; each phase stop_timeout) and reap
  * it.  Safe to call on an exited machine.  Returns QHIL_EOK however it
- * ended; see qhil_machine_end_how and _status.
+ * ended (see qhil_machine_end_how and _status), or QHIL_EBUSY in the one
+ * case the kernel does not deliver SIGKILL within 10 s.
  */
 int qhil_machine_shutdown(qhil_machine *m, qhil_error *err);
 

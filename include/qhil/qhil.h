@@ -3,6 +3,7 @@
  *
  *   error.h    error codes and detail        clock.h   time and deadlines
  *   qmp.h      QMP client                    console.h serial console
+ *   qtest.h    QTest client (MMIO, IRQs)
  *   machine.h  QEMU process lifecycle        board.h   board templates
  *   suite.h    suite files                   runner.h  running suites
  *   report.h   results, JUnit and TAP
@@ -16,6 +17,7 @@
 #include <qhil/error.h>
 #include <qhil/machine.h>
 #include <qhil/qmp.h>
+#include <qhil/qtest.h>
 #include <qhil/report.h>
 #include <qhil/runner.h>
 #include <qhil/suite.h>

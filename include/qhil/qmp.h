@@ -37,8 +37,8 @@ extern "C" {
 typedef struct qhil_qmp qhil_qmp;
 
 /*
- * Wrap a connected socket.  Takes ownership of fd (closed by
- * qhil_qmp_free, even when this call fails).  Sets it non-blocking and
+ * Wrap a connected socket.  Takes ownership of fd: qhil_qmp_free closes
+ * it, and a failing call closes it before returning.  Sets it non-blocking and
  * close-on-exec.  Does not read anything yet.
  */
 int qhil_qmp_new(int fd, qhil_qmp **out, qhil_error *err);

@@ -1,7 +1,9 @@
 /*
  * qhil/runner.h - run a suite: one fresh machine per test, steps in order.
  *
- * For each test the runner makes OUT_DIR/<test>/ (console.log, qemu.log),
+ * For each test the runner makes OUT_DIR/<test>/ (console.log, qemu.log,
+ * qemu.pid; a name with characters other than [A-Za-z0-9._-] has them
+ * mapped to '_' and a hash of the name appended),
  * launches the suite's board with the suite's images, installs the fail
  * patterns, runs the steps, stops QEMU in order and records a verdict:
  *
@@ -11,8 +13,10 @@
  *   error  the test could not run: QEMU did not start or died
  *
  * Problems that would hit every test (unknown board, bad template, QEMU
- * binary not installed, forbidden job options) end the run before any
- * QEMU starts, with an error naming the suite file and line.
+ * binary not installed, forbidden job options, unknown test names in
+ * "only") end the run before any QEMU starts or any directory is made,
+ * with an error naming the file and line at fault: the suite's, or the
+ * board template's.
  */
 #ifndef QHIL_RUNNER_H
 #define QHIL_RUNNER_H
@@ -29,6 +33,10 @@ extern "C" {
 
 typedef struct qhil_run_opts {
     const char *const *board_dirs; /* NULL-terminated search list */
+    const char *const *qemu_dirs;  /* searched for the board's QEMU binary
+                                      before PATH (NULL-terminated, may
+                                      be NULL): where qhil's own QEMU
+                                      build lives */
     const char *out_dir;           /* created if missing */
     const char *const *only;       /* test names to run (NULL-terminated),
                                       NULL for all */

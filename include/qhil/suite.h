@@ -24,6 +24,21 @@
  *         - reset                      # same as qmp: system_reset
  *         - wait: 200ms                # let time pass, console watched
  *
+ * Device tests over QTest (see docs/suites.md):
+ *
+ *   accel: qtest        # no CPU; virtual time moves only by clock_step
+ *   qtest: true         # or: a QTest socket beside the running firmware
+ *   trace: [banana_rom_*]               # QEMU trace events, to qemu.log
+ *   tests:
+ *     - name: timer
+ *       trace: [qhil_timer_*]           # added to the suite's list
+ *       steps:
+ *         - irq_intercept: /machine/soc/plic      # or {out: PATH}
+ *         - write: {addr: 0x4001010, value: 1000}  # size 4 by default
+ *         - read: {addr: 0x4001000, expect: 0x51A7E001, mask: 0xffffffff}
+ *         - clock_step: 999ns           # or "next": to the next timer
+ *         - expect_irq: {line: 12, level: low}
+ *
  * Relative image paths are resolved against the suite file's folder first,
  * then against the current working directory; a path found in neither is
  * an error naming the suite line and both places tried.
@@ -51,7 +66,20 @@ typedef enum qhil_step_kind {
     QHIL_STEP_SEND,  /* send and sendline both; text holds the bytes */
     QHIL_STEP_QMP,   /* reset is parsed as qmp system_reset */
     QHIL_STEP_WAIT,
+    /* QTest steps: need "qtest: true" or "accel: qtest" in the suite */
+    QHIL_STEP_READ,          /* read addr (size), compare under mask */
+    QHIL_STEP_WRITE,         /* write value to addr (size) */
+    QHIL_STEP_CLOCK_STEP,    /* advance virtual time (accel: qtest) */
+    QHIL_STEP_IRQ_INTERCEPT, /* watch a device's GPIO lines */
+    QHIL_STEP_EXPECT_IRQ,    /* an intercepted line is at a level */
 } qhil_step_kind;
+
+/* How a suite uses QTest. */
+typedef enum qhil_qtest_mode {
+    QHIL_QTEST_OFF,   /* no QTest socket */
+    QHIL_QTEST_TCG,   /* "qtest: true": QTest beside the running CPU */
+    QHIL_QTEST_ACCEL, /* "accel: qtest": no CPU, time moves by clock_step */
+} qhil_qtest_mode;
 
 /* One step; all pointers owned by the suite.  Read-only for callers. */
 typedef struct qhil_step {
@@ -67,7 +95,17 @@ typedef struct qhil_step {
     char *expect_error;  /* QMP: error class the reply must carry, or NULL */
     int64_t timeout_ns;  /* EXPECT/QMP: this step's timeout (suite default
                             applied) */
-    int64_t duration_ns; /* WAIT: how long */
+    int64_t duration_ns; /* WAIT: how long; CLOCK_STEP: ns, or -1 for
+                            "to the next timer deadline" */
+    uint64_t addr;       /* READ/WRITE: guest physical address */
+    unsigned size;       /* READ/WRITE: 1, 2, 4 or 8 bytes */
+    uint64_t value;      /* READ: expected (if has_value); WRITE: value */
+    uint64_t mask;       /* READ: bits compared (all ones by default) */
+    int has_value;       /* READ: an expected value was given */
+    char *qom_path;      /* IRQ_INTERCEPT: device */
+    int intercept_out;   /* IRQ_INTERCEPT: outputs rather than inputs */
+    int irq_line;        /* EXPECT_IRQ: line number */
+    int irq_level;       /* EXPECT_IRQ: 1 raised, 0 lowered */
 } qhil_step;
 
 typedef struct qhil_test {
@@ -77,6 +115,8 @@ typedef struct qhil_test {
                            steps' own */
     char **fail_on;     /* suite's list plus the test's; n_fail_on items */
     size_t n_fail_on;
+    char **trace;       /* QEMU -trace patterns, suite's plus test's */
+    size_t n_trace;
     qhil_step *steps;
     size_t n_steps;
 } qhil_test;
@@ -100,6 +140,7 @@ typedef struct qhil_suite {
     char **extra_options; /* context.extra_options */
     size_t n_extra_options;
     int extra_options_line;
+    qhil_qtest_mode qtest; /* from "qtest:" and "accel:" */
     qhil_test *tests;
     size_t n_tests;
 } qhil_suite;
@@ -107,7 +148,7 @@ typedef struct qhil_suite {
 /*
  * Parse and validate a suite file.  On error *out is NULL and err carries
  * file, line, column and the field ("tests[1].steps[0]: unknown step
- * 'expekt' (known: expect, send, sendline, qmp, reset, wait)").
+ * 'expekt' (known: expect, send, ...)").
  * Caller frees *out with qhil_suite_free.  Reads files; no other blocking.
  */
 int qhil_suite_load(const char *path, qhil_suite **out, qhil_error *err);

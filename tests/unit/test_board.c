@@ -220,6 +220,19 @@ static void test_forbidden_extra_options(void **state)
     extra[1] = "lab.cfg";
     refuse_extra(BOARDS "/mps2-an385.yaml", extra, 2,
                  "'-readconfig' is not allowed: qhil owns");
+    /* A second QTest server, or another accelerator, behind our back. */
+    extra[0] = "-object";
+    extra[1] = "qtest,id=x,chardev=c";
+    refuse_extra(BOARDS "/mps2-an385.yaml", extra, 2,
+                 "'-object' is not allowed: qhil owns");
+    extra[0] = "-qtest";
+    extra[1] = "unix:/tmp/q";
+    refuse_extra(BOARDS "/mps2-an385.yaml", extra, 2,
+                 "'-qtest' is not allowed: qhil owns");
+    extra[0] = "-accel";
+    extra[1] = "qtest";
+    refuse_extra(BOARDS "/mps2-an385.yaml", extra, 2,
+                 "'-accel' is not allowed: qhil owns");
     extra[0] = "";
     refuse_extra(BOARDS "/mps2-an385.yaml", extra, 1, "empty argument");
 }

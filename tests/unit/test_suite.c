@@ -285,14 +285,15 @@ static void test_unknown_keys(void **state)
     (void)state;
     load_bad(HEAD "tests: []\nbogus: 1\n", QHIL_EINVAL, 3,
              "inline.yaml:3:1: unknown key 'bogus' (known: name, "
-             "device_type, images, timeout, fail_on, context, tests)",
+             "device_type, images, timeout, fail_on, context, qtest, accel, "
+             "trace, tests)",
              NULL);
     load_bad(HEAD "tests:\n"
                   "  - name: a\n"
                   "    stpes: []\n",
              QHIL_EINVAL, 4,
              "inline.yaml:4:5: tests[0]: unknown key 'stpes' (known: name, "
-             "timeout, fail_on, steps)",
+             "timeout, fail_on, trace, steps)",
              NULL);
     load_bad(HEAD "context: {cpu: a, memory: 1G}\ntests: []\n", QHIL_EINVAL,
              2, "context: unknown key 'memory' (known: cpu, extra_options)",
@@ -327,7 +328,8 @@ static void test_bad_steps(void **state)
                   "      - expekt: x\n",
              QHIL_EINVAL, 6,
              "inline.yaml:6:9: tests[0].steps[1]: unknown step 'expekt' "
-             "(known: expect, send, sendline, qmp, reset, wait)",
+             "(known: expect, send, sendline, qmp, reset, wait, read, write, "
+             "clock_step, irq_intercept, expect_irq)",
              NULL);
     load_bad(HEAD "tests:\n"
                   "  - name: a\n"
