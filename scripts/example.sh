@@ -1,17 +1,19 @@
 #!/usr/bin/env bash
-# The main job: install what is missing, build qhil and the example
-# firmware, run the example suites on real QEMU and show the results.
+# The main job: install what is missing, build qhil, the example firmware
+# and qhil's QEMU, run the example suites (firmware and device tests) on
+# real QEMU and show the results.
 # Reports land in build/reports/, logs in qhil-results/.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 scripts/deps.sh
+scripts/qemu-build.sh      # qhil's QEMU: our devices + the qtest accelerator
 scripts/build.sh build
 mkdir -p build/reports
 
 status=0
 for suite in examples/hello-mps2.yaml examples/hello-riscv.yaml \
-             examples/fault-mps2.yaml; do
+             examples/fault-mps2.yaml examples/devices/*.yaml; do
     name=$(basename "$suite" .yaml)
     echo
     build/src/qhil run --junit "build/reports/$name.xml" \

@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Run every test: install what is missing, then
+# Run every test: install what is missing, build qhil's QEMU
+# (scripts/qemu-build.sh: minutes the first time, seconds after), then
 #   build       plain build: unit, protocol and integration tests
 #   build-asan  AddressSanitizer + UndefinedBehaviorSanitizer: all of them
 #   build-fuzz  clang + libFuzzer: each fuzz target for a bounded time
@@ -9,6 +10,9 @@ set -uo pipefail
 cd "$(dirname "$0")/.."
 
 scripts/deps.sh clang libclang-rt-14-dev || exit 1
+# qhil's own QEMU (qtest accelerator + our devices) for the device tests;
+# a few seconds when it is already built.
+scripts/qemu-build.sh || exit 1
 scripts/build.sh build || exit 1
 scripts/build.sh build-asan -Db_sanitize=address,undefined \
     -Db_lundef=false || exit 1

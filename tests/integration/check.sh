@@ -269,6 +269,66 @@ scenario_installed_library() {
     rm -rf "$(sed -n 's|^logs: \(.*\)/console.log$|\1|p' "$work/out")"
 }
 
+# ---- device tests over QTest ------------------------------------------
+
+scenario_device_banana_rom() {
+    run 0 run -o "$work/r" examples/devices/banana-rom.yaml
+    has '^5 passed, 0 failed$'
+    grep -q 'banana_rom_read offset 0x00 size 4 -> 0xba000001' \
+        "$work/r/chip-id/qemu.log" || fail "trace events not in qemu.log"
+    no_qemu_left
+}
+
+scenario_device_qhil_timer() {
+    run 0 run -o "$work/r" examples/devices/qhil-timer.yaml
+    has '^PASS +irq-after-exactly-load-ns '
+    has '^7 passed, 0 failed$'
+    no_qemu_left
+}
+
+scenario_device_cmsdk_stock() {
+    run 0 run -o "$work/r" examples/devices/cmsdk-stock.yaml
+    has '^4 passed, 0 failed$'
+    no_qemu_left
+}
+
+scenario_device_cmsdk_exact() {
+    run 0 run -o "$work/r" examples/devices/cmsdk-timer-exact.yaml
+    has '^1 passed, 0 failed$'
+    no_qemu_left
+}
+
+scenario_device_c_test() {
+    : "${TIMER_TEST:?set TIMER_TEST to the examples/c/timer_test binary}"
+    "$TIMER_TEST" "$SRC/boards" "$SRC/build-qemu/bin" >"$work/out" 2>&1 ||
+        fail "examples/c/timer_test failed"
+    has '^timer_test: qhil-timer fired at 1000 ns, as programmed$'
+}
+
+scenario_qtest_must_fail() {
+    run 1 run -o "$work/r" "$suites/fail-qtest.yaml"
+    has '^FAIL +wrong-chip-id '
+    has 'read 0xba000001, expected 0xba000002 \(mask 0xffffffff\)'
+    has '^FAIL +outside-every-region '
+    has 'address 0x4002000 \(4 bytes\) is outside every memory region'
+    has '^FAIL +irq-one-ns-early '
+    has 'IRQ line 12 is low, expected high'
+    has '^FAIL +unknown-device '
+    has 'Unknown device'
+    has '^PASS +passes '
+    has '^1 passed, 4 failed$'
+    no_qemu_left
+}
+
+scenario_qtest_bad_input() {
+    run 2 run -o "$work/r" "$suites/bad-clock-without-accel.yaml"
+    has "bad-clock-without-accel\\.yaml:9:.*clock_step needs 'accel: qtest'"
+    run 1 run -o "$work/r" "$suites/accel-on-debian-qemu.yaml"
+    has '^ERROR +reads '
+    has 'invalid accelerator qtest'
+    no_qemu_left
+}
+
 name=${1:?usage: check.sh SCENARIO}
 fn="scenario_${name//-/_}"
 declare -F "$fn" >/dev/null || { echo "unknown scenario $name" >&2; exit 2; }
