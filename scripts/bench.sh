@@ -3,5 +3,10 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/deps.sh
+scripts/qemu-build.sh
 scripts/build.sh build
+echo "== bench_run: one example test, qhil vs a raw client"
 build/bench/bench_run "$@"
+echo
+echo "== bench_qtest: QTest readl round trips, qhil vs a raw client"
+build/bench/bench_qtest

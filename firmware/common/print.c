@@ -56,9 +56,10 @@ void put_udec(unsigned long value)
     }
 }
 
-void put_hex(unsigned long value, unsigned int digits)
+/* Print "0x" and the lowest `digits` digits of `value` from `hex`. */
+static void put_hex_digits(unsigned long value, unsigned int digits,
+                           const char *hex)
 {
-    static const char hex[] = "0123456789abcdef";
     const unsigned int max_digits = (unsigned int)(sizeof(value) * 2u);
 
     if (digits > max_digits) {
@@ -70,4 +71,14 @@ void put_hex(unsigned long value, unsigned int digits)
         digits--;
         put_char(hex[(value >> (digits * 4u)) & 0xfu]);
     }
+}
+
+void put_hex(unsigned long value, unsigned int digits)
+{
+    put_hex_digits(value, digits, "0123456789abcdef");
+}
+
+void put_hex_upper(unsigned long value, unsigned int digits)
+{
+    put_hex_digits(value, digits, "0123456789ABCDEF");
 }

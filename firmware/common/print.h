@@ -34,4 +34,7 @@ void put_udec(unsigned long value);
  */
 void put_hex(unsigned long value, unsigned int digits);
 
+/* Like put_hex(), with upper-case digits (the "0x" stays lower case). */
+void put_hex_upper(unsigned long value, unsigned int digits);
+
 #endif /* QHIL_PRINT_H */

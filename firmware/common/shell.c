@@ -6,6 +6,7 @@
  * relied on by tests, so change them only together with the tests.
  */
 #include <stddef.h>
+#include <stdint.h>
 
 #include "board.h"
 #include "print.h"
@@ -93,6 +94,89 @@ static void cmd_exit(const char *args)
     }
 }
 
+/* Print the message for a board_status that is not BOARD_OK. */
+static void put_device_error(int status, const char *missing)
+{
+    if (status == BOARD_NOT_HERE) {
+        put_line("error: not on this board");
+    } else if (status == BOARD_TIMEOUT) {
+        put_line("error: no timer interrupt");
+    } else {
+        put_str("error: no ");
+        put_line(missing);
+    }
+}
+
+/*
+ * chipid and timer use qhil's own devices, which only riscv-virt has (at
+ * the addresses named in the messages), and only in qhil's QEMU build.
+ */
+static void cmd_chipid(const char *args)
+{
+    uint32_t id = 0;
+    int status = board_chip_id(&id);
+
+    (void)args;
+    if (status != BOARD_OK) {
+        put_device_error(status, "banana-rom at 0x4000000");
+        return;
+    }
+    put_str("chip id ");
+    put_hex_upper(id, 8u);
+    put_newline();
+}
+
+/*
+ * Parse a decimal number in 0..0xFFFFFFFF, at least one digit, trailing
+ * spaces allowed. Returns 0 and sets *value, or -1 when `s` is not one.
+ */
+static int parse_u32(const char *s, uint32_t *value)
+{
+    uint64_t n = 0;
+
+    if (*s < '0' || *s > '9') {
+        return -1;
+    }
+    while (*s >= '0' && *s <= '9') {
+        n = n * 10u + (uint64_t)(*s - '0');
+        if (n > 0xFFFFFFFFu) {
+            return -1;
+        }
+        s++;
+    }
+    while (*s == ' ') {
+        s++;
+    }
+    if (*s != '\0') {
+        return -1;
+    }
+    *value = (uint32_t)n;
+    return 0;
+}
+
+static void cmd_timer(const char *args)
+{
+    uint32_t ns;
+    unsigned long irqs = 0;
+    int status;
+
+    if (parse_u32(args, &ns) < 0) {
+        put_line("error: usage: timer <0-4294967295>");
+        return;
+    }
+    status = board_timer_wait(ns, &irqs);
+    if (status != BOARD_OK) {
+        put_device_error(status, "qhil-timer at 0x4001000");
+        return;
+    }
+    put_str("timer irq after ");
+    put_udec(ns);
+    put_line(" ns");
+    put_str("timer irqs=");
+    put_udec(irqs);
+    put_newline();
+}
+
 static void cmd_help(const char *args);
 
 static const struct command commands[] = {
@@ -101,6 +185,8 @@ static const struct command commands[] = {
     { "count", "count", "print count=N, N counting calls from 1", cmd_count },
     { "fault", "fault", "make the CPU fault on purpose (halts)", cmd_fault },
     { "exit", "exit <code>", "end the emulator with exit status <code>", cmd_exit },
+    { "chipid", "chipid", "print the banana-rom chip id (riscv-virt)", cmd_chipid },
+    { "timer", "timer <ns>", "wait for a qhil-timer interrupt (riscv-virt)", cmd_timer },
     { "help", "help", "list the commands", cmd_help },
 };
 

@@ -1,6 +1,7 @@
 /*
  * board.c - board-specific shell services for the mps2-an385 (Cortex-M3):
  * the board name, the deliberate fault and the exit command (semihosting).
+ * qhil's devices (banana-rom, qhil-timer) are not wired on this board.
  */
 #include <stdint.h>
 
@@ -47,4 +48,17 @@ int board_exit(unsigned int code)
 
     (void)semihost_call(SYS_EXIT_EXTENDED, block);
     return -1;
+}
+
+int board_chip_id(uint32_t *id)
+{
+    (void)id;
+    return BOARD_NOT_HERE;
+}
+
+int board_timer_wait(uint32_t ns, unsigned long *irqs)
+{
+    (void)ns;
+    (void)irqs;
+    return BOARD_NOT_HERE;
 }

@@ -298,6 +298,16 @@ scenario_device_cmsdk_exact() {
     no_qemu_left
 }
 
+scenario_device_guest() {
+    run 0 run -o "$work/r" examples/devices/guest-riscv.yaml
+    has '^3 passed, 0 failed$'
+    grep -q 'qhil_timer_irq irq level 1' "$work/r/timer-interrupt/qemu.log" ||
+        fail "the timer's trace events are not in qemu.log"
+    run 0 run -o "$work/r2" "$suites/guest-on-debian-qemu.yaml"
+    has '^1 passed, 0 failed$'
+    no_qemu_left
+}
+
 scenario_device_c_test() {
     : "${TIMER_TEST:?set TIMER_TEST to the examples/c/timer_test binary}"
     "$TIMER_TEST" "$SRC/boards" "$SRC/build-qemu/bin" >"$work/out" 2>&1 ||

@@ -1,0 +1,35 @@
+/*
+ * trap.h - trap services shared by the RISC-V virt board files: probing
+ * an address that may not answer, the interrupt handlers trap.c calls, and
+ * CSR access helpers.
+ */
+#ifndef QHIL_RISCV_TRAP_H
+#define QHIL_RISCV_TRAP_H
+
+#include <stdint.h>
+
+/* Machine-mode CSR bits used by the firmware. */
+#define MSTATUS_MIE     (1ul << 3)      /* global machine interrupt enable */
+#define MIE_MTIE        (1ul << 7)      /* machine timer interrupt (CLINT) */
+#define MIE_MEIE        (1ul << 11)     /* machine external interrupt (PLIC) */
+
+/* Set / clear bits of a CSR named by its assembler name, e.g. mie. */
+#define CSR_SET(csr, bits) \
+    __asm__ volatile("csrs " #csr ", %0" : : "r"(bits) : "memory")
+#define CSR_CLEAR(csr, bits) \
+    __asm__ volatile("csrc " #csr ", %0" : : "r"(bits) : "memory")
+
+/*
+ * Read the 32-bit word at `addr`. Returns 0 and sets *value, or -1 when
+ * the read took an access fault (nothing mapped there); the fault is
+ * caught and no "Exception!" is printed.
+ */
+int probe_read32(uintptr_t addr, uint32_t *value);
+
+/* Machine external interrupt (PLIC); defined in devices.c. */
+void irq_external(void);
+
+/* Machine timer interrupt (CLINT mtimecmp); defined in devices.c. */
+void irq_mtimer(void);
+
+#endif /* QHIL_RISCV_TRAP_H */
