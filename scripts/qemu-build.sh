@@ -21,12 +21,20 @@
 # go to build-qemu/log/.  Any failure ends the run with exit status 1 and
 # one line starting "qemu-build: error:".
 #
-# Environment: QHIL_QEMU_JOBS (ninja's -j, default 2).
+# Environment: QHIL_QEMU_JOBS (ninja's -j, default 2);
+# QHIL_QEMU_BUILD_DIR (instead of build-qemu/, e.g. for tests);
+# QHIL_QEMU_SOURCE_VERSION (a Debian version of the qemu source package
+# to build instead of the newest apt offers).
 set -Eeuo pipefail
 
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 out_rel=build-qemu
 out=$root/$out_rel
+if [ -n "${QHIL_QEMU_BUILD_DIR:-}" ]; then
+    mkdir -p "$QHIL_QEMU_BUILD_DIR"
+    out=$(cd "$QHIL_QEMU_BUILD_DIR" && pwd)
+    out_rel=$out
+fi
 src=$out/src
 obj=$out/obj
 bin=$out/bin
@@ -175,7 +183,7 @@ if ! have_deb_src; then
     fi
 fi
 
-wanted=$(source_version)
+wanted=${QHIL_QEMU_SOURCE_VERSION:-$(source_version)}
 if [ -z "$wanted" ] && [ -z "$have_version" ] && is_root; then
     note "apt knows no qemu source package yet; running apt-get update"
     if ! timeout 600 apt-get update -q >"$logs/apt-update.log" 2>&1; then

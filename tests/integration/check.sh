@@ -315,6 +315,20 @@ scenario_device_c_test() {
     has '^timer_test: qhil-timer fired at 1000 ns, as programmed$'
 }
 
+# The QEMU build when the source package cannot be had: one clear line,
+# exit 1, and nothing half-built left to be used.
+scenario_qemu_build_unreachable() {
+    QHIL_QEMU_BUILD_DIR="$work/qb" QHIL_QEMU_SOURCE_VERSION=0.0-not-in-debian \
+        "$SRC/scripts/qemu-build.sh" >"$work/out" 2>&1
+    local st=$?
+    [ $st -eq 1 ] || fail "qemu-build.sh exited $st, expected 1"
+    has "^qemu-build: error: cannot fetch Debian's QEMU source package: .*0\\.0-not-in-debian"
+    [ ! -e "$work/qb/src" ] || fail "a source tree was left behind"
+    [ -z "$(ls "$work/qb/bin" 2>/dev/null)" ] || fail "binaries were installed"
+    [ -z "$(ls -d "$work"/qb/.fetch.* 2>/dev/null)" ] ||
+        fail "the temporary fetch folder was left behind"
+}
+
 scenario_qtest_must_fail() {
     run 1 run -o "$work/r" "$suites/fail-qtest.yaml"
     has '^FAIL +wrong-chip-id '
