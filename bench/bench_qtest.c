@@ -13,6 +13,7 @@
  *
  * usage: bench_qtest [-n N] [-r ROUNDS] [--boards DIR] [--qemu-dir DIR]
  */
+#include <errno.h>
 #include <getopt.h>
 #include <poll.h>
 #include <stdio.h>
@@ -25,6 +26,7 @@
 
 #define CHIP_ID_ADDR 0x4000000u
 #define CHIP_ID 0xBA000001u
+#define RAW_WINDOW 2000 /* raw pipelined requests in flight, at most */
 
 static int cmp_i64(const void *a, const void *b)
 {
@@ -67,13 +69,14 @@ static int raw_line(raw *r, uint64_t *value)
 
         if (nl) {
             size_t used = (size_t)(nl - r->buf) + 1;
+            int irq = !strncmp(r->buf, "IRQ", 3);
             int ok = r->buf[0] == 'O' && r->buf[1] == 'K';
 
             *nl = '\0';
             *value = ok ? strtoull(r->buf + 3, NULL, 16) : 0;
             memmove(r->buf, r->buf + used, r->len - used);
             r->len -= used;
-            if (!strncmp(r->buf, "IRQ", 3)) {
+            if (irq) {
                 continue;
             }
             return ok ? 0 : -1;
@@ -89,6 +92,7 @@ static int raw_line(raw *r, uint64_t *value)
     }
 }
 
+/* Write all of p; -1 when the socket stays full for 5 s or fails. */
 static int raw_write(int fd, const char *p, size_t len)
 {
     while (len > 0) {
@@ -97,7 +101,9 @@ static int raw_write(int fd, const char *p, size_t len)
         if (n < 0) {
             struct pollfd pfd = {.fd = fd, .events = POLLOUT};
 
-            poll(&pfd, 1, 5000);
+            if (errno != EAGAIN || poll(&pfd, 1, 5000) <= 0) {
+                return -1;
+            }
             continue;
         }
         p += n;
@@ -135,14 +141,24 @@ static int raw_pipelined(raw *r, int n)
     for (i = 0; i < n; i++) {
         memcpy(all + (size_t)i * (sizeof(req) - 1), req, sizeof(req) - 1);
     }
-    /* QEMU answers while we write; the socket buffers hold the replies. */
-    raw_write(r->fd, all, len);
-    free(all);
-    for (i = 0; i < n; i++) {
-        if (raw_line(r, &v) < 0 || v != CHIP_ID) {
+    /* In windows of RAW_WINDOW requests, so that neither side's socket
+     * buffer can fill while the other waits. */
+    for (i = 0; i < n; i += RAW_WINDOW) {
+        int w = n - i < RAW_WINDOW ? n - i : RAW_WINDOW;
+        int j;
+
+        if (raw_write(r->fd, all, (sizeof(req) - 1) * (size_t)w) < 0) {
+            free(all);
             return -1;
         }
+        for (j = 0; j < w; j++) {
+            if (raw_line(r, &v) < 0 || v != CHIP_ID) {
+                free(all);
+                return -1;
+            }
+        }
     }
+    free(all);
     return 0;
 }
 
@@ -195,7 +211,7 @@ int main(int argc, char **argv)
     };
     const char *dirs[2] = {"boards", NULL};
     const char *qemu_dir = "build-qemu/bin";
-    char run_dir[] = "/tmp/qhil-bench-qtest.XXXXXX";
+    char *run_dir = NULL;
     qhil_machine_opts mo = {.qtest_accel = true};
     qhil_board_job job = {.n_images = 0};
     qhil_board *board = NULL;
@@ -242,8 +258,18 @@ int main(int argc, char **argv)
         goto out;
     }
     mo.argv = (const char *const *)qargv;
+    if (asprintf(&run_dir, "%s/qhil-bench-qtest.XXXXXX",
+                 getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp") < 0) {
+        run_dir = NULL;
+        goto out;
+    }
     mo.run_dir = mkdtemp(run_dir);
-    if (!mo.run_dir || qhil_machine_launch(&mo, &m, &e) < 0) {
+    if (!mo.run_dir) {
+        fprintf(stderr, "bench_qtest: cannot make a run directory %s: %s\n",
+                run_dir, strerror(errno));
+        goto out;
+    }
+    if (qhil_machine_launch(&mo, &m, &e) < 0) {
         fprintf(stderr, "bench_qtest: %s (build it: scripts/qemu-build.sh)\n",
                 qhil_error_message(&e, -1));
         goto out;
@@ -304,7 +330,10 @@ out:
         free(t[k]);
     }
     qhil_machine_free(m);
-    nftw(run_dir, remove_entry, 8, FTW_DEPTH | FTW_PHYS);
+    if (mo.run_dir) {
+        nftw(run_dir, remove_entry, 8, FTW_DEPTH | FTW_PHYS);
+    }
+    free(run_dir);
     qhil_argv_free(qargv);
     qhil_board_free(board);
     free(path);

@@ -500,6 +500,13 @@ static int qtest_check_request(const qhil_qtest *qt, const char *line,
                             "be over the %zu byte line limit (the memread "
                             "and bufread calls split large transfers)",
                             cmd->name, vals[2], QTEST_MAX_LINE);
+    } else if (!strcmp(cmd->name, "memset") && vals[2] > QTEST_MAX_LINE) {
+        /* QEMU allocates the whole size at once for memset. */
+        rc = qhil_error_set(err, QHIL_ETOOBIG,
+                            "QTest memset of %" PRIu64 " bytes: over the %zu "
+                            "byte limit for one request (qhil_qtest_memset "
+                            "splits large fills)",
+                            vals[2], QTEST_MAX_LINE);
     }
 
 cleanup:
@@ -831,6 +838,11 @@ static int qtest_pump(qhil_qtest *qt, int64_t deadline, qhil_error *err)
     struct pollfd pfd = {.fd = qt->fd, .events = POLLIN};
     int n;
 
+    /* Checked first, so a peer that never stops sending (IRQ reports)
+     * cannot hold a caller past its deadline. */
+    if (qhil_now() >= deadline) {
+        return QHIL_ETIMEDOUT;
+    }
     n = poll(&pfd, 1, qhil_deadline_poll_ms(deadline));
     if (n < 0 && errno != EINTR) {
         return qtest_fail(qt, err, -errno, "QTest poll: %s", strerror(errno));
@@ -872,7 +884,7 @@ static int qtest_write_all(qhil_qtest *qt, const char *data, size_t len,
             return qtest_fail(qt, err, -errno, "QTest poll: %s",
                               strerror(errno));
         }
-        if (p == 0 && qhil_now() >= deadline) {
+        if (qhil_now() >= deadline) {
             if (off == 0) {
                 return qhil_error_set(err, QHIL_ETIMEDOUT,
                                       "QEMU did not accept a QTest request "

@@ -39,6 +39,10 @@ static void fmt_duration(int64_t ns, char *buf, size_t n)
         snprintf(buf, n, "%llds", (long long)(ns / QHIL_SEC));
     } else if (ns < QHIL_SEC && ns % QHIL_MSEC == 0) {
         snprintf(buf, n, "%lldms", (long long)(ns / QHIL_MSEC));
+    } else if (ns < QHIL_MSEC && ns % QHIL_USEC == 0) {
+        snprintf(buf, n, "%lldus", (long long)(ns / QHIL_USEC));
+    } else if (ns < QHIL_USEC) {
+        snprintf(buf, n, "%lldns", (long long)ns);
     } else {
         snprintf(buf, n, "%.3gs", (double)ns / (double)QHIL_SEC);
     }
@@ -378,6 +382,11 @@ static void load_memory_map(test_run *tr)
             in_memory = true;
         } else if (in_memory &&
                    sscanf(line, " %llx-%llx (", &first, &last) == 2) {
+            /* Adjacent regions form one span (an access may cross). */
+            if (tr->n_ranges && first == tr->ranges[tr->n_ranges * 2 - 1] + 1) {
+                tr->ranges[tr->n_ranges * 2 - 1] = last;
+                continue;
+            }
             grown = realloc(tr->ranges,
                             (tr->n_ranges + 1) * 2 * sizeof(*grown));
             if (!grown) {

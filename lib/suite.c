@@ -699,7 +699,7 @@ static int load_qom_path(parser *p, const yaml_node_t *node,
                          const char *field, char **out)
 {
     int rc = qhil_yaml_string(&p->y, node, field,
-                              "a QOM path such as /machine/soc/plic", out,
+                              "a QOM path such as /machine/qhil-irqchip", out,
                               p->err);
     const char *c;
 
@@ -714,7 +714,7 @@ static int load_qom_path(parser *p, const yaml_node_t *node,
     if ((*out)[0] != '/' || *c) {
         return qhil_yaml_fail(&p->y, node, field, p->err, QHIL_EINVAL,
                               "'%s' is not a QOM path (absolute, no blanks, "
-                              "e.g. /machine/soc/plic)",
+                              "e.g. /machine/qhil-irqchip)",
                               *out);
     }
     return QHIL_EOK;

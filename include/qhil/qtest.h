@@ -9,8 +9,8 @@
  * Requests are lines ("readl 0x4000000"); every request gets exactly one
  * reply line, "OK [value]" or "FAIL message", in order.  QEMU also sends
  * "IRQ raise N" / "IRQ lower N" lines at any time once an intercept is on;
- * the client records them (current level per line, and a bounded history
- * with a count of every change) and never mistakes them for replies.
+ * the client records them (current level per line, and how often each
+ * line was raised) and never mistakes them for replies.
  *
  * Pipelining: qhil_qtest_submit() queues requests without waiting, and
  * qhil_qtest_collect() takes the replies in order, so N reads cost one
@@ -27,7 +27,9 @@
  *
  * Errors: QHIL_ECMD for a FAIL reply (message is QEMU's), QHIL_EINVAL for
  * a request refused before sending, QHIL_ETIMEDOUT when the deadline
- * passes (sticky: a late reply would put replies out of step), QHIL_EEOF
+ * passes while a reply is owed (sticky: a late reply would put replies
+ * out of step; a wait_irq timeout, or a request QEMU never started to
+ * take, leaves the connection usable), QHIL_EEOF
  * / QHIL_EPROTO sticky as in qmp.h.  Every wait takes an absolute
  * CLOCK_MONOTONIC deadline.
  */
@@ -76,7 +78,12 @@ int qhil_qtest_writel(qhil_qtest *qt, uint64_t addr, uint32_t value,
 int qhil_qtest_writeq(qhil_qtest *qt, uint64_t addr, uint64_t value,
                       int64_t deadline, qhil_error *err);
 
-/* Read/write len bytes of guest memory ("read"/"write", hex encoded). */
+/*
+ * Read/write len bytes of guest memory ("read"/"write", hex encoded).
+ * For these, bufread/bufwrite and memset below: a len of 0 sends
+ * nothing and returns QHIL_EOK (buf may then be NULL); only a connection
+ * that has already failed returns its sticky error instead.
+ */
 int qhil_qtest_memread(qhil_qtest *qt, uint64_t addr, void *buf,
                        size_t len, int64_t deadline, qhil_error *err);
 int qhil_qtest_memwrite(qhil_qtest *qt, uint64_t addr, const void *buf,
@@ -109,6 +116,8 @@ int qhil_qtest_clock_set(qhil_qtest *qt, int64_t ns, int64_t *now,
  * Intercept the unnamed GPIO inputs (in) or outputs (out) of the device
  * at a QOM path, e.g. an interrupt controller's inputs.  QEMU allows one
  * intercepted device per machine.  After this, IRQ lines are reported.
+ * On mps2-an385 the NVIC's inputs are intercepted at /machine/armv7m; on
+ * qhil's RISC-V virt build the PLIC is /machine/qhil-irqchip.
  */
 int qhil_qtest_irq_intercept_in(qhil_qtest *qt, const char *qom_path,
                                 int64_t deadline, qhil_error *err);

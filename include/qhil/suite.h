@@ -33,7 +33,7 @@
  *     - name: timer
  *       trace: [qhil_timer_*]           # added to the suite's list
  *       steps:
- *         - irq_intercept: /machine/soc/plic      # or {out: PATH}
+ *         - irq_intercept: /machine/qhil-irqchip      # or {out: PATH}
  *         - write: {addr: 0x4001010, value: 1000}  # size 4 by default
  *         - read: {addr: 0x4001000, expect: 0x51A7E001, mask: 0xffffffff}
  *         - clock_step: 999ns           # or "next": to the next timer
