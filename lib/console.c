@@ -416,6 +416,9 @@ static int con_read(qhil_console *con, qhil_error *err)
         con->win.data[con->win.len] = '\0';
         con->last_activity = qhil_now();
         con_check_fails(con);
+        if ((size_t)n < CON_READ_CHUNK) {
+            break; /* drained: spare the read that would say EAGAIN */
+        }
     }
     return QHIL_EOK;
 }

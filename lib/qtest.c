@@ -53,6 +53,7 @@
 #define QTEST_MAX_IRQ_LINES 65536     /* highest IRQ number accepted + 1 */
 #define QTEST_CHUNK ((size_t)1 << 20) /* bytes per memory request */
 #define QTEST_WINDOW 4                /* memory requests in flight */
+#define QTEST_BATCH 16384             /* queued request bytes per write */
 #define QTEST_SHOW_MAX 60             /* bytes of a line quoted in errors */
 
 typedef struct qtest_slot {
@@ -77,6 +78,7 @@ struct qhil_qtest {
     bool clock_allowed;
 
     qhil_buf in;     /* bytes read, not yet cut into lines */
+    qhil_buf out;    /* submitted requests not yet written (batched) */
     size_t scan_pos; /* no '\n' in in.data before this */
 
     qtest_slot *slots; /* requests written, oldest first */
@@ -562,6 +564,7 @@ int qhil_qtest_new(int fd, qhil_qtest **out, qhil_error *err)
     qt->next_seq = 1;
     qhil_error_init(&qt->failure);
     qhil_buf_init(&qt->in, QTEST_MAX_LINE + QTEST_READ_CHUNK);
+    qhil_buf_init(&qt->out, QTEST_MAX_LINE + 1);
     *out = qt;
     return QHIL_EOK;
 }
@@ -583,6 +586,7 @@ void qhil_qtest_free(qhil_qtest *qt)
     free(qt->slots);
     free(qt->irqs);
     qhil_buf_release(&qt->in);
+    qhil_buf_release(&qt->out);
     qhil_error_release(&qt->failure);
     free(qt);
 }
@@ -827,6 +831,9 @@ int qhil_qtest_dispatch(qhil_qtest *qt, qhil_error *err)
         qt->in.len += (size_t)n;
         qt->in.data[qt->in.len] = '\0';
         rc = qtest_scan(qt, err);
+        if ((size_t)n < QTEST_READ_CHUNK) {
+            break; /* drained: spare the read that would say EAGAIN */
+        }
     }
     return rc;
 }
@@ -939,6 +946,27 @@ static qtest_slot *qtest_find_slot(qhil_qtest *qt, uint64_t seq, size_t *at)
  * Check and write one request; req (the line plus room for the newline,
  * which this adds) is consumed.  *seq_out: the slot's sequence number.
  */
+/*
+ * Write the queued (pipelined) requests.  Their slots are registered
+ * already, so any failure here is sticky: a request that was never sent
+ * would otherwise wait for a reply forever.
+ */
+static int qtest_flush(qhil_qtest *qt, int64_t deadline, qhil_error *err)
+{
+    int rc;
+
+    if (!qt->out.len) {
+        return QHIL_EOK;
+    }
+    rc = qtest_write_all(qt, qt->out.data, qt->out.len, deadline, err);
+    qhil_buf_consume(&qt->out, qt->out.len);
+    if (rc < 0 && !qt->failed) {
+        return qtest_fail(qt, err, rc, "QTest: queued requests not sent: %s",
+                          qhil_error_message(err, rc));
+    }
+    return rc;
+}
+
 static int qtest_send(qhil_qtest *qt, qhil_buf *req, bool internal,
                       uint64_t *seq_out, int64_t deadline, qhil_error *err)
 {
@@ -976,6 +1004,34 @@ static int qtest_send(qhil_qtest *qt, qhil_buf *req, bool internal,
         free(s->req);
         return qhil_error_set(err, QHIL_ENOMEM, "out of memory");
     }
+    if (qt->out.len) {
+        /* Batched requests go first, and with this one in one write. */
+        rc = qhil_buf_append(&qt->out, req->data, req->len);
+        if (rc < 0) {
+            free(s->req);
+            return qhil_error_set(err, rc, "QTest request queue: %s",
+                                  qhil_strerror(rc));
+        }
+        qt->n_slots++;
+        *seq_out = seq;
+        if (!internal && qt->out.len < QTEST_BATCH) {
+            return QHIL_EOK;
+        }
+        return qtest_flush(qt, deadline, err);
+    }
+    if (!internal) {
+        /* Pipelined: queue it; written when the queue fills or a reply
+         * is waited for (one write for many requests). */
+        rc = qhil_buf_append(&qt->out, req->data, req->len);
+        if (rc < 0) {
+            free(s->req);
+            return qhil_error_set(err, rc, "QTest request queue: %s",
+                                  qhil_strerror(rc));
+        }
+        qt->n_slots++;
+        *seq_out = seq;
+        return QHIL_EOK;
+    }
     /* Register before writing: replies are read while writing. */
     qt->n_slots++;
     rc = qtest_write_all(qt, req->data, req->len, deadline, err);
@@ -1011,6 +1067,11 @@ static int qtest_fail_reply(const char *req, const char *text, qhil_error *err)
 static int qtest_wait_slot(qhil_qtest *qt, uint64_t seq, char **text,
                            int64_t deadline, qhil_error *err)
 {
+    int frc = qtest_flush(qt, deadline, err);
+
+    if (frc < 0) {
+        return frc;
+    }
     for (;;) {
         size_t at = 0;
         qtest_slot *s = qtest_find_slot(qt, seq, &at);
@@ -1071,6 +1132,13 @@ int qhil_qtest_submit(qhil_qtest *qt, const char *line, int64_t deadline,
 cleanup:
     qhil_buf_release(&req);
     return rc;
+}
+
+int qhil_qtest_flush(qhil_qtest *qt, int64_t deadline, qhil_error *err)
+{
+    int rc = qtest_check(qt, err);
+
+    return rc < 0 ? rc : qtest_flush(qt, deadline, err);
 }
 
 int qhil_qtest_collect(qhil_qtest *qt, char **reply, int64_t deadline,

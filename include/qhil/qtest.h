@@ -153,12 +153,23 @@ int qhil_qtest_wait_irq(qhil_qtest *qt, int num, bool level,
 /* ---- pipelining -------------------------------------------------- */
 
 /*
- * Queue one raw request line (without the newline), e.g. "readl 0x1000";
- * it is checked, then written (blocking until written or deadline).
- * Replies come back in order through qhil_qtest_collect.
+ * Queue one raw request line (without the newline), e.g. "readl 0x1000".
+ * It is checked at once; queued requests are written together, in one
+ * write, when 16 KiB have queued up or before any reply is waited for
+ * (qhil_qtest_collect, every blocking call, qhil_qtest_flush), so N
+ * pipelined requests cost a few system calls, not N.  Blocks only for
+ * such a write, until deadline.  Replies come back in order through
+ * qhil_qtest_collect.
  */
 int qhil_qtest_submit(qhil_qtest *qt, const char *line, int64_t deadline,
                       qhil_error *err);
+
+/*
+ * Write the queued requests now (for callers that poll qhil_qtest_fd
+ * themselves after submitting).  A failure is sticky: a queued request
+ * that was never sent would wait for its reply forever.
+ */
+int qhil_qtest_flush(qhil_qtest *qt, int64_t deadline, qhil_error *err);
 
 /*
  * Wait for the reply to the oldest request still unanswered.
