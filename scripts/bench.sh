@@ -10,3 +10,6 @@ build/bench/bench_run "$@"
 echo
 echo "== bench_qtest: QTest readl round trips, qhil vs a raw client"
 build/bench/bench_qtest
+echo
+echo "== bench_qmp: QMP query-status round trips, qhil vs a raw client and qemu.qmp"
+build/bench/bench_qmp

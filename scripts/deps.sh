@@ -10,7 +10,7 @@ packages=(
     # build
     gcc make pkg-config meson ninja-build
     # libraries (one line each in meson.build says why)
-    libjansson-dev libyaml-dev libpcre2-dev libcmocka-dev
+    libjansson-dev libyaml-dev libpcre2-dev libcmocka-dev libedit-dev
     # QEMU for the boards in boards/
     qemu-system-arm qemu-system-misc
     # cross compilers for the example firmware

@@ -18,6 +18,7 @@ static const struct command {
     int (*fn)(int argc, char **argv);
     const char *summary;
 } commands[] = {
+    {"qmp", cmd_qmp, "QMP shell: talk to a running or new QEMU"},
     {"run", cmd_run, "run a test suite on QEMU"},
     {"version", cmd_version, "print the version"},
 };

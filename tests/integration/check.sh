@@ -246,6 +246,44 @@ scenario_library_example() {
     rm -rf "$(sed -n 's|^logs: \(.*\)/console.log$|\1|p' "$work/out")"
 }
 
+# The QMP example on a QEMU started by hand with -qmp unix:PATH: connect,
+# schema, pipelined commands, an event matched by its data, HMP; QEMU
+# still runs afterwards.  A bad address is refused with a clear message.
+scenario_qmp_example() {
+    : "${QMP_EVENTS:?set QMP_EVENTS to the examples/c/qmp_events binary}"
+    local sock="$work/qmp.sock"
+    qemu-system-riscv64 -M virt -m 128M -bios none -display none \
+        -monitor none -serial none \
+        -kernel firmware/build/riscv-virt/hello.elf \
+        -qmp "unix:$sock,server=on,wait=off" \
+        </dev/null >"$work/qemu.log" 2>&1 &
+    example_qemu=$!
+    # Global, for the EXIT trap: QEMU goes whatever way this ends.
+    trap 'kill "$example_qemu" 2>/dev/null; rm -rf "$work"' EXIT
+    for _ in $(seq 100); do
+        [ -S "$sock" ] && break
+        sleep 0.05
+    done
+    [ -S "$sock" ] || fail "QEMU did not create $sock: $(cat "$work/qemu.log")"
+    "$QMP_EVENTS" "unix:$sock" >"$work/out" 2>&1 ||
+        fail "examples/c/qmp_events failed"
+    has '^connected: QEMU [0-9]+\.[0-9]+\.[0-9]+, out-of-band execution on$'
+    has "^schema: query-status yes, system_reset with 'x' no$"
+    has "^refused: QEMU [0-9.]+ has no QMP command 'x-no-such-command' .*nothing was sent$"
+    has '^replies: status=running name=\(none\) version=[0-9]+\.[0-9]+\.[0-9]+$'
+    has '^event: RESET \(reason host-qmp-system-reset\) at [0-9]{10}\.[0-9]{6}$'
+    has '^hmp: VM status: running$'
+    kill -0 "$example_qemu" 2>/dev/null || fail "QEMU did not survive the example"
+    "$QMP_EVENTS" "tcp:127.0.0.1" >"$work/out" 2>&1 &&
+        fail "a bad address was accepted"
+    has "^qmp_events: QMP TCP address '127\.0\.0\.1' has no port"
+    "$QMP_EVENTS" "$work/none.sock" >"$work/out" 2>&1 &&
+        fail "a missing socket was accepted"
+    has "^qmp_events: cannot connect to the QMP socket unix:.*/none\.sock: No such file or directory"
+    kill "$example_qemu"
+    wait "$example_qemu" 2>/dev/null
+}
+
 # Install into a scratch root, build the C example against the installed
 # headers and library with pkg-config only, and run it.
 scenario_installed_library() {
@@ -351,6 +389,248 @@ scenario_qtest_bad_input() {
     has '^ERROR +reads '
     has 'invalid accelerator qtest'
     no_qemu_left
+}
+
+# ---- qhil qmp ------------------------------------------------------
+
+riscv_hello=firmware/build/riscv-virt/hello.elf
+
+# QEMU of our own with a QMP socket at $1; its pid in $work/qemu.pid.
+start_qmp_qemu() {
+    qemu-system-riscv64 -machine virt -bios none -display none \
+        -monitor none -serial none -kernel "$riscv_hello" \
+        -qmp "unix:$1,server=on,wait=off" \
+        </dev/null >"$work/qemu.out" 2>&1 &
+    echo $! >"$work/qemu.pid"
+    for _ in $(seq 100); do
+        [ -S "$1" ] && return 0
+        sleep 0.05
+    done
+    fail "QEMU did not make its QMP socket $1"
+}
+
+stop_qmp_qemu() {
+    local pid
+    pid=$(cat "$work/qemu.pid" 2>/dev/null) || return 0
+    kill "$pid" 2>/dev/null
+    wait "$pid" 2>/dev/null
+    rm -f "$work/qemu.pid"
+}
+
+scenario_qmp_board() {
+    run 0 qmp --board riscv-virt --kernel "$riscv_hello" -o "$work/r/m" \
+        -c query-status -c stop -c query-status
+    has '^\{"status":"running","singlestep":false,"running":true\}$'
+    has '^\{\}$'
+    has '^\{"status":"paused","singlestep":false,"running":false\}$'
+    has "^qhil qmp: started riscv-virt \\(QEMU pid [0-9]+\\); guest console: \
+$work/r/m/console.log$"
+    lacks '^event '
+    [ "$(grep -c '^{' "$work/out")" -eq 3 ] || fail "not one line per reply"
+    [ -s "$work/r/m/console.log" ] || fail "guest console not in console.log"
+    no_qemu_left
+    # --pretty indents; a temporary run folder goes away with QEMU.
+    mkdir "$work/tmp"
+    TMPDIR="$work/tmp" run 0 qmp --board riscv-virt \
+        --kernel "$riscv_hello" --pretty -c query-status
+    has '^  "status": "running",$'
+    [ -z "$(ls "$work/tmp")" ] || fail "the temporary run folder was left"
+}
+
+scenario_qmp_refused() {
+    run 1 qmp --board riscv-virt --kernel "$riscv_hello" -o "$work/r/m" \
+        -c no-such-cmd -c query-status
+    has "^error: .*no QMP command 'no-such-cmd'.*nothing was sent"
+    lacks '^hint:'
+    has '^\{"status":"running"'
+    run 1 qmp --board riscv-virt --kernel "$riscv_hello" -o "$work/r/m" \
+        -c query-statu
+    has '^hint: did you mean query-status( |,|\?)'
+    run 1 qmp --board riscv-virt --kernel "$riscv_hello" -o "$work/r/m" \
+        -c 'human-monitor-command comand-line=x'
+    has "^error: .*'human-monitor-command' has no argument 'comand-line'"
+    has '^hint: did you mean command-line\?$'
+    # An error reply from QEMU itself, and bad input lines.
+    run 1 qmp --board riscv-virt --kernel "$riscv_hello" -o "$work/r/m" \
+        -c 'qom-get path=/no/such property=type' \
+        -c 'query-status a=1 a=2' -c '{"execute": ' -c 'stop x' \
+        -c 'query-status'
+    has '^error: DeviceNotFound: '
+    has "^error: argument 'a' given twice$"
+    has '^error: not valid JSON: '
+    has "^error: expected KEY=VALUE, got 'x'$"
+    has '^\{"status":"running"'
+    no_qemu_left
+}
+
+scenario_qmp_input_forms() {
+    run 0 qmp --board riscv-virt --kernel "$riscv_hello" -o "$work/r/m" \
+        -c 'human-monitor-command command-line="info status"' \
+        -c "human-monitor-command command-line='info status'" \
+        -c 'blockdev-add driver=raw node-name=r0 file.driver=null-co
+            file.size=1048576' \
+        -c 'query-named-block-nodes flat=true' \
+        -c '{"execute": "qom-get",
+             "arguments": {"path": "/machine", "property": "type"}}' \
+        -c '  {"execute":"query-status", "id": "mine"}' \
+        -c 'hmp info status' \
+        -c '# a comment' -c ''
+    [ "$(grep -c '^"VM status: running\\r\\n"$' "$work/out")" -eq 2 ] ||
+        fail "human-monitor-command reply wrong"
+    has '"node-name":"r0"'
+    # file.driver and file.size became one object:
+    has '\\"file\\": \{\\"driver\\": \\"null-co\\", \\"size\\": 1048576\}'
+    has '^"virt-machine"$'
+    has '^\{"status":"running"'
+    has '^VM status: running$'
+    lacks $'\r'
+    no_qemu_left
+}
+
+scenario_qmp_stdin() {
+    { printf '# set-up\n\nquery-status\nstop\n  # indented comment\n'
+      printf 'cont\nquery-status'; } |
+        "$QHIL" qmp --board riscv-virt --kernel "$riscv_hello" \
+            -o "$work/r/m" --events >"$work/out" 2>&1
+    local st=$?
+    [ $st -eq 0 ] || fail "qhil qmp with stdin exited $st"
+    has '^event STOP at [0-9]+\.[0-9]{6}: \{\}$'
+    has '^event RESUME at [0-9]+\.[0-9]{6}: \{\}$'
+    [ "$(grep -c '^{"status":"running"' "$work/out")" -eq 2 ] ||
+        fail "the last line (no newline) did not run"
+    # In arrival order: the STOP event comes before stop's reply.
+    grep -v '^qhil qmp:' "$work/out" | sed -n 2,3p >"$work/order"
+    grep -q '^event STOP' <(sed -n 1p "$work/order") &&
+        grep -q '^{}$' <(sed -n 2p "$work/order") ||
+        fail "the STOP event is not printed before stop's reply"
+    printf 'stop\ncont\n' | "$QHIL" qmp --board riscv-virt \
+        --kernel "$riscv_hello" -o "$work/r/m" >"$work/out" 2>&1 ||
+        fail "qhil qmp without --events failed"
+    lacks '^event '
+    printf 'stop\nno-such-cmd\ncont\n' | "$QHIL" qmp --board riscv-virt \
+        --kernel "$riscv_hello" -o "$work/r/m" >"$work/out" 2>&1
+    st=$?
+    [ $st -eq 1 ] || fail "a refused line on stdin: exit $st, expected 1"
+    [ "$(grep -c '^{}$' "$work/out")" -eq 2 ] ||
+        fail "lines after a refused one did not run"
+    no_qemu_left
+}
+
+scenario_qmp_socket() {
+    local sock="$work/q.sock"
+    start_qmp_qemu "$sock"
+    run 0 qmp "unix:$sock" -c query-status
+    has '^\{"status":"running","singlestep":false,"running":true\}$'
+    run 0 qmp "$sock" -c 'hmp info status'
+    has '^VM status: running$'
+    # quit ends QEMU; the connection closing after it is no error.
+    run 0 qmp "$sock" -c stop -c quit
+    local pid
+    pid=$(cat "$work/qemu.pid")
+    for _ in $(seq 50); do
+        kill -0 "$pid" 2>/dev/null || break
+        sleep 0.1
+    done
+    if kill -0 "$pid" 2>/dev/null; then
+        stop_qmp_qemu
+        fail "quit left QEMU running"
+    fi
+    wait "$pid" 2>/dev/null
+    rm -f "$work/qemu.pid"
+    run 2 qmp "unix:$sock" -c query-status
+    has "^qhil qmp: .*$sock"
+    stop_qmp_qemu
+}
+
+scenario_qmp_usage() {
+    run 0 qmp --help
+    has '^usage: qhil qmp '
+    has -- '--board'
+    has -- '--events'
+    run 2 qmp
+    has 'give a socket address or --board'
+    run 2 qmp "$work/none.sock" --board riscv-virt
+    has 'not both'
+    run 2 qmp "$work/none.sock" --kernel "$riscv_hello"
+    has 'go with --board'
+    run 2 qmp "$work/none.sock" --timeout 3x -c query-status
+    has -- '--timeout: '
+    run 2 qmp --board riscv-virt --accel kvm
+    has -- "--accel kvm: only 'qtest'"
+    run 2 qmp --board no-such-board -c query-status
+    has 'no-such-board'
+    run 2 qmp --board riscv-virt --kernel "$work/none.elf" -c query-status
+    has "none\\.elf"
+    run 2 qmp "$work/none.sock" -c query-status
+    has "none\\.sock"
+    run 2 qmp -x
+    run 0 help
+    has '^  qmp '
+}
+
+# --accel qtest: on qhil's QEMU build it runs; on Debian's QEMU the start
+# fails with QEMU's own message, and the logs are kept.
+scenario_qmp_accel() {
+    run 0 qmp --board qhil-riscv-virt --accel qtest -o "$work/r/m" \
+        -c query-status
+    has '^\{"status":"running"'
+    mkdir "$work/tmp"
+    TMPDIR="$work/tmp" run 2 qmp --board riscv-virt --accel qtest \
+        -c query-status
+    has '^qhil qmp: cannot start riscv-virt: .*invalid accelerator qtest'
+    has "^qhil qmp: logs kept in $work/tmp/qhil-qmp\\."
+    [ -f "$(ls -d "$work"/tmp/qhil-qmp.*)/qemu.log" ] ||
+        fail "qemu.log not kept"
+    no_qemu_left
+}
+
+# QEMU dies under qhil qmp: exit 2, logs kept.  SIGTERM to qhil qmp:
+# it dies of it, and stops QEMU and removes its temporary folder first.
+scenario_qmp_qemu_dies() {
+    mkfifo "$work/in"
+    "$QHIL" qmp --board riscv-virt --kernel "$riscv_hello" \
+        <"$work/in" >"$work/out" 2>&1 &
+    local qhil=$! qemu=""
+    exec 3>"$work/in"
+    for _ in $(seq 100); do
+        qemu=$(sed -n 's/.*(QEMU pid \([0-9]*\)).*/\1/p' "$work/out")
+        [ -n "$qemu" ] && break
+        sleep 0.05
+    done
+    [ -n "$qemu" ] || { exec 3>&-; fail "QEMU did not start"; }
+    echo query-status >&3
+    sleep 0.5
+    kill -9 "$qemu"
+    wait $qhil
+    local st=$?
+    exec 3>&-
+    [ $st -eq 2 ] || fail "qhil qmp exited $st when QEMU died, expected 2"
+    has '^\{"status":"running"'
+    has '^qhil qmp: connection lost: '
+    has 'killed by signal 9'
+    has '^qhil qmp: logs kept in /'
+    local dir
+    dir=$(sed -n 's/^qhil qmp: logs kept in //p' "$work/out")
+    [ -s "$dir/console.log" ] || fail "console.log not kept in $dir"
+    rm -rf "$dir"
+
+    mkdir "$work/tmp"
+    TMPDIR="$work/tmp" "$QHIL" qmp --board riscv-virt \
+        --kernel "$riscv_hello" <"$work/in" >"$work/out" 2>&1 &
+    qhil=$!
+    exec 3>"$work/in"
+    qemu=$(qemu_child_of $qhil) || { exec 3>&-; fail "QEMU never started"; }
+    for _ in $(seq 100); do
+        grep -q 'guest console' "$work/out" && break
+        sleep 0.05
+    done
+    kill -TERM $qhil
+    wait $qhil
+    st=$?
+    exec 3>&-
+    [ $st -eq 143 ] || fail "qhil qmp exited $st on SIGTERM, expected 143"
+    kill -0 "$qemu" 2>/dev/null && fail "QEMU outlived qhil qmp"
+    [ -z "$(ls "$work/tmp")" ] || fail "the temporary run folder was left"
 }
 
 name=${1:?usage: check.sh SCENARIO}

@@ -16,7 +16,11 @@
  *                  several messages in one write can be scripted)
  *   expect JSON    read one JSON object from the client; with the
  *                  top-level "id" key removed it must equal JSON, and its
- *                  id must be present and not used before
+ *                  id must be present and not used before; no fd may
+ *                  come with it
+ *   expectfd JSON  like expect, but exactly one fd must come with the
+ *                  object's first byte (SCM_RIGHTS); the peer writes
+ *                  "fakepeer\n" (PEER_FD_TEXT) to that fd and closes it
  *   big N          write {"return": "S", "id": $ID} and "\r\n", where S
  *                  is N bytes, byte i being FAKEPEER_BIG_BYTE(i)
  *   split N        write what follows N bytes per write, pausing
@@ -26,6 +30,9 @@
  *                  end the scenario
  *
  * Each send, reply, sendraw and big is one write unless split is on.
+ * The peer reads the client one byte per recvmsg(), so each fd passed is
+ * known to have come with the exact byte the client sent it with (the
+ * kernel glues bytes sent before an fd into the read that brings it).
  * JSON arguments are checked when the file is loaded (with 1 for $ID), so
  * a typo in a scenario fails fakepeer_start with "FILE:LINE: ...".
  *
@@ -66,6 +73,8 @@
 #define PEER_SPLIT_PAUSE_US 500
 #define PEER_SHOW_MAX 300          /* bytes quoted in a report */
 #define PEER_INPUT_MAX (16u << 20) /* what the client may send us */
+#define PEER_MAX_FDS 16            /* fds received and not yet claimed */
+#define PEER_FD_TEXT "fakepeer\n"  /* written to each fd of an expectfd */
 #define PEER_EOF 0
 #define PEER_TIMEOUT (-2)
 
@@ -74,6 +83,7 @@ enum step_op {
     STEP_REPLY,
     STEP_SENDRAW,
     STEP_EXPECT,
+    STEP_EXPECTFD,
     STEP_BIG,
     STEP_SPLIT,
     STEP_SLEEP,
@@ -109,6 +119,13 @@ struct sbuf {
     size_t cap;
 };
 
+/* An fd the client passed, and the offset in peer.in of the byte that
+ * brought it. */
+struct peer_fd {
+    size_t at;
+    int fd;
+};
+
 /* The running peer, in the child. */
 struct peer {
     const struct script *sc;
@@ -119,6 +136,8 @@ struct peer {
     struct sbuf in; /* bytes read from the client, not yet consumed */
     json_t *ids;    /* ids of the expected commands, in order */
     char *why;      /* the failure report */
+    struct peer_fd fds[PEER_MAX_FDS];
+    size_t n_fds;
 };
 
 static void sb_reserve(struct sbuf *b, size_t n)
@@ -388,9 +407,11 @@ static const struct {
     const char *name;
     enum step_op op;
 } directives[] = {
-    {"send", STEP_SEND},     {"reply", STEP_REPLY}, {"sendraw", STEP_SENDRAW},
-    {"expect", STEP_EXPECT}, {"big", STEP_BIG},     {"split", STEP_SPLIT},
-    {"sleep", STEP_SLEEP},   {"close", STEP_CLOSE},
+    {"send", STEP_SEND},         {"reply", STEP_REPLY},
+    {"sendraw", STEP_SENDRAW},   {"expect", STEP_EXPECT},
+    {"expectfd", STEP_EXPECTFD}, {"big", STEP_BIG},
+    {"split", STEP_SPLIT},       {"sleep", STEP_SLEEP},
+    {"close", STEP_CLOSE},
 };
 
 /* Fill st from one directive; prints the reason and returns -1 if the
@@ -414,7 +435,7 @@ static int script_parse_line(const char *path, int lineno, const char *word,
     if (i == sizeof(directives) / sizeof(directives[0])) {
         fprintf(stderr,
                 "%s:%d: unknown directive '%.*s' (send, reply, sendraw, "
-                "expect, big, split, sleep or close)\n",
+                "expect, expectfd, big, split, sleep or close)\n",
                 path, lineno, (int)wlen, word);
         return -1;
     }
@@ -451,10 +472,12 @@ static int script_parse_line(const char *path, int lineno, const char *word,
         }
         break;
     case STEP_EXPECT:
+    case STEP_EXPECTFD:
         st->json = json_loads(arg, 0, &jerr);
         if (!json_is_object(st->json)) {
-            fprintf(stderr, "%s:%d: expect: a JSON object is needed: %s\n",
-                    path, lineno, st->json ? "not an object" : jerr.text);
+            fprintf(stderr, "%s:%d: %s: a JSON object is needed: %s\n", path,
+                    lineno, directives[i].name,
+                    st->json ? "not an object" : jerr.text);
             json_decref(st->json);
             st->json = NULL;
             goto cleanup;
@@ -650,20 +673,70 @@ static int peer_write(struct peer *p, const char *data, size_t n)
     return 0;
 }
 
-/* Read what the client has sent, waiting until deadline.  Returns the
- * byte count, PEER_EOF, PEER_TIMEOUT, or -1 (reported). */
+/* Keep the fds of a control message, noting the byte they came with. */
+static int peer_keep_fds(struct peer *p, struct msghdr *mh)
+{
+    struct cmsghdr *cm;
+
+    if (mh->msg_flags & MSG_CTRUNC) {
+        return peer_fail(p, "the client passed more fds in one message "
+                            "than the peer takes (8)");
+    }
+    for (cm = CMSG_FIRSTHDR(mh); cm; cm = CMSG_NXTHDR(mh, cm)) {
+        size_t n;
+        size_t i;
+
+        if (cm->cmsg_level != SOL_SOCKET || cm->cmsg_type != SCM_RIGHTS) {
+            continue;
+        }
+        n = (cm->cmsg_len - CMSG_LEN(0)) / sizeof(int);
+        for (i = 0; i < n; i++) {
+            int fd;
+
+            memcpy(&fd, CMSG_DATA(cm) + i * sizeof(int), sizeof(int));
+            if (p->n_fds == PEER_MAX_FDS) {
+                close(fd);
+                return peer_fail(p,
+                                 "the client passed more than %d fds "
+                                 "the scenario did not take",
+                                 PEER_MAX_FDS);
+            }
+            p->fds[p->n_fds].at = p->in.len;
+            p->fds[p->n_fds].fd = fd;
+            p->n_fds++;
+        }
+    }
+    return 0;
+}
+
+/* Read what the client has sent, one byte (see the top), waiting until
+ * deadline.  Returns the byte count, PEER_EOF, PEER_TIMEOUT, or -1
+ * (reported). */
 static int peer_read_more(struct peer *p, int64_t deadline)
 {
     for (;;) {
         struct pollfd pfd = {.fd = p->fd, .events = POLLIN};
+        union {
+            struct cmsghdr align;
+            char buf[CMSG_SPACE(8 * sizeof(int))];
+        } control;
+        struct iovec iov;
+        struct msghdr mh = {.msg_iov = &iov, .msg_iovlen = 1};
         ssize_t r;
 
         if (p->in.len >= PEER_INPUT_MAX) {
             return peer_fail(p, "the client sent more than %u bytes",
                              PEER_INPUT_MAX);
         }
-        sb_reserve(&p->in, 65536);
-        r = read(p->fd, p->in.data + p->in.len, 65536);
+        sb_reserve(&p->in, 1);
+        iov.iov_base = p->in.data + p->in.len;
+        iov.iov_len = 1;
+        mh.msg_control = control.buf;
+        mh.msg_controllen = sizeof(control.buf);
+        r = recvmsg(p->fd, &mh, MSG_CMSG_CLOEXEC);
+        if (r > 0 && mh.msg_controllen > 0 && peer_keep_fds(p, &mh) < 0) {
+            return -1;
+        }
         if (r > 0) {
             p->in.len += (size_t)r;
             p->in.data[p->in.len] = '\0';
@@ -684,11 +757,45 @@ static int peer_read_more(struct peer *p, int64_t deadline)
     }
 }
 
-/* Read one JSON object from the client; want names it in reports. */
-static int peer_read_object(struct peer *p, const char *want, json_t **out)
+/*
+ * Take the fds that came with the first used bytes of the input (which
+ * the caller consumes): *n_fd of them, the first in *fd (-1 if none, the
+ * others closed) at *fd_at bytes from start.
+ */
+static void peer_claim_fds(struct peer *p, size_t used, size_t start, int *fd,
+                           long *fd_at, size_t *n_fd)
+{
+    size_t i;
+    size_t kept = 0;
+
+    *fd = -1;
+    *fd_at = 0;
+    *n_fd = 0;
+    for (i = 0; i < p->n_fds; i++) {
+        if (p->fds[i].at >= used) {
+            p->fds[kept].at = p->fds[i].at - used;
+            p->fds[kept].fd = p->fds[i].fd;
+            kept++;
+        } else if (*fd < 0) {
+            *fd = p->fds[i].fd;
+            *fd_at = (long)p->fds[i].at - (long)start;
+            (*n_fd)++;
+        } else {
+            close(p->fds[i].fd);
+            (*n_fd)++;
+        }
+    }
+    p->n_fds = kept;
+}
+
+/* Read one JSON object from the client; want names it in reports.  The
+ * fds that came with it are claimed as peer_claim_fds says. */
+static int peer_read_object(struct peer *p, const char *want, json_t **out,
+                            int *fd, long *fd_at, size_t *n_fd)
 {
     int64_t deadline = mono_ms() + FAKEPEER_STEP_TIMEOUT_MS;
     const char *shown;
+    bool parse = true; /* an object can only end with a '}' */
 
     for (;;) {
         size_t skip = 0;
@@ -697,14 +804,17 @@ static int peer_read_object(struct peer *p, const char *want, json_t **out)
         while (skip < p->in.len && all_space(p->in.data + skip, 1)) {
             skip++;
         }
-        if (skip < p->in.len) {
+        if (parse && skip < p->in.len) {
             size_t avail = p->in.len - skip;
             json_error_t jerr;
             json_t *msg = json_loadb(p->in.data + skip, avail,
                                      JSON_DISABLE_EOF_CHECK, &jerr);
 
             if (msg) {
-                sb_consume(&p->in, skip + (size_t)jerr.position);
+                size_t used = skip + (size_t)jerr.position;
+
+                peer_claim_fds(p, used, skip, fd, fd_at, n_fd);
+                sb_consume(&p->in, used);
                 if (!json_is_object(msg)) {
                     json_decref(msg);
                     return peer_fail(p, "the client sent a JSON array, "
@@ -725,6 +835,7 @@ static int peer_read_object(struct peer *p, const char *want, json_t **out)
             }
         }
         n = peer_read_more(p, deadline);
+        parse = p->in.len > 0 && p->in.data[p->in.len - 1] == '}';
         if (n == PEER_EOF) {
             return peer_fail(p,
                              "the client closed the connection; "
@@ -751,6 +862,9 @@ static int peer_expect(struct peer *p, const struct step *st)
     json_t *id;
     char *want = NULL;
     char *got = NULL;
+    int fd = -1;
+    long fd_at = 0;
+    size_t n_fd = 0;
     size_t i;
     int rc = -1;
 
@@ -760,8 +874,38 @@ static int peer_expect(struct peer *p, const struct step *st)
             peer_fail(p, "the client closed the connection; expected %s", want);
         goto cleanup;
     }
-    if (peer_read_object(p, want, &msg) < 0) {
+    if (peer_read_object(p, want, &msg, &fd, &fd_at, &n_fd) < 0) {
         goto cleanup;
+    }
+    if (st->op == STEP_EXPECT && n_fd) {
+        rc = peer_fail(p,
+                       "the client passed %zu fd(s) with %s, which the "
+                       "scenario expects without one",
+                       n_fd, want);
+        goto cleanup;
+    }
+    if (st->op == STEP_EXPECTFD && n_fd != 1) {
+        rc = peer_fail(p,
+                       "the client passed %zu fds with %s, expected "
+                       "exactly one",
+                       n_fd, want);
+        goto cleanup;
+    }
+    if (st->op == STEP_EXPECTFD && fd_at != 0) {
+        rc = peer_fail(p,
+                       "the fd came with byte %ld of %s, not with its "
+                       "first byte",
+                       fd_at, want);
+        goto cleanup;
+    }
+    if (fd >= 0) {
+        const char *text = PEER_FD_TEXT;
+
+        if (write(fd, text, strlen(text)) != (ssize_t)strlen(text)) {
+            rc = peer_fail(p, "cannot write to the fd passed with %s: %s", want,
+                           strerror(errno));
+            goto cleanup;
+        }
     }
     id = json_object_get(msg, "id");
     if (!id) {
@@ -787,6 +931,9 @@ static int peer_expect(struct peer *p, const struct step *st)
     rc = 0;
 
 cleanup:
+    if (fd >= 0) {
+        close(fd);
+    }
     free(want);
     free(got);
     json_decref(msg);
@@ -851,6 +998,10 @@ static int peer_drain(struct peer *p)
     if (n == -1) {
         return -1;
     }
+    if (p->n_fds) {
+        return peer_fail(p, "the client passed an fd the scenario does not "
+                            "expect");
+    }
     if (!all_space(p->in.data, p->in.len)) {
         const char *shown;
         int k = shown_input(p, &shown);
@@ -887,6 +1038,7 @@ static int peer_run(struct peer *p)
             rc = peer_send_subst(p, st);
             break;
         case STEP_EXPECT:
+        case STEP_EXPECTFD:
             rc = peer_expect(p, st);
             break;
         case STEP_BIG:

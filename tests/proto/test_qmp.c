@@ -8,14 +8,23 @@
  * client and fails the test with the peer's report if the scenario did not
  * run to its end.
  */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <netdb.h>
+#include <netinet/in.h>
 #include <poll.h>
 #include <setjmp.h>
+#include <stdbool.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
 
 #include <cmocka.h>
 
@@ -794,6 +803,1067 @@ static void test_message_too_big_split(void **state)
     finish(f);
 }
 
+/* ---- non-blocking use, out-of-band, events, schema, HMP, fds -------- */
+
+#define RB_COUNT 24 /* ringbuf-write commands of submit.scn */
+#define RB_DATA_LEN 600
+
+/* Arguments of the k-th ringbuf-write of submit.scn and fd.scn. */
+static json_t *ringbuf_args(int k)
+{
+    char data[RB_DATA_LEN + 1];
+    int n = snprintf(data, sizeof(data), "k=%02d;", k);
+
+    memset(data + n, 'a' + k % 26, RB_DATA_LEN - (size_t)n);
+    data[RB_DATA_LEN] = '\0';
+    return json_pack("{s:s, s:s, s:s}", "device", "rb0", "data", data, "format",
+                     "utf8");
+}
+
+/* Like start_ready, with a small socket send buffer so that the output
+ * queue has to hold what the peer does not read. */
+static void start_small_sndbuf(fixture *f, const char *path)
+{
+    int fd = -1;
+    int size = 4096;
+
+    assert_int_equal(fakepeer_start(path, &f->peer, &fd), 0);
+    assert_int_equal(setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &size, sizeof(size)),
+                     0);
+    check_rc(f, qhil_qmp_new(fd, &f->qmp, &f->err), QHIL_EOK);
+    check_rc(f,
+             qhil_qmp_handshake(f->qmp, qhil_deadline_in(LONG_WAIT), &f->err),
+             QHIL_EOK);
+}
+
+/* The caller's own poll loop: poll as the client asks, dispatch, and
+ * take every reply of ids[0..n) that came; until all came. */
+static void poll_loop_take(fixture *f, const uint64_t *ids, json_t **rets,
+                           size_t n)
+{
+    int64_t deadline = qhil_deadline_in(LONG_WAIT);
+    size_t left = n;
+    size_t i;
+
+    while (left) {
+        struct pollfd pfd = {.fd = qhil_qmp_fd(f->qmp),
+                             .events = qhil_qmp_poll_events(f->qmp)};
+
+        assert_true(qhil_now() < deadline);
+        assert_true(poll(&pfd, 1, qhil_deadline_poll_ms(deadline)) >= 0);
+        check_rc(f, qhil_qmp_dispatch(f->qmp, &f->err), QHIL_EOK);
+        for (i = 0; i < n; i++) {
+            int rc;
+
+            if (rets[i]) {
+                continue;
+            }
+            rc = qhil_qmp_take_reply(f->qmp, ids[i], &rets[i], &f->err);
+            if (rc == 1) {
+                assert_non_null(rets[i]);
+                left--;
+            } else {
+                check_rc(f, rc, 0);
+                assert_null(rets[i]);
+            }
+        }
+    }
+}
+
+static void test_submit_slow_peer(void **state)
+{
+    fixture *f = *state;
+    uint64_t ids[RB_COUNT];
+    json_t *rets[RB_COUNT] = {NULL};
+    json_t *ret = json_true(); /* must be reset */
+    json_t *ev = NULL;
+    size_t i;
+
+    start_small_sndbuf(f, SCENARIO("submit.scn"));
+    for (i = 0; i < RB_COUNT; i++) {
+        json_t *args = ringbuf_args((int)i + 1);
+
+        check_rc(f,
+                 qhil_qmp_submit(f->qmp, "ringbuf-write", args, -1, 0, &ids[i],
+                                 &f->err),
+                 QHIL_EOK);
+        json_decref(args);
+        if (i > 0) {
+            assert_int_equal(ids[i], ids[i - 1] + 1);
+        }
+    }
+    /* The peer sleeps: the rest waits in the queue, and the client asks
+     * for POLLOUT until it is out. */
+    assert_true(qhil_qmp_poll_events(f->qmp) & POLLOUT);
+    assert_true(qhil_qmp_poll_events(f->qmp) & POLLIN);
+    assert_int_equal(qhil_qmp_take_reply(f->qmp, ids[0], &ret, &f->err), 0);
+    assert_null(ret);
+
+    poll_loop_take(f, ids, rets, RB_COUNT);
+    for (i = 0; i < RB_COUNT; i++) {
+        assert_int_equal(json_integer_value(json_object_get(rets[i], "n")),
+                         i + 1);
+        json_decref(rets[i]);
+    }
+    assert_int_equal(qhil_qmp_poll_events(f->qmp), POLLIN);
+    /* A reply is handed out once; an id never used is not pending. */
+    check_rc(f, qhil_qmp_take_reply(f->qmp, ids[0], NULL, &f->err),
+             QHIL_EINVAL);
+    check_rc(f, qhil_qmp_take_reply(f->qmp, 4242, NULL, &f->err), QHIL_EINVAL);
+    check_rc(f, qhil_qmp_wait_event(f->qmp, "TICK", &ev, qhil_now(), &f->err),
+             QHIL_EOK);
+    json_decref(ev);
+    no_event(f);
+    finish(f);
+}
+
+/* Blocking send and submit on a socket nobody reads: the queue's cap,
+ * and a send that times out before any of it left. */
+static void test_queue_limits(void **state)
+{
+    fixture *f = *state;
+    int sv[2];
+    int size = 4096;
+    int64_t t0;
+    int64_t took;
+    uint64_t id = 0;
+    uint64_t last = 0;
+    json_t *args = ringbuf_args(1);
+    char *got = NULL;
+    size_t got_len = 0;
+    FILE *mem;
+    int rc;
+    int i;
+
+    assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
+    assert_int_equal(
+        setsockopt(sv[0], SOL_SOCKET, SO_SNDBUF, &size, sizeof(size)), 0);
+    check_rc(f, qhil_qmp_new(sv[0], &f->qmp, &f->err), QHIL_EOK);
+    qhil_qmp_set_limits(f->qmp, 16384, 0);
+    for (i = 0; i < 1000; i++) {
+        rc =
+            qhil_qmp_submit(f->qmp, "ringbuf-write", args, -1, 0, &id, &f->err);
+        if (rc < 0) {
+            break;
+        }
+        last = id;
+    }
+    check_rc(f, rc, QHIL_ETOOBIG);
+    assert_true(i > 4 && i < 1000);
+    assert_non_null(strstr(f->err.message, "output queue"));
+    assert_non_null(strstr(f->err.message, "qhil_qmp_set_limits"));
+    check_rc(f, qhil_qmp_status(f->qmp, &f->err), QHIL_EOK);
+
+    /* Room in the queue, but the socket takes nothing: the blocking send
+     * gives up at its deadline, its command taken back, not sticky. */
+    qhil_qmp_set_limits(f->qmp, 1 << 20, 0);
+    t0 = qhil_now();
+    check_rc(f,
+             qhil_qmp_send(f->qmp, "never-sent", NULL, &id,
+                           t0 + 100 * QHIL_MSEC, &f->err),
+             QHIL_ETIMEDOUT);
+    took = qhil_now() - t0;
+    assert_true(took >= 100 * QHIL_MSEC && took < 800 * QHIL_MSEC);
+    assert_string_equal(f->err.message, "QMP server did not accept the "
+                                        "command before the deadline");
+    check_rc(f, qhil_qmp_status(f->qmp, &f->err), QHIL_EOK);
+    check_rc(f,
+             qhil_qmp_wait_reply(f->qmp, last + 1, NULL, qhil_now(), &f->err),
+             QHIL_EINVAL);
+
+    /* Reading the other end lets the queue drain: exactly the submitted
+     * commands, in order, and nothing of the one taken back. */
+    mem = open_memstream(&got, &got_len);
+    assert_non_null(mem);
+    assert_int_equal(fcntl(sv[1], F_SETFL, O_NONBLOCK), 0);
+    t0 = qhil_deadline_in(LONG_WAIT);
+    while (qhil_qmp_poll_events(f->qmp) & POLLOUT) {
+        char buf[4096];
+        ssize_t n;
+
+        assert_true(qhil_now() < t0);
+        check_rc(f, qhil_qmp_dispatch(f->qmp, &f->err), QHIL_EOK);
+        while ((n = read(sv[1], buf, sizeof(buf))) > 0) {
+            fwrite(buf, 1, (size_t)n, mem);
+        }
+    }
+    for (;;) {
+        char buf[4096];
+        ssize_t n = read(sv[1], buf, sizeof(buf));
+
+        if (n <= 0) {
+            break;
+        }
+        fwrite(buf, 1, (size_t)n, mem);
+    }
+    fclose(mem);
+    assert_null(strstr(got, "never-sent"));
+    {
+        char *line = got;
+        uint64_t want = 1;
+
+        while (line && *line) {
+            char *nl = strchr(line, '\n');
+            json_t *msg;
+
+            assert_non_null(nl);
+            msg = json_loadb(line, (size_t)(nl - line), 0, NULL);
+            assert_non_null(msg);
+            assert_int_equal(json_integer_value(json_object_get(msg, "id")),
+                             want);
+            assert_true(json_equal(json_object_get(msg, "arguments"), args));
+            json_decref(msg);
+            want++;
+            line = nl + 1;
+        }
+        assert_int_equal(want, last + 1);
+    }
+    free(got);
+    json_decref(args);
+    close(sv[1]);
+}
+
+static void test_oob(void **state)
+{
+    fixture *f = *state;
+    uint64_t status_id = 0;
+    uint64_t yank_id = 0;
+    json_t *ret = NULL;
+
+    start_ready(f, SCENARIO("oob.scn"));
+    assert_int_equal(qhil_qmp_has_oob(f->qmp), 1);
+    check_rc(f,
+             qhil_qmp_submit(f->qmp, "query-status", NULL, -1, 0, &status_id,
+                             &f->err),
+             QHIL_EOK);
+    check_rc(f,
+             qhil_qmp_submit(f->qmp, "query-yank", NULL, -1, QHIL_QMP_OOB,
+                             &yank_id, &f->err),
+             QHIL_EOK);
+    /* The out-of-band reply comes first; the other is kept meanwhile. */
+    check_rc(f,
+             qhil_qmp_wait_reply(f->qmp, yank_id, &ret,
+                                 qhil_deadline_in(LONG_WAIT), &f->err),
+             QHIL_EOK);
+    check_json(ret, "[{\"type\": \"chardev\", \"id\": \"qmp0\"}]");
+    json_decref(ret);
+    wait_reply_ok(f, status_id, "{\"status\": \"running\", \"running\": true}");
+    finish(f);
+}
+
+static void test_no_oob(void **state)
+{
+    fixture *f = *state;
+    uint64_t id = 0;
+
+    start(f, SCENARIO("no_oob.scn"));
+    /* Not before the handshake either. */
+    check_rc(f,
+             qhil_qmp_submit(f->qmp, "query-yank", NULL, -1, QHIL_QMP_OOB, &id,
+                             &f->err),
+             QHIL_EUNSUPPORTED);
+    check_rc(f,
+             qhil_qmp_handshake(f->qmp, qhil_deadline_in(LONG_WAIT), &f->err),
+             QHIL_EOK);
+    assert_int_equal(qhil_qmp_has_oob(f->qmp), 0);
+    check_rc(f,
+             qhil_qmp_submit(f->qmp, "query-yank", NULL, -1, QHIL_QMP_OOB, &id,
+                             &f->err),
+             QHIL_EUNSUPPORTED);
+    assert_non_null(strstr(f->err.message, "\"oob\""));
+    assert_int_equal(id, 0);
+    /* The same command in band goes out. */
+    execute_ok(f, "query-yank", NULL, "[]");
+    finish(f);
+}
+
+typedef struct callback_seen {
+    fixture *f;
+    int ticks;      /* TICK events consumed */
+    int calls;      /* callback calls */
+    uint64_t cont;  /* id of the cont submitted on STOP */
+    int busy_rc[2]; /* dispatch and execute from inside */
+} callback_seen;
+
+static int on_event(void *data, const json_t *event)
+{
+    callback_seen *seen = data;
+    const char *name = json_string_value(json_object_get(event, "event"));
+
+    seen->calls++;
+    if (strcmp(name, "TICK") == 0) {
+        seen->ticks++;
+        /* In arrival order. */
+        if (json_integer_value(json_object_get(json_object_get(event, "data"),
+                                               "n")) != seen->ticks) {
+            seen->ticks = -100;
+        }
+        return 1;
+    }
+    if (strcmp(name, "STOP") == 0) {
+        seen->busy_rc[0] = qhil_qmp_dispatch(seen->f->qmp, NULL);
+        seen->busy_rc[1] =
+            qhil_qmp_execute(seen->f->qmp, "query-status", NULL, NULL,
+                             qhil_deadline_in(LONG_WAIT), NULL);
+        if (qhil_qmp_submit(seen->f->qmp, "cont", NULL, -1, 0, &seen->cont,
+                            NULL) < 0) {
+            seen->cont = 0;
+        }
+    }
+    return 0;
+}
+
+static void test_event_callback(void **state)
+{
+    fixture *f = *state;
+    callback_seen seen = {.f = f};
+    json_t *ev = NULL;
+
+    start_ready(f, SCENARIO("callback.scn"));
+    qhil_qmp_set_event_callback(f->qmp, on_event, &seen);
+    execute_ok(f, "query-status", NULL,
+               "{\"status\": \"paused\", \"running\": false}");
+    assert_int_equal(seen.calls, 3);
+    assert_int_equal(seen.ticks, 2);
+    /* Reads and waits are refused inside the callback; submit works. */
+    assert_int_equal(seen.busy_rc[0], QHIL_EBUSY);
+    assert_int_equal(seen.busy_rc[1], QHIL_EBUSY);
+    assert_int_not_equal(seen.cont, 0);
+    wait_reply_ok(f, seen.cont, "{}");
+    /* STOP was left in the queue, the TICKs were not. */
+    check_rc(f, qhil_qmp_wait_event(f->qmp, NULL, &ev, qhil_now(), &f->err),
+             QHIL_EOK);
+    assert_string_equal(json_string_value(json_object_get(ev, "event")),
+                        "STOP");
+    json_decref(ev);
+    no_event(f);
+
+    qhil_qmp_set_event_callback(f->qmp, NULL, NULL);
+    execute_ok(f, "query-name", NULL, "{}");
+    assert_int_equal(seen.calls, 3);
+    next_event_n(f, "TICK", 3);
+    finish(f);
+}
+
+static void test_wait_event_match(void **state)
+{
+    fixture *f = *state;
+    json_t *match = json_pack("{s:s}", "device", "drive0");
+    json_t *nested = json_pack("{s:s}", "path", "/machine/peripheral/net0");
+    json_t *never = json_pack("{s:s}", "device", "drive9");
+    json_t *empty = json_object();
+    json_t *drive2 = json_pack("{s:s, s:i}", "device", "drive2", "len", 30);
+    json_t *ev = NULL;
+
+    start_ready(f, SCENARIO("match.scn"));
+    execute_ok(f, "query-block-jobs", NULL, "[]");
+
+    /* drive1's event comes first but does not match: it stays. */
+    check_rc(f,
+             qhil_qmp_wait_event_match(f->qmp, "BLOCK_JOB_COMPLETED", match,
+                                       &ev, qhil_now(), &f->err),
+             QHIL_EOK);
+    assert_int_equal(
+        json_integer_value(json_object_get(json_object_get(ev, "data"), "len")),
+        20);
+    assert_int_equal(qhil_qmp_event_time(ev),
+                     1700000002 * QHIL_SEC + 999999 * QHIL_USEC);
+    json_decref(ev);
+    /* Any name, matched by data. */
+    check_rc(f,
+             qhil_qmp_wait_event_match(f->qmp, NULL, nested, &ev, qhil_now(),
+                                       &f->err),
+             QHIL_EOK);
+    assert_string_equal(json_string_value(json_object_get(ev, "event")),
+                        "DEVICE_DELETED");
+    /* QEMU always stamps events; this one was not. */
+    assert_int_equal(qhil_qmp_event_time(ev), -1);
+    json_decref(ev);
+    /* {} matches an event without data. */
+    check_rc(f,
+             qhil_qmp_wait_event_match(f->qmp, "STOP", empty, &ev, qhil_now(),
+                                       &f->err),
+             QHIL_EOK);
+    assert_int_equal(qhil_qmp_event_time(ev), 1700000003 * QHIL_SEC);
+    json_decref(ev);
+
+    /* Arrives while waiting, behind the queued drive1 event. */
+    check_rc(f,
+             qhil_qmp_wait_event_match(f->qmp, "BLOCK_JOB_COMPLETED", drive2,
+                                       &ev, qhil_deadline_in(LONG_WAIT),
+                                       &f->err),
+             QHIL_EOK);
+    assert_int_equal(qhil_qmp_event_time(ev),
+                     1700000004 * QHIL_SEC + 1 * QHIL_USEC);
+    json_decref(ev);
+
+    /* Never: a timeout that shows the match, not sticky. */
+    check_rc(f,
+             qhil_qmp_wait_event_match(f->qmp, "BLOCK_JOB_COMPLETED", never,
+                                       &ev, qhil_deadline_in(50 * QHIL_MSEC),
+                                       &f->err),
+             QHIL_ETIMEDOUT);
+    assert_null(ev);
+    assert_non_null(strstr(f->err.message, "BLOCK_JOB_COMPLETED"));
+    assert_non_null(strstr(f->err.message, "{\"device\":\"drive9\"}"));
+    check_rc(f, qhil_qmp_status(f->qmp, &f->err), QHIL_EOK);
+
+    /* What was passed over is still there, in order. */
+    check_rc(f, qhil_qmp_wait_event(f->qmp, NULL, &ev, qhil_now(), &f->err),
+             QHIL_EOK);
+    check_json(json_object_get(json_object_get(ev, "data"), "device"),
+               "\"drive1\"");
+    assert_int_equal(qhil_qmp_event_time(ev),
+                     1700000001 * QHIL_SEC + 250 * QHIL_USEC);
+    json_decref(ev);
+    no_event(f);
+    json_decref(match);
+    json_decref(nested);
+    json_decref(never);
+    json_decref(empty);
+    json_decref(drive2);
+    finish(f);
+}
+
+static void test_event_time(void **state)
+{
+    static const struct {
+        const char *json;
+        int64_t want;
+    } cases[] = {
+        {"{\"timestamp\": {\"seconds\": 0, \"microseconds\": 0}}", 0},
+        {"{\"timestamp\": {\"seconds\": 1, \"microseconds\": 1}}",
+         QHIL_SEC + QHIL_USEC},
+        {"{\"timestamp\": {\"seconds\": -1, \"microseconds\": -1}}", -1},
+        {"{\"timestamp\": {\"seconds\": 1, \"microseconds\": 1000000}}", -1},
+        {"{\"timestamp\": {\"seconds\": 1.5, \"microseconds\": 0}}", -1},
+        {"{\"timestamp\": {\"seconds\": 1}}", -1},
+        {"{\"timestamp\": 17}", -1},
+        {"{\"timestamp\": {\"seconds\": 9223372036854775807, "
+         "\"microseconds\": 0}}",
+         -1},
+        {"{}", -1},
+    };
+    size_t i;
+
+    (void)state;
+    for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        json_t *ev = json_loads(cases[i].json, 0, NULL);
+
+        assert_non_null(ev);
+        if (qhil_qmp_event_time(ev) != cases[i].want) {
+            fail_msg("%s: got %lld, want %lld", cases[i].json,
+                     (long long)qhil_qmp_event_time(ev),
+                     (long long)cases[i].want);
+        }
+        json_decref(ev);
+    }
+    assert_int_equal(qhil_qmp_event_time(NULL), -1);
+}
+
+/* A NULL-terminated list must be exactly the words of want. */
+static void check_names(char **got, const char *want)
+{
+    size_t i;
+    char *copy = strdup(want);
+    char *save = NULL;
+    char *w = strtok_r(copy, " ", &save);
+
+    assert_non_null(got);
+    for (i = 0; w; i++, w = strtok_r(NULL, " ", &save)) {
+        if (!got[i] || strcmp(got[i], w) != 0) {
+            fail_msg("name %zu is %s, want %s", i, got[i] ? got[i] : "NULL", w);
+        }
+    }
+    if (got[i]) {
+        fail_msg("extra name %s", got[i]);
+    }
+    free(copy);
+    qhil_strv_free(got);
+}
+
+static void test_schema(void **state)
+{
+    fixture *f = *state;
+    json_t *args = NULL;
+    uint64_t id = 0;
+
+    start_ready(f, SCENARIO("schema.scn"));
+    assert_int_equal(qhil_qmp_has_command(f->qmp, "query-status"), QHIL_EINVAL);
+    assert_int_equal(qhil_qmp_has_argument(f->qmp, "device_del", "id"),
+                     QHIL_EINVAL);
+    assert_null(qhil_qmp_schema_names(f->qmp, NULL));
+    check_rc(f,
+             qhil_qmp_execute_checked(f->qmp, "no-such-command", NULL, NULL,
+                                      qhil_deadline_in(LONG_WAIT), &f->err),
+             QHIL_ECMD);
+
+    check_rc(f,
+             qhil_qmp_schema_load(f->qmp, qhil_deadline_in(LONG_WAIT), &f->err),
+             QHIL_EPROTO);
+    assert_non_null(strstr(f->err.message, "did not return a list"));
+    check_rc(f,
+             qhil_qmp_schema_load(f->qmp, qhil_deadline_in(LONG_WAIT), &f->err),
+             QHIL_EPROTO);
+    assert_string_equal(f->err.message,
+                        "loading the QMP schema: command 'query-status' has "
+                        "argument type '99', which is not an object type "
+                        "of query-qmp-schema");
+    assert_int_equal(qhil_qmp_has_command(f->qmp, "query-status"), QHIL_EINVAL);
+    check_rc(f, qhil_qmp_status(f->qmp, &f->err), QHIL_EOK);
+
+    check_rc(f,
+             qhil_qmp_schema_load(f->qmp, qhil_deadline_in(LONG_WAIT), &f->err),
+             QHIL_EOK);
+    assert_int_equal(qhil_qmp_has_command(f->qmp, "query-status"), 1);
+    assert_int_equal(qhil_qmp_has_command(f->qmp, "no-such"), 0);
+    /* Events and types are not commands. */
+    assert_int_equal(qhil_qmp_has_command(f->qmp, "STOP"), 0);
+    assert_int_equal(qhil_qmp_has_command(f->qmp, "0"), 0);
+    assert_int_equal(qhil_qmp_has_argument(f->qmp, "device_del", "id"), 1);
+    assert_int_equal(qhil_qmp_has_argument(f->qmp, "device_del", "x"), 0);
+    assert_int_equal(qhil_qmp_has_argument(f->qmp, "system_reset", "x"), 0);
+    assert_int_equal(qhil_qmp_has_argument(f->qmp, "no-such", "id"), 0);
+    /* Base members and those of the variants of a union. */
+    assert_int_equal(qhil_qmp_has_argument(f->qmp, "blockdev-add", "driver"),
+                     1);
+    assert_int_equal(qhil_qmp_has_argument(f->qmp, "blockdev-add", "filename"),
+                     1);
+    check_names(qhil_qmp_schema_names(f->qmp, NULL),
+                "blockdev-add device_del human-monitor-command query-status "
+                "query-yank system_reset");
+    check_names(qhil_qmp_schema_names(f->qmp, "blockdev-add"),
+                "driver filename node-name x-check-cache-dropped");
+    check_names(qhil_qmp_schema_names(f->qmp, "human-monitor-command"),
+                "command-line cpu-index");
+    check_names(qhil_qmp_schema_names(f->qmp, "system_reset"), "");
+    check_names(qhil_qmp_schema_names(f->qmp, "no-such"), "");
+
+    /* Refused before sending: the peer expects device_del next. */
+    check_rc(f,
+             qhil_qmp_execute_checked(f->qmp, "no-such", NULL, NULL,
+                                      qhil_deadline_in(LONG_WAIT), &f->err),
+             QHIL_EUNSUPPORTED);
+    assert_string_equal(f->err.message,
+                        "QEMU 7.2.0 has no QMP command 'no-such' (it is not "
+                        "in query-qmp-schema); nothing was sent");
+    args = json_pack("{s:i}", "x", 1);
+    check_rc(f,
+             qhil_qmp_execute_checked(f->qmp, "system_reset", args, NULL,
+                                      qhil_deadline_in(LONG_WAIT), &f->err),
+             QHIL_EUNSUPPORTED);
+    assert_string_equal(f->err.message,
+                        "QMP command 'system_reset' takes no arguments, but "
+                        "'x' was given; nothing was sent");
+    check_rc(f,
+             qhil_qmp_execute_checked(f->qmp, "human-monitor-command", args,
+                                      NULL, qhil_deadline_in(LONG_WAIT),
+                                      &f->err),
+             QHIL_EUNSUPPORTED);
+    assert_string_equal(f->err.message,
+                        "QMP command 'human-monitor-command' has no argument "
+                        "'x' (its arguments: command-line, cpu-index); "
+                        "nothing was sent");
+    check_rc(f,
+             qhil_qmp_submit(f->qmp, "device_del", args, -1, QHIL_QMP_CHECK,
+                             &id, &f->err),
+             QHIL_EUNSUPPORTED);
+    json_decref(args);
+    check_rc(f,
+             qhil_qmp_submit(f->qmp, "no-such", NULL, -1, QHIL_QMP_CHECK, &id,
+                             &f->err),
+             QHIL_EUNSUPPORTED);
+    check_rc(f,
+             qhil_qmp_submit(f->qmp, "query-status", NULL, -1,
+                             QHIL_QMP_CHECK | QHIL_QMP_OOB, &id, &f->err),
+             QHIL_EUNSUPPORTED);
+    assert_non_null(strstr(f->err.message, "cannot run out-of-band"));
+    assert_int_equal(id, 0);
+    assert_int_equal(qhil_qmp_poll_events(f->qmp), POLLIN);
+
+    /* Known ones go out. */
+    args = json_pack("{s:s}", "id", "nic0");
+    check_rc(f,
+             qhil_qmp_execute_checked(f->qmp, "device_del", args, NULL,
+                                      qhil_deadline_in(LONG_WAIT), &f->err),
+             QHIL_EOK);
+    json_decref(args);
+    args = json_pack("{s:s, s:s, s:s}", "driver", "file", "node-name", "disk0",
+                     "filename", "disk.img");
+    check_rc(f,
+             qhil_qmp_execute_checked(f->qmp, "blockdev-add", args, NULL,
+                                      qhil_deadline_in(LONG_WAIT), &f->err),
+             QHIL_EOK);
+    json_decref(args);
+    check_rc(f,
+             qhil_qmp_submit(f->qmp, "query-yank", NULL, -1,
+                             QHIL_QMP_CHECK | QHIL_QMP_OOB, &id, &f->err),
+             QHIL_EOK);
+    wait_reply_ok(f, id, "[]");
+    finish(f);
+}
+
+static void test_hmp(void **state)
+{
+    fixture *f = *state;
+    char *out = NULL;
+
+    start_ready(f, SCENARIO("hmp.scn"));
+    check_rc(f,
+             qhil_qmp_hmp(f->qmp, "info status", &out,
+                          qhil_deadline_in(LONG_WAIT), &f->err),
+             QHIL_EOK);
+    assert_string_equal(out, "VM status: running\r\n");
+    free(out);
+    /* Refused before sending. */
+    check_rc(
+        f, qhil_qmp_hmp(f->qmp, "", &out, qhil_deadline_in(LONG_WAIT), &f->err),
+        QHIL_EINVAL);
+    assert_null(out);
+    check_rc(f,
+             qhil_qmp_hmp(f->qmp, "info cpus", &out,
+                          qhil_deadline_in(LONG_WAIT), &f->err),
+             QHIL_ECMD);
+    assert_null(out);
+    assert_string_equal(f->err.message, "GenericError: No CPU available");
+    check_rc(f,
+             qhil_qmp_hmp(f->qmp, "info version", NULL,
+                          qhil_deadline_in(LONG_WAIT), &f->err),
+             QHIL_EPROTO);
+    assert_non_null(strstr(f->err.message, "returned no text"));
+    check_rc(f, qhil_qmp_status(f->qmp, &f->err), QHIL_EOK);
+    finish(f);
+}
+
+/* What the peer wrote to the fd it got, read from the pipe's other end
+ * until EOF: every write end must be closed by then. */
+static void check_pipe_text(int rfd)
+{
+    char buf[64];
+    size_t len = 0;
+    int64_t deadline = qhil_deadline_in(LONG_WAIT);
+
+    assert_int_equal(fcntl(rfd, F_SETFL, O_NONBLOCK), 0);
+    for (;;) {
+        struct pollfd pfd = {.fd = rfd, .events = POLLIN};
+        ssize_t n;
+
+        assert_true(qhil_now() < deadline);
+        poll(&pfd, 1, qhil_deadline_poll_ms(deadline));
+        n = read(rfd, buf + len, sizeof(buf) - 1 - len);
+        if (n == 0) {
+            break;
+        }
+        if (n > 0) {
+            len += (size_t)n;
+        }
+        assert_true(len < sizeof(buf) - 1);
+    }
+    buf[len] = '\0';
+    assert_string_equal(buf, "fakepeer\n");
+    close(rfd);
+}
+
+static void test_pass_fd(void **state)
+{
+    fixture *f = *state;
+    uint64_t ids[9];
+    json_t *rets[9] = {NULL};
+    json_t *args;
+    int a[2];
+    int b[2];
+    int c[2];
+    uint64_t id = 0;
+    uint64_t fdsets_id = 0;
+    json_t *ret = NULL;
+    int i;
+
+    assert_int_equal(pipe2(a, O_CLOEXEC), 0);
+    assert_int_equal(pipe2(b, O_CLOEXEC), 0);
+    assert_int_equal(pipe2(c, O_CLOEXEC), 0);
+    start_small_sndbuf(f, SCENARIO("fd.scn"));
+    /* Not an fd at all: refused, nothing sent. */
+    check_rc(f, qhil_qmp_submit(f->qmp, "getfd", NULL, 1000, 0, &id, &f->err),
+             -EBADF);
+    assert_non_null(strstr(f->err.message, "cannot pass fd 1000"));
+
+    /* The client keeps its own copy: ours may close at once. */
+    args = json_pack("{s:s}", "fdname", "fd0");
+    check_rc(f, qhil_qmp_submit(f->qmp, "getfd", args, a[1], 0, &id, &f->err),
+             QHIL_EOK);
+    json_decref(args);
+    close(a[1]);
+    wait_reply_ok(f, id, "{}");
+    check_pipe_text(a[0]);
+
+    /* Behind eight commands the socket cannot take yet. */
+    for (i = 0; i < 8; i++) {
+        args = ringbuf_args(i + 1);
+        check_rc(f,
+                 qhil_qmp_submit(f->qmp, "ringbuf-write", args, -1, 0, &ids[i],
+                                 &f->err),
+                 QHIL_EOK);
+        json_decref(args);
+    }
+    args = json_pack("{s:s}", "opaque", "pipe-b");
+    check_rc(f,
+             qhil_qmp_submit(f->qmp, "add-fd", args, b[1], 0, &ids[8], &f->err),
+             QHIL_EOK);
+    json_decref(args);
+    close(b[1]);
+    assert_true(qhil_qmp_poll_events(f->qmp) & POLLOUT);
+    /* One fd-carrying command at a time: refused, nothing queued. */
+    args = json_pack("{s:s}", "fdname", "fd1");
+    check_rc(f, qhil_qmp_submit(f->qmp, "getfd", args, c[1], 0, &id, &f->err),
+             QHIL_EBUSY);
+    assert_non_null(strstr(f->err.message, "wait for that reply"));
+    json_decref(args);
+    poll_loop_take(f, ids, rets, 9);
+    for (i = 0; i < 8; i++) {
+        assert_int_equal(json_integer_value(json_object_get(rets[i], "n")),
+                         i + 1);
+        json_decref(rets[i]);
+    }
+    check_json(rets[8], "{\"fdset-id\": 0, \"fd\": 25}");
+    json_decref(rets[8]);
+    check_pipe_text(b[0]);
+
+    /* With the reply in, the next fd may go, right behind a command
+     * without one. */
+    check_rc(f,
+             qhil_qmp_submit(f->qmp, "query-fdsets", NULL, -1, 0, &fdsets_id,
+                             &f->err),
+             QHIL_EOK);
+    args = json_pack("{s:s}", "fdname", "fd2");
+    check_rc(f, qhil_qmp_submit(f->qmp, "getfd", args, c[1], 0, &id, &f->err),
+             QHIL_EOK);
+    json_decref(args);
+    close(c[1]);
+    check_rc(f,
+             qhil_qmp_wait_reply(f->qmp, fdsets_id, &ret,
+                                 qhil_deadline_in(LONG_WAIT), &f->err),
+             QHIL_EOK);
+    check_json(ret, "[{\"fdset-id\": 0, \"fds\": [{\"fd\": 25, \"opaque\": "
+                    "\"pipe-b\"}]}]");
+    json_decref(ret);
+    wait_reply_ok(f, id, "{}");
+    check_pipe_text(c[0]);
+    finish(f);
+}
+
+static void test_pass_fd_not_unix(void **state)
+{
+    fixture *f = *state;
+    int p[2];
+    uint64_t id = 0;
+
+    (void)state;
+    /* A pipe is no socket: nothing can ride with the text. */
+    assert_int_equal(pipe2(p, O_CLOEXEC), 0);
+    check_rc(f, qhil_qmp_new(p[1], &f->qmp, &f->err), QHIL_EOK);
+    check_rc(f, qhil_qmp_submit(f->qmp, "getfd", NULL, p[0], 0, &id, &f->err),
+             QHIL_EUNSUPPORTED);
+    assert_non_null(strstr(f->err.message, "not a Unix socket"));
+    assert_int_equal(qhil_qmp_poll_events(f->qmp), POLLIN);
+    close(p[0]);
+}
+
+/* ---- transports ------------------------------------------------------ */
+
+/* A listening socket on a fresh path in dir; backlog as given. */
+static int unix_listener(const char *path, int backlog)
+{
+    struct sockaddr_un sa = {.sun_family = AF_UNIX};
+    int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+
+    assert_true(fd >= 0);
+    assert_true(strlen(path) < sizeof(sa.sun_path));
+    memcpy(sa.sun_path, path, strlen(path) + 1);
+    assert_int_equal(bind(fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
+    assert_int_equal(listen(fd, backlog), 0);
+    return fd;
+}
+
+/* A listening TCP socket on a free port of addr (127.0.0.1 or ::1);
+ * -1 when that family is not available here. */
+static int tcp_listener(const char *addr, int backlog, int *port)
+{
+    struct sockaddr_storage ss;
+    socklen_t len = sizeof(ss);
+    struct addrinfo hints = {.ai_flags = AI_NUMERICHOST,
+                             .ai_socktype = SOCK_STREAM};
+    struct addrinfo *res = NULL;
+    int fd;
+
+    assert_int_equal(getaddrinfo(addr, "0", &hints, &res), 0);
+    fd = socket(res->ai_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd < 0 || bind(fd, res->ai_addr, res->ai_addrlen) < 0 ||
+        (backlog >= 0 && listen(fd, backlog) < 0)) {
+        if (fd >= 0) {
+            close(fd);
+        }
+        freeaddrinfo(res);
+        return -1;
+    }
+    freeaddrinfo(res);
+    memset(&ss, 0, sizeof(ss));
+    assert_int_equal(getsockname(fd, (struct sockaddr *)&ss, &len), 0);
+    *port = ntohs(ss.ss_family == AF_INET
+                      ? ((struct sockaddr_in *)&ss)->sin_port
+                      : ((struct sockaddr_in6 *)&ss)->sin6_port);
+    return fd;
+}
+
+/* Accept the client on listener and talk to it both ways: a greeting
+ * in, a command out, its reply in. */
+static void serve_handshake(fixture *f, int listener)
+{
+    static const char greeting[] =
+        "{\"QMP\": {\"version\": {\"qemu\": {\"micro\": 0, \"minor\": 2, "
+        "\"major\": 7}, \"package\": \"\"}, \"capabilities\": []}}\r\n";
+    static const char reply[] = "{\"return\": {}, \"id\": 1}\r\n";
+    int64_t deadline = qhil_deadline_in(LONG_WAIT);
+    char buf[256];
+    uint64_t id = 0;
+    ssize_t n;
+    int s = accept4(listener, NULL, NULL, SOCK_CLOEXEC);
+
+    assert_true(s >= 0);
+    assert_int_equal(write(s, greeting, strlen(greeting)), strlen(greeting));
+    while (!qhil_qmp_greeting(f->qmp)) {
+        struct pollfd pfd = {.fd = qhil_qmp_fd(f->qmp), .events = POLLIN};
+
+        assert_true(qhil_now() < deadline);
+        poll(&pfd, 1, qhil_deadline_poll_ms(deadline));
+        check_rc(f, qhil_qmp_dispatch(f->qmp, &f->err), QHIL_EOK);
+    }
+    check_rc(
+        f,
+        qhil_qmp_submit(f->qmp, "qmp_capabilities", NULL, -1, 0, &id, &f->err),
+        QHIL_EOK);
+    n = read(s, buf, sizeof(buf) - 1);
+    assert_true(n > 0);
+    buf[n] = '\0';
+    assert_string_equal(buf, "{\"execute\":\"qmp_capabilities\",\"id\":1}\n");
+    assert_int_equal(write(s, reply, strlen(reply)), strlen(reply));
+    wait_reply_ok(f, id, "{}");
+    close(s);
+    qhil_qmp_free(f->qmp);
+    f->qmp = NULL;
+}
+
+static void connect_ok(fixture *f, const char *address, int listener)
+{
+    check_rc(f,
+             qhil_qmp_connect(address, qhil_deadline_in(LONG_WAIT), &f->qmp,
+                              &f->err),
+             QHIL_EOK);
+    serve_handshake(f, listener);
+}
+
+/* The address is refused with want and a message containing text. */
+static void connect_bad(fixture *f, const char *address, int want,
+                        const char *text)
+{
+    int rc = qhil_qmp_connect(address, qhil_deadline_in(LONG_WAIT), &f->qmp,
+                              &f->err);
+
+    if (rc != want || !f->err.message || !strstr(f->err.message, text)) {
+        fail_msg("'%s': got %s (%s), want %s with '%s'", address,
+                 qhil_errname(rc), qhil_error_message(&f->err, rc),
+                 qhil_errname(want), text);
+    }
+    assert_null(f->qmp);
+}
+
+static void test_connect(void **state)
+{
+    fixture *f = *state;
+    const char *tmp = getenv("TMPDIR");
+    char dir[256];
+    char path[300];
+    char addr[400];
+    char longpath[200];
+    int lu;
+    int lt;
+    int l6;
+    int port = 0;
+    int port6 = 0;
+
+    snprintf(dir, sizeof(dir), "%s/qhil-qmp.XXXXXX",
+             tmp && *tmp ? tmp : "/tmp");
+    assert_non_null(mkdtemp(dir));
+    snprintf(path, sizeof(path), "%s/qmp.sock", dir);
+
+    /* Unix, with and without the prefix. */
+    lu = unix_listener(path, 4);
+    snprintf(addr, sizeof(addr), "unix:%s", path);
+    connect_ok(f, addr, lu);
+    connect_ok(f, path, lu);
+    check_rc(f,
+             qhil_qmp_connect_unix(path, qhil_deadline_in(LONG_WAIT), &f->qmp,
+                                   &f->err),
+             QHIL_EOK);
+    serve_handshake(f, lu);
+
+    /* TCP: prefixed, bare, by name, IPv6 when the host has it. */
+    lt = tcp_listener("127.0.0.1", 4, &port);
+    assert_true(lt >= 0);
+    snprintf(addr, sizeof(addr), "tcp:127.0.0.1:%d", port);
+    connect_ok(f, addr, lt);
+    snprintf(addr, sizeof(addr), "127.0.0.1:%d", port);
+    connect_ok(f, addr, lt);
+    check_rc(f,
+             qhil_qmp_connect_tcp(addr, qhil_deadline_in(LONG_WAIT), &f->qmp,
+                                  &f->err),
+             QHIL_EOK);
+    serve_handshake(f, lt);
+    snprintf(addr, sizeof(addr), "tcp:localhost:%d", port);
+    connect_ok(f, addr, lt);
+    l6 = tcp_listener("::1", 4, &port6);
+    if (l6 >= 0) {
+        snprintf(addr, sizeof(addr), "[::1]:%d", port6);
+        connect_ok(f, addr, l6);
+        snprintf(addr, sizeof(addr), "tcp:[::1]:%d", port6);
+        connect_ok(f, addr, l6);
+        close(l6);
+    } else {
+        print_message("no IPv6 loopback here: [::1] not tried\n");
+    }
+
+    /* Bad forms: QHIL_EINVAL with a message that says what is wrong. */
+    connect_bad(f, "", QHIL_EINVAL, "expected unix:PATH, tcp:HOST:PORT");
+    connect_bad(f, "unix:", QHIL_EINVAL, "socket path is empty");
+    connect_bad(f, "tcp:", QHIL_EINVAL, "TCP address is empty");
+    connect_bad(f, "tcp:127.0.0.1", QHIL_EINVAL, "has no port");
+    connect_bad(f, "tcp:127.0.0.1:", QHIL_EINVAL,
+                "port '' is not a number from 1 to 65535");
+    connect_bad(f, "tcp:127.0.0.1:0", QHIL_EINVAL, "port '0'");
+    connect_bad(f, "tcp:127.0.0.1:65536", QHIL_EINVAL, "port '65536'");
+    connect_bad(f, "tcp:127.0.0.1:44x", QHIL_EINVAL, "port '44x'");
+    connect_bad(f, "tcp:127.0.0.1:0004444", QHIL_EINVAL, "port '0004444'");
+    connect_bad(f, "tcp::4444", QHIL_EINVAL, "has no host");
+    connect_bad(f, "tcp:[::1:4444", QHIL_EINVAL, "no ']'");
+    connect_bad(f, "tcp:[::1]4444", QHIL_EINVAL, "no ':PORT' after ']'");
+    connect_bad(f, "tcp:::1:4444", QHIL_EINVAL, "in brackets");
+    connect_bad(f, "[]:4444", QHIL_EINVAL, "has no host");
+    connect_bad(f, "tcp:qemu.example:4444", QHIL_EINVAL,
+                "'qemu.example' is not a numeric IPv4 or IPv6 address");
+    memset(longpath, 'x', sizeof(longpath) - 1);
+    longpath[0] = '/';
+    longpath[sizeof(longpath) - 1] = '\0';
+    connect_bad(f, longpath, QHIL_EINVAL, "at most 107");
+
+    /* Nobody there. */
+    snprintf(addr, sizeof(addr), "%s/none.sock", dir);
+    connect_bad(f, addr, -ENOENT, "no socket there");
+    close(lu);
+    connect_bad(f, path, -ECONNREFUSED, "socket file is stale");
+    close(lt);
+    lt = tcp_listener("127.0.0.1", -1, &port); /* bound, not listening */
+    assert_true(lt >= 0);
+    snprintf(addr, sizeof(addr), "127.0.0.1:%d", port);
+    connect_bad(f, addr, -ECONNREFUSED, "Connection refused");
+    assert_non_null(strstr(f->err.message, "-qmp tcp:"));
+    close(lt);
+
+    unlink(path);
+    rmdir(dir);
+}
+
+/* A listener that accepts nothing, its backlog full: a connect waits,
+ * until the deadline and no longer. */
+static void connect_deadline(fixture *f, const char *address)
+{
+    int64_t t0 = qhil_now();
+    int64_t took;
+
+    check_rc(f,
+             qhil_qmp_connect(address, t0 + 200 * QHIL_MSEC, &f->qmp, &f->err),
+             QHIL_ETIMEDOUT);
+    took = qhil_now() - t0;
+    if (took < 200 * QHIL_MSEC || took > 900 * QHIL_MSEC) {
+        fail_msg("%s: the 200 ms deadline took %lld ms", address,
+                 (long long)(took / QHIL_MSEC));
+    }
+    assert_non_null(strstr(f->err.message, "before the deadline"));
+    /* A deadline already past does not wait at all. */
+    t0 = qhil_now();
+    check_rc(f, qhil_qmp_connect(address, t0, &f->qmp, &f->err),
+             QHIL_ETIMEDOUT);
+    assert_true(qhil_now() - t0 < 100 * QHIL_MSEC);
+    assert_null(f->qmp);
+}
+
+static void test_connect_deadline(void **state)
+{
+    fixture *f = *state;
+    const char *tmp = getenv("TMPDIR");
+    struct sockaddr_un sa = {.sun_family = AF_UNIX};
+    struct sockaddr_in sin = {.sin_family = AF_INET};
+    char dir[256];
+    char path[300];
+    char addr[400];
+    int fill[8];
+    int n_fill = 0;
+    bool waiting = false;
+    int lu;
+    int lt;
+    int port = 0;
+    int i;
+
+    snprintf(dir, sizeof(dir), "%s/qhil-qmp.XXXXXX",
+             tmp && *tmp ? tmp : "/tmp");
+    assert_non_null(mkdtemp(dir));
+    snprintf(path, sizeof(path), "%s/full.sock", dir);
+    assert_true(strlen(path) < sizeof(sa.sun_path));
+    memcpy(sa.sun_path, path, strlen(path) + 1);
+    lu = unix_listener(path, 0);
+    /* Fill the backlog: non-blocking connects until one would wait. */
+    for (i = 0; i < 8; i++) {
+        int c = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+
+        assert_true(c >= 0);
+        if (connect(c, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
+            assert_int_equal(errno, EAGAIN);
+            close(c);
+            break;
+        }
+        fill[n_fill++] = c;
+    }
+    assert_true(n_fill < 8);
+    snprintf(addr, sizeof(addr), "unix:%s", path);
+    connect_deadline(f, addr);
+
+    /* TCP: with the accept queue full the kernel drops our SYN. */
+    lt = tcp_listener("127.0.0.1", 0, &port);
+    assert_true(lt >= 0);
+    sin.sin_port = htons((uint16_t)port);
+    sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    while (!waiting && n_fill < 8) {
+        int c = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+        struct pollfd pfd = {.fd = c, .events = POLLOUT};
+
+        assert_true(c >= 0);
+        assert_true(connect(c, (struct sockaddr *)&sin, sizeof(sin)) == 0 ||
+                    errno == EINPROGRESS);
+        fill[n_fill++] = c;
+        /* One that does not complete: the queue is full. */
+        waiting = poll(&pfd, 1, 100) == 0;
+    }
+    assert_true(waiting);
+    snprintf(addr, sizeof(addr), "tcp:127.0.0.1:%d", port);
+    connect_deadline(f, addr);
+
+    for (i = 0; i < n_fill; i++) {
+        close(fill[i]);
+    }
+    close(lu);
+    close(lt);
+    unlink(path);
+    rmdir(dir);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -820,6 +1890,19 @@ int main(void)
         T(test_event_bound),
         T(test_message_too_big),
         T(test_message_too_big_split),
+        T(test_submit_slow_peer),
+        T(test_queue_limits),
+        T(test_oob),
+        T(test_no_oob),
+        T(test_event_callback),
+        T(test_wait_event_match),
+        T(test_event_time),
+        T(test_schema),
+        T(test_hmp),
+        T(test_pass_fd),
+        T(test_pass_fd_not_unix),
+        T(test_connect),
+        T(test_connect_deadline),
 #undef T
     };
 
