@@ -52,8 +52,9 @@
 
 #define DEFAULT_N 10000
 #define DEFAULT_PYTHON_N 4000
-#define RUN_TIMEOUT (120 * QHIL_SEC)
-#define PYTHON_TIMEOUT_S 300
+/* Deadlines: a minute, plus 1 ms per command (10 ms for Python). */
+#define RUN_TIMEOUT(n) (60 * QHIL_SEC + QHIL_MSEC * (n))
+#define PYTHON_TIMEOUT_S(n) (60 + (n) / 100)
 #define PYTHON_SCRIPT "bench/qmp_python.py"
 
 enum { QHIL_SEQ, RAW_SEQ, PY_SEQ, QHIL_PIPE, RAW_PIPE, PY_PIPE, N_SERIES };
@@ -244,7 +245,7 @@ static int raw_connect(raw *r, const char *path, int64_t deadline)
 
 static int raw_sequential(raw *r, int n)
 {
-    int64_t deadline = qhil_deadline_in(RUN_TIMEOUT);
+    int64_t deadline = qhil_deadline_in(RUN_TIMEOUT(n));
     uint64_t id;
     int i;
 
@@ -261,7 +262,7 @@ static int raw_sequential(raw *r, int n)
 
 static int raw_pipelined(raw *r, int n, int window)
 {
-    int64_t deadline = qhil_deadline_in(RUN_TIMEOUT);
+    int64_t deadline = qhil_deadline_in(RUN_TIMEOUT(n));
     uint64_t want = r->next_id;
     uint64_t id;
     int sent = 0;
@@ -297,7 +298,7 @@ static int status_ok(json_t *ret)
 
 static int qhil_sequential(qhil_qmp *qmp, int n, qhil_error *err)
 {
-    int64_t deadline = qhil_deadline_in(RUN_TIMEOUT);
+    int64_t deadline = qhil_deadline_in(RUN_TIMEOUT(n));
     json_t *ret = NULL;
     int i;
 
@@ -316,7 +317,7 @@ static int qhil_sequential(qhil_qmp *qmp, int n, qhil_error *err)
 
 static int qhil_pipelined(qhil_qmp *qmp, int n, int window, qhil_error *err)
 {
-    int64_t deadline = qhil_deadline_in(RUN_TIMEOUT);
+    int64_t deadline = qhil_deadline_in(RUN_TIMEOUT(n));
     uint64_t *ids = calloc((size_t)window, sizeof(*ids));
     json_t *ret = NULL;
     int sent = 0;
@@ -413,7 +414,7 @@ static int python_run(const python *py, const char *mode, int n, int64_t *wall,
         "python3",   PYTHON_SCRIPT, "--socket",   (char *)py->socket, "-n",
         n_text,      "--mode",      (char *)mode, "--window",         w_text,
         "--timeout", t_text,        NULL};
-    int64_t deadline = qhil_deadline_in((PYTHON_TIMEOUT_S + 30) * QHIL_SEC);
+    int64_t deadline = qhil_deadline_in((PYTHON_TIMEOUT_S(n) + 30) * QHIL_SEC);
     char out[256];
     size_t len = 0;
     int out_pipe[2];
@@ -427,7 +428,7 @@ static int python_run(const python *py, const char *mode, int n, int64_t *wall,
 
     snprintf(n_text, sizeof(n_text), "%d", n);
     snprintf(w_text, sizeof(w_text), "%d", py->window);
-    snprintf(t_text, sizeof(t_text), "%d", PYTHON_TIMEOUT_S);
+    snprintf(t_text, sizeof(t_text), "%d", PYTHON_TIMEOUT_S(n));
     if (pipe2(out_pipe, O_CLOEXEC) < 0) {
         return -1;
     }
