@@ -227,7 +227,10 @@ void qhil_qmp_set_limits(qhil_qmp *qmp, size_t max_message,
 {
     if (max_message) {
         qmp->max_message = max_message;
-        qmp->in.max = max_message + QMP_READ_CHUNK;
+        /* Never below what is buffered already, or reserve underflows. */
+        qmp->in.max = max_message + QMP_READ_CHUNK > qmp->in.len
+                          ? max_message + QMP_READ_CHUNK
+                          : qmp->in.len;
         /* Never below what is queued already. */
         qmp->out.max = max_message > qmp->out.len ? max_message
                                                   : qmp->out.len;
@@ -948,7 +951,7 @@ int qhil_qmp_wait_reply(qhil_qmp *qmp, uint64_t id, json_t **ret,
         qmp_pending *p = qmp_find_pending(qmp, id);
         int rc;
 
-        if (!p) {
+        if (!p || p->forgotten) {
             return qhil_error_set(err, QHIL_EINVAL,
                                   "no QMP command with id %llu is waiting "
                                   "for a reply",
@@ -1057,8 +1060,9 @@ int qhil_qmp_wait_event_match(qhil_qmp *qmp, const char *name,
             free(shown);
             goto cleanup;
         }
-        if (rc < 0 && json_array_size(qmp->events) == 0) {
-            goto cleanup;
+        if (rc < 0 && (json_array_size(qmp->events) == 0 ||
+                       rc == QHIL_EBUSY)) {
+            goto cleanup; /* EBUSY: called from the event callback */
         }
     }
 
@@ -1141,6 +1145,11 @@ int qhil_qmp_handshake(qhil_qmp *qmp, int64_t deadline, qhil_error *err)
     }
     rc = qhil_qmp_execute(qmp, "qmp_capabilities", args, NULL, deadline, err);
     json_decref(args);
+    if (rc < 0) {
+        return rc;
+    }
+    /* The reply may have come just before the connection failed. */
+    rc = qmp_check(qmp, err);
     if (rc < 0) {
         return rc;
     }
@@ -1496,10 +1505,13 @@ int qhil_qmp_hmp(qhil_qmp *qmp, const char *command_line, char **output,
     if (!command_line || !*command_line) {
         return qhil_error_set(err, QHIL_EINVAL, "HMP command line is empty");
     }
-    args = json_pack("{s:s}", "command-line", command_line);
-    if (!args) {
+    if (!json_string(command_line)) {
         return qhil_error_set(err, QHIL_EINVAL,
                               "HMP command line is not valid UTF-8");
+    }
+    args = json_pack("{s:s}", "command-line", command_line);
+    if (!args) {
+        return qhil_error_set(err, QHIL_ENOMEM, "out of memory");
     }
     rc = qhil_qmp_execute(qmp, "human-monitor-command", args, &ret, deadline,
                           err);

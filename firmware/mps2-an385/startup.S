@@ -27,7 +27,9 @@ vector_table:
     .word 0                     /* 13: reserved */
     .word Default_Handler       /* 14: PendSV */
     .word Default_Handler       /* 15: SysTick */
-    .rept 32                    /* 16-47: the AN385's external interrupts */
+    /* 16-47: the AN385's external interrupts (IRQ 0-31) */
+    .word UART0_RX_Handler      /* 16: IRQ 0, UART0 receive (uart.c) */
+    .rept 31                    /* 17-47: IRQ 1-31, not used */
     .word Default_Handler
     .endr
     .size vector_table, . - vector_table

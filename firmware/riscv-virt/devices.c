@@ -2,10 +2,12 @@
  * devices.c - qhil's own devices on the RISC-V virt board, which exist
  * only in qhil's QEMU build: banana-rom (chip id) and qhil-timer, whose
  * interrupt is taken through the PLIC. The CLINT timer bounds the wait.
+ * Also the PLIC interrupt handler, which serves the console UART too.
  */
 #include <stdint.h>
 
 #include "board.h"
+#include "plic.h"
 #include "trap.h"
 
 #define MMIO32(addr)        (*(volatile uint32_t *)(uintptr_t)(addr))
@@ -26,13 +28,6 @@
 #define STATUS_EXPIRED      (1u << 0)   /* write 1 to clear */
 #define QTIMER_IRQ          12u
 
-/* PLIC, context 0 = hart 0 machine mode. */
-#define PLIC_BASE           0x0C000000u
-#define PLIC_PRIORITY(src)  MMIO32(PLIC_BASE + 4u * (src))
-#define PLIC_ENABLE0        MMIO32(PLIC_BASE + 0x2000u)    /* sources 0-31 */
-#define PLIC_THRESHOLD0     MMIO32(PLIC_BASE + 0x200000u)
-#define PLIC_CLAIM0         MMIO32(PLIC_BASE + 0x200004u)  /* also complete */
-
 /* CLINT: mtime counts at 10 MHz of QEMU's virtual clock, as the timer does. */
 #define CLINT_MTIMECMP0     MMIO64(0x02004000u)
 #define CLINT_MTIME         MMIO64(0x0200BFF8u)
@@ -50,6 +45,12 @@ int board_chip_id(uint32_t *id)
                                                      : BOARD_NO_DEVICE;
 }
 
+/*
+ * Every claimed source is completed here, so none is left claimed. The
+ * console UART (source 10, enabled only while board_getc() waits) needs
+ * nothing else: its line stays up until the byte is read, and the
+ * interrupt only has to end the wait.
+ */
 void irq_external(void)
 {
     const uint32_t source = PLIC_CLAIM0;
@@ -102,15 +103,12 @@ int board_timer_wait(uint32_t ns, unsigned long *irqs)
 
     /*
      * mstatus.MIE stays clear while the flag is tested, so the interrupt
-     * cannot arrive between the test and wfi and leave wfi asleep. wfi
-     * still wakes for any interrupt enabled in mie; the short window with
-     * MIE set then takes it. The CLINT interrupt at the deadline wakes
-     * wfi even if the timer never fires.
+     * cannot arrive between the test and wfi and leave wfi asleep (see
+     * irq_wait()). The CLINT interrupt at the deadline wakes wfi even if
+     * the timer never fires.
      */
     while (timer_expired == 0u && CLINT_MTIME < deadline) {
-        __asm__ volatile("wfi" : : : "memory");
-        CSR_SET(mstatus, MSTATUS_MIE);
-        CSR_CLEAR(mstatus, MSTATUS_MIE);
+        irq_wait();
     }
 
     CSR_CLEAR(mie, MIE_MEIE | MIE_MTIE);
