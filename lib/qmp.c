@@ -1505,10 +1505,12 @@ int qhil_qmp_hmp(qhil_qmp *qmp, const char *command_line, char **output,
     if (!command_line || !*command_line) {
         return qhil_error_set(err, QHIL_EINVAL, "HMP command line is empty");
     }
-    if (!json_string(command_line)) {
+    args = json_string(command_line);
+    if (!args) {
         return qhil_error_set(err, QHIL_EINVAL,
                               "HMP command line is not valid UTF-8");
     }
+    json_decref(args);
     args = json_pack("{s:s}", "command-line", command_line);
     if (!args) {
         return qhil_error_set(err, QHIL_ENOMEM, "out of memory");
