@@ -32,7 +32,6 @@
  */
 #include <errno.h>
 #include <fcntl.h>
-#include <ftw.h>
 #include <getopt.h>
 #include <inttypes.h>
 #include <poll.h>
@@ -40,7 +39,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -50,6 +48,8 @@
 
 #include <qhil/qhil.h>
 
+#include "benchutil.h"
+
 #define DEFAULT_N 10000
 #define DEFAULT_PYTHON_N 4000
 /* Deadlines: a minute, plus 1 ms per command (10 ms for Python). */
@@ -58,29 +58,6 @@
 #define PYTHON_SCRIPT "bench/qmp_python.py"
 
 enum { QHIL_SEQ, RAW_SEQ, PY_SEQ, QHIL_PIPE, RAW_PIPE, PY_PIPE, N_SERIES };
-
-static int cmp_i64(const void *a, const void *b)
-{
-    int64_t x = *(const int64_t *)a;
-    int64_t y = *(const int64_t *)b;
-
-    return (x > y) - (x < y);
-}
-
-static int64_t median(int64_t *v, int n)
-{
-    qsort(v, (size_t)n, sizeof(*v), cmp_i64);
-    return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
-}
-
-static int remove_entry(const char *path, const struct stat *st, int flag,
-                        struct FTW *ftw)
-{
-    (void)st;
-    (void)flag;
-    (void)ftw;
-    return remove(path);
-}
 
 /* ---- the floor: a raw client ------------------------------------- */
 
@@ -533,20 +510,12 @@ static int build_argv(const char *const *dirs, const char *const *sockets,
                       qhil_error *err)
 {
     qhil_board_job job = {.n_images = 0};
-    char *path = NULL;
     size_t k = 0;
     size_t i;
     char **v;
     int rc;
 
-    rc = qhil_board_find("riscv-virt", dirs, &path, err);
-    if (rc >= 0) {
-        rc = qhil_board_load(path, board, err);
-    }
-    free(path);
-    if (rc >= 0) {
-        rc = qhil_board_argv(*board, &job, argv, err);
-    }
+    rc = bench_board_argv(dirs, "riscv-virt", &job, board, argv, err);
     if (rc < 0) {
         return rc;
     }
@@ -596,20 +565,11 @@ static const char *const series_name[N_SERIES] = {
     "qhil pipelined",  "raw pipelined",  "qemu.qmp pipelined",
 };
 
-/* CPU time of this process, ns. */
-static int64_t cpu_now(void)
-{
-    struct timespec ts;
-
-    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
-    return (int64_t)ts.tv_sec * QHIL_SEC + ts.tv_nsec;
-}
-
 /* One run of series s in round i; prints why when it fails. */
 static int run_series(bench *b, int s, int i)
 {
     int64_t t0 = qhil_now();
-    int64_t c0 = cpu_now();
+    int64_t c0 = bench_cpu_now();
     int rc = -1;
 
     switch (s) {
@@ -644,7 +604,7 @@ static int run_series(bench *b, int s, int i)
     }
     if (s != PY_SEQ && s != PY_PIPE) {
         b->wall[s][i] = qhil_now() - t0;
-        b->cpu[s][i] = cpu_now() - c0;
+        b->cpu[s][i] = bench_cpu_now() - c0;
     }
     return 0;
 }
@@ -671,11 +631,6 @@ static int run_round(bench *b, int i)
 
 /* ---- output -------------------------------------------------------- */
 
-static double per_cmd_us(int64_t *v, int rounds, int n)
-{
-    return (double)median(v, rounds) / n / 1e3;
-}
-
 /* One table: medians of v, per command, with the two ratios. */
 static void print_table(const bench *b, int64_t *const *v, int rounds)
 {
@@ -686,12 +641,12 @@ static void print_table(const bench *b, int64_t *const *v, int rounds)
            "qhil/raw", "qemu.qmp/qhil");
     for (row = 0; row < 2; row++) {
         int base = row ? QHIL_PIPE : QHIL_SEQ;
-        double q = per_cmd_us(v[base], rounds, b->n);
-        double r = per_cmd_us(v[base + 1], rounds, b->n);
+        double q = bench_per_op_us(v[base], rounds, b->n);
+        double r = bench_per_op_us(v[base + 1], rounds, b->n);
 
         printf("  %-11s %9.2f %9.2f", rows[row], q, r);
         if (b->have_python) {
-            double p = per_cmd_us(v[base + 2], rounds, b->py_n);
+            double p = bench_per_op_us(v[base + 2], rounds, b->py_n);
 
             printf(" %10.2f %10.3f %14.2f\n", p, q / r, p / q);
         } else {
@@ -747,7 +702,7 @@ int main(int argc, char **argv)
         {NULL, 0, NULL, 0},
     };
     const char *dirs[2] = {"boards", NULL};
-    char run_dir[] = "/tmp/qhil-bench-qmp.XXXXXX";
+    char *run_dir = NULL;
     char *raw_sock = NULL;
     char *py_sock = NULL;
     qhil_machine_opts mo = {.start_timeout = 0};
@@ -756,7 +711,6 @@ int main(int argc, char **argv)
     qhil_machine *m = NULL;
     char **qargv = NULL;
     int rounds = 5;
-    int made_dir = 0;
     int rc = 2;
     int opt;
     int i;
@@ -816,11 +770,10 @@ int main(int argc, char **argv)
             goto out;
         }
     }
-    if (!mkdtemp(run_dir)) {
-        perror("bench_qmp: mkdtemp");
+    run_dir = bench_make_dir("bench_qmp", "qhil-bench-qmp");
+    if (!run_dir) {
         goto out;
     }
-    made_dir = 1;
     if (asprintf(&raw_sock, "%s/qmp-raw.sock", run_dir) < 0) {
         raw_sock = NULL;
         goto out;
@@ -871,9 +824,8 @@ out:
     }
     free(b.raw);
     qhil_machine_free(m);
-    if (made_dir) {
-        nftw(run_dir, remove_entry, 8, FTW_DEPTH | FTW_PHYS);
-    }
+    bench_remove_dir(run_dir);
+    free(run_dir);
     for (k = 0; k < N_SERIES; k++) {
         free(b.wall[k]);
         free(b.cpu[k]);

@@ -19,37 +19,15 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <ftw.h>
 #include <unistd.h>
 
 #include <qhil/qhil.h>
 
+#include "benchutil.h"
+
 #define CHIP_ID_ADDR 0x4000000u
 #define CHIP_ID 0xBA000001u
 #define RAW_WINDOW 2000 /* raw pipelined requests in flight, at most */
-
-static int cmp_i64(const void *a, const void *b)
-{
-    int64_t x = *(const int64_t *)a;
-    int64_t y = *(const int64_t *)b;
-
-    return (x > y) - (x < y);
-}
-
-static int64_t median(int64_t *v, int n)
-{
-    qsort(v, (size_t)n, sizeof(*v), cmp_i64);
-    return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
-}
-
-static int remove_entry(const char *path, const struct stat *st, int flag,
-                        struct FTW *ftw)
-{
-    (void)st;
-    (void)flag;
-    (void)ftw;
-    return remove(path);
-}
 
 /* ---- the floor ---------------------------------------------------- */
 
@@ -216,7 +194,6 @@ int main(int argc, char **argv)
     qhil_board_job job = {.n_images = 0};
     qhil_board *board = NULL;
     qhil_machine *m = NULL;
-    char *path = NULL;
     char **qargv = NULL;
     qhil_error e;
     int64_t *t[4] = {NULL, NULL, NULL, NULL};
@@ -245,9 +222,8 @@ int main(int argc, char **argv)
     n = n < 1 ? 1 : n;
     rounds = rounds < 1 ? 1 : rounds;
     qhil_error_init(&e);
-    if (qhil_board_find("qhil-riscv-virt", dirs, &path, &e) < 0 ||
-        qhil_board_load(path, &board, &e) < 0 ||
-        qhil_board_argv(board, &job, &qargv, &e) < 0) {
+    if (bench_board_argv(dirs, "qhil-riscv-virt", &job, &board, &qargv,
+                         &e) < 0) {
         fprintf(stderr, "bench_qtest: %s\n", qhil_error_message(&e, -1));
         goto out;
     }
@@ -258,17 +234,11 @@ int main(int argc, char **argv)
         goto out;
     }
     mo.argv = (const char *const *)qargv;
-    if (asprintf(&run_dir, "%s/qhil-bench-qtest.XXXXXX",
-                 getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp") < 0) {
-        run_dir = NULL;
+    run_dir = bench_make_dir("bench_qtest", "qhil-bench-qtest");
+    if (!run_dir) {
         goto out;
     }
-    mo.run_dir = mkdtemp(run_dir);
-    if (!mo.run_dir) {
-        fprintf(stderr, "bench_qtest: cannot make a run directory %s: %s\n",
-                run_dir, strerror(errno));
-        goto out;
-    }
+    mo.run_dir = run_dir;
     if (qhil_machine_launch(&mo, &m, &e) < 0) {
         fprintf(stderr, "bench_qtest: %s (build it: scripts/qemu-build.sh)\n",
                 qhil_error_message(&e, -1));
@@ -307,10 +277,10 @@ int main(int argc, char **argv)
         }
     }
     {
-        double q_seq = (double)median(t[0], rounds) / n / 1e3;
-        double r_seq = (double)median(t[1], rounds) / n / 1e3;
-        double q_pipe = (double)median(t[2], rounds) / n / 1e3;
-        double r_pipe = (double)median(t[3], rounds) / n / 1e3;
+        double q_seq = bench_per_op_us(t[0], rounds, n);
+        double r_seq = bench_per_op_us(t[1], rounds, n);
+        double q_pipe = bench_per_op_us(t[2], rounds, n);
+        double r_pipe = bench_per_op_us(t[3], rounds, n);
 
         printf("QTest readl, %d commands per run, median of %d runs, "
                "us per command:\n", n, rounds);
@@ -330,13 +300,10 @@ out:
         free(t[k]);
     }
     qhil_machine_free(m);
-    if (mo.run_dir) {
-        nftw(run_dir, remove_entry, 8, FTW_DEPTH | FTW_PHYS);
-    }
+    bench_remove_dir(run_dir);
     free(run_dir);
     qhil_argv_free(qargv);
     qhil_board_free(board);
-    free(path);
     qhil_error_release(&e);
     return rc;
 }

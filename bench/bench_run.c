@@ -13,54 +13,21 @@
  * usage: bench_run [-n N] [--firmware ELF] [--boards DIR]
  */
 #include <fcntl.h>
-#include <ftw.h>
 #include <getopt.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <qhil/qhil.h>
 
+#include "benchutil.h"
+
 #define RAW_DEADLINE (10 * QHIL_SEC)
-
-/* CPU time of this process (user + system), ns. */
-static int64_t cpu_now(void)
-{
-    struct rusage ru;
-
-    getrusage(RUSAGE_SELF, &ru);
-    return ((int64_t)ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) * QHIL_SEC +
-           ((int64_t)ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) * 1000;
-}
-
-static int cmp_i64(const void *a, const void *b)
-{
-    int64_t x = *(const int64_t *)a;
-    int64_t y = *(const int64_t *)b;
-
-    return (x > y) - (x < y);
-}
-
-static int64_t median(int64_t *v, int n)
-{
-    qsort(v, (size_t)n, sizeof(*v), cmp_i64);
-    return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
-}
-
-static int remove_entry(const char *path, const struct stat *st, int flag,
-                        struct FTW *ftw)
-{
-    (void)st;
-    (void)flag;
-    (void)ftw;
-    return remove(path);
-}
 
 /* ---- the floor: a raw client ------------------------------------- */
 
@@ -207,7 +174,7 @@ int main(int argc, char **argv)
     const char *firmware = "firmware/build/mps2-an385/hello.elf";
     const char *boards = "boards";
     const char *board_dirs[2];
-    char out_dir[] = "/tmp/qhil-bench.XXXXXX";
+    char *out_dir = NULL;
     char *text = NULL;
     char **qemu_argv = NULL;
     qhil_board *board = NULL;
@@ -248,7 +215,6 @@ int main(int argc, char **argv)
         return 2;
     }
     {
-        char *path = NULL;
         qhil_board_value img = {"kernel", suite->images[0].path, NULL};
         qhil_board_job job = {.images = &img, .n_images = 1};
         static const char *const wiring[] = {
@@ -259,13 +225,11 @@ int main(int argc, char **argv)
         size_t w;
         char **v;
 
-        if (qhil_board_find("mps2-an385", board_dirs, &path, &e) < 0 ||
-            qhil_board_load(path, &board, &e) < 0 ||
-            qhil_board_argv(board, &job, &qemu_argv, &e) < 0) {
+        if (bench_board_argv(board_dirs, "mps2-an385", &job, &board,
+                             &qemu_argv, &e) < 0) {
             fprintf(stderr, "bench: %s\n", qhil_error_message(&e, -1));
             return 2;
         }
-        free(path);
         while (qemu_argv[k]) {
             k++;
         }
@@ -278,8 +242,8 @@ int main(int argc, char **argv)
             qemu_argv[k + w] = wiring[w] ? strdup(wiring[w]) : NULL;
         }
     }
-    if (!mkdtemp(out_dir)) {
-        perror("bench: mkdtemp");
+    out_dir = bench_make_dir("bench", "qhil-bench");
+    if (!out_dir) {
         return 2;
     }
     raw_wall = calloc((size_t)n, sizeof(int64_t));
@@ -291,7 +255,7 @@ int main(int argc, char **argv)
 
         for (i = 0; i < n; i++) {
             int64_t t0 = qhil_now();
-            int64_t c0 = cpu_now();
+            int64_t c0 = bench_cpu_now();
 
             if (raw_once(qemu_argv) < 0) {
                 fprintf(stderr, "bench: raw client run %d failed\n", i);
@@ -299,22 +263,22 @@ int main(int argc, char **argv)
                 break;
             }
             raw_wall[i] = qhil_now() - t0;
-            raw_cpu[i] = cpu_now() - c0;
+            raw_cpu[i] = bench_cpu_now() - c0;
             t0 = qhil_now();
-            c0 = cpu_now();
+            c0 = bench_cpu_now();
             if (qhil_once(suite, &ro) < 0) {
                 failed = 1;
                 break;
             }
             q_wall[i] = qhil_now() - t0;
-            q_cpu[i] = cpu_now() - c0;
+            q_cpu[i] = bench_cpu_now() - c0;
         }
     }
     if (!failed) {
-        double rw = (double)median(raw_wall, n) / 1e6;
-        double qw = (double)median(q_wall, n) / 1e6;
-        double rc = (double)median(raw_cpu, n) / 1e6;
-        double qc = (double)median(q_cpu, n) / 1e6;
+        double rw = (double)bench_median(raw_wall, n) / 1e6;
+        double qw = (double)bench_median(q_wall, n) / 1e6;
+        double rc = (double)bench_median(raw_cpu, n) / 1e6;
+        double qc = (double)bench_median(q_cpu, n) / 1e6;
 
         printf("example test (boot, expect, reset, expect, echo, quit), "
                "%d runs each, medians:\n", n);
@@ -325,7 +289,8 @@ int main(int argc, char **argv)
         printf("  qhil/raw own-CPU ratio: %.2f\n", rc > 0 ? qc / rc : 0.0);
     }
     /* Leave no logs behind. */
-    nftw(out_dir, remove_entry, 16, FTW_DEPTH | FTW_PHYS);
+    bench_remove_dir(out_dir);
+    free(out_dir);
     qhil_argv_free(qemu_argv);
     qhil_board_free(board);
     qhil_suite_free(suite);

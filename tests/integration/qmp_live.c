@@ -15,7 +15,6 @@
  */
 #include <fcntl.h>
 #include <poll.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -25,59 +24,12 @@
 
 #include <qhil/qhil.h>
 
+#include "itutil.h"
+
 #define WAIT (10 * QHIL_SEC)
 #define PIPELINED 100
 
 static qhil_error err;
-static int checks;
-
-static _Noreturn void die(const char *file, int line, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
-static _Noreturn void die(const char *file, int line, const char *fmt, ...)
-{
-    va_list ap;
-    char *msg = NULL;
-
-    va_start(ap, fmt);
-    if (vasprintf(&msg, fmt, ap) < 0) {
-        msg = NULL;
-    }
-    va_end(ap);
-    fprintf(stderr, "%s:%d: %s\n", file, line, msg ? msg : fmt);
-    free(msg);
-    exit(1); /* QEMU dies with us (PR_SET_PDEATHSIG) */
-}
-
-#define CHECK(cond)                                                            \
-    do {                                                                       \
-        checks++;                                                              \
-        if (!(cond)) {                                                         \
-            die(__FILE__, __LINE__, "check failed: %s", #cond);                \
-        }                                                                      \
-    } while (0)
-
-/* rc must be want; says which call and QEMU's message otherwise. */
-#define CHECK_RC(call, want)                                                   \
-    do {                                                                       \
-        int rc_ = (call);                                                      \
-        checks++;                                                              \
-        if (rc_ != (want)) {                                                   \
-            die(__FILE__, __LINE__, "%s: got %s (%s), want %s", #call,         \
-                qhil_errname(rc_), qhil_error_message(&err, rc_),              \
-                qhil_errname(want));                                           \
-        }                                                                      \
-    } while (0)
-
-#define CHECK_STR(got, want)                                                   \
-    do {                                                                       \
-        const char *g_ = (got);                                                \
-        checks++;                                                              \
-        if (!g_ || strcmp(g_, (want)) != 0) {                                  \
-            die(__FILE__, __LINE__, "%s is '%s', want '%s'", #got,             \
-                g_ ? g_ : "(null)", (want));                                   \
-        }                                                                      \
-    } while (0)
 
 static int64_t later(void)
 {
@@ -89,30 +41,18 @@ static int64_t later(void)
  * may not). */
 static char **board_argv(const char *qmp_path)
 {
-    const char *src = getenv("SRC");
-    char *dir = NULL;
-    char *path = NULL;
-    char *kernel = NULL;
+    char *kernel = it_src_path("firmware/build/riscv-virt/hello.elf");
     char *qmp = NULL;
-    const char *dirs[2];
-    qhil_board_value image = {.name = "kernel"};
+    qhil_board_value image = {.name = "kernel", .value = kernel};
     qhil_board_job job = {.images = &image, .n_images = 1};
-    qhil_board *board = NULL;
-    char **argv = NULL;
+    char **argv;
     char **grown;
     size_t n = 0;
 
-    if (!src || asprintf(&dir, "%s/boards", src) < 0 ||
-        asprintf(&kernel, "%s/firmware/build/riscv-virt/hello.elf", src) < 0 ||
-        asprintf(&qmp, "unix:%s,server=on,wait=off", qmp_path) < 0) {
-        die(__FILE__, __LINE__, "set SRC to the source tree");
+    if (asprintf(&qmp, "unix:%s,server=on,wait=off", qmp_path) < 0) {
+        it_die(__FILE__, __LINE__, "out of memory");
     }
-    image.value = kernel;
-    dirs[0] = dir;
-    dirs[1] = NULL;
-    CHECK_RC(qhil_board_find("riscv-virt", dirs, &path, &err), QHIL_EOK);
-    CHECK_RC(qhil_board_load(path, &board, &err), QHIL_EOK);
-    CHECK_RC(qhil_board_argv(board, &job, &argv, &err), QHIL_EOK);
+    argv = it_board_argv("riscv-virt", &job);
     while (argv[n]) {
         n++;
     }
@@ -123,10 +63,7 @@ static char **board_argv(const char *qmp_path)
     argv[n + 1] = qmp;
     argv[n + 2] = NULL;
     CHECK(argv[n]);
-    qhil_board_free(board);
-    free(path);
     free(kernel);
-    free(dir);
     return argv;
 }
 
@@ -437,28 +374,9 @@ static void test_connect(const char *path)
     free(address);
 }
 
-/* Remove what the machine left in the run directory, then it. */
-static void remove_run_dir(const char *dir)
-{
-    static const char *const files[] = {"console.log", "qemu.log", "qemu.pid",
-                                        "qmp.sock"};
-    size_t i;
-
-    for (i = 0; i < sizeof(files) / sizeof(files[0]); i++) {
-        char *p = NULL;
-
-        if (asprintf(&p, "%s/%s", dir, files[i]) >= 0) {
-            unlink(p);
-            free(p);
-        }
-    }
-    rmdir(dir);
-}
-
 int main(void)
 {
-    const char *tmp = getenv("TMPDIR");
-    char *dir = NULL;
+    char *dir;
     char *sock = NULL;
     char **argv;
     qhil_machine *m = NULL;
@@ -467,8 +385,8 @@ int main(void)
     char *seen = NULL;
 
     qhil_error_init(&err);
-    if (asprintf(&dir, "%s/qhil-qmp.XXXXXX", tmp && *tmp ? tmp : "/tmp") < 0 ||
-        !mkdtemp(dir) || asprintf(&sock, "%s/qmp.sock", dir) < 0) {
+    dir = it_run_dir("qhil-qmp");
+    if (asprintf(&sock, "%s/qmp.sock", dir) < 0) {
         perror("qmp_live: run directory");
         return 1;
     }
@@ -495,10 +413,10 @@ int main(void)
     CHECK(qhil_machine_end_how(m) == QHIL_END_QUIT);
     qhil_machine_free(m);
     qhil_argv_free(argv);
-    remove_run_dir(dir);
+    it_remove_run_dir(dir);
     free(sock);
     free(dir);
     qhil_error_release(&err);
-    printf("qmp_live: %d checks passed\n", checks);
+    printf("qmp_live: %d checks passed\n", it_checks());
     return 0;
 }

@@ -15,13 +15,14 @@
  * HardFault".  For the timer test a 10-byte program ("b .") is written
  * through QTest, the CPU reset over QMP and let run.
  */
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
 #include <qhil/qhil.h>
+
+#include "itutil.h"
 
 /* mps2-an385 (QEMU's hw/arm/mps2.c) */
 #define UART0 0x40004000u
@@ -44,56 +45,6 @@
 #define WAIT (5 * QHIL_SEC)
 
 static qhil_error err;
-static int checks;
-
-static _Noreturn void die(const char *file, int line, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
-static _Noreturn void die(const char *file, int line, const char *fmt, ...)
-{
-    va_list ap;
-    char *msg = NULL;
-
-    va_start(ap, fmt);
-    if (vasprintf(&msg, fmt, ap) < 0) {
-        msg = NULL;
-    }
-    va_end(ap);
-    fprintf(stderr, "%s:%d: %s\n", file, line, msg ? msg : fmt);
-    free(msg);
-    exit(1); /* QEMU dies with us (PR_SET_PDEATHSIG) */
-}
-
-#define CHECK(cond)                                                            \
-    do {                                                                       \
-        checks++;                                                              \
-        if (!(cond)) {                                                         \
-            die(__FILE__, __LINE__, "check failed: %s", #cond);                \
-        }                                                                      \
-    } while (0)
-
-/* rc must be want; says which call and QEMU's message otherwise. */
-#define CHECK_RC(call, want)                                                   \
-    do {                                                                       \
-        int rc_ = (call);                                                      \
-        checks++;                                                              \
-        if (rc_ != (want)) {                                                   \
-            die(__FILE__, __LINE__, "%s: got %s (%s), want %s", #call,         \
-                qhil_errname(rc_), qhil_error_message(&err, rc_),              \
-                qhil_errname(want));                                           \
-        }                                                                      \
-    } while (0)
-
-#define CHECK_EQ(got, want)                                                    \
-    do {                                                                       \
-        unsigned long long g_ = (got);                                         \
-        unsigned long long w_ = (want);                                        \
-        checks++;                                                              \
-        if (g_ != w_) {                                                        \
-            die(__FILE__, __LINE__, "%s is 0x%llx, want 0x%llx", #got, g_,     \
-                w_);                                                           \
-        }                                                                      \
-    } while (0)
 
 static int64_t later(void)
 {
@@ -103,31 +54,14 @@ static int64_t later(void)
 /* QEMU's argv for the board, without an image, stopped at start. */
 static char **board_argv(void)
 {
-    const char *src = getenv("SRC");
-    char *dir = NULL;
-    char *path = NULL;
-    const char *dirs[2];
     static const char *const extra[] = {"-S"};
     qhil_board_job job = {
         .extra_options = extra,
         .n_extra_options = 1,
         .extra_origin = "qtest_stock.c",
     };
-    qhil_board *board = NULL;
-    char **argv = NULL;
 
-    if (!src || asprintf(&dir, "%s/boards", src) < 0) {
-        die(__FILE__, __LINE__, "set SRC to the source tree");
-    }
-    dirs[0] = dir;
-    dirs[1] = NULL;
-    CHECK_RC(qhil_board_find("mps2-an385", dirs, &path, &err), QHIL_EOK);
-    CHECK_RC(qhil_board_load(path, &board, &err), QHIL_EOK);
-    CHECK_RC(qhil_board_argv(board, &job, &argv, &err), QHIL_EOK);
-    qhil_board_free(board);
-    free(path);
-    free(dir);
-    return argv;
+    return it_board_argv("mps2-an385", &job);
 }
 
 static void test_uart(qhil_machine *m, qhil_qtest *qt)
@@ -303,8 +237,8 @@ static void test_pipeline(qhil_qtest *qt)
         snprintf(want, sizeof(want), "0x00000000%08x", 0xa0000000u + i);
         CHECK_RC(qhil_qtest_collect(qt, &reply, later(), &err), QHIL_EOK);
         if (strcmp(reply, want) != 0) {
-            die(__FILE__, __LINE__, "reply %d is '%s', want '%s'", i, reply,
-                want);
+            it_die(__FILE__, __LINE__, "reply %d is '%s', want '%s'", i, reply,
+                   want);
         }
         free(reply);
     }
@@ -444,39 +378,16 @@ static void test_accel(char **argv, const char *run_dir)
     qhil_machine_free(m);
 }
 
-/* Remove what the machines left in the run directory, then it. */
-static void remove_run_dir(const char *dir)
-{
-    static const char *const files[] = {"console.log", "qemu.log", "qemu.pid"};
-    size_t i;
-
-    for (i = 0; i < sizeof(files) / sizeof(files[0]); i++) {
-        char *p = NULL;
-
-        if (asprintf(&p, "%s/%s", dir, files[i]) >= 0) {
-            unlink(p);
-            free(p);
-        }
-    }
-    rmdir(dir);
-}
-
 int main(void)
 {
-    const char *tmp = getenv("TMPDIR");
-    char *dir = NULL;
+    char *dir;
     char **argv;
     qhil_machine *m = NULL;
     qhil_qtest *qt;
     qhil_machine_opts opts = {0};
 
     qhil_error_init(&err);
-    if (asprintf(&dir, "%s/qhil-qtest.XXXXXX", tmp && *tmp ? tmp : "/tmp") <
-            0 ||
-        !mkdtemp(dir)) {
-        perror("qtest_stock: run directory");
-        return 1;
-    }
+    dir = it_run_dir("qhil-qtest");
     argv = board_argv();
 
     /* Without qtest, there is no QTest handle. */
@@ -505,9 +416,9 @@ int main(void)
     test_accel(argv, dir);
 
     qhil_argv_free(argv);
-    remove_run_dir(dir);
+    it_remove_run_dir(dir);
     free(dir);
     qhil_error_release(&err);
-    printf("qtest_stock: %d checks passed\n", checks);
+    printf("qtest_stock: %d checks passed\n", it_checks());
     return 0;
 }

@@ -5,17 +5,16 @@
  * fakepeer.c) in a child process on one end of a socketpair; the test
  * gives the other end to the client under test.  The peer checks what the
  * client sends; any difference, or a step that does not complete within
- * its deadline, ends the peer with a report that fakepeer_finish returns.
+ * its deadline (SCN_STEP_TIMEOUT_MS), ends the peer with a report.  The
+ * process and I/O machinery is shared with fakeline.h: wait for the peer
+ * and take its report with scn_finish (scenario.h).
  */
 #ifndef QHIL_TESTS_FAKEPEER_H
 #define QHIL_TESTS_FAKEPEER_H
 
-#include <stddef.h>
+#include "scenario.h"
 
-typedef struct fakepeer fakepeer;
-
-/* Every read and write of the peer gives up after this long. */
-#define FAKEPEER_STEP_TIMEOUT_MS 5000
+typedef scn_proc fakepeer;
 
 /* Byte i of the string sent by the "big" directive. */
 #define FAKEPEER_BIG_BYTE(i) ((char)('a' + (int)((i) % 26)))
@@ -25,18 +24,10 @@ typedef struct fakepeer fakepeer;
  * client's end of the socketpair (blocking, close-on-exec), owned by the
  * caller.  Returns 0; or -1 after printing the reason on stderr (the file
  * cannot be read, a line does not parse: "FILE:LINE: ..."), with nothing
- * left open.  Does not block.
+ * left open.  Does not block.  The peer only ends after the client closed
+ * its end: free the client, then the peer with scn_finish, whose report
+ * reads "FILE:LINE: expected ..., client sent ...".
  */
 int fakepeer_start(const char *path, fakepeer **out, int *client_fd);
-
-/*
- * Wait for the peer to end, at most timeout_ms (0: do not wait), killing
- * it after that; then reap it and free fp (NULL is fine and returns 0).
- * The peer only ends after the client closed its end, so free the client
- * first.  Returns 0 when the whole scenario ran and the client sent
- * nothing more; else nonzero, and *why (may be NULL) receives the peer's
- * report ("FILE:LINE: expected ..., client sent ..."), caller frees.
- */
-int fakepeer_finish(fakepeer *fp, int timeout_ms, char **why);
 
 #endif /* QHIL_TESTS_FAKEPEER_H */

@@ -32,6 +32,7 @@
 #include <qhil/qmp.h>
 
 #include "fakepeer.h"
+#include "protoutil.h"
 
 #define SCENARIO(name) QHIL_PROTO_DIR "/qmp/" name
 
@@ -46,14 +47,7 @@ typedef struct fixture {
 
 static int setup(void **state)
 {
-    fixture *f = calloc(1, sizeof(*f));
-
-    if (!f) {
-        return -1;
-    }
-    qhil_error_init(&f->err);
-    *state = f;
-    return 0;
+    return proto_setup(state, sizeof(fixture), offsetof(fixture, err));
 }
 
 /* Also the cleanup of a failed test: do not wait for the peer then. */
@@ -62,22 +56,8 @@ static int teardown(void **state)
     fixture *f = *state;
 
     qhil_qmp_free(f->qmp);
-    fakepeer_finish(f->peer, 0, NULL);
-    qhil_error_release(&f->err);
-    free(f);
-    return 0;
+    return proto_teardown(f, f->peer, &f->err);
 }
-
-static void check_rc_at(const fixture *f, int rc, int want, const char *file,
-                        int line)
-{
-    if (rc != want) {
-        print_error("got %s (%s), want %s\n", qhil_errname(rc),
-                    qhil_error_message(&f->err, rc), qhil_errname(want));
-        _fail(file, line);
-    }
-}
-#define check_rc(f, rc, want) check_rc_at(f, rc, want, __FILE__, __LINE__)
 
 /* got must equal the JSON text want; got is not consumed. */
 static void check_json_at(const json_t *got, const char *want_text,
@@ -122,20 +102,9 @@ static void start_ready(fixture *f, const char *path)
 /* Close the client, then the peer must report a complete scenario. */
 static void finish(fixture *f)
 {
-    char *why = NULL;
-    int rc;
-
     qhil_qmp_free(f->qmp);
     f->qmp = NULL;
-    rc = fakepeer_finish(f->peer, 2 * FAKEPEER_STEP_TIMEOUT_MS, &why);
-    f->peer = NULL;
-    if (rc != 0) {
-        print_error("fake peer: %s\n", why ? why : "failed");
-    }
-    free(why);
-    if (rc != 0) {
-        fail();
-    }
+    proto_finish_peer(&f->peer);
 }
 
 /* Run command, which must succeed, and compare its return value. */
@@ -150,7 +119,7 @@ static void execute_ok_at(fixture *f, const char *command,
     rc = qhil_qmp_execute(f->qmp, command, args, &ret,
                           qhil_deadline_in(LONG_WAIT), &f->err);
     json_decref(args);
-    check_rc_at(f, rc, QHIL_EOK, file, line);
+    proto_check_rc_at(&f->err, rc, QHIL_EOK, file, line);
     check_json_at(ret, want, file, line);
     json_decref(ret);
 }

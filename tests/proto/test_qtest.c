@@ -25,6 +25,7 @@
 #include <qhil/qtest.h>
 
 #include "fakeline.h"
+#include "protoutil.h"
 
 #define SCENARIO(name) QHIL_PROTO_DIR "/qtest/" name
 
@@ -39,14 +40,7 @@ typedef struct fixture {
 
 static int setup(void **state)
 {
-    fixture *f = calloc(1, sizeof(*f));
-
-    if (!f) {
-        return -1;
-    }
-    qhil_error_init(&f->err);
-    *state = f;
-    return 0;
+    return proto_setup(state, sizeof(fixture), offsetof(fixture, err));
 }
 
 /* Also the cleanup of a failed test: do not wait for the peer then. */
@@ -55,34 +49,8 @@ static int teardown(void **state)
     fixture *f = *state;
 
     qhil_qtest_free(f->qt);
-    fakeline_finish(f->peer, 0, NULL);
-    qhil_error_release(&f->err);
-    free(f);
-    return 0;
+    return proto_teardown(f, f->peer, &f->err);
 }
-
-static void check_rc_at(const fixture *f, int rc, int want, const char *file,
-                        int line)
-{
-    if (rc != want) {
-        print_error("got %s (%s), want %s\n", qhil_errname(rc),
-                    qhil_error_message(&f->err, rc), qhil_errname(want));
-        _fail(file, line);
-    }
-}
-#define check_rc(f, rc, want) check_rc_at(f, rc, want, __FILE__, __LINE__)
-
-/* The last error message must contain part. */
-static void check_msg_at(const fixture *f, const char *part, const char *file,
-                         int line)
-{
-    if (!f->err.message || !strstr(f->err.message, part)) {
-        print_error("message '%s' lacks '%s'\n",
-                    f->err.message ? f->err.message : "(none)", part);
-        _fail(file, line);
-    }
-}
-#define check_msg(f, part) check_msg_at(f, part, __FILE__, __LINE__)
 
 static void start(fixture *f, const char *path)
 {
@@ -95,20 +63,9 @@ static void start(fixture *f, const char *path)
 /* Close the client, then the peer must report a complete scenario. */
 static void finish(fixture *f)
 {
-    char *why = NULL;
-    int rc;
-
     qhil_qtest_free(f->qt);
     f->qt = NULL;
-    rc = fakeline_finish(f->peer, 2 * FAKELINE_STEP_TIMEOUT_MS, &why);
-    f->peer = NULL;
-    if (rc != 0) {
-        print_error("fake peer: %s\n", why ? why : "failed");
-    }
-    free(why);
-    if (rc != 0) {
-        fail();
-    }
+    proto_finish_peer(&f->peer);
 }
 
 static int64_t later(void)
