@@ -11,7 +11,14 @@ set -uo pipefail
 : "${SRC:?set SRC to the source tree}"
 suites="$SRC/tests/integration/suites"
 work=$(mktemp -d "${TMPDIR:-/tmp}/qhil-it.XXXXXX")
-trap 'rm -rf "$work"' EXIT
+# A QEMU the script started itself (start_qmp_qemu) goes with it, even
+# when a check fails half-way.
+cleanup() {
+    local pid
+    pid=$(cat "$work/qemu.pid" 2>/dev/null) && kill -9 "$pid" 2>/dev/null
+    rm -rf "$work"
+}
+trap cleanup EXIT
 cd "$SRC"
 
 fail() {
