@@ -138,8 +138,20 @@ have_deb_src() {
             /etc/apt/sources.list "$apt_sources"/*.list
 }
 
-# The command that derives a deb-src entry from the binary one, as shown
-# to a user who is not root and as run by root.
+# Derive a deb-src entry from the binary one (run as root).  The same as
+# derive_cmd below, which is only text shown to a user who is not root.
+derive_deb_src() {
+    if [ -f "$apt_sources/debian.sources" ]; then
+        sed -E 's/^Types:.*/Types: deb-src/' "$apt_sources/debian.sources" \
+            >"$apt_sources/debian-src.sources"
+    else
+        grep -E '^[[:space:]]*deb[[:space:]]' /etc/apt/sources.list |
+            sed -E 's/^([[:space:]]*)deb /\1deb-src /' \
+                >"$apt_sources/debian-src.list"
+    fi && apt-get update
+}
+
+# The same steps as text, for a user who is not root.
 if [ -f "$apt_sources/debian.sources" ]; then
     derive_cmd="sed -E 's/^Types:.*/Types: deb-src/' $apt_sources/debian.sources > $apt_sources/debian-src.sources && apt-get update"
 elif grep -Eqs '^[[:space:]]*deb[[:space:]]' /etc/apt/sources.list; then
@@ -170,7 +182,7 @@ if ! have_deb_src; then
     fi
     if is_root; then
         note "adding a deb-src entry derived from the Debian apt source"
-        if ! sh -c "$derive_cmd" >"$logs/apt-update.log" 2>&1; then
+        if ! derive_deb_src >"$logs/apt-update.log" 2>&1; then
             die "could not add the deb-src entry / apt-get update failed (log: $out_rel/log/apt-update.log)"
         fi
         did+=("added deb-src entry")
