@@ -41,7 +41,10 @@ extern "C" {
     X(EXITED, -1004, "process exited")                                        \
     X(MATCH, -1005, "failure pattern matched")                                \
     X(CHECK, -1006, "check failed")                                           \
-    X(UNSUPPORTED, -1007, "not supported")
+    X(UNSUPPORTED, -1007, "not supported")                                    \
+    X(PATTERN, -1008, "pattern match error")                                  \
+    X(LIMIT, -1009, "output over its limit")                                  \
+    X(CANCELED, -ECANCELED, "interrupted")
 
 enum qhil_errcode {
 #define QHIL_X_ENUM(name, value, desc) QHIL_E##name = (value),

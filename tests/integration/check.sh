@@ -47,13 +47,23 @@ lacks() {
     ! grep -qE -- "$1" "$work/out" || fail "output has /$1/"
 }
 
+# The folder of test NAME in the results of a run made with -o "$work/r"
+# (a run folder of its own behind r/latest, or r/NAME directly).
+test_dir() {
+    if [ -d "$work/r/latest" ]; then
+        echo "$work/r/latest/$1"
+    else
+        echo "$work/r/$1"
+    fi
+}
+
 # No QEMU started by this scenario may still be running: every machine
 # leaves its pid in qemu.pid in its run directory.
 no_qemu_left() {
     local f pid alive
     for _ in $(seq 50); do
         alive=""
-        for f in "$work"/r/*/qemu.pid; do
+        for f in "$work"/r/*/qemu.pid "$work"/r/*/*/qemu.pid; do
             [ -f "$f" ] || continue
             pid=$(cat "$f")
             if grep -qa qemu-system "/proc/$pid/cmdline" 2>/dev/null; then
