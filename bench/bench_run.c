@@ -12,6 +12,7 @@
  *
  * usage: bench_run [-n N] [--firmware ELF] [--boards DIR]
  */
+#include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
 #include <poll.h>
@@ -20,6 +21,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -264,6 +266,15 @@ int main(int argc, char **argv)
             }
             raw_wall[i] = qhil_now() - t0;
             raw_cpu[i] = bench_cpu_now() - c0;
+            /* A fresh results folder per run: a machine never writes
+             * into files that are already there. */
+            bench_remove_dir(out_dir);
+            if (mkdir(out_dir, 0700) < 0) {
+                fprintf(stderr, "bench: cannot make %s: %s\n", out_dir,
+                        strerror(errno));
+                failed = 1;
+                break;
+            }
             t0 = qhil_now();
             c0 = bench_cpu_now();
             if (qhil_once(suite, &ro) < 0) {

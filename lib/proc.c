@@ -1,15 +1,65 @@
 /*
- * proc.c - fork/exec with fd passing, death signal, deadline waits.
+ * proc.c - programs started under a guard: fd passing, one process
+ * group, deadline waits.
  *
- * Child side, between fork and exec (async-signal-safe calls only):
- *   1. new process group, so a terminal's ^C reaches qhil, which then
- *      shuts QEMU down in order, rather than QEMU directly;
- *   2. PR_SET_PDEATHSIG(SIGKILL), then check the parent did not already
- *      die before that (getppid() changed);
- *   3. default dispositions for all signals, empty mask;
+ * Process tree and the pipes between them:
+ *
+ *   qhil ──fork──> guard ──_Fork+exec──> program (QEMU) ──> its children
+ *     │  ctl socket (only qhil's end    │ pgid = program's pid; the whole
+ *     │  writes; EOF = qhil is gone)    │ group is signalled, never a pid
+ *     └──────────<── status pipe <──────┘ (program pid, exec errno)
+ *
+ * Why a guard.  QEMU gets PR_SET_PDEATHSIG(SIGKILL), but what QEMU starts
+ * (a -netdev tap script, the shell of an exec: migration and its sleep)
+ * does not, and would outlive a test or a kill -9 of qhil.  So a small
+ * process forked from ours, and never exec'ed, sits between: it puts the
+ * program in a new process group, is the subreaper of everything below,
+ * and ends all of it when the program exits, when qhil asks, or when
+ * qhil dies.  It is a fork of a possibly multi-threaded qhil, so from the
+ * fork to its _exit it makes async-signal-safe calls only (no malloc, no
+ * stdio; _Fork, not fork, which would take malloc's locks).
+ *
+ * Guard, between fork and _exit:
+ *   1. a process group of its own: a terminal's ^C or a kill of qhil's
+ *      group does not end it before it has cleaned up;
+ *   2. every signal to its default, then the ones that would end it
+ *      (HUP, INT, QUIT, TERM, PIPE, USR1/2, ALRM, TSTP, TTIN, TTOU)
+ *      ignored: only SIGKILL, the program's end or the control socket
+ *      end the guard;
+ *   3. PR_SET_CHILD_SUBREAPER: orphans below the program come to it;
  *   4. stdio set up, passed fds moved to 3, 4, ... (via high numbers so
- *      sources and targets cannot collide), all other fds closed;
- *   5. execv; on failure the errno goes up the CLOEXEC status pipe.
+ *      sources and targets cannot collide), all other fds closed but the
+ *      status pipe and the control socket;
+ *   5. _Fork the program; close the program's fds, send its pid up the
+ *      status pipe, close that;
+ *   6. watch, in poll(): a pidfd of the program, and the control socket.
+ *      A byte on the socket is a signal number to send to the group
+ *      (-pid); EOF (qhil closed it, or died) means SIGKILL to the group;
+ *   7. once waitid(WEXITED|WNOWAIT) says the program exited, it is still
+ *      an unreaped zombie, so its pid and group id cannot be reused:
+ *      SIGKILL the group, then reap the program;
+ *   8. SIGKILL and reap whatever else is its child (from
+ *      /proc/thread-self/children: processes that left the group), for
+ *      at most PROC_GUARD_REAP_NS;
+ *   9. exit with the program's status: the same exit code, or the same
+ *      signal raised again (with RLIMIT_CORE 0, so a program's core dump
+ *      shows as a plain kill and the guard writes no core).
+ *
+ * Program, between _Fork and exec:
+ *   1. close the control socket; a new process group (setpgid(0, 0));
+ *   2. PR_SET_PDEATHSIG(SIGKILL), then check the guard did not already
+ *      die before that (getppid() changed): if the guard is killed, the
+ *      program goes with it;
+ *   3. every signal to its default (ignored ones would survive exec),
+ *      empty mask;
+ *   4. execv; on failure the errno goes up the CLOEXEC status pipe.
+ *
+ * qhil reads the status pipe until EOF, up to the spawn deadline: EOF
+ * comes once the guard closed its end and the exec closed the program's.
+ * The guard pid is ours to wait for; it stays unreaped, so pinned, until
+ * we reap it.  qhil never signals the program's pid itself: only the
+ * guard, which has not reaped it yet, does.  Cost per start: one more
+ * fork of qhil (copy-on-write page tables) and a pidfd; see proc.md.
  */
 #include <fcntl.h>
 #include <poll.h>
@@ -18,8 +68,11 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <qhil/clock.h>
@@ -28,6 +81,17 @@
 #include "proc.h"
 
 #define PROC_HIGH_FD 64
+/* How long the guard reaps the program's leftovers after it exited. */
+#define PROC_GUARD_REAP_NS (1 * QHIL_SEC)
+/* A failed spawn: wait for the guard, then SIGKILL it and wait again. */
+#define PROC_FAIL_WAIT_NS (1 * QHIL_SEC)
+
+/* Records on the status pipe, each written in one write (atomic). */
+enum { PROC_REC_PID = 1, PROC_REC_ERRNO = 2 };
+typedef struct proc_rec {
+    int kind;
+    int value;
+} proc_rec;
 
 int qhil_proc_find(const char *name, char **path_out)
 {
@@ -65,11 +129,19 @@ int qhil_proc_find(const char *name, char **path_out)
     return QHIL_ENOENT;
 }
 
-static void child_fail(int status_fd, int code)
+/* ---- guard and program side: async-signal-safe calls only ---------- */
+
+static void child_put(int status_fd, int kind, int value)
 {
-    ssize_t n = write(status_fd, &code, sizeof(code));
+    proc_rec r = {kind, value};
+    ssize_t n = write(status_fd, &r, sizeof(r));
 
     (void)n;
+}
+
+static _Noreturn void child_fail(int status_fd, int code)
+{
+    child_put(status_fd, PROC_REC_ERRNO, code);
     _exit(127);
 }
 
@@ -88,45 +160,45 @@ static void child_dup(int from, int to, int status_fd)
     }
 }
 
-/* Close every fd from lowest up, except keep (>= lowest). */
-static void child_close_from(int lowest, int keep)
+/* Close fds [lo, hi] (hi may be ~0u). */
+static void child_close_range(unsigned lo, unsigned hi)
 {
     long max = sysconf(_SC_OPEN_MAX);
-    int fd;
+    unsigned fd;
 
+    if (lo > hi) {
+        return;
+    }
 #ifdef SYS_close_range
-    if (keep >= lowest &&
-        (keep == lowest ||
-         syscall(SYS_close_range, (unsigned)lowest, (unsigned)keep - 1, 0)
-             == 0) &&
-        syscall(SYS_close_range, (unsigned)keep + 1, ~0u, 0) == 0) {
+    if (syscall(SYS_close_range, lo, hi, 0) == 0) {
         return;
     }
 #endif
     if (max < 0 || max > 65536) {
         max = 65536;
     }
-    for (fd = lowest; fd < max; fd++) {
-        if (fd != keep) {
-            close(fd);
-        }
+    for (fd = lo; fd <= hi && fd < (unsigned)max; fd++) {
+        close((int)fd);
     }
 }
 
-static void child_run(const qhil_spawn *sp, const char *path, pid_t parent,
-                      int status_fd)
+/* Close every fd from lowest up, except keep_a and keep_b (> lowest). */
+static void child_close_from(int lowest, int keep_a, int keep_b)
 {
-    int moved[16];
+    unsigned a = (unsigned)(keep_a < keep_b ? keep_a : keep_b);
+    unsigned b = (unsigned)(keep_a < keep_b ? keep_b : keep_a);
+
+    child_close_range((unsigned)lowest, a - 1);
+    child_close_range(a + 1, b - 1);
+    child_close_range(b + 1, ~0u);
+}
+
+static void child_signals_default(void)
+{
     struct sigaction sa;
     sigset_t none;
-    int devnull = -1;
-    size_t i;
     int sig;
 
-    setpgid(0, 0);
-    if (prctl(PR_SET_PDEATHSIG, SIGKILL) < 0 || getppid() != parent) {
-        _exit(126);
-    }
     memset(&sa, 0, sizeof(sa));
     sa.sa_handler = SIG_DFL;
     for (sig = 1; sig < NSIG; sig++) {
@@ -134,8 +206,188 @@ static void child_run(const qhil_spawn *sp, const char *path, pid_t parent,
     }
     sigemptyset(&none);
     sigprocmask(SIG_SETMASK, &none, NULL);
+}
 
-    /* status_fd must survive the shuffling below. */
+/* The program: after _Fork in the guard, until exec. */
+static _Noreturn void program_run(const qhil_spawn *sp, const char *path,
+                                  pid_t guard, int status_fd, int ctl_fd)
+{
+    close(ctl_fd);
+    setpgid(0, 0);
+    if (prctl(PR_SET_PDEATHSIG, SIGKILL) < 0 || getppid() != guard) {
+        _exit(126);
+    }
+    child_signals_default();
+    execv(path, sp->argv);
+    child_fail(status_fd, errno);
+}
+
+static int64_t guard_now(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * QHIL_SEC + ts.tv_nsec;
+}
+
+/* SIGKILL every child of ours; they are unreaped, so their pids are
+ * still theirs.  /proc/thread-self/children lists them (we have one
+ * thread); false when it cannot be read. */
+static bool guard_kill_children(void)
+{
+    char buf[512];
+    long pid = -1;
+    ssize_t n;
+    int fd = open("/proc/thread-self/children", O_RDONLY | O_CLOEXEC);
+
+    if (fd < 0) {
+        return false;
+    }
+    while ((n = read(fd, buf, sizeof(buf))) > 0) {
+        for (ssize_t i = 0; i < n; i++) {
+            if (buf[i] >= '0' && buf[i] <= '9') {
+                pid = (pid < 0 ? 0 : pid * 10) + (buf[i] - '0');
+            } else if (pid > 0) {
+                kill((pid_t)pid, SIGKILL);
+                pid = -1;
+            }
+        }
+    }
+    if (pid > 0) {
+        kill((pid_t)pid, SIGKILL);
+    }
+    close(fd);
+    return true;
+}
+
+/* Steps 6 and 7: until the program exits; returns its wait status. */
+static int guard_watch(pid_t pid, int ctl_fd)
+{
+    int pidfd = -1;
+    bool ctl_open = true;
+    int status = 0;
+
+#ifdef SYS_pidfd_open
+    pidfd = (int)syscall(SYS_pidfd_open, pid, 0);
+#endif
+    for (;;) {
+        struct pollfd fds[2];
+        siginfo_t si;
+        nfds_t n = 0;
+
+        memset(&si, 0, sizeof(si));
+        if (waitid(P_PID, (id_t)pid, &si, WEXITED | WNOHANG | WNOWAIT) ==
+                0 &&
+            si.si_pid == pid) {
+            break;
+        }
+        if (ctl_open) {
+            fds[n].fd = ctl_fd;
+            fds[n++].events = POLLIN;
+        }
+        if (pidfd >= 0) {
+            fds[n].fd = pidfd;
+            fds[n++].events = POLLIN;
+        }
+        if (poll(fds, n, pidfd >= 0 ? -1 : 50) <= 0 || !ctl_open ||
+            !fds[0].revents) {
+            continue;
+        }
+        {
+            unsigned char sig;
+            ssize_t r = read(ctl_fd, &sig, 1);
+
+            if (r == 1) {
+                if (sig > 0 && sig < NSIG) {
+                    kill(-pid, sig);
+                }
+            } else if (r == 0 || (errno != EINTR && errno != EAGAIN)) {
+                /* qhil let go of us, or is dead: end everything. */
+                kill(-pid, SIGKILL);
+                close(ctl_fd);
+                ctl_open = false;
+            }
+        }
+    }
+    /* A zombie still owns its pid and its group id. */
+    kill(-pid, SIGKILL);
+    while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {
+    }
+    if (ctl_open) {
+        close(ctl_fd);
+    }
+    if (pidfd >= 0) {
+        close(pidfd);
+    }
+    return status;
+}
+
+/* Step 8: reap what is left below us, killing it first. */
+static void guard_reap_rest(void)
+{
+    int64_t end = guard_now() + PROC_GUARD_REAP_NS;
+
+    for (;;) {
+        int st;
+        pid_t r;
+
+        guard_kill_children();
+        r = waitpid(-1, &st, WNOHANG);
+        if (r > 0 || (r < 0 && errno == EINTR)) {
+            continue;
+        }
+        if (r < 0 || guard_now() >= end) {
+            return; /* ECHILD: nothing left */
+        }
+        poll(NULL, 0, 2);
+    }
+}
+
+/* Step 9: end the way the program ended. */
+static _Noreturn void guard_mirror(int status)
+{
+    if (WIFSIGNALED(status)) {
+        int sig = WTERMSIG(status);
+        struct rlimit none = {0, 0};
+        struct sigaction sa;
+        sigset_t set;
+
+        setrlimit(RLIMIT_CORE, &none);
+        memset(&sa, 0, sizeof(sa));
+        sa.sa_handler = SIG_DFL;
+        sigaction(sig, &sa, NULL);
+        sigemptyset(&set);
+        sigaddset(&set, sig);
+        sigprocmask(SIG_UNBLOCK, &set, NULL);
+        kill(getpid(), sig);
+        _exit(128 + sig);
+    }
+    _exit(WIFEXITED(status) ? WEXITSTATUS(status) : 125);
+}
+
+static _Noreturn void guard_run(const qhil_spawn *sp, const char *path,
+                                int status_fd, int ctl_fd)
+{
+    static const int ignored[] = {SIGHUP,  SIGINT,  SIGQUIT, SIGTERM,
+                                  SIGPIPE, SIGUSR1, SIGUSR2, SIGALRM,
+                                  SIGTSTP, SIGTTIN, SIGTTOU};
+    int moved[16];
+    struct sigaction sa;
+    int devnull = -1;
+    pid_t self;
+    pid_t pid;
+    size_t i;
+
+    setpgid(0, 0);
+    child_signals_default();
+    memset(&sa, 0, sizeof(sa));
+    sa.sa_handler = SIG_IGN;
+    for (i = 0; i < QHIL_ARRAY_SIZE(ignored); i++) {
+        sigaction(ignored[i], &sa, NULL);
+    }
+    prctl(PR_SET_CHILD_SUBREAPER, 1);
+
+    /* status_fd and ctl_fd must survive the shuffling below. */
     if (status_fd < PROC_HIGH_FD + 16) {
         int hi = fcntl(status_fd, F_DUPFD_CLOEXEC, PROC_HIGH_FD + 16);
 
@@ -143,6 +395,14 @@ static void child_run(const qhil_spawn *sp, const char *path, pid_t parent,
             child_fail(status_fd, errno);
         }
         status_fd = hi;
+    }
+    if (ctl_fd < PROC_HIGH_FD + 16) {
+        int hi = fcntl(ctl_fd, F_DUPFD_CLOEXEC, PROC_HIGH_FD + 16);
+
+        if (hi < 0) {
+            child_fail(status_fd, errno);
+        }
+        ctl_fd = hi;
     }
     for (i = 0; i < sp->n_pass_fds; i++) {
         moved[i] = fcntl(sp->pass_fds[i], F_DUPFD_CLOEXEC, PROC_HIGH_FD);
@@ -177,22 +437,104 @@ static void child_run(const qhil_spawn *sp, const char *path, pid_t parent,
     for (i = 0; i < sp->n_pass_fds; i++) {
         child_dup(moved[i], 3 + (int)i, status_fd);
     }
-    child_close_from(3 + (int)sp->n_pass_fds, status_fd);
-    execv(path, sp->argv);
-    child_fail(status_fd, errno);
+    child_close_from(3 + (int)sp->n_pass_fds, status_fd, ctl_fd);
+
+    self = getpid();
+    pid = _Fork();
+    if (pid < 0) {
+        child_fail(status_fd, errno);
+    }
+    if (pid == 0) {
+        program_run(sp, path, self, status_fd, ctl_fd);
+    }
+    /* Hold none of the program's fds: their EOF must mean its end. */
+    child_close_range(0, 2 + (unsigned)sp->n_pass_fds);
+    child_put(status_fd, PROC_REC_PID, (int)pid);
+    close(status_fd);
+    {
+        int status = guard_watch(pid, ctl_fd);
+
+        guard_reap_rest();
+        guard_mirror(status);
+    }
 }
 
-int qhil_proc_spawn(const qhil_spawn *sp, pid_t *pid_out, qhil_error *err)
+/* ---- qhil's side ---------------------------------------------------- */
+
+/* After a failed spawn: let the guard end the group, then reap it. */
+static void proc_abandon(qhil_child *c)
+{
+    int status;
+
+    qhil_proc_release(c);
+    if (c->guard > 0 &&
+        qhil_proc_wait(c->guard, qhil_deadline_in(PROC_FAIL_WAIT_NS),
+                       &status) != QHIL_EOK) {
+        kill(c->guard, SIGKILL); /* unreaped: still our child */
+        qhil_proc_wait(c->guard, qhil_deadline_in(PROC_FAIL_WAIT_NS),
+                       &status);
+    }
+    c->guard = c->program = -1;
+}
+
+/* Read the status records until EOF or deadline. */
+static int proc_read_status(int fd, int64_t deadline, pid_t *program,
+                            int *code)
+{
+    char raw[64];
+    size_t have = 0;
+
+    for (;;) {
+        struct pollfd pfd = {.fd = fd, .events = POLLIN};
+        ssize_t n;
+        int pr;
+
+        pr = poll(&pfd, 1, qhil_deadline_poll_ms(deadline));
+        if (pr < 0 && errno != EINTR) {
+            return -errno;
+        }
+        if (pr <= 0) {
+            if (qhil_now() >= deadline) {
+                return QHIL_ETIMEDOUT;
+            }
+            continue;
+        }
+        n = read(fd, raw + have, sizeof(raw) - have);
+        if (n < 0 && (errno == EINTR || errno == EAGAIN)) {
+            continue;
+        }
+        if (n <= 0) {
+            return n < 0 ? -errno : QHIL_EOK;
+        }
+        have += (size_t)n;
+        while (have >= sizeof(proc_rec)) {
+            proc_rec r;
+
+            memcpy(&r, raw, sizeof(r));
+            if (r.kind == PROC_REC_PID) {
+                *program = (pid_t)r.value;
+            } else if (r.kind == PROC_REC_ERRNO && !*code) {
+                *code = r.value ? r.value : EIO;
+            }
+            have -= sizeof(r);
+            memmove(raw, raw + sizeof(r), have);
+        }
+    }
+}
+
+int qhil_proc_spawn(const qhil_spawn *sp, qhil_child *c, qhil_error *err)
 {
     char *path = NULL;
-    int pipefd[2] = {-1, -1};
-    pid_t parent = getpid();
-    pid_t pid;
+    int status_fd[2] = {-1, -1};
+    int ctl[2] = {-1, -1};
+    int64_t deadline = sp->deadline ? sp->deadline
+                                    : qhil_deadline_in(QHIL_PROC_SPAWN_WAIT);
+    pid_t guard;
     int code = 0;
-    ssize_t n;
     int rc;
 
-    *pid_out = -1;
+    c->guard = c->program = -1;
+    c->ctl_fd = -1;
     if (sp->n_pass_fds > 16) {
         return qhil_error_set(err, QHIL_EINVAL, "too many fds to pass");
     }
@@ -204,44 +546,80 @@ int qhil_proc_spawn(const qhil_spawn *sp, pid_t *pid_out, qhil_error *err)
                                                 : qhil_strerror(rc),
                               strchr(sp->argv[0], '/') ? "" : " in PATH");
     }
-    if (pipe2(pipefd, O_CLOEXEC) < 0) {
+    /* A socket, not a pipe: send(MSG_NOSIGNAL) cannot raise SIGPIPE. */
+    if (pipe2(status_fd, O_CLOEXEC) < 0 ||
+        socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, ctl) < 0) {
         rc = qhil_error_set(err, -errno, "pipe: %s", strerror(errno));
         goto cleanup;
     }
-    pid = fork();
-    if (pid < 0) {
+    guard = fork();
+    if (guard < 0) {
         rc = qhil_error_set(err, -errno, "fork: %s", strerror(errno));
         goto cleanup;
     }
-    if (pid == 0) {
-        close(pipefd[0]);
-        child_run(sp, path, parent, pipefd[1]);
+    if (guard == 0) {
+        close(status_fd[0]);
+        close(ctl[0]);
+        guard_run(sp, path, status_fd[1], ctl[1]);
     }
-    close(pipefd[1]);
-    pipefd[1] = -1;
-    do {
-        n = read(pipefd[0], &code, sizeof(code));
-    } while (n < 0 && errno == EINTR);
-    if (n == (ssize_t)sizeof(code)) {
-        int status;
-
-        waitpid(pid, &status, 0);
+    c->guard = guard;
+    c->ctl_fd = ctl[0];
+    ctl[0] = -1;
+    close(status_fd[1]);
+    status_fd[1] = -1;
+    rc = proc_read_status(status_fd[0], deadline, &c->program, &code);
+    if (rc == QHIL_ETIMEDOUT) {
+        rc = qhil_error_set(err, QHIL_ETIMEDOUT,
+                            "'%s' was not started within its deadline",
+                            path);
+    } else if (rc < 0) {
+        rc = qhil_error_set(err, rc, "reading the start status of '%s': %s",
+                            path, qhil_strerror(rc));
+    } else if (code) {
         rc = qhil_error_set(err, QHIL_ESPAWN, "cannot run '%s': %s", path,
                             strerror(code));
-        goto cleanup;
+    } else if (c->program <= 0) {
+        rc = qhil_error_set(err, QHIL_ESPAWN,
+                            "cannot run '%s': its guard process died",
+                            path);
     }
-    *pid_out = pid;
-    rc = QHIL_EOK;
+    if (rc < 0) {
+        proc_abandon(c);
+    }
 
 cleanup:
-    if (pipefd[0] >= 0) {
-        close(pipefd[0]);
-    }
-    if (pipefd[1] >= 0) {
-        close(pipefd[1]);
+    for (int i = 0; i < 2; i++) {
+        if (status_fd[i] >= 0) {
+            close(status_fd[i]);
+        }
+        if (ctl[i] >= 0) {
+            close(ctl[i]);
+        }
     }
     free(path);
     return rc;
+}
+
+int qhil_proc_signal(qhil_child *c, int sig)
+{
+    unsigned char b = (unsigned char)sig;
+    ssize_t n;
+
+    if (c->ctl_fd < 0 || sig <= 0 || sig >= NSIG) {
+        return QHIL_EINVAL;
+    }
+    do {
+        n = send(c->ctl_fd, &b, 1, MSG_NOSIGNAL | MSG_DONTWAIT);
+    } while (n < 0 && errno == EINTR);
+    return n == 1 ? QHIL_EOK : -errno;
+}
+
+void qhil_proc_release(qhil_child *c)
+{
+    if (c->ctl_fd >= 0) {
+        close(c->ctl_fd);
+        c->ctl_fd = -1;
+    }
 }
 
 int qhil_proc_wait(pid_t pid, int64_t deadline, int *status)

@@ -3,11 +3,18 @@
  *
  * Spawning follows git's run-command: an argv array, never a shell; all
  * our fds are close-on-exec and the child closes everything above the
- * ones it is given anyway; signals and the signal mask are reset; the
- * child asks the kernel to SIGKILL it when qhil dies (PR_SET_PDEATHSIG),
- * so no QEMU outlives the harness even on kill -9; and an exec failure
- * travels back over a close-on-exec pipe instead of looking like an
- * early exit.
+ * ones it is given anyway; signals and the signal mask are reset; and an
+ * exec failure travels back over a close-on-exec pipe instead of looking
+ * like an early exit.
+ *
+ * The program does not run as our child but under a guard: a small
+ * process forked from ours (never exec'ed) that starts the program in a
+ * process group of its own, is the subreaper of everything the program
+ * starts, and ends that whole group when the program exits, when we ask,
+ * and when we die (even by kill -9): it watches a pipe whose write end
+ * only we hold.  The guard exits with the program's wait status (the
+ * same exit code, or killed by the same signal), so waiting for the
+ * guard is waiting for the program.  See proc.c for the details.
  */
 #ifndef QHIL_PROC_H
 #define QHIL_PROC_H
@@ -17,6 +24,7 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+#include <qhil/clock.h>
 #include <qhil/error.h>
 
 typedef struct qhil_spawn {
@@ -26,7 +34,20 @@ typedef struct qhil_spawn {
     int stdin_fd;        /* -1: /dev/null */
     int stdout_fd;       /* -1: /dev/null */
     int stderr_fd;       /* -1: /dev/null */
+    int64_t deadline;    /* absolute CLOCK_MONOTONIC ns by which the exec
+                            must be known to have happened (or failed);
+                            0: QHIL_PROC_SPAWN_WAIT from the call */
 } qhil_spawn;
+
+/* The exec wait when qhil_spawn.deadline is 0. */
+#define QHIL_PROC_SPAWN_WAIT (5 * QHIL_SEC)
+
+/* A started program and its guard.  Embedded; qhil_proc_release. */
+typedef struct qhil_child {
+    pid_t guard;   /* our child: wait for (and reap) this one */
+    pid_t program; /* the program's own pid, also its process group */
+    int ctl_fd;    /* write end of the guard's control pipe, or -1 */
+} qhil_child;
 
 /*
  * Find an executable the way execvp would.  *path_out malloc'ed.
@@ -34,9 +55,31 @@ typedef struct qhil_spawn {
  */
 int qhil_proc_find(const char *name, char **path_out);
 
-/* Start the child.  QHIL_ESPAWN with the exec errno in the message when
- * the program cannot be run.  Does not block beyond fork/exec. */
-int qhil_proc_spawn(const qhil_spawn *sp, pid_t *pid_out, qhil_error *err);
+/*
+ * Start the program under its guard.  QHIL_ESPAWN with the exec errno in
+ * the message when the program cannot be run; QHIL_ETIMEDOUT when the
+ * exec was not done by sp->deadline.  On failure nothing is left running
+ * or unreaped and *c is released.  Blocks until the exec happened or
+ * failed, at most until the deadline (plus the bounded SIGKILL wait of a
+ * failure).  The caller releases *c with qhil_proc_release after it
+ * reaped c->guard.
+ */
+int qhil_proc_spawn(const qhil_spawn *sp, qhil_child *c, qhil_error *err);
+
+/*
+ * Have the guard send sig to the program's whole process group.  Never
+ * blocks.  QHIL_EINVAL when the control pipe is closed already.  Safe
+ * from pid reuse: the guard signals the group only while the program is
+ * not yet reaped, and it is the guard that reaps it.
+ */
+int qhil_proc_signal(qhil_child *c, int sig);
+
+/*
+ * Close the control pipe: the guard SIGKILLs the program's group, reaps
+ * everything and exits.  Does not wait; the guard stays our child until
+ * reaped with qhil_proc_wait.  Idempotent.
+ */
+void qhil_proc_release(qhil_child *c);
 
 /*
  * Wait for pid to exit until deadline; reaps it.  Returns QHIL_EOK with

@@ -1563,6 +1563,22 @@ static int start_machine(qmp_cli *c, const board_opts *bo)
             goto cleanup;
         }
         c->run_dir = strdup(bo->output);
+        /* --output names a folder of ours to reuse: our own logs of an
+         * earlier start go (unlink never follows a symlink), so the
+         * machine can create them anew; it refuses anything there. */
+        for (size_t i = 0; c->run_dir && i < 3; i++) {
+            static const char *const own[] = {"console.log", "qemu.log",
+                                              "qemu.pid"};
+            char *p = NULL;
+
+            if (asprintf(&p, "%s/%s", c->run_dir, own[i]) >= 0) {
+                if (unlink(p) < 0 && errno != ENOENT) {
+                    fprintf(stderr, "qhil qmp: cannot remove %s: %s\n", p,
+                            strerror(errno));
+                }
+                free(p);
+            }
+        }
     } else {
         const char *tmp = getenv("TMPDIR");
 

@@ -6,9 +6,13 @@
  * each on one end of a socketpair passed to QEMU as an inherited fd
  * ("-chardev socket,fd=N").  No listening socket, no path, no port: there
  * is nothing to race for and nothing another user can connect to.
- * QEMU's stdout and stderr go to qemu.log, the guest's serial output to
- * console.log, both in the run directory, and both are kept; QEMU's pid
- * goes to qemu.pid there too.  On request a third socketpair carries
+ * QEMU's stdout and stderr go to qemu.log (through a pipe qhil drains,
+ * capped at log_limit bytes: the head and the last 1 MiB are kept), the
+ * guest's serial output to console.log, both in the run directory, and
+ * both are kept; QEMU's pid goes to qemu.pid there too.  Those three files
+ * must not exist yet: launch creates them with O_EXCL|O_NOFOLLOW and
+ * fails when one is there (a planted symlink is never followed), so give
+ * each machine a fresh folder.  On request a third socketpair carries
  * QEMU's QTest protocol (qtest.h), for tests that poke devices directly.
  *
  * States:
@@ -17,12 +21,15 @@
  *      \--exec fails, QEMU exits, no greeting--> error, child reaped
  *   RUNNING --QEMU exits by itself--> noticed by qhil_machine_check()
  *
- * Shutdown is graceful first: QMP "quit", wait; SIGTERM, wait; SIGKILL;
- * reap.  qhil_machine_free() on a running machine skips to SIGKILL.  The
- * child also has PR_SET_PDEATHSIG(SIGKILL): if the process that launched
- * it dies (even by kill -9), the kernel kills QEMU.  That signal follows
- * the launching thread, so launch and free from a thread that lives as
- * long as the machine.
+ * QEMU runs in a process group of its own under a small guard process
+ * (a fork of ours): signals go to the whole group, so what QEMU starts
+ * (a -netdev tap script, an exec: migration) ends with it; when QEMU
+ * exits, the rest of its group is killed before QEMU is reaped; and when
+ * the process that launched it dies (even by kill -9), the guard kills
+ * the group.  Shutdown is graceful first: QMP "quit", wait; SIGTERM,
+ * wait; SIGKILL; reap.  qhil_machine_free() on a running machine skips
+ * to SIGKILL.  Once a machine is reaped, nothing of it runs any more and
+ * qemu.log is complete.
  */
 #ifndef QHIL_MACHINE_H
 #define QHIL_MACHINE_H
@@ -48,6 +55,12 @@ typedef struct qhil_machine_opts {
     const char *run_dir;     /* existing directory for console.log and
                                 qemu.log */
     int64_t start_timeout;   /* QMP ready deadline, ns; 0: 10 s */
+    int64_t deadline;        /* absolute CLOCK_MONOTONIC ns (qhil_now()),
+                                0: none; every wait of launch ends by the
+                                earlier of this and start_timeout (a
+                                test's own deadline) */
+    uint64_t log_limit;      /* qemu.log keeps at most this many bytes;
+                                0: 64 MiB */
     int64_t stop_timeout;    /* each shutdown phase, ns; 0: 3 s */
     bool qtest;              /* open a QTest socket (qhil_machine_qtest) */
     bool qtest_accel;        /* start QEMU with -accel qtest: no CPU runs
@@ -71,8 +84,10 @@ typedef enum qhil_machine_end {
  * Start QEMU and complete the QMP handshake.  On failure nothing is left
  * running and err says why, with the end of QEMU's own stderr when QEMU
  * started but died ("qemu-system-arm: -kernel x.elf: could not load...").
- * Blocks until QMP is ready or start_timeout, plus up to 2 s to collect
- * the exit status of a QEMU that died.
+ * Blocks until QMP is ready or the earlier of start_timeout and
+ * opts->deadline, plus up to 2 s (never past opts->deadline) to collect
+ * the exit status of a QEMU that died, and on failure up to 10 s for the
+ * kernel to deliver SIGKILL.
  * Caller frees *out with qhil_machine_free.
  */
 int qhil_machine_launch(const qhil_machine_opts *opts, qhil_machine **out,
@@ -86,6 +101,8 @@ qhil_console *qhil_machine_console(qhil_machine *m);
  * commands are allowed only with qtest_accel.  Borrowed, as above. */
 qhil_qtest *qhil_machine_qtest(qhil_machine *m);
 
+/* QEMU's own pid, also its process group id (not our child: the guard
+ * between reaps it). */
 pid_t qhil_machine_pid(const qhil_machine *m);
 const char *qhil_machine_console_log(const qhil_machine *m);
 const char *qhil_machine_qemu_log(const qhil_machine *m);
@@ -96,6 +113,15 @@ const char *qhil_machine_qemu_log(const qhil_machine *m);
  * stderr line>").  Reaps it.
  */
 int qhil_machine_check(qhil_machine *m, qhil_error *err);
+
+/*
+ * Non-blocking: did QEMU write more than log_limit bytes to its stdout
+ * and stderr?  QHIL_EOK while not, QHIL_ELIMIT "QEMU output over N
+ * bytes" once it did (qemu.log then keeps its head and its last 1 MiB,
+ * behind a "[qhil: N bytes of QEMU output dropped here]" line).  Meant
+ * for after shutdown, to fail the test; valid at any time.
+ */
+int qhil_machine_log_check(qhil_machine *m, qhil_error *err);
 
 /*
  * Wait until QEMU has exited by itself or deadline (QHIL_ETIMEDOUT);
@@ -117,8 +143,9 @@ qhil_machine_end qhil_machine_end_how(const qhil_machine *m);
 int qhil_machine_status(const qhil_machine *m);
 
 /*
- * The last max_lines lines of QEMU's stderr log, malloc'ed, caller
- * frees; "" when empty or unreadable.
+ * The last max_lines lines of QEMU's stderr log (of its last 64 KiB,
+ * from memory while the log is over its cap), malloc'ed, caller frees;
+ * "" when empty or unreadable.
  */
 char *qhil_machine_stderr_tail(const qhil_machine *m, size_t max_lines);
 

@@ -76,12 +76,15 @@ no_qemu_left() {
     fail "QEMU left running:$alive"
 }
 
-# Wait until a QEMU child of PID exists; print its pid.
+# Wait until a QEMU started by PID exists; print its pid.  QEMU runs
+# under a guard process, a child of PID: QEMU is a grandchild.
 qemu_child_of() {
-    local parent=$1 child
+    local parent=$1 child guard
     for _ in $(seq 100); do
-        child=$(pgrep -P "$parent" -f qemu-system || true)
-        [ -n "$child" ] && { echo "$child"; return 0; }
+        for guard in $(pgrep -P "$parent"); do
+            child=$(pgrep -P "$guard" -f qemu-system || true)
+            [ -n "$child" ] && { echo "$child"; return 0; }
+        done
         sleep 0.05
     done
     return 1

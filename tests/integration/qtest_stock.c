@@ -348,8 +348,9 @@ static void test_clock_refused(qhil_qtest *qt)
 }
 
 /* "-accel qtest": Debian's QEMU has no such accelerator. */
-static void test_accel(char **argv, const char *run_dir)
+static void test_accel(char **argv)
 {
+    char *run_dir = it_run_dir("qhil-qtest-accel");
     qhil_machine_opts opts = {
         .argv = (const char *const *)argv,
         .run_dir = run_dir,
@@ -365,6 +366,8 @@ static void test_accel(char **argv, const char *run_dir)
         CHECK(strstr(err.message, "invalid accelerator qtest"));
         printf("qtest_stock: -accel qtest refused as expected: %s\n",
                err.message);
+        it_remove_run_dir(run_dir);
+        free(run_dir);
         return;
     }
     /* A QEMU with the qtest accelerator: time moves only on request. */
@@ -376,6 +379,8 @@ static void test_accel(char **argv, const char *run_dir)
     CHECK(now >= 1000);
     CHECK_RC(qhil_machine_shutdown(m, &err), QHIL_EOK);
     qhil_machine_free(m);
+    it_remove_run_dir(run_dir);
+    free(run_dir);
 }
 
 int main(void)
@@ -397,6 +402,11 @@ int main(void)
     CHECK(qhil_machine_qtest(m) == NULL);
     CHECK_RC(qhil_machine_shutdown(m, &err), QHIL_EOK);
     qhil_machine_free(m);
+    /* Each machine gets a fresh folder: launch never reuses files. */
+    it_remove_run_dir(dir);
+    free(dir);
+    dir = it_run_dir("qhil-qtest");
+    opts.run_dir = dir;
 
     opts.qtest = true;
     CHECK_RC(qhil_machine_launch(&opts, &m, &err), QHIL_EOK);
@@ -413,7 +423,7 @@ int main(void)
     CHECK_EQ(qhil_machine_end_how(m), QHIL_END_QUIT);
     qhil_machine_free(m);
 
-    test_accel(argv, dir);
+    test_accel(argv);
 
     qhil_argv_free(argv);
     it_remove_run_dir(dir);
