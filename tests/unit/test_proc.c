@@ -1,0 +1,349 @@
+/*
+ * test_proc.c - programs under their guard: exit codes and signals come
+ * back as they were, the whole process group ends with the program (and
+ * what left the group), when we let go of it, and when we die by
+ * SIGKILL; an exec failure is reported and leaves no process behind; the
+ * guard holds none of the program's fds.
+ *
+ * Each test finds its processes by a unique argument ("sleep 6NN.PID"):
+ * /proc/PID/cmdline of a live process holds it, a zombie's is empty.
+ */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <setjmp.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "internal.h"
+#include "proc.h"
+#include "testutil.h"
+
+/* "6NN.PID": a sleep duration no other test process uses. */
+static const char *mark(int n)
+{
+    static char buf[8][32];
+
+    snprintf(buf[n % 8], sizeof(buf[0]), "%d.%d", 600 + n, (int)getpid());
+    return buf[n % 8];
+}
+
+/* Live processes whose argv is "sleep DURATION". */
+static int procs_with(const char *duration)
+{
+    DIR *d = opendir("/proc");
+    struct dirent *e;
+    char want[64];
+    int count = 0;
+
+    snprintf(want, sizeof(want), "sleep %s", duration);
+    assert_non_null(d);
+    while ((e = readdir(d))) {
+        char path[300];
+        char cmd[4096];
+        ssize_t n;
+        int fd;
+
+        if (e->d_name[0] < '0' || e->d_name[0] > '9') {
+            continue;
+        }
+        snprintf(path, sizeof(path), "/proc/%s/cmdline", e->d_name);
+        fd = open(path, O_RDONLY | O_CLOEXEC);
+        if (fd < 0) {
+            continue;
+        }
+        n = read(fd, cmd, sizeof(cmd) - 1);
+        close(fd);
+        if (n > 0 && cmd[n - 1] == '\0') {
+            n--;
+        }
+        for (ssize_t i = 0; i < n; i++) {
+            if (cmd[i] == '\0') {
+                cmd[i] = ' ';
+            }
+        }
+        if (n > 0) {
+            cmd[n] = '\0';
+            if (strcmp(cmd, want) == 0) {
+                count++;
+            }
+        }
+    }
+    closedir(d);
+    return count;
+}
+
+/* Wait up to ms for procs_with(duration) to reach want; the count. */
+static int wait_count(const char *duration, int want, int ms)
+{
+    int n = procs_with(duration);
+
+    for (; n != want && ms > 0; ms -= 10) {
+        poll(NULL, 0, 10);
+        n = procs_with(duration);
+    }
+    return n;
+}
+
+static int spawn_sh(const char *script, qhil_child *c, qhil_error *err)
+{
+    char *argv[] = {"sh", "-c", (char *)script, NULL};
+    qhil_spawn sp = {
+        .argv = argv,
+        .stdin_fd = -1,
+        .stdout_fd = -1,
+        .stderr_fd = 2,
+    };
+
+    return qhil_proc_spawn(&sp, c, err);
+}
+
+/* Wait for the guard (bounded) and release the child. */
+static int reap(qhil_child *c, int ms)
+{
+    int status = -1;
+
+    assert_int_equal(qhil_proc_wait(c->guard, qhil_deadline_in(
+                                                  ms * QHIL_MSEC),
+                                    &status),
+                     QHIL_EOK);
+    qhil_proc_release(c);
+    return status;
+}
+
+static void test_exit_code_mirrored(void **state)
+{
+    qhil_child c;
+    int status;
+
+    (void)state;
+    assert_int_equal(spawn_sh("exit 7", &c, NULL), QHIL_EOK);
+    assert_true(c.guard > 0);
+    assert_true(c.program > 0);
+    assert_int_not_equal(c.guard, c.program);
+    status = reap(&c, 5000);
+    assert_true(WIFEXITED(status));
+    assert_int_equal(WEXITSTATUS(status), 7);
+}
+
+static void test_signal_mirrored(void **state)
+{
+    qhil_child c;
+    int status;
+
+    (void)state;
+    assert_int_equal(spawn_sh("kill -SEGV $$", &c, NULL), QHIL_EOK);
+    status = reap(&c, 5000);
+    assert_true(WIFSIGNALED(status));
+    assert_int_equal(WTERMSIG(status), SIGSEGV);
+    assert_false(WCOREDUMP(status)); /* the guard dumps no core */
+}
+
+/* SIGTERM goes to the program and everything in its group. */
+static void test_signal_reaches_group(void **state)
+{
+    char script[512];
+    qhil_child c;
+    int status;
+
+    (void)state;
+    snprintf(script, sizeof(script), "sleep %s & sleep %s & wait", mark(1),
+             mark(2));
+    assert_int_equal(spawn_sh(script, &c, NULL), QHIL_EOK);
+    assert_int_equal(wait_count(mark(1), 1, 3000), 1);
+    assert_int_equal(wait_count(mark(2), 1, 3000), 1);
+    assert_int_equal(qhil_proc_signal(&c, SIGTERM), QHIL_EOK);
+    status = reap(&c, 5000);
+    assert_true(WIFSIGNALED(status));
+    assert_int_equal(WTERMSIG(status), SIGTERM);
+    /* Reaped guard: nothing below it is left, not even for a moment. */
+    assert_int_equal(procs_with(mark(1)), 0);
+    assert_int_equal(procs_with(mark(2)), 0);
+    assert_int_equal(qhil_proc_signal(&c, SIGTERM), QHIL_EINVAL);
+}
+
+/* The program exits on its own and leaves a child: it goes too. */
+static void test_leftover_killed(void **state)
+{
+    char script[512];
+    qhil_child c;
+    int status;
+
+    (void)state;
+    snprintf(script, sizeof(script), "sleep %s & exit 3", mark(3));
+    assert_int_equal(spawn_sh(script, &c, NULL), QHIL_EOK);
+    status = reap(&c, 5000);
+    assert_true(WIFEXITED(status));
+    assert_int_equal(WEXITSTATUS(status), 3);
+    assert_int_equal(procs_with(mark(3)), 0);
+}
+
+/* A child that left the group (setsid) still ends: it is the guard's. */
+static void test_escaped_child_killed(void **state)
+{
+    char script[512];
+    qhil_child c;
+    int status;
+
+    (void)state;
+    snprintf(script, sizeof(script),
+             "setsid sleep %s & sleep 0.5; exit 0",
+             mark(4));
+    assert_int_equal(spawn_sh(script, &c, NULL), QHIL_EOK);
+    status = reap(&c, 5000);
+    assert_true(WIFEXITED(status));
+    assert_int_equal(procs_with(mark(4)), 0);
+}
+
+/* Letting go of the control socket kills the group with SIGKILL. */
+static void test_release_kills(void **state)
+{
+    char script[512];
+    qhil_child c;
+    int status = -1;
+
+    (void)state;
+    snprintf(script, sizeof(script), "trap '' TERM; sleep %s & wait",
+             mark(5));
+    assert_int_equal(spawn_sh(script, &c, NULL), QHIL_EOK);
+    assert_int_equal(wait_count(mark(5), 1, 3000), 1);
+    qhil_proc_release(&c);
+    qhil_proc_release(&c); /* idempotent */
+    assert_int_equal(qhil_proc_wait(c.guard, qhil_deadline_in(5 * QHIL_SEC),
+                                    &status),
+                     QHIL_EOK);
+    assert_true(WIFSIGNALED(status));
+    assert_int_equal(WTERMSIG(status), SIGKILL);
+    assert_int_equal(procs_with(mark(5)), 0);
+}
+
+/* kill -9 of the process that spawned: the whole group still ends. */
+static void test_parent_killed(void **state)
+{
+    char script[512];
+    char a[64];
+    char b[64];
+    int sync[2];
+    pid_t parent;
+    char ok = 0;
+    int status;
+
+    (void)state;
+    /* Our pid names them, not the one of the child that spawns. */
+    snprintf(a, sizeof(a), "%s", mark(6));
+    snprintf(b, sizeof(b), "%s", mark(7));
+    snprintf(script, sizeof(script), "sleep %s & sleep %s & wait", a, b);
+    assert_int_equal(pipe(sync), 0);
+    parent = fork();
+    assert_true(parent >= 0);
+    if (parent == 0) {
+        qhil_child c;
+
+        close(sync[0]);
+        if (spawn_sh(script, &c, NULL) == QHIL_EOK &&
+            wait_count(a, 1, 3000) == 1 && wait_count(b, 1, 3000) == 1) {
+            ok = 1;
+        }
+        if (write(sync[1], &ok, 1) != 1) {
+            _exit(1);
+        }
+        raise(SIGKILL);
+        _exit(1);
+    }
+    close(sync[1]);
+    assert_int_equal(read(sync[0], &ok, 1), 1);
+    close(sync[0]);
+    assert_int_equal(ok, 1);
+    assert_int_equal(waitpid(parent, &status, 0), parent);
+    assert_true(WIFSIGNALED(status));
+    assert_int_equal(wait_count(a, 0, 3000), 0);
+    assert_int_equal(wait_count(b, 0, 3000), 0);
+}
+
+/* An exec failure is reported as such, and nothing is left to reap. */
+static void test_exec_failure(void **state)
+{
+    char path[] = "/tmp/qhil-test-proc.XXXXXX";
+    int fd = mkstemp(path);
+    char *argv[] = {path, NULL};
+    qhil_spawn sp = {.argv = argv, .stdin_fd = -1, .stdout_fd = -1,
+                     .stderr_fd = -1};
+    qhil_child c;
+    qhil_error err;
+    int status;
+
+    (void)state;
+    assert_true(fd >= 0);
+    assert_int_equal(write(fd, "\x7f" "ELFnot\n", 8), 8);
+    close(fd);
+    assert_int_equal(chmod(path, 0700), 0);
+    qhil_error_init(&err);
+    assert_int_equal(qhil_proc_spawn(&sp, &c, &err), QHIL_ESPAWN);
+    assert_contains(err.message, "Exec format error");
+    assert_int_equal(c.guard, -1);
+    assert_int_equal(c.ctl_fd, -1);
+    errno = 0;
+    assert_int_equal(waitpid(-1, &status, WNOHANG), -1);
+    assert_int_equal(errno, ECHILD);
+    qhil_error_release(&err);
+    unlink(path);
+}
+
+/* The guard keeps no copy of the program's fds: when the program closes
+ * one, we see EOF at once, with the guard still running. */
+static void test_guard_holds_no_fds(void **state)
+{
+    char script[512];
+    int sv[2];
+    char *argv[] = {"sh", "-c", script, NULL};
+    qhil_spawn sp = {.argv = argv, .pass_fds = &sv[1], .n_pass_fds = 1,
+                     .stdin_fd = -1, .stdout_fd = -1, .stderr_fd = -1};
+    struct pollfd pfd;
+    qhil_child c;
+    char b;
+
+    (void)state;
+    snprintf(script, sizeof(script), "exec 3>&-; sleep %s", mark(8));
+    assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv),
+                     0);
+    assert_int_equal(qhil_proc_spawn(&sp, &c, NULL), QHIL_EOK);
+    close(sv[1]);
+    pfd.fd = sv[0];
+    pfd.events = POLLIN;
+    assert_int_equal(poll(&pfd, 1, 3000), 1);
+    assert_int_equal(read(sv[0], &b, 1), 0);
+    assert_int_equal(wait_count(mark(8), 1, 3000), 1);
+    close(sv[0]);
+    assert_int_equal(qhil_proc_signal(&c, SIGKILL), QHIL_EOK);
+    reap(&c, 5000);
+    assert_int_equal(procs_with(mark(8)), 0);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_exit_code_mirrored),
+        cmocka_unit_test(test_signal_mirrored),
+        cmocka_unit_test(test_signal_reaches_group),
+        cmocka_unit_test(test_leftover_killed),
+        cmocka_unit_test(test_escaped_child_killed),
+        cmocka_unit_test(test_release_kills),
+        cmocka_unit_test(test_parent_killed),
+        cmocka_unit_test(test_exec_failure),
+        cmocka_unit_test(test_guard_holds_no_fds),
+    };
+
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
