@@ -247,6 +247,58 @@ scenario_harness_killed() {
     fail "QEMU (pid $qemu) outlived a kill -9 of qhil"
 }
 
+# The pids of live processes whose command line has /$1/ (pgrep -f,
+# never qhil itself nor this script).
+procs_matching() {
+    pgrep -f -- "$1" | grep -vx -e "$$" -e "${BASHPID:-$$}" || true
+}
+
+# What QEMU starts (here an exec: migration's shell and sleep) ends with
+# the test, passed or failed, before qhil goes on: nothing is left even
+# for a moment after qhil exits.
+scenario_qemu_children_end() {
+    run 1 run -o "$work/r" "$suites/qemu-children.yaml"
+    has '^PASS +child-then-pass '
+    has '^FAIL +child-then-fail '
+    has 'does not contain \{"status": ?"paused"\}'
+    local left
+    left=$(procs_matching 'sleep 301\.[56]')
+    if [ -n "$left" ]; then
+        # shellcheck disable=SC2086 # a list of pids
+        kill -9 $left 2>/dev/null
+        fail "QEMU's children outlived their test: pids $left"
+    fi
+    no_qemu_left
+}
+
+# kill -9 of qhil: QEMU and what it started all end.
+scenario_harness_killed_children() {
+    "$QHIL" run -o "$work/r" "$suites/qemu-child-waits.yaml" \
+        >"$work/out" 2>&1 &
+    local qhil=$! left=""
+    for _ in $(seq 200); do
+        left=$(procs_matching 'sleep 302\.5')
+        [ -n "$left" ] && break
+        sleep 0.05
+    done
+    [ -n "$left" ] || { kill -9 $qhil; fail "QEMU's child never started"; }
+    local qemu
+    qemu=$(cat "$(test_dir waits)/qemu.pid")
+    kill -9 $qhil
+    wait $qhil 2>/dev/null
+    for _ in $(seq 50); do
+        left=$(procs_matching 'sleep 302\.5')
+        if [ -z "$left" ] && ! grep -qa qemu-system "/proc/$qemu/cmdline" \
+            2>/dev/null; then
+            return 0
+        fi
+        sleep 0.1
+    done
+    # shellcheck disable=SC2086 # a list of pids
+    kill -9 $left "$qemu" 2>/dev/null
+    fail "after kill -9 of qhil, still running: QEMU $qemu, children $left"
+}
+
 scenario_usage() {
     run 2 run
     has 'no suite file given'
