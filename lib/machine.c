@@ -202,16 +202,16 @@ static void *machine_drain(void *data)
             break;
         }
         /* Read what is there before looking at stop: no byte is lost
-         * that QEMU wrote before it died. */
+         * that QEMU wrote before it died.  Then stop when asked, even if
+         * something that escaped the guard still floods the pipe. */
         n = read(l->pipe_fd, chunk, MACHINE_DRAIN_CHUNK);
         if (n > 0) {
             pthread_mutex_lock(&l->lock);
             qhil_logcap_write(&l->lc, chunk, (size_t)n);
             pthread_mutex_unlock(&l->lock);
-            continue;
         }
-        if (n == 0 || (errno != EINTR && errno != EAGAIN) ||
-            fds[1].revents) {
+        if (fds[1].revents ||
+            (n <= 0 && (n == 0 || (errno != EINTR && errno != EAGAIN)))) {
             break;
         }
     }
