@@ -52,15 +52,10 @@ typedef struct qhil_machine qhil_machine;
 typedef struct qhil_machine_opts {
     const char *const *argv; /* QEMU argv, NULL-terminated; argv[0] is
                                 looked up in PATH when it has no '/' */
-    const char *run_dir;     /* existing directory for console.log and
-                                qemu.log */
+    const char *run_dir;     /* existing directory for console.log,
+                                qemu.log and qemu.pid, which must not be
+                                there yet */
     int64_t start_timeout;   /* QMP ready deadline, ns; 0: 10 s */
-    int64_t deadline;        /* absolute CLOCK_MONOTONIC ns (qhil_now()),
-                                0: none; every wait of launch ends by the
-                                earlier of this and start_timeout (a
-                                test's own deadline) */
-    uint64_t log_limit;      /* qemu.log keeps at most this many bytes;
-                                0: 64 MiB */
     int64_t stop_timeout;    /* each shutdown phase, ns; 0: 3 s */
     bool qtest;              /* open a QTest socket (qhil_machine_qtest) */
     bool qtest_accel;        /* start QEMU with -accel qtest: no CPU runs
@@ -69,6 +64,12 @@ typedef struct qhil_machine_opts {
                                 Needs a QEMU built with the qtest
                                 accelerator (Debian's has none: launch
                                 then fails with QEMU's own message) */
+    int64_t deadline;        /* absolute CLOCK_MONOTONIC ns (qhil_now()),
+                                0: none; every wait of launch ends by the
+                                earlier of this and start_timeout (a
+                                test's own deadline) */
+    uint64_t log_limit;      /* qemu.log keeps at most this many bytes;
+                                0: 64 MiB */
 } qhil_machine_opts;
 
 /* How a machine ended. */
