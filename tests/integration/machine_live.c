@@ -38,8 +38,8 @@ static int64_t later(void)
 }
 
 /* QEMU's argv for mps2-an385 with kernel and up to 4 more arguments. */
-static const char **qemu_argv(const char **v, const char *kernel,
-                              const char *a, const char *b)
+static const char **qemu_argv(const char **v, const char *kernel, const char *a,
+                              const char *b)
 {
     size_t n = 0;
 
@@ -342,8 +342,7 @@ static void test_planted(const char *kernel, const char *name, bool link)
 int main(void)
 {
     char *kernel;
-    static const char *const names[] = {"qemu.log", "qemu.pid",
-                                         "console.log"};
+    static const char *const names[] = {"qemu.log", "qemu.pid", "console.log"};
 
     qhil_error_init(&err);
     kernel = it_src_path("firmware/build/mps2-an385/hello.elf");

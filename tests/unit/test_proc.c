@@ -115,10 +115,9 @@ static int reap(qhil_child *c, int ms)
 {
     int status = -1;
 
-    assert_int_equal(qhil_proc_wait(c->guard, qhil_deadline_in(
-                                                  ms * QHIL_MSEC),
-                                    &status),
-                     QHIL_EOK);
+    assert_int_equal(
+        qhil_proc_wait(c->guard, qhil_deadline_in(ms * QHIL_MSEC), &status),
+        QHIL_EOK);
     qhil_proc_release(c);
     return status;
 }
@@ -198,8 +197,7 @@ static void test_escaped_child_killed(void **state)
     int status;
 
     (void)state;
-    snprintf(script, sizeof(script),
-             "setsid sleep %s & sleep 0.5; exit 0",
+    snprintf(script, sizeof(script), "setsid sleep %s & sleep 0.5; exit 0",
              mark(4));
     assert_int_equal(spawn_sh(script, &c, NULL), QHIL_EOK);
     status = reap(&c, 5000);
@@ -215,15 +213,14 @@ static void test_release_kills(void **state)
     int status = -1;
 
     (void)state;
-    snprintf(script, sizeof(script), "trap '' TERM; sleep %s & wait",
-             mark(5));
+    snprintf(script, sizeof(script), "trap '' TERM; sleep %s & wait", mark(5));
     assert_int_equal(spawn_sh(script, &c, NULL), QHIL_EOK);
     assert_int_equal(wait_count(mark(5), 1, 3000), 1);
     qhil_proc_release(&c);
     qhil_proc_release(&c); /* idempotent */
-    assert_int_equal(qhil_proc_wait(c.guard, qhil_deadline_in(5 * QHIL_SEC),
-                                    &status),
-                     QHIL_EOK);
+    assert_int_equal(
+        qhil_proc_wait(c.guard, qhil_deadline_in(5 * QHIL_SEC), &status),
+        QHIL_EOK);
     assert_true(WIFSIGNALED(status));
     assert_int_equal(WTERMSIG(status), SIGKILL);
     assert_int_equal(procs_with(mark(5)), 0);
@@ -278,15 +275,19 @@ static void test_exec_failure(void **state)
     char path[] = "/tmp/qhil-test-proc.XXXXXX";
     int fd = mkstemp(path);
     char *argv[] = {path, NULL};
-    qhil_spawn sp = {.argv = argv, .stdin_fd = -1, .stdout_fd = -1,
-                     .stderr_fd = -1};
+    qhil_spawn sp = {
+        .argv = argv, .stdin_fd = -1, .stdout_fd = -1, .stderr_fd = -1};
     qhil_child c;
     qhil_error err;
     int status;
 
     (void)state;
     assert_true(fd >= 0);
-    assert_int_equal(write(fd, "\x7f" "ELFnot\n", 8), 8);
+    assert_int_equal(write(fd,
+                           "\x7f"
+                           "ELFnot\n",
+                           8),
+                     8);
     close(fd);
     assert_int_equal(chmod(path, 0700), 0);
     qhil_error_init(&err);
@@ -308,16 +309,19 @@ static void test_guard_holds_no_fds(void **state)
     char script[512];
     int sv[2];
     char *argv[] = {"sh", "-c", script, NULL};
-    qhil_spawn sp = {.argv = argv, .pass_fds = &sv[1], .n_pass_fds = 1,
-                     .stdin_fd = -1, .stdout_fd = -1, .stderr_fd = -1};
+    qhil_spawn sp = {.argv = argv,
+                     .pass_fds = &sv[1],
+                     .n_pass_fds = 1,
+                     .stdin_fd = -1,
+                     .stdout_fd = -1,
+                     .stderr_fd = -1};
     struct pollfd pfd;
     qhil_child c;
     char b;
 
     (void)state;
     snprintf(script, sizeof(script), "exec 3>&-; sleep %s", mark(8));
-    assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv),
-                     0);
+    assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv), 0);
     assert_int_equal(qhil_proc_spawn(&sp, &c, NULL), QHIL_EOK);
     close(sv[1]);
     pfd.fd = sv[0];
