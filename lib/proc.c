@@ -30,8 +30,9 @@
  *   4. stdio set up, passed fds moved to 3, 4, ... (via high numbers so
  *      sources and targets cannot collide), all other fds closed but the
  *      status pipe and the control socket;
- *   5. _Fork the program; close the program's fds, send its pid up the
- *      status pipe, close that;
+ *   5. _Fork the program and setpgid it (it does so too: whichever runs
+ *      first, the group exists before the guard signals it); close the
+ *      program's fds, send its pid up the status pipe, close that;
  *   6. watch, in poll(): a pidfd of the program, and the control socket.
  *      A byte on the socket is a signal number to send to the group
  *      (-pid); EOF (qhil closed it, or died) means SIGKILL to the group;
@@ -447,6 +448,10 @@ static _Noreturn void guard_run(const qhil_spawn *sp, const char *path,
     if (pid == 0) {
         program_run(sp, path, self, status_fd, ctl_fd);
     }
+    /* The program makes its group too, but perhaps not yet: a signal to
+     * the group must reach it from now on (as shells do, both call
+     * setpgid; the loser gets EACCES or nothing to do). */
+    setpgid(pid, pid);
     /* Hold none of the program's fds: their EOF must mean its end. */
     child_close_range(0, 2 + (unsigned)sp->n_pass_fds);
     child_put(status_fd, PROC_REC_PID, (int)pid);

@@ -302,6 +302,36 @@ static void test_exec_failure(void **state)
     unlink(path);
 }
 
+/* The exec status is read by the deadline: one already past fails at
+ * once, and the half-started program and its guard are gone. */
+static void test_spawn_deadline(void **state)
+{
+    char duration[256];
+    char *argv[] = {"sleep", duration, NULL};
+    qhil_spawn sp = {.argv = argv,
+                     .stdin_fd = -1,
+                     .stdout_fd = -1,
+                     .stderr_fd = -1,
+                     .deadline = qhil_now() - 1};
+    qhil_child c;
+    qhil_error err;
+    int64_t start = qhil_now();
+    int status;
+
+    (void)state;
+    snprintf(duration, sizeof(duration), "%s", mark(9));
+    qhil_error_init(&err);
+    assert_int_equal(qhil_proc_spawn(&sp, &c, &err), QHIL_ETIMEDOUT);
+    assert_contains(err.message, "was not started within its deadline");
+    assert_true(qhil_now() - start < 3 * QHIL_SEC);
+    assert_int_equal(c.guard, -1);
+    assert_int_equal(procs_with(duration), 0);
+    errno = 0;
+    assert_int_equal(waitpid(-1, &status, WNOHANG), -1);
+    assert_int_equal(errno, ECHILD);
+    qhil_error_release(&err);
+}
+
 /* The guard keeps no copy of the program's fds: when the program closes
  * one, we see EOF at once, with the guard still running. */
 static void test_guard_holds_no_fds(void **state)
@@ -346,6 +376,7 @@ int main(void)
         cmocka_unit_test(test_release_kills),
         cmocka_unit_test(test_parent_killed),
         cmocka_unit_test(test_exec_failure),
+        cmocka_unit_test(test_spawn_deadline),
         cmocka_unit_test(test_guard_holds_no_fds),
     };
 
