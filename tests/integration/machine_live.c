@@ -142,19 +142,26 @@ static char *slurp(const char *path, size_t *len)
     return s;
 }
 
-/* Start a migration to "exec:sleep DURATION": QEMU runs sh and sleep. */
-static void start_child(qhil_machine *m, const char *duration)
+/* Start a migration to "exec:PREFIXsleep DURATION": QEMU runs sh and
+ * sleep. */
+static void start_child_as(qhil_machine *m, const char *prefix,
+                           const char *duration)
 {
-    char uri[64];
+    char uri[128];
     json_t *args;
 
-    snprintf(uri, sizeof(uri), "exec:sleep %s", duration);
+    snprintf(uri, sizeof(uri), "exec:%ssleep %s", prefix, duration);
     args = json_pack("{ss}", "uri", uri);
     CHECK_RC(qhil_qmp_execute(qhil_machine_qmp(m), "migrate", args, NULL,
                               later(), &err),
              QHIL_EOK);
     json_decref(args);
     CHECK_EQ(wait_sleeps(duration, 1), 1);
+}
+
+static void start_child(qhil_machine *m, const char *duration)
+{
+    start_child_as(m, "", duration);
 }
 
 static void test_children_end(const char *kernel)
@@ -213,6 +220,23 @@ static void test_children_end(const char *kernel)
     CHECK_EQ(sleeps("303.7"), 0);
     CHECK_RC(qhil_machine_check(m, &err), QHIL_EEXITED);
     CHECK(strstr(err.message, "killed by signal 9") != NULL);
+    qhil_machine_free(m);
+    it_remove_run_dir(dir);
+    free(dir);
+    /* A child that left QEMU's session, ignores SIGTERM and holds
+     * QEMU's stderr (the qemu.log pipe): shutdown still ends it, and
+     * does not wait on the pipe. */
+    dir = it_run_dir("qhil-machine");
+    opts.run_dir = dir;
+    CHECK_RC(qhil_machine_launch(&opts, &m, &err), QHIL_EOK);
+    start_child_as(m, "trap '' TERM; exec setsid ", "303.8");
+    {
+        int64_t start = qhil_now();
+
+        CHECK_RC(qhil_machine_shutdown(m, &err), QHIL_EOK);
+        CHECK(qhil_now() - start < 3 * QHIL_SEC);
+    }
+    CHECK_EQ(sleeps("303.8"), 0);
     qhil_machine_free(m);
     it_remove_run_dir(dir);
     free(dir);
