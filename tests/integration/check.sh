@@ -229,6 +229,27 @@ PY
     no_qemu_left
 }
 
+# A test whose folder cannot be made (OUT so long that only the long
+# name's folder passes PATH_MAX) is an error; the run goes on and
+# reports every test.
+scenario_test_folder_fails() {
+    local out="$work/long" part
+    part=$(printf 'd%.0s' $(seq 200))
+    while [ ${#out} -lt 3800 ]; do
+        out="$out/$part"
+    done
+    out="$out/${part:0:$((4000 - ${#out} - 1))}"
+    [ ${#out} -eq 4000 ] || fail "OUT is ${#out} bytes, expected 4000"
+    run 1 run -o "$out" --junit "$work/junit.xml" "$suites/long-name.yaml"
+    has '^PASS +before '
+    has '^ERROR +L{300} '
+    has 'cannot create the test folder .*File name too long'
+    has '^PASS +after '
+    has '^2 passed, 1 failed$'
+    grep -q '<testsuite name="long-name" tests="3" failures="0" errors="1"' \
+        "$work/junit.xml" || fail "JUnit report incomplete"
+}
+
 # Two runs of one suite at once into one OUT: two run folders, each
 # console.log holds one boot only, both reports are complete.
 scenario_concurrent_runs() {
