@@ -11,8 +11,9 @@
  * mkdir() without -p refuses a folder that is there already.
  *
  * Each run makes its own folder with mkdir(), which fails if the folder
- * exists: two runs started in the same second by the same pid (pid reuse)
- * or a folder planted in advance get the next suffix instead.  Everything
+ * exists: two runs started in the same millisecond by the same pid (one
+ * process running suites in a loop, pid reuse) or a folder planted in
+ * advance get the next suffix instead.  Everything
  * a run writes is inside folders it made, so nothing planted can be
  * followed.
  */
@@ -189,7 +190,7 @@ int qhil_runpath_new(const char *out_dir, qhil_runpath **out,
     qhil_runpath *rp = NULL;
     char stamp[32];
     char *run_id = NULL;
-    time_t now = time(NULL);
+    struct timespec now;
     struct tm tm;
     int rc;
     int i;
@@ -208,10 +209,15 @@ int qhil_runpath_new(const char *out_dir, qhil_runpath **out,
         rc = qhil_error_set(err, QHIL_ENOMEM, "out of memory");
         goto fail;
     }
-    if (!gmtime_r(&now, &tm) ||
+    /* Wall-clock time, for a name only: milliseconds keep runs one after
+     * the other (a library caller's loop) from probing suffixes. */
+    clock_gettime(CLOCK_REALTIME, &now);
+    if (!gmtime_r(&now.tv_sec, &tm) ||
         strftime(stamp, sizeof(stamp), "%Y%m%d-%H%M%S", &tm) == 0) {
-        snprintf(stamp, sizeof(stamp), "%lld", (long long)now);
+        snprintf(stamp, sizeof(stamp), "%lld", (long long)now.tv_sec);
     }
+    snprintf(stamp + strlen(stamp), sizeof(stamp) - strlen(stamp), ".%03ld",
+             now.tv_nsec / 1000000);
     for (i = 1; i <= MAX_TRIES; i++) {
         free(run_id);
         free(rp->run_dir);
@@ -287,10 +293,13 @@ int qhil_runpath_mkdir(qhil_runpath *rp, const char *name, char **path,
 
     *path = NULL;
     grown = realloc(rp->used, (rp->n_used + 1) * sizeof(*grown));
-    if (!grown || qhil_runpath_name(name, &base) < 0) {
+    if (!grown) {
         return qhil_error_set(err, QHIL_ENOMEM, "out of memory");
     }
     rp->used = grown;
+    if (qhil_runpath_name(name, &base) < 0) {
+        return qhil_error_set(err, QHIL_ENOMEM, "out of memory");
+    }
     for (i = 1; i <= MAX_TRIES; i++) {
         free(comp);
         free(dir);

@@ -8,9 +8,10 @@
  *   OUT/<run-id>/<test>/       console.log, qemu.log, qemu.pid of a test
  *   OUT/latest                 symlink to the newest <run-id>
  *
- * <run-id> is the UTC start time and the process id, YYYYMMDD-HHMMSS-PID,
- * with "-2", "-3", ... added when that folder exists already: run folders
- * sort by start time, and two runs never share one.  OUT/latest is
+ * <run-id> is the UTC start time to the millisecond and the process id,
+ * YYYYMMDD-HHMMSS.mmm-PID, with "-2", "-3", ... added when that folder
+ * exists already: run folders sort by start time, and two runs never
+ * share one.  OUT/latest is
  * replaced atomically (a symlink under a temporary name renamed over it),
  * so a reader sees the old run or the new one, never no link.
  *

@@ -437,25 +437,36 @@ static void test_planted(void **state)
     time_t now = time(NULL);
     qhil_error err;
     int k;
+    int ms;
 
     (void)state;
     qhil_error_init(&err);
     assert_int_equal(mkdir(out, 0755), 0);
     assert_int_equal(mkdir(victim, 0755), 0);
-    /* This second and the next, as the run would name them. */
+    /* Every name the run could take in this second and the next:
+     * folders and symlinks to a folder outside. */
     for (k = 0; k < 2; k++) {
         time_t t = now + k;
 
         gmtime_r(&t, &tm);
         strftime(stamp, sizeof(stamp), "%Y%m%d-%H%M%S", &tm);
-        assert_true(asprintf(&p, "%s/%s-%ld", out, stamp, (long)getpid()) >
-                    0);
-        assert_int_equal(k ? symlink(victim, p) : mkdir(p, 0755), 0);
-        free(p);
+        for (ms = 0; ms < 1000; ms++) {
+            assert_true(asprintf(&p, "%s/%s.%03d-%ld", out, stamp, ms,
+                                 (long)getpid()) > 0);
+            assert_int_equal(ms % 2 ? symlink(victim, p) : mkdir(p, 0755),
+                             0);
+            free(p);
+        }
     }
     assert_int_equal(symlink(victim, latest), 0);
 
     assert_int_equal(qhil_runpath_new(out, &rp, &err), 0);
+    {
+        const char *d = qhil_runpath_dir(rp);
+
+        assert_true(time(NULL) > now + 1 ||
+                    strcmp(d + strlen(d) - 2, "-2") == 0);
+    }
     assert_int_equal(qhil_runpath_mkdir(rp, "t", &dir, &err), 0);
     assert_int_equal(count_entries(victim), 0);
     assert_int_equal(count_entries(qhil_runpath_dir(rp)), 1);
