@@ -186,6 +186,79 @@ static void test_name_long(void **state)
     free(ca);
 }
 
+/* Undo the escape: "%XX" back to the byte.  Returns NULL for text the
+ * mapping never makes. */
+static char *unescape(const char *comp)
+{
+    char *out = malloc(strlen(comp) + 1);
+    size_t n = 0;
+    const char *c;
+
+    assert_non_null(out);
+    if (!strcmp(comp, "%empty")) {
+        out[0] = '\0';
+        return out;
+    }
+    for (c = comp; *c; c++) {
+        unsigned hi;
+        unsigned lo;
+
+        if (*c != '%') {
+            out[n++] = *c;
+            continue;
+        }
+        if (!c[1] || !c[2] || !strchr("0123456789abcdef", c[1]) ||
+            !strchr("0123456789abcdef", c[2])) {
+            free(out);
+            return NULL;
+        }
+        hi = (unsigned)(c[1] <= '9' ? c[1] - '0' : c[1] - 'a' + 10);
+        lo = (unsigned)(c[2] <= '9' ? c[2] - '0' : c[2] - 'a' + 10);
+        out[n++] = (char)(hi << 4 | lo);
+        c += 2;
+    }
+    out[n] = '\0';
+    return out;
+}
+
+/* Random names of any bytes: every component is safe, and one that was
+ * not shortened gives the name back, so no two such names share it. */
+static void test_name_random(void **state)
+{
+    unsigned seed = 12345;
+    char name[64];
+    int round;
+
+    (void)state;
+    for (round = 0; round < 20000; round++) {
+        size_t len = (size_t)(rand_r(&seed) % 40);
+        char *comp;
+        size_t i;
+
+        for (i = 0; i < len; i++) {
+            int r = rand_r(&seed) % 4;
+
+            /* Favour the bytes the rules are about. */
+            name[i] = r == 0   ? "./-_%~ aA"[rand_r(&seed) % 9]
+                      : r == 1 ? (char)('a' + rand_r(&seed) % 26)
+                               : (char)(1 + rand_r(&seed) % 255);
+        }
+        name[len] = '\0';
+        comp = name_of(name);
+        check_component(name, comp);
+        if (!strchr(comp, '~')) {
+            char *back = unescape(comp);
+
+            assert_non_null(back);
+            assert_string_equal(back, name);
+            free(back);
+        } else {
+            assert_int_equal(strlen(comp), QHIL_RUNPATH_NAME_MAX);
+        }
+        free(comp);
+    }
+}
+
 typedef struct name_set {
     char **v;
     size_t n;
@@ -433,40 +506,35 @@ static void test_planted(void **state)
     char *p = NULL;
     qhil_runpath *rp = NULL;
     char *dir = NULL;
+    struct timespec ts;
     struct tm tm;
-    time_t now = time(NULL);
     qhil_error err;
-    int k;
     int ms;
 
     (void)state;
     qhil_error_init(&err);
     assert_int_equal(mkdir(out, 0755), 0);
     assert_int_equal(mkdir(victim, 0755), 0);
-    /* Every name the run could take in this second and the next:
-     * folders and symlinks to a folder outside. */
-    for (k = 0; k < 2; k++) {
-        time_t t = now + k;
+    /* The names the run would take in the next 300 ms: folders and
+     * symlinks to a folder outside. */
+    clock_gettime(CLOCK_REALTIME, &ts);
+    for (ms = 0; ms < 300; ms++) {
+        long long t = (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000 + ms;
+        time_t sec = (time_t)(t / 1000);
 
-        gmtime_r(&t, &tm);
+        gmtime_r(&sec, &tm);
         strftime(stamp, sizeof(stamp), "%Y%m%d-%H%M%S", &tm);
-        for (ms = 0; ms < 1000; ms++) {
-            assert_true(asprintf(&p, "%s/%s.%03d-%ld", out, stamp, ms,
-                                 (long)getpid()) > 0);
-            assert_int_equal(ms % 2 ? symlink(victim, p) : mkdir(p, 0755),
-                             0);
-            free(p);
-        }
+        assert_true(asprintf(&p, "%s/%s.%03lld-%ld", out, stamp, t % 1000,
+                             (long)getpid()) > 0);
+        assert_int_equal(ms % 2 ? symlink(victim, p) : mkdir(p, 0755), 0);
+        free(p);
     }
     assert_int_equal(symlink(victim, latest), 0);
 
     assert_int_equal(qhil_runpath_new(out, &rp, &err), 0);
-    {
-        const char *d = qhil_runpath_dir(rp);
-
-        assert_true(time(NULL) > now + 1 ||
-                    strcmp(d + strlen(d) - 2, "-2") == 0);
-    }
+    /* The run's folder is new: OUT holds the 300 planted names, latest
+     * and the run folder. */
+    assert_int_equal(count_entries(out), 302);
     assert_int_equal(qhil_runpath_mkdir(rp, "t", &dir, &err), 0);
     assert_int_equal(count_entries(victim), 0);
     assert_int_equal(count_entries(qhil_runpath_dir(rp)), 1);
@@ -556,6 +624,7 @@ int main(void)
         cmocka_unit_test(test_name_examples),
         cmocka_unit_test(test_name_long),
         cmocka_unit_test(test_name_injective),
+        cmocka_unit_test(test_name_random),
         cmocka_unit_test(test_run_folders),
         cmocka_unit_test(test_two_runs),
         cmocka_unit_test(test_planted),
