@@ -209,10 +209,11 @@ static void timeout_message(int64_t step_timeout, const char *what,
 }
 
 /*
- * Did step idx end because the test's deadline came?  cut: the step's
- * deadline was the test's; timed_out: its wait ran out (a wait step
- * always does).  A step that passed after the deadline counts too: the
- * test ran over its time.
+ * Did the step end because the test's deadline came?  deadline: the
+ * step's, which is the test's when the test's came first; timed_out: the
+ * step's wait ran out (a wait step always does).  A step that passed
+ * after the test's deadline counts too: the test ran over its time.  A
+ * step that failed for its own reason keeps it.
  */
 static bool test_deadline_hit(const test_run *tr, int64_t deadline,
                               bool timed_out)
