@@ -330,7 +330,8 @@ scenario_report_bad_path() {
     # A good path: no temporary file left beside the report.
     run 0 run -o "$work/r" --junit "$work/dir/r.xml" \
         "$suites/escape-name.yaml"
-    [ "$(ls -A "$work/dir")" = r.xml ] || fail "left beside the report: $(ls -A "$work/dir")"
+    [ "$(ls -A "$work/dir")" = r.xml ] ||
+        fail "left beside the report: $(ls -A "$work/dir")"
 }
 
 # The test's 1 s timeout during a 5 s wait: FAIL after about 1 s.
@@ -542,7 +543,8 @@ scenario_device_cmsdk_exact() {
 scenario_device_guest() {
     run 0 run -o "$work/r" examples/devices/guest-riscv.yaml
     has '^3 passed, 0 failed$'
-    grep -q 'qhil_timer_irq irq level 1' "$(test_dir timer-interrupt)/qemu.log" ||
+    grep -q 'qhil_timer_irq irq level 1' \
+        "$(test_dir timer-interrupt)/qemu.log" ||
         fail "the timer's trace events are not in qemu.log"
     run 0 run -o "$work/r2" "$suites/guest-on-debian-qemu.yaml"
     has '^1 passed, 0 failed$'
