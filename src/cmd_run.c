@@ -31,8 +31,10 @@ static void run_usage(FILE *f)
             "Boot the suite's board in QEMU once per test and run its "
             "steps.\n"
             "\n"
-            "  -o, --output DIR   logs go to DIR/<test>/ "
-            "(default qhil-results/<suite>)\n"
+            "  -o, --output DIR   logs go to DIR/<run-id>/<test>/, "
+            "DIR/latest is the\n"
+            "                     newest run (default "
+            "qhil-results/<suite>)\n"
             "      --junit FILE   write a JUnit XML report\n"
             "      --tap[=FILE]   write a TAP report (to stdout when no "
             "FILE;\n"
@@ -110,21 +112,43 @@ static void on_test_done(void *data, const qhil_test *test,
             fputc('\n', c->out);
         }
     }
-    fprintf(c->out, "       logs: %s, %s\n", r->console_log, r->qemu_log);
+    if (r->console_log && r->qemu_log) {
+        fprintf(c->out, "       logs: %s, %s\n", r->console_log,
+                r->qemu_log);
+    }
     fflush(c->out);
 }
 
-static int write_report(const qhil_suite_result *res, qhil_report_format fmt,
-                        const char *path)
+/* Report files are opened before the run: a path that cannot be written
+ * is refused before any QEMU starts. */
+static int open_report(const char *option, const char *path,
+                       qhil_report_file **f)
 {
     qhil_error e;
     int rc;
 
     qhil_error_init(&e);
-    if (!path) {
+    rc = qhil_report_file_open(path, f, &e);
+    if (rc < 0) {
+        fprintf(stderr, "qhil: %s: %s; nothing was run\n", option,
+                qhil_error_message(&e, rc));
+    }
+    qhil_error_release(&e);
+    return rc;
+}
+
+/* To f, or to stdout when f is NULL. */
+static int write_report(const qhil_suite_result *res, qhil_report_format fmt,
+                        qhil_report_file *f)
+{
+    qhil_error e;
+    int rc;
+
+    qhil_error_init(&e);
+    if (!f) {
         rc = qhil_report_write(res, fmt, stdout, &e);
     } else {
-        rc = qhil_report_save(res, fmt, path, &e);
+        rc = qhil_report_file_commit(f, res, fmt, &e);
     }
     if (rc < 0) {
         fprintf(stderr, "qhil: %s\n", qhil_error_message(&e, rc));
@@ -160,6 +184,9 @@ int cmd_run(int argc, char **argv)
     size_t n_qemu = 0;
     char **qemu_dirs = NULL;
     char *default_out = NULL;
+    char *suite_dir = NULL;
+    qhil_report_file *junit_file = NULL;
+    qhil_report_file *tap_file = NULL;
     qhil_suite *suite = NULL;
     qhil_suite_result *res = NULL;
     qhil_error e;
@@ -247,11 +274,18 @@ int cmd_run(int argc, char **argv)
         goto cleanup;
     }
     if (!out_dir) {
-        if (asprintf(&default_out, "qhil-results/%s", suite->name) < 0) {
+        /* The suite name is input: one safe folder name. */
+        if (qhil_runpath_name(suite->name, &suite_dir) < 0 ||
+            asprintf(&default_out, "qhil-results/%s", suite_dir) < 0) {
+            default_out = NULL;
             fprintf(stderr, "qhil: out of memory\n");
             goto cleanup;
         }
         out_dir = default_out;
+    }
+    if ((junit && open_report("--junit", junit, &junit_file) < 0) ||
+        (tap && open_report("--tap", tap, &tap_file) < 0)) {
+        goto cleanup;
     }
     cli.suite = suite;
     cli.n_selected = only ? n_only : suite->n_tests;
@@ -279,11 +313,11 @@ int cmd_run(int argc, char **argv)
         size_t skipped = qhil_suite_result_count(res, QHIL_SKIP);
 
         status = failed + errors ? QHIL_EXIT_FAILED : QHIL_EXIT_OK;
-        if (junit && write_report(res, QHIL_REPORT_JUNIT, junit) < 0) {
+        if (junit && write_report(res, QHIL_REPORT_JUNIT, junit_file) < 0) {
             status = QHIL_EXIT_USAGE;
         }
         if ((tap || tap_stdout) &&
-            write_report(res, QHIL_REPORT_TAP, tap) < 0) {
+            write_report(res, QHIL_REPORT_TAP, tap_file) < 0) {
             status = QHIL_EXIT_USAGE;
         }
         if (errors) {
@@ -292,7 +326,8 @@ int cmd_run(int argc, char **argv)
                     "(error), counted as failed\n",
                     errors, errors == 1 ? "" : "s");
         }
-        fprintf(cli.out, "logs in %s\n", out_dir);
+        fprintf(cli.out, "logs in %s\n",
+                res->run_dir ? res->run_dir : out_dir);
         if (skipped) {
             fprintf(cli.out, "%zu passed, %zu failed, %zu skipped\n", passed,
                     failed + errors, skipped);
@@ -303,12 +338,16 @@ int cmd_run(int argc, char **argv)
     }
 
 cleanup:
+    /* A report not written (the run failed) leaves no temporary file. */
+    qhil_report_file_free(junit_file);
+    qhil_report_file_free(tap_file);
     qhil_suite_result_free(res);
     qhil_suite_free(suite);
     qhil_argv_free(board_dirs);
     qhil_argv_free(qemu_dirs);
     free(extra_qemu);
     free(default_out);
+    free(suite_dir);
     free(only);
     free(extra_boards);
     qhil_error_release(&e);

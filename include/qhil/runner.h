@@ -1,16 +1,20 @@
 /*
  * qhil/runner.h - run a suite: one fresh machine per test, steps in order.
  *
- * For each test the runner makes OUT_DIR/<test>/ (console.log, qemu.log,
- * qemu.pid; a name with characters other than [A-Za-z0-9._-] has them
- * mapped to '_' and a hash of the name appended),
- * launches the suite's board with the suite's images, installs the fail
- * patterns, runs the steps, stops QEMU in order and records a verdict:
+ * Each run makes its own folder OUT_DIR/<run-id>/ and points
+ * OUT_DIR/latest at it (see runpath.h).  For each test the runner makes a
+ * fresh OUT_DIR/<run-id>/<test>/ (console.log, qemu.log, qemu.pid; the
+ * test name made safe by qhil_runpath_name), launches the suite's board
+ * with the suite's images, installs the fail patterns, runs the steps,
+ * stops QEMU in order and records a verdict:
  *
- *   pass   every step did what it said
+ *   pass   every step did what it said, within the test's timeout
  *   fail   the firmware misbehaved: a pattern did not come in time, a
- *          fail_on pattern matched, a QMP reply did not match
- *   error  the test could not run: QEMU did not start or died
+ *          fail_on pattern matched, a QMP reply did not match, the
+ *          test's timeout came during a step ("test timeout after 1s,
+ *          in step 3: wait 5s")
+ *   error  the test could not run: its folder could not be made, QEMU
+ *          did not start or died
  *
  * Problems that would hit every test (unknown board, bad template, QEMU
  * binary not installed, forbidden job options, unknown test names in
@@ -37,7 +41,8 @@ typedef struct qhil_run_opts {
                                       before PATH (NULL-terminated, may
                                       be NULL): where qhil's own QEMU
                                       build lives */
-    const char *out_dir;           /* created if missing */
+    const char *out_dir;           /* OUT: created if missing; the run
+                                      writes in a new OUT/<run-id>/ */
     const char *const *only;       /* test names to run (NULL-terminated),
                                       NULL for all */
     size_t tail_lines;             /* console lines kept in a failure;

@@ -99,7 +99,7 @@ scenario_example_mps2() {
     grep -q 'Hello, QEMU!' "$work/junit.xml" || fail "JUnit lacks console log"
     grep -q '^1\.\.6$' "$work/out.tap" || fail "TAP plan wrong"
     [ "$(grep -c '^ok ' "$work/out.tap")" -eq 6 ] || fail "TAP oks wrong"
-    [ -s "$work/r/boots/console.log" ] || fail "console log missing"
+    [ -s "$(test_dir boots)/console.log" ] || fail "console log missing"
     no_qemu_left
 }
 
@@ -129,7 +129,7 @@ scenario_wrong_pattern_fails() {
     has '\| Hello, QEMU!'
     has '^PASS +passes-afterwards '
     has '^1 passed, 1 failed$'
-    grep -q 'Hello, QEMU!' "$work/r/wrong-banner/console.log" ||
+    grep -q 'Hello, QEMU!' "$(test_dir wrong-banner)/console.log" ||
         fail "console log of the failed test not kept"
     no_qemu_left
 }
@@ -157,8 +157,195 @@ scenario_qmp_rejected() {
 scenario_test_timeout() {
     local start=$SECONDS
     run 1 run -o "$work/r" "$suites/test-timeout.yaml"
-    has 'test timeout of 1.5s reached'
+    has 'test timeout after 1.5s, in step 3: expect "never printed"'
     [ $((SECONDS - start)) -lt 10 ] || fail "test timeout not honoured"
+    no_qemu_left
+}
+
+# ---- results folders and reports ------------------------------------
+
+# The run folder a run printed ("logs in DIR") in $work/out.
+run_folder() {
+    sed -n 's/^logs in //p' "$work/out"
+}
+
+# The suite name "../../../x" as the default results folder: everything
+# stays inside ./qhil-results.
+scenario_path_escape() {
+    local cwd="$work/d1/d2/d3"
+    mkdir -p "$cwd"
+    (cd "$cwd" && "$QHIL" run "$suites/escape-name.yaml") >"$work/out" 2>&1 ||
+        fail "the run failed"
+    has '^PASS +boots '
+    [ ! -e "$work/d1/x" ] || fail "logs written outside qhil-results"
+    local stray
+    stray=$(find "$work" -path "$cwd/qhil-results" -prune -o -newer "$cwd" \
+        ! -path "$work/out" -print)
+    [ -z "$stray" ] || fail "files made outside qhil-results: $stray"
+    local dir
+    dir=$(run_folder)
+    case "$dir" in
+    qhil-results/%2e.%2f..%2f..%2fx/*) ;;
+    *) fail "run folder '$dir' is not inside qhil-results/<safe name>" ;;
+    esac
+    [ -s "$cwd/$dir/boots/console.log" ] || fail "console.log not in $dir"
+    [ -L "$cwd/qhil-results/%2e.%2f..%2f..%2fx/latest" ] ||
+        fail "no latest link"
+}
+
+# Names that collide as folder names (with the mapped form of another
+# name, or only in case), 300-byte names, ".", "..", "/": the run
+# finishes, each test has its own folder inside the run folder, the
+# JUnit report lists every test.
+scenario_tricky_names() {
+    local n
+    n=$(grep -c '^  - name:' "$suites/tricky-names.yaml")
+    run 0 run -o "$work/r" --junit "$work/junit.xml" \
+        "$suites/tricky-names.yaml"
+    has "^$n passed, 0 failed$"
+    local dir folders logs
+    dir=$(run_folder)
+    [ "$(readlink -f "$dir")" = "$(readlink -f "$work/r/latest")" ] ||
+        fail "latest does not point at the run folder $dir"
+    folders=$(find "$dir" -mindepth 1 -maxdepth 1 -type d | wc -l)
+    [ "$folders" -eq "$n" ] || fail "$folders test folders for $n tests"
+    logs=$(find "$dir" -mindepth 2 -maxdepth 2 -name console.log -size +0 |
+        wc -l)
+    [ "$logs" -eq "$n" ] || fail "$logs console logs for $n tests"
+    # Nothing outside the run folder but the latest link.
+    [ "$(find "$work/r" -mindepth 1 -maxdepth 1 | wc -l)" -eq 2 ] ||
+        fail "extra entries in the results folder: $(ls -A "$work/r")"
+    [ ! -e "$work/up" ] && [ ! -e "$work/r/up" ] || fail "'../up' escaped"
+    python3 - "$work/junit.xml" "$n" <<'PY' || fail "JUnit report incomplete"
+import sys, xml.etree.ElementTree as ET
+suite = ET.parse(sys.argv[1]).getroot().find("testsuite")
+cases = suite.findall("testcase")
+names = {c.get("name") for c in cases}
+sys.exit(0 if len(cases) == int(sys.argv[2]) == len(names) and
+         suite.get("tests") == sys.argv[2] else 1)
+PY
+    grep -q "name=\"$(printf 'L%.0s' $(seq 300))\"" "$work/junit.xml" ||
+        fail "the 300-character name is not in the report"
+    no_qemu_left
+}
+
+# A test whose folder cannot be made (OUT so long that only the long
+# name's folder passes PATH_MAX) is an error; the run goes on and
+# reports every test.
+scenario_test_folder_fails() {
+    local out="$work/long" part
+    part=$(printf 'd%.0s' $(seq 200))
+    while [ ${#out} -lt 3800 ]; do
+        out="$out/$part"
+    done
+    out="$out/${part:0:$((4000 - ${#out} - 1))}"
+    [ ${#out} -eq 4000 ] || fail "OUT is ${#out} bytes, expected 4000"
+    run 1 run -o "$out" --junit "$work/junit.xml" "$suites/long-name.yaml"
+    has '^PASS +before '
+    has '^ERROR +L{300} '
+    has 'cannot create the test folder .*File name too long'
+    has '^PASS +after '
+    has '^2 passed, 1 failed$'
+    grep -q '<testsuite name="long-name" tests="3" failures="0" errors="1"' \
+        "$work/junit.xml" || fail "JUnit report incomplete"
+}
+
+# Two runs of one suite at once into one OUT: two run folders, each
+# console.log holds one boot only, both reports are complete.
+scenario_concurrent_runs() {
+    "$QHIL" run -o "$work/r" --junit "$work/a.xml" \
+        "$suites/concurrent.yaml" >"$work/out.a" 2>&1 &
+    local a=$!
+    "$QHIL" run -o "$work/r" --junit "$work/b.xml" \
+        "$suites/concurrent.yaml" >"$work/out.b" 2>&1 &
+    local b=$!
+    wait $a || { cp "$work/out.a" "$work/out"; fail "first run failed"; }
+    wait $b || { cp "$work/out.b" "$work/out"; fail "second run failed"; }
+    local da db t
+    da=$(sed -n 's/^logs in //p' "$work/out.a")
+    db=$(sed -n 's/^logs in //p' "$work/out.b")
+    [ -n "$da" ] && [ -n "$db" ] || fail "a run did not say where its logs are"
+    [ "$da" != "$db" ] || fail "both runs wrote to $da"
+    for t in first second; do
+        for d in "$da" "$db"; do
+            [ "$(grep -c 'Hello, QEMU!' "$d/$t/console.log")" -eq 1 ] ||
+                fail "$d/$t/console.log does not hold exactly one boot"
+            [ "$(grep -c 'count=1' "$d/$t/console.log")" -eq 1 ] ||
+                fail "$d/$t/console.log mixes runs"
+        done
+        [ "$(cat "$da/$t/qemu.pid")" != "$(cat "$db/$t/qemu.pid")" ] ||
+            fail "the two runs share $t/qemu.pid"
+    done
+    for x in a b; do
+        python3 - "$work/$x.xml" <<'PY' || fail "report $x.xml incomplete"
+import sys, xml.etree.ElementTree as ET
+s = ET.parse(sys.argv[1]).getroot().find("testsuite")
+sys.exit(0 if s.get("tests") == "2" and s.get("failures") == "0" and
+         len(s.findall("testcase")) == 2 else 1)
+PY
+    done
+    local latest
+    latest=$(readlink "$work/r/latest")
+    [ "$work/r/$latest" = "$da" ] || [ "$work/r/$latest" = "$db" ] ||
+        fail "latest points at $latest, not at one of the runs"
+    no_qemu_left
+}
+
+# Symlinks planted in OUT (the old layout's log names, and latest) are
+# never followed: their targets stay as they were.
+scenario_planted_symlinks() {
+    mkdir -p "$work/r/boots" "$work/victim"
+    local f
+    for f in console.log qemu.log qemu.pid; do
+        echo precious >"$work/victim.$f"
+        ln -s "$work/victim.$f" "$work/r/boots/$f"
+    done
+    ln -s "$work/victim" "$work/r/latest"
+    run 0 run -o "$work/r" "$suites/escape-name.yaml"
+    has '^PASS +boots '
+    for f in console.log qemu.log qemu.pid; do
+        [ "$(cat "$work/victim.$f")" = precious ] ||
+            fail "the target of the planted $f was changed"
+    done
+    [ -z "$(ls -A "$work/victim")" ] || fail "written through the latest link"
+    [ -L "$work/r/latest" ] && [ -s "$work/r/latest/boots/console.log" ] ||
+        fail "latest does not point at the new run"
+    [ ! -L "$(run_folder)/boots/console.log" ] || fail "console.log is a link"
+}
+
+# A report path that cannot be written is refused before any QEMU starts.
+scenario_report_bad_path() {
+    run 2 run -o "$work/r" --junit /nonexistent/r.xml \
+        "$suites/escape-name.yaml"
+    has '^qhil: --junit: /nonexistent/r\.xml: .*No such file or directory'
+    lacks '^qhil: suite '
+    lacks 'PASS|FAIL'
+    [ ! -e "$work/r" ] || fail "the run started before the report was checked"
+    run 2 run -o "$work/r" --tap=/nonexistent/t.tap "$suites/escape-name.yaml"
+    has '^qhil: --tap: /nonexistent/t\.tap: '
+    mkdir "$work/dir"
+    run 2 run -o "$work/r" --junit "$work/dir" "$suites/escape-name.yaml"
+    has "^qhil: --junit: $work/dir: is a folder"
+    [ ! -e "$work/r" ] || fail "the run started before the report was checked"
+    # A good path: no temporary file left beside the report.
+    run 0 run -o "$work/r" --junit "$work/dir/r.xml" \
+        "$suites/escape-name.yaml"
+    [ "$(ls -A "$work/dir")" = r.xml ] ||
+        fail "left beside the report: $(ls -A "$work/dir")"
+}
+
+# The test's 1 s timeout during a 5 s wait: FAIL after about 1 s.
+scenario_timeout_wait() {
+    local start end
+    start=$(date +%s%N)
+    run 1 run -o "$work/r" "$suites/timeout-wait.yaml"
+    end=$(date +%s%N)
+    has '^FAIL +wait-past-timeout '
+    has 'test timeout after 1s, in step 2: wait 5s'
+    has '^PASS +passes-afterwards '
+    has '^1 passed, 1 failed$'
+    [ $(((end - start) / 1000000)) -lt 4000 ] ||
+        fail "took $(((end - start) / 1000000)) ms: the wait was not cut short"
     no_qemu_left
 }
 
@@ -200,7 +387,7 @@ scenario_qemu_dies_at_start() {
     has "QEMU exited with status 1 before QMP was ready: .*no-such-device"
     has 'could not run properly \(error\), counted as failed'
     has '^0 passed, 1 failed$'
-    [ -s "$work/r/boots/qemu.log" ] || fail "qemu.log not kept"
+    [ -s "$(test_dir boots)/qemu.log" ] || fail "qemu.log not kept"
     no_qemu_left
 }
 
@@ -211,7 +398,7 @@ scenario_qemu_killed_mid_test() {
     qemu=$(qemu_child_of $qhil) || fail "QEMU never started"
     # Let it boot and print its banner, then kill it hard.
     for _ in $(seq 100); do
-        grep -q 'Hello' "$work/r/waits/console.log" 2>/dev/null && break
+        grep -q 'Hello' "$(test_dir waits)/console.log" 2>/dev/null && break
         sleep 0.05
     done
     kill -9 "$qemu"
@@ -222,7 +409,7 @@ scenario_qemu_killed_mid_test() {
     [ $((SECONDS - start)) -lt 10 ] || fail "qhil noticed the death late"
     has '^ERROR +waits '
     has 'QEMU killed by signal 9'
-    grep -q 'Hello, QEMU!' "$work/r/waits/console.log" ||
+    grep -q 'Hello, QEMU!' "$(test_dir waits)/console.log" ||
         fail "console log lost"
     no_qemu_left
 }
@@ -330,7 +517,7 @@ scenario_device_banana_rom() {
     run 0 run -o "$work/r" examples/devices/banana-rom.yaml
     has '^5 passed, 0 failed$'
     grep -q 'banana_rom_read offset 0x00 size 4 -> 0xba000001' \
-        "$work/r/chip-id/qemu.log" || fail "trace events not in qemu.log"
+        "$(test_dir chip-id)/qemu.log" || fail "trace events not in qemu.log"
     no_qemu_left
 }
 
@@ -356,7 +543,8 @@ scenario_device_cmsdk_exact() {
 scenario_device_guest() {
     run 0 run -o "$work/r" examples/devices/guest-riscv.yaml
     has '^3 passed, 0 failed$'
-    grep -q 'qhil_timer_irq irq level 1' "$work/r/timer-interrupt/qemu.log" ||
+    grep -q 'qhil_timer_irq irq level 1' \
+        "$(test_dir timer-interrupt)/qemu.log" ||
         fail "the timer's trace events are not in qemu.log"
     run 0 run -o "$work/r2" "$suites/guest-on-debian-qemu.yaml"
     has '^1 passed, 0 failed$'
