@@ -358,6 +358,65 @@ scenario_interrupt_twice() {
     no_qemu_left
 }
 
+# Ctrl-C in a terminal: SIGINT to qhil's whole process group.
+scenario_interrupt_process_group() {
+    set -m
+    "$QHIL" run -o "$work/r" --junit "$work/junit.xml" --tap="$work/out.tap" \
+        "$suites/interrupt.yaml" >"$work/out" 2>&1 &
+    local qhil=$!
+    console_has blocks '> ' || { kill -9 $qhil; fail "test 2 never started"; }
+    sleep 1
+    kill -INT -- -$qhil
+    wait_bounded $qhil 10
+    [ "$waited" -eq 130 ] || fail "qhil exited $waited, expected 130"
+    has '^INTR +blocks '
+    lacks '^ERROR'
+    has '^1 passed, 0 failed, 1 interrupted, 2 not run$'
+    check_interrupted_reports SIGINT
+    no_qemu_left
+}
+
+# A CI job canceled: SIGTERM to every process at once, QEMU included.  A
+# test that sees its QEMU die then is interrupted, not an error.
+scenario_interrupt_all_processes() {
+    local qemu
+    set -m
+    "$QHIL" run -o "$work/r" "$suites/interrupt-wait.yaml" >"$work/out" 2>&1 &
+    local qhil=$!
+    console_has blocks '> ' || { kill -9 $qhil; fail "test 2 never started"; }
+    qemu=$(qemu_child_of $qhil) || fail "no QEMU"
+    sleep 0.5
+    kill -TERM $qhil "$qemu"
+    wait_bounded $qhil 10
+    [ "$waited" -eq 143 ] || fail "qhil exited $waited, expected 143"
+    has '^INTR +blocks '
+    lacks '^ERROR'
+    has '^1 passed, 0 failed, 1 interrupted, 1 not run$'
+    no_qemu_left
+}
+
+# A signal between steps: the next step does not start.
+scenario_interrupt_between_steps() {
+    local start
+    set -m
+    "$QHIL" run -o "$work/r" --junit "$work/junit.xml" \
+        "$suites/interrupt-steps.yaml" >"$work/out" 2>&1 &
+    local qhil=$!
+    console_has steps '> ' || { kill -9 $qhil; fail "the test never started"; }
+    sleep 1.2
+    start=$SECONDS
+    kill -TERM $qhil
+    wait_bounded $qhil 10
+    [ "$waited" -eq 143 ] || fail "qhil exited $waited, expected 143"
+    [ $((SECONDS - start)) -le 3 ] || fail "qhil took $((SECONDS - start)) s to stop"
+    has '^INTR +steps '
+    has '^       step [0-9]+ \(line [0-9]+\): (wait 500ms|qmp query-status)$'
+    has '^0 passed, 0 failed, 1 interrupted, 1 not run$'
+    grep -q '<error message="interrupted by SIGTERM"' "$work/junit.xml" ||
+        fail "JUnit lacks the interrupted test"
+    no_qemu_left
+}
+
 # SIGHUP ignored when qhil starts (nohup): the run goes on.
 scenario_interrupt_ignored() {
     set -m
