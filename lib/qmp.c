@@ -1052,8 +1052,10 @@ int qhil_qmp_execute(qhil_qmp *qmp, const char *command, const json_t *args,
                                 "deadline", command);
     } else if (rc == QHIL_ECANCELED) {
         qhil_qmp_forget(qmp, id);
-        qhil_error_set(err, rc, "interrupted while waiting for the reply to "
-                                "QMP command '%s'", command);
+        qhil_error_set(err, rc,
+                       "interrupted while waiting for the reply to "
+                       "QMP command '%s'",
+                       command);
     } else if (rc < 0 && rc != QHIL_ECMD) {
         qhil_qmp_forget(qmp, id);
     }

@@ -852,8 +852,8 @@ int qhil_qtest_dispatch(qhil_qtest *qt, qhil_error *err)
  * (nothing recorded) when the cancel fd is readable, QHIL_EINVAL when it
  * is not open, or the sticky poll error.  *revents: the socket's.
  */
-static int qtest_poll(qhil_qtest *qt, short events, int timeout,
-                      short *revents, qhil_error *err)
+static int qtest_poll(qhil_qtest *qt, short events, int timeout, short *revents,
+                      qhil_error *err)
 {
     struct pollfd pfd[2] = {
         {.fd = qt->fd, .events = events},

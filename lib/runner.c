@@ -241,9 +241,8 @@ static bool run_canceled(const qhil_run_opts *opts)
 
 static const char *cancel_reason(const qhil_run_opts *opts)
 {
-    const char *why = opts->cancel_reason
-                          ? opts->cancel_reason(opts->data)
-                          : NULL;
+    const char *why =
+        opts->cancel_reason ? opts->cancel_reason(opts->data) : NULL;
 
     return why && *why ? why : "interrupted";
 }
@@ -665,9 +664,8 @@ static char **test_argv(char *const *argv, const qhil_test *test)
 }
 
 static void run_test(const qhil_suite *suite, const qhil_test *test,
-                     char *const *argv, const char *test_dir,
-                     size_t tail_lines, qhil_test_result *res,
-                     const qhil_run_opts *opts)
+                     char *const *argv, const char *test_dir, size_t tail_lines,
+                     qhil_test_result *res, const qhil_run_opts *opts)
 {
     test_run tr = {.opts = opts, .suite = suite, .test = test, .res = res};
     qhil_machine_opts mo = {
@@ -940,8 +938,7 @@ int qhil_run_suite(const qhil_suite *suite, const qhil_run_opts *opts,
         if (run_canceled(opts)) {
             r->verdict = QHIL_SKIP;
             r->not_run = true;
-            if (asprintf(&r->message, "not run: %s",
-                         cancel_reason(opts)) < 0) {
+            if (asprintf(&r->message, "not run: %s", cancel_reason(opts)) < 0) {
                 r->message = NULL;
             }
             continue;

@@ -1864,9 +1864,10 @@ static void test_ready_past_deadline(void **state)
 
     /* A send with a past deadline still writes, and the reply already
      * in the socket is returned, not a timeout. */
-    check_rc(f, qhil_qmp_send(f->qmp, "query-status", NULL, &id, qhil_now(),
-                              &f->err),
-             QHIL_EOK);
+    check_rc(
+        f,
+        qhil_qmp_send(f->qmp, "query-status", NULL, &id, qhil_now(), &f->err),
+        QHIL_EOK);
     wait_readable(qhil_qmp_fd(f->qmp));
     check_rc(f, qhil_qmp_wait_reply(f->qmp, id, &ret, qhil_now(), &f->err),
              QHIL_EOK);
@@ -1875,8 +1876,7 @@ static void test_ready_past_deadline(void **state)
 
     /* Likewise an event that came after the reply. */
     wait_readable(qhil_qmp_fd(f->qmp));
-    check_rc(f, qhil_qmp_wait_event(f->qmp, "STOP", NULL, qhil_now(),
-                                    &f->err),
+    check_rc(f, qhil_qmp_wait_event(f->qmp, "STOP", NULL, qhil_now(), &f->err),
              QHIL_EOK);
     no_event(f);
     finish(f);

@@ -1025,8 +1025,7 @@ static void test_ready_past_deadline(void **state)
     char *reply = NULL;
 
     start(f, SCENARIO("ready.scn"));
-    check_rc(f, qhil_qtest_submit(f->qt, "readl 0x40000000", later(),
-                                  &f->err),
+    check_rc(f, qhil_qtest_submit(f->qt, "readl 0x40000000", later(), &f->err),
              QHIL_EOK);
     check_rc(f, qhil_qtest_flush(f->qt, later(), &f->err), QHIL_EOK);
     pfd.fd = qhil_qtest_fd(f->qt);
@@ -1049,9 +1048,10 @@ static void test_cancel(void **state)
 
     assert_int_equal(pipe(p), 0);
     start(f, SCENARIO("cancel.scn"));
-    check_rc(f, qhil_qtest_irq_intercept_in(f->qt, "/machine/armv7m", later(),
-                                            &f->err),
-             QHIL_EOK);
+    check_rc(
+        f,
+        qhil_qtest_irq_intercept_in(f->qt, "/machine/armv7m", later(), &f->err),
+        QHIL_EOK);
     assert_int_equal(write(p[1], "x", 1), 1);
     qhil_qtest_set_cancel_fd(f->qt, p[0]);
     t0 = qhil_now();
