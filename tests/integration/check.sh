@@ -278,7 +278,7 @@ wait_bounded() {
 # interrupted test as an error and the other two not run.
 check_interrupted_reports() {
     local sig=$1
-    grep -q '<testsuite name="interrupt" tests="4" failures="0" errors="1" skipped="2"' \
+    grep -q 'name="interrupt" tests="4" failures="0" errors="1" skipped="2"' \
         "$work/junit.xml" || fail "JUnit counts wrong"
     grep -q "<error message=\"interrupted by $sig\" type=\"error\">step 3" \
         "$work/junit.xml" || fail "JUnit lacks the interrupted test"
@@ -297,7 +297,8 @@ check_interrupted_reports() {
     grep -q '> ' "$(test_dir blocks)/console.log" ||
         fail "console log of the interrupted test lost"
     [ -f "$(test_dir blocks)/qemu.log" ] || fail "qemu.log not kept"
-    [ ! -e "$(test_dir later-a)" ] || fail "a test that did not run has a folder"
+    [ ! -e "$(test_dir later-a)" ] ||
+        fail "a test that did not run has a folder"
 }
 
 # kill -SIG qhil while its second test waits 60 s for an IRQ.  Job
@@ -314,8 +315,10 @@ interrupt_with() {
     start=$SECONDS
     kill -"$sig" $qhil
     wait_bounded $qhil 10
-    [ "$waited" -eq "$want" ] || fail "qhil exited $waited on $sig, expected $want"
-    [ $((SECONDS - start)) -le 5 ] || fail "qhil took $((SECONDS - start)) s to stop"
+    [ "$waited" -eq "$want" ] ||
+        fail "qhil exited $waited on $sig, expected $want"
+    [ $((SECONDS - start)) -le 5 ] ||
+        fail "qhil took $((SECONDS - start)) s to stop"
     has '^PASS +boots '
     has '^INTR +blocks '
     has 'step 3 \(line 16\): expect_irq line 31 high'
@@ -352,7 +355,8 @@ scenario_interrupt_twice() {
     kill -INT $qhil 2>/dev/null
     kill -TERM $qhil 2>/dev/null
     wait_bounded $qhil 10
-    [ "$waited" -eq 130 ] || fail "qhil exited $waited, expected 130 (the first signal)"
+    [ "$waited" -eq 130 ] ||
+        fail "qhil exited $waited, expected 130 (the first signal)"
     has '^1 passed, 0 failed, 1 interrupted, 2 not run$'
     check_interrupted_reports SIGINT
     no_qemu_left
@@ -408,7 +412,8 @@ scenario_interrupt_between_steps() {
     kill -TERM $qhil
     wait_bounded $qhil 10
     [ "$waited" -eq 143 ] || fail "qhil exited $waited, expected 143"
-    [ $((SECONDS - start)) -le 3 ] || fail "qhil took $((SECONDS - start)) s to stop"
+    [ $((SECONDS - start)) -le 3 ] ||
+        fail "qhil took $((SECONDS - start)) s to stop"
     has '^INTR +steps '
     has '^       step [0-9]+ \(line [0-9]+\): (wait 500ms|qmp query-status)$'
     has '^0 passed, 0 failed, 1 interrupted, 1 not run$'
@@ -426,7 +431,8 @@ scenario_interrupt_ignored() {
     console_has blocks '> ' || { kill -9 $qhil; fail "test 2 never started"; }
     kill -HUP $qhil
     sleep 1
-    kill -0 $qhil 2>/dev/null || fail "qhil ended on a SIGHUP it was told to ignore"
+    kill -0 $qhil 2>/dev/null ||
+        fail "qhil ended on a SIGHUP it was told to ignore"
     kill -TERM $qhil
     wait_bounded $qhil 10
     [ "$waited" -eq 143 ] || fail "qhil exited $waited, expected 143"
@@ -441,13 +447,14 @@ scenario_interrupt_stdout_closed() {
     "$QHIL" run -o "$work/r" --junit "$work/junit.xml" \
         "$suites/interrupt.yaml" 2>"$work/err" | head -1 >"$work/out"
     local st=${PIPESTATUS[0]}
-    [ "$st" -eq 141 ] || { cat "$work/err" >&2; fail "qhil exited $st, expected 141"; }
+    [ "$st" -eq 141 ] ||
+        { cat "$work/err" >&2; fail "qhil exited $st, expected 141"; }
     has '^qhil: suite interrupt '
     grep -q '^qhil: interrupted by SIGPIPE (stdout closed); 3 tests not run$' \
         "$work/err" || { cat "$work/err" >&2; fail "no summary on stderr"; }
     grep -q '^1 passed, 0 failed, 3 not run$' "$work/err" ||
         fail "summary counts wrong"
-    grep -q '<testsuite name="interrupt" tests="4" failures="0" errors="0" skipped="3"' \
+    grep -q 'name="interrupt" tests="4" failures="0" errors="0" skipped="3"' \
         "$work/junit.xml" || fail "JUnit counts wrong"
     [ "$(tail -1 "$work/junit.xml")" = "</testsuites>" ] ||
         fail "JUnit report is cut short"
@@ -469,7 +476,8 @@ scenario_interrupt_wait() {
     kill -INT $qhil
     wait_bounded $qhil 10
     [ "$waited" -eq 130 ] || fail "qhil exited $waited, expected 130"
-    [ $((SECONDS - start)) -le 5 ] || fail "qhil took $((SECONDS - start)) s to stop"
+    [ $((SECONDS - start)) -le 5 ] ||
+        fail "qhil took $((SECONDS - start)) s to stop"
     has '^INTR +blocks '
     has 'step 2 \(line 13\): wait 60s'
     has '^1 passed, 0 failed, 1 interrupted, 1 not run$'
