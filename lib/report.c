@@ -533,6 +533,9 @@ static void write_tap(const qhil_suite_result *r, FILE *out)
                                                                    : "not ok",
                 i + 1);
         tap_text(out, t->name);
+        if (t->verdict == QHIL_ERROR && t->interrupted) {
+            fputs(" # interrupted", out);
+        }
         if (t->verdict == QHIL_SKIP) {
             fputs(" # SKIP", out);
             if (t->message) {

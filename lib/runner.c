@@ -14,7 +14,13 @@
  * because the test's deadline came (a wait cut short, an expect, QMP or
  * QTest call that timed out at it, or any step that finishes after it)
  * fails the test: "test timeout after 1s, in step 3: wait 5s".
+ *
+ * Canceling (runner.h): the cancel fd is polled, without reading it,
+ * before each test and each step, and handed to the machine's clients
+ * so that the running step's wait ends with QHIL_ECANCELED; it is taken
+ * off them again before the shutdown, which must run to its end.
  */
+#include <poll.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -137,6 +143,7 @@ static char *json_short(const json_t *j, size_t max)
 }
 
 typedef struct test_run {
+    const qhil_run_opts *opts;
     const qhil_suite *suite;
     const qhil_test *test;
     qhil_test_result *res;
@@ -148,6 +155,25 @@ typedef struct test_run {
     size_t n_ranges;
     bool ranges_known;
 } test_run;
+
+/* Has the run been canceled?  Polls the fd without reading it. */
+static bool run_canceled(const qhil_run_opts *opts)
+{
+    struct pollfd pfd = {.fd = opts->cancel_fd, .events = POLLIN};
+
+    if (!opts->has_cancel || opts->cancel_fd < 0) {
+        return false;
+    }
+    return poll(&pfd, 1, 0) > 0 && pfd.revents != 0;
+}
+
+static const char *cancel_reason(const qhil_run_opts *opts)
+{
+    const char *why =
+        opts->cancel_reason ? opts->cancel_reason(opts->data) : NULL;
+
+    return why && *why ? why : "interrupted";
+}
 
 /* Fill the failure fields of the result; verdict FAIL or ERROR. */
 static void test_failed(test_run *tr, qhil_verdict v, size_t step_index,
@@ -185,6 +211,13 @@ static void test_machine_lost(test_run *tr, size_t step_index,
                     qhil_error_message(cause, QHIL_EEOF));
     }
     qhil_error_release(&e);
+}
+
+/* The run was canceled during step step_index (0: before the steps). */
+static void test_interrupted(test_run *tr, size_t step_index)
+{
+    test_failed(tr, QHIL_ERROR, step_index, cancel_reason(tr->opts));
+    tr->res->interrupted = true;
 }
 
 static int64_t step_deadline(const test_run *tr, int64_t timeout)
@@ -275,6 +308,8 @@ static int run_qmp_step(test_run *tr, size_t idx, const qhil_step *st,
             msg = NULL;
         }
         test_failed(tr, QHIL_FAIL, idx, msg ? msg : e.message);
+    } else if (rc == QHIL_ECANCELED) {
+        test_interrupted(tr, idx);
     } else if (rc == QHIL_ETIMEDOUT) {
         timeout_message(st->timeout_ns, "no QMP reply", &msg);
         test_failed(tr, QHIL_FAIL, idx, msg);
@@ -503,7 +538,9 @@ static int run_qtest_step(test_run *tr, size_t idx, const qhil_step *st,
     default:
         break;
     }
-    if (rc == QHIL_EEOF || rc == QHIL_EPROTO) {
+    if (rc == QHIL_ECANCELED) {
+        test_interrupted(tr, idx);
+    } else if (rc == QHIL_EEOF || rc == QHIL_EPROTO) {
         test_machine_lost(tr, idx, &e);
     } else if (rc < 0) {
         timed_out = rc == QHIL_ETIMEDOUT;
@@ -555,7 +592,9 @@ static void run_step(test_run *tr, size_t idx)
         timed_out = run_qtest_step(tr, idx, st, deadline) == QHIL_ETIMEDOUT;
         break;
     }
-    if (rc == QHIL_EEOF) {
+    if (rc == QHIL_ECANCELED) {
+        test_interrupted(tr, idx);
+    } else if (rc == QHIL_EEOF) {
         test_machine_lost(tr, idx, &e);
     } else if (rc < 0) {
         test_failed(tr, QHIL_FAIL, idx, msg ? msg : e.message);
@@ -563,7 +602,13 @@ static void run_step(test_run *tr, size_t idx)
     if (rc == QHIL_ETIMEDOUT) {
         timed_out = true;
     }
-    if (test_deadline_hit(tr, deadline, timed_out)) {
+    /* QEMU died while the run was canceled: a signal sent to the whole
+     * process group (Ctrl-C) reached it too. */
+    if (tr->res->verdict == QHIL_ERROR && !tr->res->interrupted &&
+        run_canceled(tr->opts)) {
+        test_interrupted(tr, idx);
+    } else if (!tr->res->interrupted &&
+               test_deadline_hit(tr, deadline, timed_out)) {
         test_timed_out(tr, idx);
     }
     free(msg);
@@ -594,10 +639,10 @@ static char **test_argv(char *const *argv, const qhil_test *test)
 }
 
 static void run_test(const qhil_suite *suite, const qhil_test *test,
-                     char *const *argv, const char *test_dir,
-                     size_t tail_lines, qhil_test_result *res)
+                     char *const *argv, const char *test_dir, size_t tail_lines,
+                     qhil_test_result *res, const qhil_run_opts *opts)
 {
-    test_run tr = {.suite = suite, .test = test, .res = res};
+    test_run tr = {.opts = opts, .suite = suite, .test = test, .res = res};
     qhil_machine_opts mo = {
         .run_dir = test_dir,
         .qtest = suite->qtest != QHIL_QTEST_OFF,
@@ -627,9 +672,16 @@ static void run_test(const qhil_suite *suite, const qhil_test *test,
     mo.argv = (const char *const *)targv;
     /* TODO(merge): mo.deadline = tr.test_deadline */
     rc = qhil_machine_launch(&mo, &tr.m, &e);
+    if (rc < 0 && run_canceled(opts)) {
+        test_interrupted(&tr, 0);
+        goto done;
+    }
     if (rc < 0) {
         test_failed(&tr, QHIL_ERROR, 0, e.message);
         goto done;
+    }
+    if (opts->has_cancel) {
+        qhil_machine_set_cancel_fd(tr.m, opts->cancel_fd);
     }
     for (i = 0; i < test->n_fail_on; i++) {
         rc = qhil_console_add_fail_pattern(qhil_machine_console(tr.m),
@@ -640,6 +692,10 @@ static void run_test(const qhil_suite *suite, const qhil_test *test,
         }
     }
     for (i = 0; i < test->n_steps && res->verdict == QHIL_PASS; i++) {
+        if (run_canceled(opts)) {
+            test_interrupted(&tr, i + 1);
+            break;
+        }
         run_step(&tr, i + 1);
     }
     if (res->verdict != QHIL_PASS) {
@@ -651,6 +707,8 @@ static void run_test(const qhil_suite *suite, const qhil_test *test,
 
 done:
     if (tr.m) {
+        /* The shutdown talks QMP too, and must not be cut short. */
+        qhil_machine_set_cancel_fd(tr.m, -1);
         qhil_machine_shutdown(tr.m, NULL);
         qhil_machine_free(tr.m);
     }
@@ -855,6 +913,14 @@ int qhil_run_suite(const qhil_suite *suite, const qhil_run_opts *opts,
         }
         sr->n_tests++;
         r->name = strdup(t->name);
+        if (run_canceled(opts)) {
+            r->verdict = QHIL_SKIP;
+            r->not_run = true;
+            if (asprintf(&r->message, "not run: %s", cancel_reason(opts)) < 0) {
+                r->message = NULL;
+            }
+            continue;
+        }
         if (opts->test_started) {
             opts->test_started(opts->data, t);
         }
@@ -865,7 +931,7 @@ int qhil_run_suite(const qhil_suite *suite, const qhil_run_opts *opts,
             r->message = strdup(e.message ? e.message
                                           : "cannot create the test folder");
         } else {
-            run_test(suite, t, argv, dir, tail, r);
+            run_test(suite, t, argv, dir, tail, r, opts);
         }
         qhil_error_release(&e);
         free(dir);

@@ -3,12 +3,17 @@
  *
  * The runner fills a qhil_suite_result; the report writers turn it into
  * JUnit XML (console log of each test in <system-out>) or TAP version 13.
+ * An interrupted test is an error (JUnit <error message="interrupted by
+ * SIGINT">, TAP "not ok N - name # interrupted" with its diagnostics);
+ * a test the interrupted run did not start is skipped (JUnit <skipped
+ * message="not run: ...">, TAP "ok N - name # SKIP not run: ...").
  * The writers read the console logs named in the results; they never
  * print on their own, they write to the FILE or path given.
  */
 #ifndef QHIL_REPORT_H
 #define QHIL_REPORT_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -41,6 +46,10 @@ typedef struct qhil_test_result {
     char *console_tail;   /* last console lines at the failure */
     char *console_log;    /* path of the full console log */
     char *qemu_log;       /* path of QEMU's stderr log */
+    bool interrupted;     /* verdict error: the run was canceled while
+                             this test ran (see runner.h) */
+    bool not_run;         /* verdict skip: the run was canceled before
+                             this test started */
 } qhil_test_result;
 
 typedef struct qhil_suite_result {

@@ -16,6 +16,19 @@
  *   error  the test could not run: its folder could not be made, QEMU
  *          did not start or died
  *
+ * Canceling (opts.has_cancel): once opts.cancel_fd is readable, e.g. the
+ * read end of a signal handler's self-pipe, the runner starts no more
+ * tests.  The running test's current wait ends at once (the fd is handed
+ * to its QMP and QTest clients), its QEMU is still shut down in order
+ * (quit, SIGTERM, SIGKILL: the shutdown does not watch the fd), and it
+ * gets verdict error with .interrupted set and the message
+ * "interrupted" (or cancel_reason's).  A test whose QEMU died while the
+ * fd was readable counts as interrupted too (a Ctrl-C in a terminal
+ * reaches QEMU as well).  The tests that did not start are in the
+ * results with verdict skip, .not_run set and the message "not run: "
+ * and the reason.  qhil_run_suite then returns QHIL_EOK as usual, so
+ * the caller writes complete reports.  The runner never reads the fd.
+ *
  * Problems that would hit every test (unknown board, bad template, QEMU
  * binary not installed, forbidden job options, unknown test names in
  * "only") end the run before any QEMU starts or any directory is made,
@@ -25,6 +38,7 @@
 #ifndef QHIL_RUNNER_H
 #define QHIL_RUNNER_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 #include <qhil/error.h>
@@ -52,6 +66,14 @@ typedef struct qhil_run_opts {
     void (*test_done)(void *data, const qhil_test *test,
                       const qhil_test_result *result);
     void *data;
+    /* Cancel: watched only when has_cancel (so a zeroed opts has none;
+     * fd 0 is a valid fd).  Borrowed, never read. */
+    bool has_cancel;
+    int cancel_fd;
+    /* Why the run was canceled, for the messages ("interrupted by
+     * SIGINT"); called once the fd is readable, may be NULL (then
+     * "interrupted").  The string is borrowed until the next call. */
+    const char *(*cancel_reason)(void *data);
 } qhil_run_opts;
 
 /*

@@ -431,6 +431,250 @@ scenario_harness_killed() {
     fail "QEMU (pid $qemu) outlived a kill -9 of qhil"
 }
 
+# ---- interrupted runs ------------------------------------------------
+
+# Wait until test NAME's console log has text REGEX (up to 20 s).
+console_has() {
+    local f
+    for _ in $(seq 400); do
+        f="$(test_dir "$1")/console.log"
+        grep -qE -- "$2" "$f" 2>/dev/null && return 0
+        sleep 0.05
+    done
+    return 1
+}
+
+# Wait for pid $1 (a background job) at most $2 s; its status in $waited.
+# A qhil that does not end in time is killed and the scenario fails.
+wait_bounded() {
+    local pid=$1 limit=$2
+    for _ in $(seq $((limit * 20))); do
+        kill -0 "$pid" 2>/dev/null || break
+        sleep 0.05
+    done
+    if kill -0 "$pid" 2>/dev/null; then
+        kill -9 "$pid"
+        wait "$pid" 2>/dev/null
+        fail "qhil still ran $limit s after the signal"
+    fi
+    wait "$pid"
+    waited=$?
+}
+
+# The reports of an interrupted run of interrupt.yaml: complete, with the
+# interrupted test as an error and the other two not run.
+check_interrupted_reports() {
+    local sig=$1
+    grep -q 'name="interrupt" tests="4" failures="0" errors="1" skipped="2"' \
+        "$work/junit.xml" || fail "JUnit counts wrong"
+    grep -q "<error message=\"interrupted by $sig\" type=\"error\">step 3" \
+        "$work/junit.xml" || fail "JUnit lacks the interrupted test"
+    [ "$(grep -c "<skipped message=\"not run: interrupted by $sig\"/>" \
+        "$work/junit.xml")" -eq 2 ] || fail "JUnit lacks the not-run tests"
+    [ "$(tail -1 "$work/junit.xml")" = "</testsuites>" ] ||
+        fail "JUnit report is cut short"
+    grep -q '^1\.\.4$' "$work/out.tap" || fail "TAP plan wrong"
+    grep -q '^ok 1 - boots$' "$work/out.tap" || fail "TAP lacks test 1"
+    grep -q '^not ok 2 - blocks # interrupted$' "$work/out.tap" ||
+        fail "TAP lacks the interrupted test"
+    grep -q "^ok 3 - later-a # SKIP not run: interrupted by $sig\$" \
+        "$work/out.tap" || fail "TAP lacks not-run test 3"
+    grep -q "^ok 4 - later-b # SKIP not run: interrupted by $sig\$" \
+        "$work/out.tap" || fail "TAP lacks not-run test 4"
+    grep -q '> ' "$(test_dir blocks)/console.log" ||
+        fail "console log of the interrupted test lost"
+    [ -f "$(test_dir blocks)/qemu.log" ] || fail "qemu.log not kept"
+    [ ! -e "$(test_dir later-a)" ] ||
+        fail "a test that did not run has a folder"
+}
+
+# kill -SIG qhil while its second test waits 60 s for an IRQ.  Job
+# control (set -m) keeps bash from starting background jobs with SIGINT
+# ignored, which qhil would rightly keep ignoring.
+interrupt_with() {
+    local sig=$1 want=$2 start
+    set -m
+    "$QHIL" run -o "$work/r" --junit "$work/junit.xml" --tap="$work/out.tap" \
+        "$suites/interrupt.yaml" >"$work/out" 2>&1 &
+    local qhil=$!
+    console_has blocks '> ' || { kill -9 $qhil; fail "test 2 never started"; }
+    sleep 1 # into the IRQ wait
+    start=$SECONDS
+    kill -"$sig" $qhil
+    wait_bounded $qhil 10
+    [ "$waited" -eq "$want" ] ||
+        fail "qhil exited $waited on $sig, expected $want"
+    [ $((SECONDS - start)) -le 5 ] ||
+        fail "qhil took $((SECONDS - start)) s to stop"
+    has '^PASS +boots '
+    has '^INTR +blocks '
+    has 'step 3 \(line 16\): expect_irq line 31 high'
+    has "^       interrupted by SIG$sig\$"
+    has "^qhil: interrupted by SIG$sig while test blocks ran; 2 tests not run\$"
+    has '^1 passed, 0 failed, 1 interrupted, 2 not run$'
+    check_interrupted_reports "SIG$sig"
+    no_qemu_left
+}
+
+scenario_interrupt_sigint() {
+    interrupt_with INT 130
+}
+
+scenario_interrupt_sigterm() {
+    interrupt_with TERM 143
+}
+
+scenario_interrupt_sighup() {
+    interrupt_with HUP 129
+}
+
+# Ctrl-C twice, the second during the shutdown: still complete reports
+# and no QEMU left.
+scenario_interrupt_twice() {
+    set -m
+    "$QHIL" run -o "$work/r" --junit "$work/junit.xml" --tap="$work/out.tap" \
+        "$suites/interrupt.yaml" >"$work/out" 2>&1 &
+    local qhil=$!
+    console_has blocks '> ' || { kill -9 $qhil; fail "test 2 never started"; }
+    sleep 1
+    kill -INT $qhil
+    sleep 0.05
+    kill -INT $qhil 2>/dev/null
+    kill -TERM $qhil 2>/dev/null
+    wait_bounded $qhil 10
+    [ "$waited" -eq 130 ] ||
+        fail "qhil exited $waited, expected 130 (the first signal)"
+    has '^1 passed, 0 failed, 1 interrupted, 2 not run$'
+    check_interrupted_reports SIGINT
+    no_qemu_left
+}
+
+# Ctrl-C in a terminal: SIGINT to qhil's whole process group.
+scenario_interrupt_process_group() {
+    set -m
+    "$QHIL" run -o "$work/r" --junit "$work/junit.xml" --tap="$work/out.tap" \
+        "$suites/interrupt.yaml" >"$work/out" 2>&1 &
+    local qhil=$!
+    console_has blocks '> ' || { kill -9 $qhil; fail "test 2 never started"; }
+    sleep 1
+    kill -INT -- -$qhil
+    wait_bounded $qhil 10
+    [ "$waited" -eq 130 ] || fail "qhil exited $waited, expected 130"
+    has '^INTR +blocks '
+    lacks '^ERROR'
+    has '^1 passed, 0 failed, 1 interrupted, 2 not run$'
+    check_interrupted_reports SIGINT
+    no_qemu_left
+}
+
+# A CI job canceled: SIGTERM to every process at once, QEMU included.  A
+# test that sees its QEMU die then is interrupted, not an error.
+scenario_interrupt_all_processes() {
+    local qemu
+    set -m
+    "$QHIL" run -o "$work/r" "$suites/interrupt-wait.yaml" >"$work/out" 2>&1 &
+    local qhil=$!
+    console_has blocks '> ' || { kill -9 $qhil; fail "test 2 never started"; }
+    qemu=$(qemu_child_of $qhil) || fail "no QEMU"
+    sleep 0.5
+    kill -TERM $qhil "$qemu"
+    wait_bounded $qhil 10
+    [ "$waited" -eq 143 ] || fail "qhil exited $waited, expected 143"
+    has '^INTR +blocks '
+    lacks '^ERROR'
+    has '^1 passed, 0 failed, 1 interrupted, 1 not run$'
+    no_qemu_left
+}
+
+# A signal between steps: the next step does not start.
+scenario_interrupt_between_steps() {
+    local start
+    set -m
+    "$QHIL" run -o "$work/r" --junit "$work/junit.xml" \
+        "$suites/interrupt-steps.yaml" >"$work/out" 2>&1 &
+    local qhil=$!
+    console_has steps '> ' || { kill -9 $qhil; fail "the test never started"; }
+    sleep 1.2
+    start=$SECONDS
+    kill -TERM $qhil
+    wait_bounded $qhil 10
+    [ "$waited" -eq 143 ] || fail "qhil exited $waited, expected 143"
+    [ $((SECONDS - start)) -le 3 ] ||
+        fail "qhil took $((SECONDS - start)) s to stop"
+    has '^INTR +steps '
+    has '^       step [0-9]+ \(line [0-9]+\): (wait 500ms|qmp query-status)$'
+    has '^0 passed, 0 failed, 1 interrupted, 1 not run$'
+    grep -q '<error message="interrupted by SIGTERM"' "$work/junit.xml" ||
+        fail "JUnit lacks the interrupted test"
+    no_qemu_left
+}
+
+# SIGHUP ignored when qhil starts (nohup): the run goes on.
+scenario_interrupt_ignored() {
+    set -m
+    nohup "$QHIL" run -o "$work/r" "$suites/interrupt.yaml" \
+        >"$work/out" 2>&1 &
+    local qhil=$!
+    console_has blocks '> ' || { kill -9 $qhil; fail "test 2 never started"; }
+    kill -HUP $qhil
+    sleep 1
+    kill -0 $qhil 2>/dev/null ||
+        fail "qhil ended on a SIGHUP it was told to ignore"
+    kill -TERM $qhil
+    wait_bounded $qhil 10
+    [ "$waited" -eq 143 ] || fail "qhil exited $waited, expected 143"
+    has '^qhil: interrupted by SIGTERM while test blocks ran; 2 tests not run$'
+    no_qemu_left
+}
+
+# `qhil run ... | head -1`: the reader goes away after the first line.
+# Progress stops, the run is interrupted as by SIGPIPE (exit 141), the
+# reports are still written and the summary goes to stderr.
+scenario_interrupt_stdout_closed() {
+    "$QHIL" run -o "$work/r" --junit "$work/junit.xml" \
+        "$suites/interrupt.yaml" 2>"$work/err" | head -1 >"$work/out"
+    local st=${PIPESTATUS[0]}
+    [ "$st" -eq 141 ] ||
+        { cat "$work/err" >&2; fail "qhil exited $st, expected 141"; }
+    has '^qhil: suite interrupt '
+    grep -q '^qhil: interrupted by SIGPIPE (stdout closed); 3 tests not run$' \
+        "$work/err" || { cat "$work/err" >&2; fail "no summary on stderr"; }
+    grep -q '^1 passed, 0 failed, 3 not run$' "$work/err" ||
+        fail "summary counts wrong"
+    grep -q 'name="interrupt" tests="4" failures="0" errors="0" skipped="3"' \
+        "$work/junit.xml" || fail "JUnit counts wrong"
+    [ "$(tail -1 "$work/junit.xml")" = "</testsuites>" ] ||
+        fail "JUnit report is cut short"
+    grep -q '> ' "$(test_dir boots)/console.log" || fail "console log lost"
+    no_qemu_left
+}
+
+# A console `wait: 60s` ends at once on SIGINT (needs the console's
+# cancel fd).
+scenario_interrupt_wait() {
+    local start
+    set -m
+    "$QHIL" run -o "$work/r" --junit "$work/junit.xml" \
+        "$suites/interrupt-wait.yaml" >"$work/out" 2>&1 &
+    local qhil=$!
+    console_has blocks '> ' || { kill -9 $qhil; fail "test 2 never started"; }
+    sleep 1 # into the wait
+    start=$SECONDS
+    kill -INT $qhil
+    wait_bounded $qhil 10
+    [ "$waited" -eq 130 ] || fail "qhil exited $waited, expected 130"
+    [ $((SECONDS - start)) -le 5 ] ||
+        fail "qhil took $((SECONDS - start)) s to stop"
+    has '^INTR +blocks '
+    has 'step 2 \(line 13\): wait 60s'
+    has '^1 passed, 0 failed, 1 interrupted, 1 not run$'
+    grep -q '<error message="interrupted by SIGINT"' "$work/junit.xml" ||
+        fail "JUnit lacks the interrupted test"
+    grep -q '<skipped message="not run: interrupted by SIGINT"/>' \
+        "$work/junit.xml" || fail "JUnit lacks the not-run test"
+    no_qemu_left
+}
+
 scenario_usage() {
     run 2 run
     has 'no suite file given'

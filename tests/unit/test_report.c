@@ -596,6 +596,56 @@ static void test_write_failure(void **state)
     qhil_suite_result_free(r);
 }
 
+/* An interrupted run: the running test is an error that says so, the
+ * ones that did not start are skipped as not run, in both formats. */
+static void test_interrupted(void **state)
+{
+    qhil_suite_result *r = new_result("hello", 3);
+    char *text;
+
+    (void)state;
+    set_test(&r->tests[0], "boot", QHIL_PASS, 100 * QHIL_MSEC);
+    set_test(&r->tests[1], "wait", QHIL_ERROR, 200 * QHIL_MSEC);
+    r->tests[1].interrupted = true;
+    r->tests[1].message = strdup("interrupted by SIGINT");
+    r->tests[1].step = 2;
+    r->tests[1].step_line = 9;
+    r->tests[1].step_desc = strdup("wait 60s");
+    set_test(&r->tests[2], "late", QHIL_SKIP, 0);
+    r->tests[2].not_run = true;
+    r->tests[2].message = strdup("not run: interrupted by SIGINT");
+
+    text = render(r, QHIL_REPORT_TAP);
+    assert_string_equal(text,
+                        "TAP version 13\n"
+                        "1..3\n"
+                        "ok 1 - boot\n"
+                        "not ok 2 - wait # interrupted\n"
+                        "  ---\n"
+                        "  message: \"interrupted by SIGINT\"\n"
+                        "  severity: error\n"
+                        "  step: 2\n"
+                        "  step_desc: \"wait 60s\"\n"
+                        "  line: 9\n"
+                        "  ...\n"
+                        "ok 3 - late # SKIP not run: interrupted by SIGINT\n");
+    free(text);
+
+    text = render(r, QHIL_REPORT_JUNIT);
+    assert_non_null(strstr(text, "tests=\"3\" failures=\"0\" errors=\"1\" "
+                                 "skipped=\"1\""));
+    assert_non_null(strstr(text, "<error message=\"interrupted by SIGINT\" "
+                                 "type=\"error\">step 2 (line 9): wait "
+                                 "60s\n"));
+    assert_non_null(strstr(text, "<testcase classname=\"hello\" "
+                                 "name=\"late\" time=\"0.000\">\n"
+                                 "      <skipped message=\"not run: "
+                                 "interrupted by SIGINT\"/>\n"
+                                 "    </testcase>\n"));
+    free(text);
+    qhil_suite_result_free(r);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -611,6 +661,7 @@ int main(void)
         cmocka_unit_test(test_report_file),
         cmocka_unit_test(test_junit_planted_log),
         cmocka_unit_test(test_write_failure),
+        cmocka_unit_test(test_interrupted),
     };
 
     return cmocka_run_group_tests(tests, setup, teardown);
