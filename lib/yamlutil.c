@@ -1,11 +1,23 @@
 /*
  * yamlutil.c - loading YAML documents and checking their nodes.
  *
+ * A load is two passes over the text.  The first reads only libyaml's
+ * event stream (yaml_parser_parse) and keeps a stack of the open mappings
+ * and lists, at most QHIL_YAML_MAX_DEPTH deep: it stops at the first
+ * event past the limit, before anything is built, because libyaml needs
+ * time quadratic in the depth to build a deep document (its scanner
+ * walks every open level for each token).  The same pass records, for
+ * each anchor, how many values and levels the anchored value holds with
+ * its own aliases expanded, so an alias is charged for what it stands
+ * for: a "billion laughs" file is refused at the alias that goes past
+ * QHIL_YAML_MAX_NODES, and an alias inside the value it names (a cycle)
+ * at once.  Only then does yaml_parser_load build the document.
+ *
  * libyaml's loader builds the whole document as an array of nodes; a
  * node's children are indexes into that array.  Aliases are resolved by
- * pointing at the same node again, so a document may contain cycles
- * ("&a [*a]") and values that repeat exponentially; every recursive walk
- * here therefore has a depth limit and a node budget.
+ * pointing at the same node again, so values repeat without being copied;
+ * the budget above bounds any walk of the expanded tree, and the one
+ * recursive walk here (JSON conversion) has its own tighter budget.
  *
  * Duplicate-key checks use a jansson object as a hash set so that a
  * mapping with many keys costs linear time.
@@ -145,7 +157,8 @@ typedef struct scan_ctx {
 } scan_ctx;
 
 static int scan_fail(scan_ctx *c, const yaml_mark_t *mark, int code,
-                     const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+                     const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
 
 static int scan_fail(scan_ctx *c, const yaml_mark_t *mark, int code,
                      const char *fmt, ...)
