@@ -908,8 +908,8 @@ static void test_image_errors(void **state)
              "images.kernel: image file /no/such/file.elf not found", NULL);
     load_bad(HEAD "images:\n  kernel: ../fw\n"
                   "tests: [{name: a, steps: [reset]}]\n",
-             QHIL_ENOENT, 3, "images.kernel: image file '../fw' not found",
-             NULL);
+             QHIL_EINVAL, 3, "images.kernel: image file '../fw' (found as ",
+             "/data/suites/../fw) is a directory, not a regular file", NULL);
     load_bad(HEAD "images: [a]\ntests: []\n", QHIL_EINVAL, 2,
              "images: expected a mapping of image names to file paths", NULL);
     load_bad(HEAD "images:\n  kernel: ../fw/hello.elf\n"
@@ -923,6 +923,120 @@ static void test_image_errors(void **state)
              QHIL_EINVAL, 3,
              "images.kernel: expected the path of an image file, got nothing",
              NULL);
+}
+
+/* Load a suite whose kernel is path; it must fail with code and say
+ * "inline.yaml:3:11: images.kernel: image file PATH REASON". */
+static void image_bad(const char *path, int code, const char *reason)
+{
+    char *text = NULL;
+    char *want = NULL;
+
+    assert_true(asprintf(&text, HEAD "images:\n  kernel: %s\n"
+                                     "tests: [{name: a, steps: [reset]}]\n",
+                         path) > 0);
+    assert_true(asprintf(&want, "inline.yaml:3:11: images.kernel: image "
+                                "file %s %s",
+                         path, reason) > 0);
+    load_bad(text, code, 3, want, NULL);
+    free(want);
+    free(text);
+}
+
+/* Every kind of file that is not a usable image is refused when the suite
+ * is loaded, with what it is; none of them may block the load. */
+static void test_image_kinds(void **state)
+{
+    char *tmp = make_temp_dir();
+    char *path = NULL;
+    char *loop_a = NULL;
+    char *loop_b = NULL;
+    char *fifo = NULL;
+    char *empty = NULL;
+    char *dangling = NULL;
+    char *link = NULL;
+    int64_t start;
+    FILE *fp;
+
+    (void)state;
+    assert_true(asprintf(&loop_a, "%s/loop-a", tmp) > 0);
+    assert_true(asprintf(&loop_b, "%s/loop-b", tmp) > 0);
+    assert_true(asprintf(&fifo, "%s/fifo", tmp) > 0);
+    assert_true(asprintf(&empty, "%s/empty.elf", tmp) > 0);
+    assert_true(asprintf(&dangling, "%s/dangling", tmp) > 0);
+    assert_true(asprintf(&link, "%s/link", tmp) > 0);
+    assert_int_equal(symlink(loop_b, loop_a), 0);
+    assert_int_equal(symlink(loop_a, loop_b), 0);
+    assert_int_equal(mkfifo(fifo, 0600), 0);
+    fp = fopen(empty, "w");
+    assert_non_null(fp);
+    fclose(fp);
+    assert_int_equal(symlink("no-such-target", dangling), 0);
+    assert_int_equal(symlink(DATA "/fw/hello.elf", link), 0);
+
+    image_bad(tmp, QHIL_EINVAL, "is a directory, not a regular file");
+    image_bad(loop_a, QHIL_EINVAL, "is a symlink loop");
+    start = qhil_now();
+    image_bad(fifo, QHIL_EINVAL, "is a FIFO (named pipe), not a regular "
+                                 "file");
+    assert_true(qhil_now() - start < QHIL_SEC / 2);
+    image_bad("/dev/zero", QHIL_EINVAL, "is a character device, not a "
+                                        "regular file");
+    image_bad("/dev/null", QHIL_EINVAL, "is a character device");
+    image_bad(empty, QHIL_EINVAL, "is empty (0 bytes)");
+    image_bad(dangling, QHIL_ENOENT,
+              "is a symlink to 'no-such-target', which does not exist");
+    assert_true(asprintf(&path, "%s/x", empty) > 0);
+    image_bad(path, QHIL_ENOENT, "not found (a part of the path before the "
+                                 "name is a file");
+    free(path);
+
+    /* A symlink to a good image is fine: the file at the end counts. */
+    assert_true(asprintf(&path, HEAD "images:\n  kernel: %s\n"
+                                     "tests: [{name: a, steps: [reset]}]\n",
+                         link) > 0);
+    qhil_suite_free(load_ok(path));
+    free(path);
+
+    unlink(loop_a);
+    unlink(loop_b);
+    unlink(fifo);
+    unlink(empty);
+    unlink(dangling);
+    unlink(link);
+    rmdir(tmp);
+    free(loop_a);
+    free(loop_b);
+    free(fifo);
+    free(empty);
+    free(dangling);
+    free(link);
+    free(tmp);
+}
+
+/* Root reads anything, so this only runs for other users. */
+static void test_image_unreadable(void **state)
+{
+    char *tmp;
+    char *path = NULL;
+    FILE *fp;
+
+    (void)state;
+    if (geteuid() == 0) {
+        skip();
+    }
+    tmp = make_temp_dir();
+    assert_true(asprintf(&path, "%s/secret.elf", tmp) > 0);
+    fp = fopen(path, "w");
+    assert_non_null(fp);
+    fputs("x", fp);
+    fclose(fp);
+    assert_int_equal(chmod(path, 0), 0);
+    image_bad(path, QHIL_EINVAL, "is not readable: Permission denied");
+    unlink(path);
+    rmdir(tmp);
+    free(path);
+    free(tmp);
 }
 
 static void test_json_subset(void **state)
@@ -980,6 +1094,8 @@ int main(void)
         cmocka_unit_test(test_context),
         cmocka_unit_test(test_image_resolution),
         cmocka_unit_test(test_image_errors),
+        cmocka_unit_test(test_image_kinds),
+        cmocka_unit_test(test_image_unreadable),
         cmocka_unit_test(test_json_subset),
     };
 
