@@ -701,7 +701,7 @@ static void test_image_kinds(void **state)
     char *rv_elf = in_dir(im, "riscv.elf");
     char *fifo = in_dir(im, "fifo");
     char *missing = in_dir(im, "missing.elf");
-    int64_t start;
+    double start;
 
     assert_int_equal(mkfifo(fifo, 0600), 0);
 
