@@ -981,6 +981,10 @@ fail:
  */
 static int job_vfail(qhil_error *err, int code, const char *origin,
                      const char *field, const char *fmt, va_list ap)
+    __attribute__((format(printf, 5, 0)));
+
+static int job_vfail(qhil_error *err, int code, const char *origin,
+                     const char *field, const char *fmt, va_list ap)
 {
     char *text = NULL;
 
