@@ -203,6 +203,7 @@ bad_kernel() {
 }
 
 scenario_bad_image_kinds() {
+    local st
     mkdir "$work/fw"
     bad_kernel "$work/fw" "is a directory, not a regular file"
     ln -s "$work/loop-b" "$work/loop-a"
@@ -221,6 +222,22 @@ scenario_bad_image_kinds() {
     ln -s "$work/none.elf" "$work/dangling.elf"
     bad_kernel "$work/dangling.elf" \
         "is a symlink to '.*none\\.elf', which does not exist"
+    # Root reads anything: try an unreadable image as nobody.
+    if [ "$(id -u)" -eq 0 ] && command -v setpriv >/dev/null; then
+        chmod 0711 "$work"
+        cp "$SRC/firmware/build/mps2-an385/hello.elf" "$work/secret.elf"
+        chmod 0 "$work/secret.elf"
+        printf 'device_type: mps2-an385\nimages:\n  kernel: %s\n%s\n' \
+            "$work/secret.elf" 'tests: [{name: a, steps: [reset]}]' \
+            >"$work/secret.yaml"
+        chmod 0644 "$work/secret.yaml"
+        setpriv --reuid=65534 --regid=65534 --clear-groups \
+            "$QHIL" run -o "$work/r" "$work/secret.yaml" >"$work/out" 2>&1
+        st=$?
+        [ $st -eq 2 ] || fail "an unreadable image: exit $st, expected 2"
+        has "secret\\.yaml:3:11: images\\.kernel: image file .*secret\\.elf \
+is not readable: Permission denied"
+    fi
 }
 
 # deep_refused FILE WHERE: qhil refuses FILE (exit 2) in under a second
