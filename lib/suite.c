@@ -6,8 +6,9 @@
  * costs a second rather than a boot: unknown keys and steps, durations,
  * PCRE2 patterns (compiled once and thrown away; the console module
  * compiles its own), QMP arguments (turned into JSON now) and image paths
- * (which must name regular, readable, non-empty files: image.c).  Every message names the file, line, column and the
- * field path ("tests[0].steps[1].expect").
+ * (which must name regular, readable, non-empty files: image.c).  Every
+ * message names the file, line, column and the field path
+ * ("tests[0].steps[1].expect").
  */
 #include <ctype.h>
 #include <errno.h>

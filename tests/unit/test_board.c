@@ -789,14 +789,16 @@ static void test_slot_kinds(void **state)
 
     b = template_ok(GOOD_TOP GOOD_QEMU
                     "  images:\n"
-                    "    kernel: {option: \"-kernel {{KERNEL}}\", accept: raw}\n");
+                    "    kernel: {option: \"-kernel {{KERNEL}}\", "
+                    "accept: raw}\n");
     kernel_is(b, text, 0, NULL);
     kernel_is(b, dtb, 0, NULL);
     qhil_board_free(b);
 
     b = template_ok("device_type: x\narch: m68k\n" GOOD_QEMU
                     "  images:\n"
-                    "    kernel: {option: \"-kernel {{KERNEL}}\", accept: elf}\n");
+                    "    kernel: {option: \"-kernel {{KERNEL}}\", "
+                    "accept: elf}\n");
     kernel_is(b, rv_elf, 0, NULL);
     kernel_is(b, text, QHIL_EINVAL, "is not an ELF file");
     qhil_board_free(b);
