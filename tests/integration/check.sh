@@ -365,6 +365,131 @@ scenario_bad_image() {
     has 'bad-image\.yaml:3:.*no/such/firmware\.elf'
 }
 
+# bad_kernel PATH REASON: a suite for mps2-an385 whose kernel is PATH is
+# refused (exit 2) in under a second with "suite.yaml:3: images.kernel:
+# image file ... REASON", and no QEMU is started: the only QEMU qhil can
+# find is a stand-in that leaves a mark.
+bad_kernel() {
+    local path=$1 reason=$2 t0 t1
+    mkdir -p "$work/qemu"
+    printf '#!/bin/sh\ntouch "%s/qemu-ran"\nexit 1\n' "$work" \
+        >"$work/qemu/qemu-system-arm"
+    chmod +x "$work/qemu/qemu-system-arm"
+    printf 'device_type: mps2-an385\nimages:\n  kernel: "%s"\n' "$path" \
+        >"$work/suite.yaml"
+    printf 'tests:\n  - name: boots\n    steps:\n      - expect: Hello\n' \
+        >>"$work/suite.yaml"
+    t0=$(date +%s%N)
+    run 2 run -Q "$work/qemu" -o "$work/r" "$work/suite.yaml"
+    t1=$(date +%s%N)
+    has "suite\\.yaml:3:([0-9]+:)? images\\.kernel: image file .*$reason"
+    [ ! -e "$work/qemu-ran" ] || fail "QEMU was started for $path"
+    [ ! -d "$work/r" ] || fail "a run directory was made for $path"
+    [ $(((t1 - t0) / 1000000)) -lt 1000 ] ||
+        fail "refusing $path took $(((t1 - t0) / 1000000)) ms"
+}
+
+scenario_bad_image_kinds() {
+    local st
+    mkdir "$work/fw"
+    bad_kernel "$work/fw" "is a directory, not a regular file"
+    ln -s "$work/loop-b" "$work/loop-a"
+    ln -s "$work/loop-a" "$work/loop-b"
+    bad_kernel "$work/loop-a" "is a symlink loop"
+    mkfifo "$work/fifo"
+    bad_kernel "$work/fifo" "is a FIFO \\(named pipe\\), not a regular file"
+    bad_kernel /dev/zero "is a character device, not a regular file"
+    : >"$work/empty.elf"
+    bad_kernel "$work/empty.elf" "is empty \\(0 bytes\\)"
+    echo "Hello, QEMU!" >"$work/text.elf"
+    bad_kernel "$work/text.elf" \
+        "is not an ELF file: it starts with 48 65 6c 6c .*slot kernel"
+    bad_kernel "$SRC/firmware/build/riscv-virt/hello.elf" \
+        "is an ELF for RISC-V \\(64-bit\\), but the board's arch 'arm'"
+    ln -s "$work/none.elf" "$work/dangling.elf"
+    bad_kernel "$work/dangling.elf" \
+        "is a symlink to '.*none\\.elf', which does not exist"
+    # Root reads anything: try an unreadable image as nobody.
+    if [ "$(id -u)" -eq 0 ] && command -v setpriv >/dev/null; then
+        chmod 0711 "$work"
+        cp "$SRC/firmware/build/mps2-an385/hello.elf" "$work/secret.elf"
+        chmod 0 "$work/secret.elf"
+        printf 'device_type: mps2-an385\nimages:\n  kernel: %s\n%s\n' \
+            "$work/secret.elf" 'tests: [{name: a, steps: [reset]}]' \
+            >"$work/secret.yaml"
+        chmod 0644 "$work/secret.yaml"
+        setpriv --reuid=65534 --regid=65534 --clear-groups \
+            "$QHIL" run -o "$work/r" "$work/secret.yaml" >"$work/out" 2>&1
+        st=$?
+        [ $st -eq 2 ] || fail "an unreadable image: exit $st, expected 2"
+        has "secret\\.yaml:3:11: images\\.kernel: image file .*secret\\.elf \
+is not readable: Permission denied"
+    fi
+}
+
+# deep_refused FILE WHERE: qhil refuses FILE (exit 2) in under a second
+# with "WHERE: YAML nested deeper than 64 levels".
+deep_refused() {
+    local t0 t1
+    t0=$(date +%s%N)
+    run 2 run -B "$work/boards" -o "$work/r" "$1"
+    t1=$(date +%s%N)
+    has "$2: YAML nested deeper than 64 levels"
+    [ $(((t1 - t0) / 1000000)) -lt 1000 ] ||
+        fail "refusing $1 took $(((t1 - t0) / 1000000)) ms"
+    [ ! -d "$work/r" ] || fail "a run directory was made for $1"
+}
+
+# N copies of the text $2.
+repeat() {
+    head -c "$1" /dev/zero | tr '\0' "$2"
+}
+
+# Two million levels fit in the 4 MiB size cap and took libyaml hours to
+# build; each is refused at the first level past the limit.
+scenario_deep_yaml() {
+    local two_m=2000000
+    mkdir "$work/boards"
+    {
+        printf 'device_type: mps2-an385\ntests:\n  - name: a\n    steps:\n'
+        printf '      - qmp: {execute: x, arguments: {a: '
+        repeat $two_m '['
+        repeat $two_m ']'
+        printf '}}\n'
+    } >"$work/flow.yaml"
+    deep_refused "$work/flow.yaml" 'flow\.yaml:5:99'
+    {
+        printf 'device_type: mps2-an385\ntests:\n  - name: a\n    steps:\n'
+        printf '      - qmp:\n          execute: x\n          arguments:\n'
+        printf '            a:\n              '
+        head -c $two_m /dev/zero | sed 's/\x0/- /g'
+        printf 'x\n'
+    } >"$work/block.yaml"
+    deep_refused "$work/block.yaml" 'block\.yaml:9:129'
+    # Board templates are read the same way.
+    {
+        printf 'device_type: deep-board\narch: arm\ndescription: '
+        repeat $two_m '['
+        printf '\n'
+    } >"$work/boards/deep-board.yaml"
+    printf 'device_type: deep-board\ntests: [{name: a, steps: [reset]}]\n' \
+        >"$work/uses-deep-board.yaml"
+    deep_refused "$work/uses-deep-board.yaml" 'deep-board\.yaml:3:77'
+    # At the limit a suite still loads: 57 levels of lists under 7 of
+    # suite; it is refused only later, for its board's missing QEMU.
+    {
+        printf 'device_type: no-qemu-board\ntests:\n  - name: a\n'
+        printf '    steps:\n      - qmp:\n          execute: x\n'
+        printf '          arguments:\n            a: '
+        repeat 57 '['
+        repeat 57 ']'
+        printf '\n'
+    } >"$work/limit.yaml"
+    run 2 run -B "$SRC/tests/integration/boards" -o "$work/r" \
+        "$work/limit.yaml"
+    has "limit\\.yaml:1: device_type no-qemu-board: QEMU binary"
+}
+
 scenario_bad_pattern() {
     run 2 run -o "$work/r" "$suites/bad-pattern.yaml"
     has 'bad-pattern\.yaml:7:.*invalid pattern "Hello \(QEMU".*missing closing parenthesis'
