@@ -1,9 +1,10 @@
 /*
  * itutil.h - checks and QEMU set-up shared by the C integration tests.
  *
- * qmp_live.c and qtest_stock.c are plain programs on a real QEMU.  The
+ * qmp_live.c, qtest_stock.c and machine_live.c are plain programs on a
+ * real QEMU.  The
  * first failed check prints "FILE:LINE: what" on stderr and exits 1
- * (QEMU dies with the program: the machine sets PR_SET_PDEATHSIG); at
+ * (QEMU dies with the program: its guard process sees it go); at
  * the end a program prints it_checks() with its name.  The source tree
  * comes from the environment variable SRC.
  */
