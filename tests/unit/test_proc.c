@@ -226,6 +226,32 @@ static void test_release_kills(void **state)
     assert_int_equal(procs_with(mark(5)), 0);
 }
 
+/* Signals that would end the guard before it cleaned up (a terminal's
+ * ^C, a SIGTERM to every process) leave it and the program running. */
+static void test_guard_ignores_signals(void **state)
+{
+    static const int sigs[] = {SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGPIPE};
+    char script[512];
+    qhil_child c;
+    int status;
+
+    (void)state;
+    snprintf(script, sizeof(script), "exec sleep %s", mark(10));
+    assert_int_equal(spawn_sh(script, &c, NULL), QHIL_EOK);
+    assert_int_equal(wait_count(mark(10), 1, 3000), 1);
+    for (size_t i = 0; i < sizeof(sigs) / sizeof(sigs[0]); i++) {
+        assert_int_equal(kill(c.guard, sigs[i]), 0);
+    }
+    poll(NULL, 0, 100);
+    assert_int_equal(waitpid(c.guard, &status, WNOHANG), 0);
+    assert_int_equal(procs_with(mark(10)), 1);
+    qhil_proc_release(&c);
+    status = reap(&c, 5000);
+    assert_true(WIFSIGNALED(status));
+    assert_int_equal(WTERMSIG(status), SIGKILL);
+    assert_int_equal(procs_with(mark(10)), 0);
+}
+
 /* kill -9 of the process that spawned: the whole group still ends. */
 static void test_parent_killed(void **state)
 {
@@ -374,6 +400,7 @@ int main(void)
         cmocka_unit_test(test_leftover_killed),
         cmocka_unit_test(test_escaped_child_killed),
         cmocka_unit_test(test_release_kills),
+        cmocka_unit_test(test_guard_ignores_signals),
         cmocka_unit_test(test_parent_killed),
         cmocka_unit_test(test_exec_failure),
         cmocka_unit_test(test_spawn_deadline),
