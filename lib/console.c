@@ -34,8 +34,9 @@
  * offset; an expect whose match ends at or before that offset still
  * succeeds (the stream showed it first), anything after fails.  While a
  * fail pattern holds a partial match that starts before an expect's
- * match end, the expect waits for it to resolve (up to the caller's
- * deadline, and at most CON_SETTLE of silence).
+ * match end (or the expect a partial match that starts before the fail
+ * match end), the expect waits for it to resolve: up to the caller's
+ * deadline, and at most CON_SETTLE of silence.
  */
 #define PCRE2_CODE_UNIT_WIDTH 8
 
@@ -71,6 +72,7 @@ typedef struct con_pattern {
     pcre2_match_data *md;
     uint64_t scan; /* next offset where a match may start */
     int error;     /* PCRE2's code of a match-time error, or 0 */
+    bool utf;      /* compiled with PCRE2_MATCH_INVALID_UTF */
 } con_pattern;
 
 struct qhil_console {
@@ -280,6 +282,12 @@ static int con_pattern_init(con_pattern *p, const char *source,
         return qhil_error_set(err, QHIL_ENOMEM, "out of memory");
     }
     p->scan = scan;
+    {
+        uint32_t opts = 0;
+
+        pcre2_pattern_info(p->code, PCRE2_INFO_ALLOPTIONS, &opts);
+        p->utf = (opts & PCRE2_MATCH_INVALID_UTF) != 0;
+    }
     return QHIL_EOK;
 }
 
@@ -294,6 +302,86 @@ static void con_pcre2_message(int code, char *buf, size_t size)
 enum con_match { CON_NOMATCH, CON_PARTIAL, CON_MATCH, CON_ERROR };
 
 /*
+ * Length of the UTF-8 sequence at s[0..n): > 0 a valid character, < 0
+ * minus the length of an invalid sequence (RFC 3629: no overlongs,
+ * surrogates or code points over U+10FFFF), 0 a valid start cut short by
+ * the end of the bytes.
+ */
+static int con_utf8_seq(const unsigned char *s, size_t n)
+{
+    unsigned char lo = 0x80;
+    unsigned char hi = 0xbf;
+    int len;
+    int i;
+
+    if (s[0] < 0x80) {
+        return 1;
+    }
+    if (s[0] >= 0xc2 && s[0] <= 0xdf) {
+        len = 2;
+    } else if (s[0] >= 0xe0 && s[0] <= 0xef) {
+        len = 3;
+        lo = s[0] == 0xe0 ? 0xa0 : 0x80;
+        hi = s[0] == 0xed ? 0x9f : 0xbf;
+    } else if (s[0] >= 0xf0 && s[0] <= 0xf4) {
+        len = 4;
+        lo = s[0] == 0xf0 ? 0x90 : 0x80;
+        hi = s[0] == 0xf4 ? 0x8f : 0xbf;
+    } else {
+        return -1;
+    }
+    for (i = 1; i < len; i++) {
+        if ((size_t)i >= n) {
+            return 0;
+        }
+        if (s[i] < lo || s[i] > hi) {
+            return -i;
+        }
+        lo = 0x80;
+        hi = 0xbf;
+    }
+    return len;
+}
+
+/*
+ * Where the last stretch of valid UTF-8 in [from, top) begins: just after
+ * the last invalid sequence, or from.  A sequence cut short at top is not
+ * invalid yet: *cut is where it starts (top if there is none).
+ * Continuation bytes at from belong to a character that began before it
+ * and are skipped.
+ */
+static uint64_t con_utf8_last_fragment(const qhil_console *con,
+                                       uint64_t from, uint64_t top,
+                                       uint64_t *cut)
+{
+    const unsigned char *w = (const unsigned char *)con->win.data;
+    uint64_t at = from;
+    uint64_t last = from;
+    int k;
+
+    for (k = 0; k < 3 && at < top && (w[at - con->base] & 0xc0) == 0x80;
+         k++) {
+        at++;
+    }
+    last = at;
+    while (at < top) {
+        int n = con_utf8_seq(w + (at - con->base), (size_t)(top - at));
+
+        if (n == 0) {
+            break;
+        }
+        if (n < 0) {
+            at += (uint64_t)-n;
+            last = at;
+        } else {
+            at += (uint64_t)n;
+        }
+    }
+    *cut = at < top ? at : top;
+    return last;
+}
+
+/*
  * Try p on the window from p->scan.  On CON_MATCH, *start and *end are
  * absolute offsets; p->scan is left for the caller to move.  On a
  * partial or no match p->scan moves to where a later match could still
@@ -305,6 +393,7 @@ static enum con_match con_try(qhil_console *con, con_pattern *p,
     uint64_t top = con->base + con->win.len;
     uint64_t from = p->scan;
     uint32_t opts = con->eof ? 0 : PCRE2_PARTIAL_HARD;
+    uint64_t cut = top; /* end of the subject */
     uint64_t subj;
     PCRE2_SIZE *ov;
     int rc;
@@ -316,6 +405,40 @@ static enum con_match con_try(qhil_console *con, con_pattern *p,
     if (from > top) {
         from = top;
     }
+    /*
+     * Invalid UTF-8 is a barrier no match crosses, so a match before the
+     * last one is final and a plain attempt finds it; the partial attempt
+     * runs on the last stretch only.  (PCRE2 10.42 with PARTIAL_HARD
+     * gives up a whole stretch whose end a path reaches, losing matches
+     * a plain attempt finds.)  A character cut short by the end of
+     * what arrived is left out of the subject: PCRE2 would take it for
+     * invalid UTF-8, not for the start of a match still to come.
+     */
+    if (p->utf && !con->eof) {
+        uint64_t last = con_utf8_last_fragment(con, from, top, &cut);
+
+        if (last > from) {
+            subj = from - con->base >= CON_CONTEXT ? from - CON_CONTEXT
+                                                   : con->base;
+            rc = pcre2_match(p->code,
+                             (PCRE2_SPTR)(con->win.data + (subj - con->base)),
+                             (size_t)(cut - subj),
+                             (PCRE2_SIZE)(from - subj),
+                             subj > 0 ? PCRE2_NOTBOL : 0, p->md, NULL);
+            ov = pcre2_get_ovector_pointer(p->md);
+            if (rc >= 0 && subj + ov[0] < last) {
+                *start = subj + ov[0];
+                *end = subj + ov[1];
+                return CON_MATCH;
+            }
+            if (rc < 0 && rc != PCRE2_ERROR_NOMATCH) {
+                p->scan = from;
+                p->error = rc;
+                return CON_ERROR;
+            }
+            from = last;
+        }
+    }
     subj = from - con->base >= CON_CONTEXT ? from - CON_CONTEXT : con->base;
     if (subj > 0) {
         opts |= PCRE2_NOTBOL; /* the subject start is not a line start */
@@ -325,8 +448,8 @@ static enum con_match con_try(qhil_console *con, con_pattern *p,
                      (PCRE2_SPTR)(con->win.data ? con->win.data +
                                                       (subj - con->base)
                                                 : ""),
-                     con->win.len - (size_t)(subj - con->base),
-                     (PCRE2_SIZE)(from - subj), opts, p->md, NULL);
+                     (size_t)(cut - subj), (PCRE2_SIZE)(from - subj), opts,
+                     p->md, NULL);
     ov = pcre2_get_ovector_pointer(p->md);
     if (rc >= 0) {
         *start = subj + ov[0];
@@ -338,7 +461,7 @@ static enum con_match con_try(qhil_console *con, con_pattern *p,
         return CON_PARTIAL;
     }
     if (rc == PCRE2_ERROR_NOMATCH) {
-        p->scan = top;
+        p->scan = cut;
         return CON_NOMATCH;
     }
     p->scan = from;
@@ -871,7 +994,15 @@ int qhil_console_expect(qhil_console *con, const char *pattern,
                 break;
             }
         }
-        if (con->failed) {
+        /* Likewise a partial match of ours that might still end before
+         * the fail match. */
+        if (con->failed && r == CON_PARTIAL && pat.scan <= con->fail_end &&
+            !last && qhil_now() - con->last_rx < CON_SETTLE) {
+            until = con->last_rx + CON_SETTLE;
+            if (until > deadline) {
+                until = deadline;
+            }
+        } else if (con->failed) {
             rc = con_failed_error(con, deadline, err);
             break;
         }
