@@ -55,6 +55,7 @@
 #include <qhil/console.h>
 
 #include "internal.h"
+#include "logcap.h"
 
 #define CON_READ_CHUNK 65536
 #define CON_WINDOW_MAX ((size_t)8 << 20) /* unmatched output kept */
@@ -77,9 +78,10 @@ typedef struct con_pattern {
 
 struct qhil_console {
     int fd;
-    int log_fd;
     int cancel_fd;
-    char *log_path;
+    bool log_open;
+    qhil_logcap log;    /* console.log, head and tail past its limit */
+    uint64_t log_limit; /* output allowed, bytes */
 
     qhil_buf win;  /* bytes from offset base on */
     uint64_t base;
@@ -95,6 +97,7 @@ struct qhil_console {
     uint64_t fail_end;
     bool eof;
     int read_errno;
+    bool over;          /* more than log_limit bytes received */
 
     qhil_console_kick_fn kick;
     void *kick_data;
@@ -488,22 +491,17 @@ int qhil_console_new(int fd, const char *log_path, qhil_console **out,
         return qhil_error_set(err, QHIL_ENOMEM, "out of memory");
     }
     con->fd = fd;
-    con->log_fd = -1;
     con->cancel_fd = -1;
+    con->log_limit = QHIL_LOGCAP_DEFAULT;
     qhil_buf_init(&con->win, CON_WINDOW_MAX + CON_READ_CHUNK);
     if (log_path) {
         /* A new file only: never follow or truncate one planted there. */
-        con->log_fd = open(log_path,
-                           O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW |
-                               O_CLOEXEC,
-                           0644);
-        con->log_path = strdup(log_path);
-        if (con->log_fd < 0) {
-            rc = -errno;
+        rc = qhil_logcap_init(&con->log, log_path, con->log_limit, err);
+        if (rc < 0) {
             qhil_console_free(con);
-            return qhil_error_set(err, rc, "console log %s: %s", log_path,
-                                  strerror(-rc));
+            return rc;
         }
+        con->log_open = true;
     }
     *out = con;
     return QHIL_EOK;
@@ -519,14 +517,13 @@ void qhil_console_free(qhil_console *con)
     if (con->fd >= 0) {
         close(con->fd);
     }
-    if (con->log_fd >= 0) {
-        close(con->log_fd);
+    if (con->log_open) {
+        qhil_logcap_release(&con->log, "console output");
     }
     for (i = 0; i < con->n_fails; i++) {
         con_pattern_release(&con->fails[i]);
     }
     free(con->fails);
-    free(con->log_path);
     qhil_buf_release(&con->win);
     free(con);
 }
@@ -556,6 +553,21 @@ void qhil_console_set_kick(qhil_console *con, qhil_console_kick_fn fn,
 void qhil_console_set_cancel_fd(qhil_console *con, int fd)
 {
     con->cancel_fd = fd;
+}
+
+void qhil_console_set_log_limit(qhil_console *con, uint64_t max_bytes)
+{
+    con->log_limit = max_bytes ? max_bytes : QHIL_LOGCAP_DEFAULT;
+    con->over = con->base + con->win.len > con->log_limit;
+    /* The file takes the new limit while nothing is in it yet: the same
+     * split of head and tail as qhil_logcap_init makes. */
+    if (con->log_open && con->log.total == 0 && !con->log.ring) {
+        con->log.limit = con->log_limit;
+        con->log.ring_size = con->log.limit / 2 < QHIL_LOGCAP_TAIL
+                                 ? (size_t)(con->log.limit / 2)
+                                 : QHIL_LOGCAP_TAIL;
+        con->log.head_max = con->log.limit - con->log.ring_size;
+    }
 }
 
 int qhil_console_add_fail_pattern(qhil_console *con, const char *pattern,
@@ -705,19 +717,15 @@ static int con_make_room(qhil_console *con)
     return qhil_buf_reserve(&con->win, CON_READ_CHUNK);
 }
 
-static void con_log(qhil_console *con, const char *p, size_t left)
+/* Log new bytes (a full disk must not stop the test) and check the
+ * output cap. */
+static void con_log(qhil_console *con, const char *p, size_t n)
 {
-    while (con->log_fd >= 0 && left > 0) {
-        ssize_t w = write(con->log_fd, p, left);
-
-        if (w < 0 && errno == EINTR) {
-            continue;
-        }
-        if (w <= 0) {
-            break; /* a full disk must not stop the test */
-        }
-        p += w;
-        left -= (size_t)w;
+    if (con->log_open) {
+        qhil_logcap_write(&con->log, p, n);
+    }
+    if (con->base + con->win.len + n > con->log_limit) {
+        con->over = true;
     }
 }
 
@@ -855,6 +863,14 @@ static int con_failed_error(qhil_console *con, int64_t deadline,
     return rc;
 }
 
+static int con_over_error(const qhil_console *con, qhil_error *err)
+{
+    return qhil_error_set(err, QHIL_ELIMIT,
+                          "console output over %llu bytes (the log keeps "
+                          "its head and its last bytes)",
+                          (unsigned long long)con->log_limit);
+}
+
 static int con_eof_error(const qhil_console *con, qhil_error *err)
 {
     if (con->read_errno) {
@@ -878,6 +894,9 @@ int qhil_console_dispatch(qhil_console *con, qhil_error *err)
     }
     if (con->failed) {
         return con_failed_error(con, qhil_now(), err);
+    }
+    if (con->over) {
+        return con_over_error(con, err);
     }
     if (con->eof) {
         return con_eof_error(con, err);
@@ -974,7 +993,8 @@ int qhil_console_expect(qhil_console *con, const char *pattern,
                                 pattern, msg);
             break;
         }
-        if (r == CON_MATCH && (!con->failed || end <= con->fail_end)) {
+        if (r == CON_MATCH && (!con->failed || end <= con->fail_end) &&
+            end <= con->log_limit) {
             int64_t now = qhil_now();
 
             /* A fail pattern that might still end first in the stream
@@ -1006,6 +1026,10 @@ int qhil_console_expect(qhil_console *con, const char *pattern,
             rc = con_failed_error(con, deadline, err);
             break;
         }
+        if (con->over) {
+            rc = con_over_error(con, err);
+            break;
+        }
         if (con->eof) {
             rc = con_eof_error(con, err);
             break;
@@ -1031,6 +1055,9 @@ int qhil_console_wait(qhil_console *con, int64_t deadline, qhil_error *err)
 
         if (con->failed) {
             return con_failed_error(con, deadline, err);
+        }
+        if (con->over) {
+            return con_over_error(con, err);
         }
         if (con->eof) {
             return con_eof_error(con, err);

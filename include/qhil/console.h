@@ -47,8 +47,11 @@ typedef struct qhil_console qhil_console;
 
 /*
  * Wrap a connected socket.  Takes ownership of fd: qhil_console_free
- * closes it, and a failing call closes it before returning.  log_path: file to append
- * every received byte to (created 0644), or NULL for no log.
+ * closes it, and a failing call closes it before returning.  log_path:
+ * file to write every received byte to, or NULL for no log.  It must not
+ * exist: it is created 0644 with O_EXCL|O_NOFOLLOW, so a file or symlink
+ * planted there is never followed or truncated (the error names it).
+ * The log is capped, see qhil_console_set_log_limit.
  */
 int qhil_console_new(int fd, const char *log_path, qhil_console **out,
                      qhil_error *err);
@@ -133,6 +136,18 @@ uint64_t qhil_console_dropped(const qhil_console *con);
 
 /* Total bytes received so far. */
 uint64_t qhil_console_received(const qhil_console *con);
+
+/*
+ * Cap the console output of this console at max_bytes (0: the default,
+ * 64 MiB).  Past the cap, expect (unless its match ends within the cap),
+ * wait and dispatch return QHIL_ELIMIT "console output over N bytes",
+ * every time.  The log file keeps its head as the bytes come (up to the
+ * cap minus 1 MiB) and the last 1 MiB, written when the console is freed
+ * after a line "[qhil: N bytes of console output dropped here]".  Set it
+ * before output arrives for the file to use it; the cap on output
+ * applies whenever it is set.
+ */
+void qhil_console_set_log_limit(qhil_console *con, uint64_t max_bytes);
 
 /*
  * Interrupt waits: while fd >= 0 is set, any wait of the console (expect,

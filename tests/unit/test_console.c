@@ -704,6 +704,55 @@ static void test_log_never_follows_or_truncates(void **state)
     unlink(target);
 }
 
+static void test_log_cap(void **state)
+{
+    fixture *f = *state;
+    char chunk[4096];
+    char *buf;
+    qhil_error e;
+    ssize_t n;
+    size_t total = 0;
+    int fd;
+    int i;
+
+    qhil_console_set_log_limit(f->con, 64 << 10);
+    guest_says(f, "MARK\n");
+    memset(chunk, 'x', sizeof(chunk));
+    chunk[sizeof(chunk) - 1] = '\n';
+    for (i = 0; i < 50; i++) {
+        assert_int_equal(qhil_console_dispatch(f->con, NULL),
+                         total + 5 > (64 << 10) ? QHIL_ELIMIT : 0);
+        assert_int_equal(write(f->guest, chunk, sizeof(chunk)),
+                         (ssize_t)sizeof(chunk));
+        total += sizeof(chunk);
+    }
+    guest_says(f, "END\n");
+    /* Before the cap: still matched.  After it: the limit error. */
+    assert_int_equal(expect(f, "MARK", QHIL_SEC, NULL, NULL), 0);
+    qhil_error_init(&e);
+    assert_int_equal(expect(f, "END", QHIL_SEC, NULL, &e), QHIL_ELIMIT);
+    assert_non_null(strstr(e.message, "console output over 65536 bytes"));
+    qhil_error_release(&e);
+    assert_int_equal(qhil_console_wait(f->con, qhil_deadline_in(QHIL_SEC),
+                                       NULL),
+                     QHIL_ELIMIT);
+    assert_int_equal(qhil_console_dispatch(f->con, NULL), QHIL_ELIMIT);
+    qhil_console_free(f->con);
+    f->con = NULL;
+    buf = calloc(1, 1 << 20);
+    assert_non_null(buf);
+    fd = open(f->log, O_RDONLY);
+    assert_true(fd >= 0);
+    n = read(fd, buf, (1 << 20) - 1);
+    close(fd);
+    /* Head, a line saying what was dropped, and the last bytes. */
+    assert_true(n > 0 && n < (64 << 10) + 100);
+    assert_memory_equal(buf, "MARK\n", 5);
+    assert_non_null(strstr(buf, "bytes of console output dropped here]"));
+    assert_memory_equal(buf + n - 4, "END\n", 4);
+    free(buf);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -763,6 +812,7 @@ int main(void)
                                         teardown),
         cmocka_unit_test_setup_teardown(test_log_never_follows_or_truncates, setup,
                                         teardown),
+        cmocka_unit_test_setup_teardown(test_log_cap, setup, teardown),
     };
 
     return cmocka_run_group_tests_name("console", tests, NULL, NULL);
