@@ -20,6 +20,7 @@
 
 #include <qhil/clock.h>
 #include <qhil/console.h>
+#include <qhil/suite.h>
 
 typedef struct fixture {
     qhil_console *con;
@@ -753,6 +754,52 @@ static void test_log_cap(void **state)
     free(buf);
 }
 
+static void test_suite_refuses_stream_constructs(void **state)
+{
+    static const struct {
+        const char *text;
+        const char *where;
+        const char *why;
+    } cases[] = {
+        {"device_type: mps2-an385\n"
+         "tests:\n"
+         "  - name: t\n"
+         "    steps:\n"
+         "      - expect: \"\\\\Gready\"\n",
+         "s.yaml:5:", "\\G is not supported on a stream"},
+        {"device_type: mps2-an385\n"
+         "fail_on: [\"panic(*COMMIT)!\"]\n"
+         "tests:\n"
+         "  - name: t\n"
+         "    steps:\n"
+         "      - expect: ready\n",
+         "s.yaml:2:", "(*COMMIT) is not supported"},
+        {"device_type: mps2-an385\n"
+         "tests:\n"
+         "  - name: t\n"
+         "    steps:\n"
+         "      - expect: \"(?<=x{256})y\"\n",
+         "s.yaml:5:", "lookbehind of 256 characters"},
+    };
+    size_t i;
+
+    (void)state;
+    for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        qhil_suite *suite = NULL;
+        qhil_error e;
+
+        qhil_error_init(&e);
+        assert_int_equal(qhil_suite_load_buffer("s.yaml", cases[i].text,
+                                                strlen(cases[i].text),
+                                                &suite, &e),
+                         QHIL_EINVAL);
+        assert_null(suite);
+        assert_non_null(strstr(e.message, cases[i].where));
+        assert_non_null(strstr(e.message, cases[i].why));
+        qhil_error_release(&e);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -813,6 +860,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_log_never_follows_or_truncates, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(test_log_cap, setup, teardown),
+        cmocka_unit_test(test_suite_refuses_stream_constructs),
     };
 
     return cmocka_run_group_tests_name("console", tests, NULL, NULL);
