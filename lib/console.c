@@ -65,7 +65,7 @@
 #define CON_KICK_QUIET (100 * QHIL_MSEC)
 #define CON_KICK_SPAN (2 * QHIL_SEC)
 #define CON_SETTLE (50 * QHIL_MSEC) /* rest of a failing line */
-#define CON_READ_BURST 16                /* reads per call, at most */
+#define CON_READ_BURST 16           /* reads per call, at most */
 
 typedef struct con_pattern {
     char *source;
@@ -83,7 +83,7 @@ struct qhil_console {
     qhil_logcap log;    /* console.log, head and tail past its limit */
     uint64_t log_limit; /* output allowed, bytes */
 
-    qhil_buf win;  /* bytes from offset base on */
+    qhil_buf win; /* bytes from offset base on */
     uint64_t base;
     uint64_t expect_pos; /* where the next expect starts */
     uint64_t dropped;    /* unmatched bytes dropped at the window cap */
@@ -91,13 +91,13 @@ struct qhil_console {
     con_pattern *fails;
     size_t n_fails;
 
-    bool failed;        /* a fail pattern matched, or could not be run */
-    size_t fail_index;  /* which one */
+    bool failed;         /* a fail pattern matched, or could not be run */
+    size_t fail_index;   /* which one */
     uint64_t fail_start; /* offsets of that match */
     uint64_t fail_end;
     bool eof;
     int read_errno;
-    bool over;          /* more than log_limit bytes received */
+    bool over; /* more than log_limit bytes received */
 
     qhil_console_kick_fn kick;
     void *kick_data;
@@ -268,8 +268,8 @@ int qhil_console_pattern_check(const char *pattern, qhil_error *err)
     return rc;
 }
 
-static int con_pattern_init(con_pattern *p, const char *source,
-                            uint64_t scan, qhil_error *err)
+static int con_pattern_init(con_pattern *p, const char *source, uint64_t scan,
+                            qhil_error *err)
 {
     int rc;
 
@@ -353,17 +353,15 @@ static int con_utf8_seq(const unsigned char *s, size_t n)
  * Continuation bytes at from belong to a character that began before it
  * and are skipped.
  */
-static uint64_t con_utf8_last_fragment(const qhil_console *con,
-                                       uint64_t from, uint64_t top,
-                                       uint64_t *cut)
+static uint64_t con_utf8_last_fragment(const qhil_console *con, uint64_t from,
+                                       uint64_t top, uint64_t *cut)
 {
     const unsigned char *w = (const unsigned char *)con->win.data;
     uint64_t at = from;
     uint64_t last = from;
     int k;
 
-    for (k = 0; k < 3 && at < top && (w[at - con->base] & 0xc0) == 0x80;
-         k++) {
+    for (k = 0; k < 3 && at < top && (w[at - con->base] & 0xc0) == 0x80; k++) {
         at++;
     }
     last = at;
@@ -425,8 +423,7 @@ static enum con_match con_try(qhil_console *con, con_pattern *p,
                                                    : con->base;
             rc = pcre2_match(p->code,
                              (PCRE2_SPTR)(con->win.data + (subj - con->base)),
-                             (size_t)(cut - subj),
-                             (PCRE2_SIZE)(from - subj),
+                             (size_t)(cut - subj), (PCRE2_SIZE)(from - subj),
                              subj > 0 ? PCRE2_NOTBOL : 0, p->md, NULL);
             ov = pcre2_get_ovector_pointer(p->md);
             if (rc >= 0 && subj + ov[0] < last) {
@@ -447,12 +444,10 @@ static enum con_match con_try(qhil_console *con, con_pattern *p,
         opts |= PCRE2_NOTBOL; /* the subject start is not a line start */
     }
     /* An empty window still has a subject: "" rather than NULL. */
-    rc = pcre2_match(p->code,
-                     (PCRE2_SPTR)(con->win.data ? con->win.data +
-                                                      (subj - con->base)
-                                                : ""),
-                     (size_t)(cut - subj), (PCRE2_SIZE)(from - subj), opts,
-                     p->md, NULL);
+    rc = pcre2_match(
+        p->code,
+        (PCRE2_SPTR)(con->win.data ? con->win.data + (subj - con->base) : ""),
+        (size_t)(cut - subj), (PCRE2_SIZE)(from - subj), opts, p->md, NULL);
     ov = pcre2_get_ovector_pointer(p->md);
     if (rc >= 0) {
         *start = subj + ov[0];
@@ -482,8 +477,7 @@ int qhil_console_new(int fd, const char *log_path, qhil_console **out,
     rc = qhil_fd_prepare(fd);
     if (rc < 0) {
         close(fd);
-        return qhil_error_set(err, rc, "console socket: %s",
-                              qhil_strerror(rc));
+        return qhil_error_set(err, rc, "console socket: %s", qhil_strerror(rc));
     }
     con = calloc(1, sizeof(*con));
     if (!con) {
@@ -592,8 +586,8 @@ int qhil_console_add_fail_pattern(qhil_console *con, const char *pattern,
 }
 
 /* Text of [start, end) with unprintable bytes escaped; malloc'ed. */
-static char *con_excerpt(const qhil_console *con, uint64_t start,
-                         uint64_t end, size_t max)
+static char *con_excerpt(const qhil_console *con, uint64_t start, uint64_t end,
+                         size_t max)
 {
     qhil_buf out;
     uint64_t i;
@@ -788,8 +782,7 @@ static int con_poll(qhil_console *con, short events, int64_t until,
         if (errno == EINTR) {
             return 0;
         }
-        return qhil_error_set(err, -errno, "console poll: %s",
-                              strerror(errno));
+        return qhil_error_set(err, -errno, "console poll: %s", strerror(errno));
     }
     if (n == 2 && (pfd[1].revents & (POLLIN | POLLHUP | POLLERR))) {
         return qhil_error_set(err, QHIL_ECANCELED, "interrupted");
@@ -799,8 +792,7 @@ static int con_poll(qhil_console *con, short events, int64_t until,
 
 /* Give the guest a moment to finish the line a fail pattern hit, so the
  * message and the tail show all of it; never past deadline. */
-static int con_settle_fail(qhil_console *con, int64_t deadline,
-                           qhil_error *err)
+static int con_settle_fail(qhil_console *con, int64_t deadline, qhil_error *err)
 {
     int64_t until = qhil_deadline_in(CON_SETTLE);
 
@@ -928,8 +920,8 @@ static int con_pump(qhil_console *con, int64_t until, int64_t deadline,
     int64_t now = qhil_now();
     int rc;
 
-    if (con->kick && con->last_send && now - con->last_send <= CON_KICK_SPAN
-        && con->last_activity + CON_KICK_QUIET < until) {
+    if (con->kick && con->last_send && now - con->last_send <= CON_KICK_SPAN &&
+        con->last_activity + CON_KICK_QUIET < until) {
         until = con->last_activity + CON_KICK_QUIET;
     }
     rc = con_poll(con, POLLIN, until, err);

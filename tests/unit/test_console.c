@@ -24,7 +24,7 @@
 
 typedef struct fixture {
     qhil_console *con;
-    int guest;       /* the other end: what the guest writes/reads */
+    int guest; /* the other end: what the guest writes/reads */
     char dir[64];
     char log[96];
     int kicks;
@@ -105,8 +105,7 @@ static void test_empty_match_before_output(void **state)
 
     /* Nothing received yet: "x*" could still match x's, so it waits;
      * the first other byte makes it an empty match. */
-    assert_int_equal(expect(f, "x*", 30 * QHIL_MSEC, &m, NULL),
-                     QHIL_ETIMEDOUT);
+    assert_int_equal(expect(f, "x*", 30 * QHIL_MSEC, &m, NULL), QHIL_ETIMEDOUT);
     guest_says(f, "y");
     assert_int_equal(expect(f, "x*", QHIL_SEC, &m, NULL), 0);
     assert_string_equal(m, "");
@@ -184,20 +183,18 @@ static void test_fail_pattern(void **state)
     qhil_error e;
 
     qhil_error_init(&e);
-    assert_int_equal(qhil_console_add_fail_pattern(f->con, "Kernel panic",
-                                                   NULL),
-                     0);
+    assert_int_equal(
+        qhil_console_add_fail_pattern(f->con, "Kernel panic", NULL), 0);
     /* The expected text comes first in the stream: it still passes. */
     guest_says(f, "ready\r\nKernel panic - not syncing\r\n");
     assert_int_equal(expect(f, "ready", QHIL_SEC, NULL, NULL), 0);
-    assert_int_equal(expect(f, "never", 5 * QHIL_SEC, NULL, &e),
-                     QHIL_EMATCH);
+    assert_int_equal(expect(f, "never", 5 * QHIL_SEC, NULL, &e), QHIL_EMATCH);
     assert_non_null(strstr(e.message, "\"Kernel panic\""));
     assert_non_null(strstr(e.message, "Kernel panic - not syncing"));
     /* Sticky: waits fail too. */
-    assert_int_equal(qhil_console_wait(f->con, qhil_deadline_in(QHIL_SEC),
-                                       NULL),
-                     QHIL_EMATCH);
+    assert_int_equal(
+        qhil_console_wait(f->con, qhil_deadline_in(QHIL_SEC), NULL),
+        QHIL_EMATCH);
     qhil_error_release(&e);
 }
 
@@ -206,12 +203,10 @@ static void test_fail_pattern_before_expect(void **state)
     fixture *f = *state;
     int64_t t0 = qhil_now();
 
-    assert_int_equal(qhil_console_add_fail_pattern(f->con, "HardFault",
-                                                   NULL),
+    assert_int_equal(qhil_console_add_fail_pattern(f->con, "HardFault", NULL),
                      0);
     guest_says(f, "HardFault!\r\nready\r\n");
-    assert_int_equal(expect(f, "ready", 5 * QHIL_SEC, NULL, NULL),
-                     QHIL_EMATCH);
+    assert_int_equal(expect(f, "ready", 5 * QHIL_SEC, NULL, NULL), QHIL_EMATCH);
     /* At once, not at the deadline. */
     assert_true(qhil_now() - t0 < QHIL_SEC);
 }
@@ -222,8 +217,7 @@ static void test_bad_pattern(void **state)
     qhil_error e;
 
     qhil_error_init(&e);
-    assert_int_equal(expect(f, "Hello (QEMU", QHIL_SEC, NULL, &e),
-                     QHIL_EINVAL);
+    assert_int_equal(expect(f, "Hello (QEMU", QHIL_SEC, NULL, &e), QHIL_EINVAL);
     assert_non_null(strstr(e.message, "missing closing parenthesis"));
     assert_non_null(strstr(e.message, "Hello (QEMU"));
     assert_int_equal(qhil_console_add_fail_pattern(f->con, "[", &e),
@@ -397,8 +391,7 @@ static void test_fail_pattern_at_end_of_stream(void **state)
     qhil_error e;
 
     qhil_error_init(&e);
-    assert_int_equal(qhil_console_add_fail_pattern(f->con, "the end$",
-                                                   NULL),
+    assert_int_equal(qhil_console_add_fail_pattern(f->con, "the end$", NULL),
                      0);
     guest_says(f, "the end");
     assert_int_equal(qhil_console_dispatch(f->con, NULL), 0);
@@ -435,8 +428,7 @@ static void test_utf_invalid_bytes_and_split_character(void **state)
 
     /* Invalid UTF-8 first, then an e-acute split across two reads. */
     guest_says(f, "\xff\xfe caf\xc3");
-    assert_int_equal(expect(f, "(*UTF)caf\\x{e9}!", 30 * QHIL_MSEC, NULL,
-                            NULL),
+    assert_int_equal(expect(f, "(*UTF)caf\\x{e9}!", 30 * QHIL_MSEC, NULL, NULL),
                      QHIL_ETIMEDOUT);
     guest_says(f, "\xa9!\n");
     assert_int_equal(expect(f, "(*UTF)caf.!", QHIL_SEC, &m, NULL), 0);
@@ -448,18 +440,13 @@ static void test_refused_constructs(void **state)
 {
     fixture *f = *state;
     static const char *const bad[] = {
-        "\\Gfoo",
-        "a|x\\G",
-        "a(*COMMIT)b",
-        "(*NOTEMPTY_ATSTART)x*",
-        "(*CRLF)x$",
-        "(*ANYCRLF)^x",
-        "(*ANY)x",
-        "(?<=A{300})B",
+        "\\Gfoo",    "a|x\\G",       "a(*COMMIT)b", "(*NOTEMPTY_ATSTART)x*",
+        "(*CRLF)x$", "(*ANYCRLF)^x", "(*ANY)x",     "(?<=A{300})B",
     };
     static const char *const good[] = {
-        "\\\\G", "[G]", "\\Q\\G\\E", "(*LIMIT_MATCH=100)x", "(*UTF)x",
-        "(*UCP)\\w", "(*NOTEMPTY)x*", "(?<=A{255})B", "(*LF)x$",
+        "\\\\G",   "[G]",       "\\Q\\G\\E",     "(*LIMIT_MATCH=100)x",
+        "(*UTF)x", "(*UCP)\\w", "(*NOTEMPTY)x*", "(?<=A{255})B",
+        "(*LF)x$",
     };
     size_t i;
 
@@ -497,9 +484,9 @@ static void test_expect_match_error(void **state)
     /* A limit set in the pattern is honoured and reported the same way. */
     qhil_error_init(&e);
     guest_says(f, "aaaaaaaaaaaaaaab\n");
-    assert_int_equal(expect(f, "(*LIMIT_MATCH=1000)(a+)+c", 5 * QHIL_SEC,
-                            NULL, &e),
-                     QHIL_EPATTERN);
+    assert_int_equal(
+        expect(f, "(*LIMIT_MATCH=1000)(a+)+c", 5 * QHIL_SEC, NULL, &e),
+        QHIL_EPATTERN);
     assert_non_null(strstr(e.message, "match limit"));
     qhil_error_release(&e);
 }
@@ -509,20 +496,17 @@ static void test_fail_pattern_match_error_is_sticky(void **state)
     fixture *f = *state;
     qhil_error e;
 
-    assert_int_equal(qhil_console_add_fail_pattern(f->con,
-                                                   "(a+)+c|FATAL", NULL),
-                     0);
+    assert_int_equal(
+        qhil_console_add_fail_pattern(f->con, "(a+)+c|FATAL", NULL), 0);
     guest_says(f, "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaab\r\n");
     guest_says(f, "FATAL\r\nFATAL\r\nready\r\n");
     qhil_error_init(&e);
-    assert_int_equal(expect(f, "ready", 5 * QHIL_SEC, NULL, &e),
-                     QHIL_EPATTERN);
+    assert_int_equal(expect(f, "ready", 5 * QHIL_SEC, NULL, &e), QHIL_EPATTERN);
     assert_non_null(strstr(e.message, "\"(a+)+c|FATAL\""));
     assert_non_null(strstr(e.message, "match limit"));
     qhil_error_release(&e);
     qhil_error_init(&e);
-    assert_int_equal(qhil_console_wait(f->con, qhil_deadline_in(QHIL_SEC),
-                                       &e),
+    assert_int_equal(qhil_console_wait(f->con, qhil_deadline_in(QHIL_SEC), &e),
                      QHIL_EPATTERN);
     assert_non_null(strstr(e.message, "(a+)+c|FATAL"));
     qhil_error_release(&e);
@@ -537,9 +521,8 @@ static void test_fail_pattern_pending_decides(void **state)
 
     /* "pani" could still become "panicked"; once "X" comes, "pan" is the
      * fail match and it ends before the expected "ani". */
-    assert_int_equal(qhil_console_add_fail_pattern(f->con, "panicked|pan",
-                                                   NULL),
-                     0);
+    assert_int_equal(
+        qhil_console_add_fail_pattern(f->con, "panicked|pan", NULL), 0);
     guest_says(f, "pani");
     pid = fork();
     assert_true(pid >= 0);
@@ -559,9 +542,8 @@ static void test_fail_pattern_pending_is_bounded(void **state)
     fixture *f = *state;
     int64_t t0;
 
-    assert_int_equal(qhil_console_add_fail_pattern(f->con, "panicked|pan",
-                                                   NULL),
-                     0);
+    assert_int_equal(
+        qhil_console_add_fail_pattern(f->con, "panicked|pan", NULL), 0);
     guest_says(f, "pani");
     t0 = qhil_now();
     /* Nothing more comes: the expect does not wait for its deadline. */
@@ -576,13 +558,11 @@ static void test_deadline_now_still_reads(void **state)
     fixture *f = *state;
 
     guest_says(f, "ready\n");
-    assert_int_equal(qhil_console_expect(f->con, "ready", qhil_now(), NULL,
-                                         NULL),
-                     0);
+    assert_int_equal(
+        qhil_console_expect(f->con, "ready", qhil_now(), NULL, NULL), 0);
     assert_int_equal(qhil_console_add_fail_pattern(f->con, "PANIC", NULL), 0);
     guest_says(f, "PANIC\n");
-    assert_int_equal(qhil_console_wait(f->con, qhil_now(), NULL),
-                     QHIL_EMATCH);
+    assert_int_equal(qhil_console_wait(f->con, qhil_now(), NULL), QHIL_EMATCH);
 }
 
 static void test_settle_bounded_by_deadline(void **state)
@@ -633,10 +613,8 @@ static void test_cancel_fd(void **state)
     assert_int_equal(pipe(p), 0);
     qhil_console_set_cancel_fd(f->con, p[0]);
     /* Nothing pending: waits work as usual. */
-    assert_int_equal(qhil_console_wait(f->con,
-                                       qhil_deadline_in(10 * QHIL_MSEC),
-                                       NULL),
-                     0);
+    assert_int_equal(
+        qhil_console_wait(f->con, qhil_deadline_in(10 * QHIL_MSEC), NULL), 0);
     assert_int_equal(write(p[1], "!", 1), 1);
     t0 = qhil_now();
     qhil_error_init(&e);
@@ -644,9 +622,9 @@ static void test_cancel_fd(void **state)
                      QHIL_ECANCELED);
     assert_non_null(strstr(e.message, "interrupted"));
     qhil_error_release(&e);
-    assert_int_equal(qhil_console_wait(f->con, qhil_deadline_in(5 * QHIL_SEC),
-                                       NULL),
-                     QHIL_ECANCELED);
+    assert_int_equal(
+        qhil_console_wait(f->con, qhil_deadline_in(5 * QHIL_SEC), NULL),
+        QHIL_ECANCELED);
     /* A send the guest does not take. */
     big = calloc(1, big_len);
     assert_non_null(big);
@@ -734,9 +712,9 @@ static void test_log_cap(void **state)
     assert_int_equal(expect(f, "END", QHIL_SEC, NULL, &e), QHIL_ELIMIT);
     assert_non_null(strstr(e.message, "console output over 65536 bytes"));
     qhil_error_release(&e);
-    assert_int_equal(qhil_console_wait(f->con, qhil_deadline_in(QHIL_SEC),
-                                       NULL),
-                     QHIL_ELIMIT);
+    assert_int_equal(
+        qhil_console_wait(f->con, qhil_deadline_in(QHIL_SEC), NULL),
+        QHIL_ELIMIT);
     assert_int_equal(qhil_console_dispatch(f->con, NULL), QHIL_ELIMIT);
     qhil_console_free(f->con);
     f->con = NULL;
@@ -790,8 +768,8 @@ static void test_suite_refuses_stream_constructs(void **state)
 
         qhil_error_init(&e);
         assert_int_equal(qhil_suite_load_buffer("s.yaml", cases[i].text,
-                                                strlen(cases[i].text),
-                                                &suite, &e),
+                                                strlen(cases[i].text), &suite,
+                                                &e),
                          QHIL_EINVAL);
         assert_null(suite);
         assert_non_null(strstr(e.message, cases[i].where));
@@ -805,19 +783,18 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_match_split_across_reads, setup,
                                         teardown),
-        cmocka_unit_test_setup_teardown(test_empty_match_before_output,
-                                        setup, teardown),
+        cmocka_unit_test_setup_teardown(test_empty_match_before_output, setup,
+                                        teardown),
         cmocka_unit_test_setup_teardown(test_no_byte_matched_twice, setup,
                                         teardown),
-        cmocka_unit_test_setup_teardown(test_no_byte_skipped, setup,
-                                        teardown),
+        cmocka_unit_test_setup_teardown(test_no_byte_skipped, setup, teardown),
         cmocka_unit_test_setup_teardown(test_partial_then_restart, setup,
                                         teardown),
-        cmocka_unit_test_setup_teardown(test_line_anchor_and_lookbehind,
-                                        setup, teardown),
+        cmocka_unit_test_setup_teardown(test_line_anchor_and_lookbehind, setup,
+                                        teardown),
         cmocka_unit_test_setup_teardown(test_fail_pattern, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_fail_pattern_before_expect,
-                                        setup, teardown),
+        cmocka_unit_test_setup_teardown(test_fail_pattern_before_expect, setup,
+                                        teardown),
         cmocka_unit_test_setup_teardown(test_bad_pattern, setup, teardown),
         cmocka_unit_test_setup_teardown(test_eof, setup, teardown),
         cmocka_unit_test_setup_teardown(test_log_has_every_byte, setup,
@@ -829,36 +806,35 @@ int main(void)
                                         teardown),
         cmocka_unit_test_setup_teardown(test_greedy_waits_for_next_byte, setup,
                                         teardown),
-        cmocka_unit_test_setup_teardown(test_word_boundary_and_lookahead_wait, setup,
-                                        teardown),
+        cmocka_unit_test_setup_teardown(test_word_boundary_and_lookahead_wait,
+                                        setup, teardown),
         cmocka_unit_test_setup_teardown(test_end_of_stream_is_a_true_end, setup,
                                         teardown),
-        cmocka_unit_test_setup_teardown(test_fail_pattern_at_end_of_stream, setup,
-                                        teardown),
+        cmocka_unit_test_setup_teardown(test_fail_pattern_at_end_of_stream,
+                                        setup, teardown),
         cmocka_unit_test_setup_teardown(test_keep_out_text_split, setup,
                                         teardown),
-        cmocka_unit_test_setup_teardown(test_utf_invalid_bytes_and_split_character, setup,
-                                        teardown),
+        cmocka_unit_test_setup_teardown(
+            test_utf_invalid_bytes_and_split_character, setup, teardown),
         cmocka_unit_test_setup_teardown(test_refused_constructs, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(test_expect_match_error, setup,
                                         teardown),
-        cmocka_unit_test_setup_teardown(test_fail_pattern_match_error_is_sticky, setup,
-                                        teardown),
-        cmocka_unit_test_setup_teardown(test_fail_pattern_pending_decides, setup,
-                                        teardown),
-        cmocka_unit_test_setup_teardown(test_fail_pattern_pending_is_bounded, setup,
-                                        teardown),
+        cmocka_unit_test_setup_teardown(test_fail_pattern_match_error_is_sticky,
+                                        setup, teardown),
+        cmocka_unit_test_setup_teardown(test_fail_pattern_pending_decides,
+                                        setup, teardown),
+        cmocka_unit_test_setup_teardown(test_fail_pattern_pending_is_bounded,
+                                        setup, teardown),
         cmocka_unit_test_setup_teardown(test_deadline_now_still_reads, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(test_settle_bounded_by_deadline, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(test_kick_gets_caller_deadline, setup,
                                         teardown),
-        cmocka_unit_test_setup_teardown(test_cancel_fd, setup,
-                                        teardown),
-        cmocka_unit_test_setup_teardown(test_log_never_follows_or_truncates, setup,
-                                        teardown),
+        cmocka_unit_test_setup_teardown(test_cancel_fd, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_log_never_follows_or_truncates,
+                                        setup, teardown),
         cmocka_unit_test_setup_teardown(test_log_cap, setup, teardown),
         cmocka_unit_test(test_suite_refuses_stream_constructs),
     };

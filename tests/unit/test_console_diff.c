@@ -87,9 +87,29 @@ static const diff_case cases[] = {
 };
 
 static const char *const tokens[] = {
-    "a", "b", "c", "ab", "abc", "bcd", " ", "\n", "\r\n", "\r", "> ",
-    "x=", "1", "23", "ok", "echo 1234", "echo 12345678", "\xc3\xa9",
-    "\xc3", "\xff", "caf\xc3\xa9", "FATAL", "\t",
+    "a",
+    "b",
+    "c",
+    "ab",
+    "abc",
+    "bcd",
+    " ",
+    "\n",
+    "\r\n",
+    "\r",
+    "> ",
+    "x=",
+    "1",
+    "23",
+    "ok",
+    "echo 1234",
+    "echo 12345678",
+    "\xc3\xa9",
+    "\xc3",
+    "\xff",
+    "caf\xc3\xa9",
+    "FATAL",
+    "\t",
 };
 
 static uint64_t rng_state;
@@ -140,9 +160,8 @@ static pcre2_code *ref_compile(const char *pattern)
     uint32_t opts = 0;
     int ec;
     PCRE2_SIZE eo;
-    pcre2_code *code = pcre2_compile((PCRE2_SPTR)pattern,
-                                     PCRE2_ZERO_TERMINATED, PCRE2_MULTILINE,
-                                     &ec, &eo, NULL);
+    pcre2_code *code = pcre2_compile((PCRE2_SPTR)pattern, PCRE2_ZERO_TERMINATED,
+                                     PCRE2_MULTILINE, &ec, &eo, NULL);
 
     assert_non_null(code);
     pcre2_pattern_info(code, PCRE2_INFO_ALLOPTIONS, &opts);
@@ -206,8 +225,8 @@ static void stream_try(qhil_console *con, const diff_case *c, size_t n_exp,
 {
     while (*next < N_EXPECTS) {
         char *m = NULL;
-        int rc = qhil_console_expect(con, c->expects[*next % n_exp],
-                                     qhil_now(), &m, NULL);
+        int rc = qhil_console_expect(con, c->expects[*next % n_exp], qhil_now(),
+                                     &m, NULL);
 
         if (rc == QHIL_ETIMEDOUT) {
             free(m);
@@ -232,8 +251,7 @@ static void streamed(const diff_case *c, size_t n_exp, const char *log,
     assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
     assert_int_equal(qhil_console_new(sv[0], NULL, &con, NULL), 0);
     if (c->fail) {
-        assert_int_equal(qhil_console_add_fail_pattern(con, c->fail, NULL),
-                         0);
+        assert_int_equal(qhil_console_add_fail_pattern(con, c->fail, NULL), 0);
     }
     for (i = 0; i <= n_cuts; i++) {
         size_t to = i < n_cuts ? cuts[i] : len;
@@ -297,9 +315,8 @@ static void test_streaming_equals_whole_log(void **state)
         size_t li;
 
         while (c->expects[n_exp]) {
-            assert_int_equal(qhil_console_pattern_check(c->expects[n_exp],
-                                                        NULL),
-                             0);
+            assert_int_equal(
+                qhil_console_pattern_check(c->expects[n_exp], NULL), 0);
             n_exp++;
         }
         for (li = 0; li < N_LOGS; li++) {
@@ -311,8 +328,8 @@ static void test_streaming_equals_whole_log(void **state)
             size_t si;
 
             for (t = 0; t < n_tok; t++) {
-                const char *tok = tokens[rng_below(sizeof(tokens) /
-                                                   sizeof(tokens[0]))];
+                const char *tok =
+                    tokens[rng_below(sizeof(tokens) / sizeof(tokens[0]))];
                 size_t tl = strlen(tok);
 
                 if (len + tl >= sizeof(log)) {
