@@ -25,6 +25,7 @@
 
 #include <qhil/board.h>
 
+#include "image.h"
 #include "internal.h"
 #include "yamlutil.h"
 
@@ -35,6 +36,7 @@ typedef struct board_opt {
     char **words; /* NULL-terminated */
     size_t n_words;
     int line;
+    unsigned accept; /* slot: QHIL_IMAGE_... kinds, 0 for any file */
 } board_opt;
 
 struct qhil_board {
@@ -496,6 +498,93 @@ cleanup:
     return rc;
 }
 
+static const char *const slot_keys[] = {"option", "accept", NULL};
+
+/* accept: one kind name or a list of them, into o->accept. */
+static int load_accept(qhil_yaml *y, yaml_node_t *node, const char *field,
+                       board_opt *o, qhil_error *err)
+{
+    yaml_node_t *item;
+    const char *name;
+    size_t n = 1;
+    size_t i;
+    unsigned bit;
+
+    if (node && node->type == YAML_SEQUENCE_NODE) {
+        n = qhil_yaml_count(node);
+        if (n == 0) {
+            return qhil_yaml_fail(y, node, field, err, QHIL_EINVAL,
+                                  "expected at least one image kind (%s)",
+                                  qhil_image_kind_names());
+        }
+    }
+    for (i = 0; i < n; i++) {
+        item = node && node->type == YAML_SEQUENCE_NODE
+                   ? qhil_yaml_item(y, node, i)
+                   : node;
+        name = qhil_yaml_scalar(item, NULL);
+        bit = qhil_yaml_is_null(item) ? 0 : qhil_image_kind(name);
+        if (!bit) {
+            return qhil_yaml_fail(y, item, field, err, QHIL_EINVAL,
+                                  "'%s' is not an image kind (known: %s)",
+                                  name && !qhil_yaml_is_null(item)
+                                      ? name
+                                      : qhil_yaml_kind(item),
+                                  qhil_image_kind_names());
+        }
+        o->accept |= bit;
+    }
+    return QHIL_EOK;
+}
+
+/*
+ * One slot: "-kernel {{KERNEL}}" (any file), or a mapping
+ * {option: "-kernel {{KERNEL}}", accept: [elf]} that also names the
+ * kinds of file the slot takes.
+ */
+static int load_slot(qhil_yaml *y, yaml_node_t *node, const char *field,
+                     board_opt *o, qhil_error *err)
+{
+    yaml_node_t *option;
+    yaml_node_t *accept;
+    char *sub = NULL;
+    int rc;
+
+    if (!node || node->type != YAML_MAPPING_NODE) {
+        rc = load_opt(y, node, field, o, err);
+        return rc < 0 ? rc : check_slots(y, node, field, o, err);
+    }
+    rc = qhil_yaml_check_keys(y, node, field, slot_keys, err);
+    if (rc < 0) {
+        return rc;
+    }
+    option = qhil_yaml_get(y, node, "option");
+    if (!option) {
+        return qhil_yaml_fail(y, node, field, err, QHIL_EINVAL,
+                              "missing 'option' (e.g. -kernel {{%s}})",
+                              "KERNEL");
+    }
+    sub = qhil_field(field, ".option");
+    if (!sub) {
+        return qhil_error_set(err, QHIL_ENOMEM, "out of memory");
+    }
+    rc = load_opt(y, option, sub, o, err);
+    if (rc == 0) {
+        rc = check_slots(y, option, sub, o, err);
+    }
+    free(sub);
+    accept = qhil_yaml_get(y, node, "accept");
+    if (rc == 0 && accept) {
+        sub = qhil_field(field, ".accept");
+        if (!sub) {
+            return qhil_error_set(err, QHIL_ENOMEM, "out of memory");
+        }
+        rc = load_accept(y, accept, sub, o, err);
+        free(sub);
+    }
+    return rc;
+}
+
 static int load_images(qhil_board *b, qhil_yaml *y, yaml_node_t *node,
                        qhil_error *err)
 {
@@ -546,11 +635,7 @@ static int load_images(qhil_board *b, qhil_yaml *y, yaml_node_t *node,
             rc = qhil_error_set(err, QHIL_ENOMEM, "out of memory");
             goto cleanup;
         }
-        rc = load_opt(y, v, sub, o, err);
-        if (rc < 0) {
-            goto cleanup;
-        }
-        rc = check_slots(y, v, sub, o, err);
+        rc = load_slot(y, v, sub, o, err);
         if (rc < 0) {
             goto cleanup;
         }
@@ -894,28 +979,78 @@ fail:
  * Refuse a job value: "ORIGIN: FIELD: TEXT" (no origin part when origin
  * is NULL or empty).  Returns QHIL_EINVAL.
  */
+static int job_vfail(qhil_error *err, int code, const char *origin,
+                     const char *field, const char *fmt, va_list ap)
+    __attribute__((format(printf, 5, 0)));
+
+static int job_vfail(qhil_error *err, int code, const char *origin,
+                     const char *field, const char *fmt, va_list ap)
+{
+    char *text = NULL;
+
+    if (vasprintf(&text, fmt, ap) < 0) {
+        text = NULL;
+    }
+    qhil_error_set(err, code, "%s%s%s: %s",
+                   origin && *origin ? origin : "",
+                   origin && *origin ? ": " : "", field,
+                   text ? text : qhil_strerror(code));
+    free(text);
+    return code;
+}
+
 static int job_fail(qhil_error *err, const char *origin, const char *field,
                     const char *fmt, ...) __attribute__((format(printf, 4, 5)));
 
 static int job_fail(qhil_error *err, const char *origin, const char *field,
                     const char *fmt, ...)
 {
-    char *text = NULL;
     va_list ap;
-    int n;
+    int rc;
 
     va_start(ap, fmt);
-    n = vasprintf(&text, fmt, ap);
+    rc = job_vfail(err, QHIL_EINVAL, origin, field, fmt, ap);
     va_end(ap);
-    if (n < 0) {
-        text = NULL;
+    return rc;
+}
+
+static int job_fail_code(qhil_error *err, int code, const char *origin,
+                         const char *field, const char *fmt, ...)
+    __attribute__((format(printf, 5, 6)));
+
+static int job_fail_code(qhil_error *err, int code, const char *origin,
+                         const char *field, const char *fmt, ...)
+{
+    va_list ap;
+    int rc;
+
+    va_start(ap, fmt);
+    rc = job_vfail(err, code, origin, field, fmt, ap);
+    va_end(ap);
+    return rc;
+}
+
+/* The file for slot o must be a kind the slot accepts (any regular file
+ * when it names none), checked from its first bytes. */
+static int check_image_kind(const qhil_board *b, const board_opt *o,
+                            const qhil_board_value *v, qhil_error *err)
+{
+    qhil_error local;
+    char *field = NULL;
+    int rc;
+
+    qhil_error_init(&local);
+    rc = qhil_image_check(v->value, o->accept, b->arch, &local);
+    if (rc < 0) {
+        field = qhil_field("images", ".%s", o->name);
+        rc = job_fail_code(err, rc, v->origin, field ? field : "images",
+                           "image file %s %s (board %s, slot %s: %s)",
+                           v->value, qhil_error_message(&local, rc),
+                           b->device_type, o->name, o->text);
     }
-    qhil_error_set(err, QHIL_EINVAL, "%s%s%s: %s",
-                   origin && *origin ? origin : "",
-                   origin && *origin ? ": " : "", field,
-                   text ? text : qhil_strerror(QHIL_EINVAL));
-    free(text);
-    return QHIL_EINVAL;
+    free(field);
+    qhil_error_release(&local);
+    return rc;
 }
 
 #define EXTRA "context.extra_options"
@@ -1029,6 +1164,10 @@ static int match_images(const qhil_board *b, const qhil_board_job *job,
         if (!v->value || !*v->value) {
             rc = job_fail(err, v->origin, "images",
                           "image '%s' has an empty path", v->name);
+            goto cleanup;
+        }
+        rc = check_image_kind(b, &b->images[j], v, err);
+        if (rc < 0) {
             goto cleanup;
         }
         which[j] = v->value;

@@ -513,3 +513,12 @@ fail:
     qhil_machine_free(m);
     return rc;
 }
+
+void qhil_machine_set_cancel_fd(qhil_machine *m, int fd)
+{
+    qhil_qmp_set_cancel_fd(m->qmp, fd);
+    if (m->qtest) {
+        qhil_qtest_set_cancel_fd(m->qtest, fd);
+    }
+    qhil_console_set_cancel_fd(m->console, fd);
+}

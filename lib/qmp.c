@@ -110,6 +110,7 @@ struct qhil_qmp {
     qhil_qmp_event_fn event_fn;
     void *event_data;
     bool in_callback; /* event_fn is running: no reads, no waits */
+    int cancel_fd;    /* readable: every wait ends (borrowed), or -1 */
 
     json_t *schema; /* command index (see the top), NULL until loaded */
 };
@@ -190,6 +191,7 @@ int qhil_qmp_new(int fd, qhil_qmp **out, qhil_error *err)
     qmp->max_events = QMP_DEFAULT_MAX_EVENTS;
     qmp->next_id = 1;
     qmp->out_fd = -1;
+    qmp->cancel_fd = -1;
     qhil_buf_init(&qmp->in, qmp->max_message + QMP_READ_CHUNK);
     qhil_buf_init(&qmp->out, qmp->max_message);
     *out = qmp;
@@ -238,6 +240,11 @@ void qhil_qmp_set_limits(qhil_qmp *qmp, size_t max_message,
     if (max_events) {
         qmp->max_events = max_events;
     }
+}
+
+void qhil_qmp_set_cancel_fd(qhil_qmp *qmp, int fd)
+{
+    qmp->cancel_fd = fd < 0 ? -1 : fd;
 }
 
 int qhil_qmp_fd(const qhil_qmp *qmp)
@@ -781,26 +788,50 @@ short qhil_qmp_poll_events(const qhil_qmp *qmp)
     return (short)(POLLIN | (qmp->out.len ? POLLOUT : 0));
 }
 
-/* Wait until the socket is readable (or writable while output is
- * queued) or deadline; then dispatch. */
-static int qmp_pump(qhil_qmp *qmp, int64_t deadline, qhil_error *err)
+/*
+ * One round of a wait: poll the socket (POLLOUT too while output is
+ * queued) and the cancel fd until deadline, then dispatch.
+ *
+ * *first is true on a wait's first round: that round always dispatches,
+ * without blocking when the deadline has passed already, so what is in
+ * the socket is routed before any timeout is reported (a wait with
+ * deadline qhil_now() still returns a reply that has come).  Later
+ * rounds return QHIL_ETIMEDOUT once the deadline passed, before reading,
+ * so a server that never stops sending (events) cannot hold a caller
+ * past its deadline.  A readable cancel fd ends the wait with
+ * QHIL_ECANCELED (nothing recorded: the caller words the message).
+ */
+static int qmp_pump(qhil_qmp *qmp, int64_t deadline, bool *first,
+                    qhil_error *err)
 {
-    struct pollfd pfd = {.fd = qmp->fd, .events = qhil_qmp_poll_events(qmp)};
+    struct pollfd pfd[2] = {
+        {.fd = qmp->fd, .events = qhil_qmp_poll_events(qmp)},
+        {.fd = qmp->cancel_fd, .events = POLLIN},
+    };
+    nfds_t nfds = qmp->cancel_fd >= 0 ? 2 : 1;
+    bool late = qhil_now() >= deadline;
     int n;
 
     if (qmp->in_callback) {
         return qmp_busy(err);
     }
-    /* First, so a server that never stops sending (events) cannot hold a
-     * caller past its deadline. */
-    if (qhil_now() >= deadline) {
+    if (late && !*first) {
         return QHIL_ETIMEDOUT;
     }
-    n = poll(&pfd, 1, qhil_deadline_poll_ms(deadline));
+    *first = false;
+    n = poll(pfd, nfds, late ? 0 : qhil_deadline_poll_ms(deadline));
     if (n < 0 && errno != EINTR) {
         return qmp_fail(qmp, err, -errno, "QMP poll: %s", strerror(errno));
     }
-    if (n == 0 && qhil_now() >= deadline) {
+    if (n > 0 && nfds == 2 && (pfd[1].revents & POLLNVAL)) {
+        return qhil_error_set(err, QHIL_EINVAL,
+                              "QMP: the cancel fd %d is not open",
+                              qmp->cancel_fd);
+    }
+    if (n > 0 && nfds == 2 && pfd[1].revents) {
+        return QHIL_ECANCELED;
+    }
+    if (!late && n == 0 && qhil_now() >= deadline) {
         return QHIL_ETIMEDOUT;
     }
     return qhil_qmp_dispatch(qmp, err);
@@ -812,6 +843,7 @@ int qhil_qmp_send(qhil_qmp *qmp, const char *command, const json_t *args,
     uint64_t start = 0;
     uint64_t end = 0;
     uint64_t id = 0;
+    bool first = false; /* the loop dispatches before it waits */
     int rc;
 
     if (qmp->in_callback) {
@@ -831,12 +863,22 @@ int qhil_qmp_send(qhil_qmp *qmp, const char *command, const json_t *args,
             rc = QHIL_ETIMEDOUT;
             break;
         }
-        rc = qmp_pump(qmp, deadline, err);
+        rc = qmp_pump(qmp, deadline, &first, err);
         if (rc < 0 && rc != QHIL_ETIMEDOUT) {
             break;
         }
     }
-    if (rc == QHIL_ETIMEDOUT && qmp->out_base <= start) {
+    if (rc == QHIL_ECANCELED && qmp->out_base <= start) {
+        qmp_unqueue(qmp, start, end);
+        rc = qhil_error_set(err, QHIL_ECANCELED,
+                            "interrupted before the QMP server accepted "
+                            "the command");
+    } else if (rc == QHIL_ECANCELED) {
+        /* Half a command is on the wire: the stream is unusable. */
+        rc = qmp_fail(qmp, err, QHIL_ECANCELED,
+                      "interrupted in the middle of writing a QMP "
+                      "command");
+    } else if (rc == QHIL_ETIMEDOUT && qmp->out_base <= start) {
         qmp_unqueue(qmp, start, end);
         rc = qhil_error_set(err, QHIL_ETIMEDOUT,
                             "QMP server did not accept the command before "
@@ -944,6 +986,8 @@ int qhil_qmp_take_reply(qhil_qmp *qmp, uint64_t id, json_t **ret,
 int qhil_qmp_wait_reply(qhil_qmp *qmp, uint64_t id, json_t **ret,
                         int64_t deadline, qhil_error *err)
 {
+    bool first = true;
+
     if (ret) {
         *ret = NULL;
     }
@@ -964,11 +1008,17 @@ int qhil_qmp_wait_reply(qhil_qmp *qmp, uint64_t id, json_t **ret,
         if (rc < 0) {
             return rc;
         }
-        rc = qmp_pump(qmp, deadline, err);
+        rc = qmp_pump(qmp, deadline, &first, err);
         if (rc == QHIL_ETIMEDOUT) {
             return qhil_error_set(err, rc,
                                   "no reply to QMP command id %llu before "
                                   "the deadline",
+                                  (unsigned long long)id);
+        }
+        if (rc == QHIL_ECANCELED) {
+            return qhil_error_set(err, rc,
+                                  "interrupted while waiting for the reply "
+                                  "to QMP command id %llu",
                                   (unsigned long long)id);
         }
         if (rc < 0) {
@@ -1000,6 +1050,12 @@ int qhil_qmp_execute(qhil_qmp *qmp, const char *command, const json_t *args,
         qhil_qmp_forget(qmp, id);
         qhil_error_set(err, rc, "no reply to QMP command '%s' before the "
                                 "deadline", command);
+    } else if (rc == QHIL_ECANCELED) {
+        qhil_qmp_forget(qmp, id);
+        qhil_error_set(err, rc,
+                       "interrupted while waiting for the reply to "
+                       "QMP command '%s'",
+                       command);
     } else if (rc < 0 && rc != QHIL_ECMD) {
         qhil_qmp_forget(qmp, id);
     }
@@ -1013,6 +1069,7 @@ int qhil_qmp_wait_event_match(qhil_qmp *qmp, const char *name,
                               int64_t deadline, qhil_error *err)
 {
     json_t *empty = NULL; /* the "data" of events that have none */
+    bool first = true;
     int rc;
 
     if (event) {
@@ -1048,7 +1105,13 @@ int qhil_qmp_wait_event_match(qhil_qmp *qmp, const char *name,
         if (rc < 0) {
             goto cleanup;
         }
-        rc = qmp_pump(qmp, deadline, err);
+        rc = qmp_pump(qmp, deadline, &first, err);
+        if (rc == QHIL_ECANCELED) {
+            rc = qhil_error_set(err, rc,
+                                "interrupted while waiting for QMP event %s",
+                                name ? name : "(any)");
+            goto cleanup;
+        }
         if (rc == QHIL_ETIMEDOUT) {
             char *shown = match ? qmp_show_json(match) : NULL;
 
@@ -1104,6 +1167,7 @@ int qhil_qmp_handshake(qhil_qmp *qmp, int64_t deadline, qhil_error *err)
     json_t *caps;
     json_t *args = NULL;
     bool offer_oob = false;
+    bool first = true;
     size_t i;
     int rc;
 
@@ -1113,10 +1177,15 @@ int qhil_qmp_handshake(qhil_qmp *qmp, int64_t deadline, qhil_error *err)
             qhil_error_prefix(err, "waiting for the QMP greeting");
             return rc;
         }
-        rc = qmp_pump(qmp, deadline, err);
+        rc = qmp_pump(qmp, deadline, &first, err);
         if (rc == QHIL_ETIMEDOUT) {
             return qhil_error_set(err, rc,
                                   "no QMP greeting before the deadline");
+        }
+        if (rc == QHIL_ECANCELED) {
+            return qhil_error_set(err, rc,
+                                  "interrupted while waiting for the QMP "
+                                  "greeting");
         }
         if (rc < 0) {
             qhil_error_prefix(err, "waiting for the QMP greeting");

@@ -89,6 +89,8 @@ struct qhil_qtest {
 
     qtest_irq *irqs; /* indexed by line number */
     size_t n_irqs;
+
+    int cancel_fd; /* readable: every wait ends (borrowed), or -1 */
 };
 
 static int qtest_fail(qhil_qtest *qt, qhil_error *err, int code,
@@ -562,6 +564,7 @@ int qhil_qtest_new(int fd, qhil_qtest **out, qhil_error *err)
     qt->fd = fd;
     qt->clock_allowed = true;
     qt->next_seq = 1;
+    qt->cancel_fd = -1;
     qhil_error_init(&qt->failure);
     qhil_buf_init(&qt->in, QTEST_MAX_LINE + QTEST_READ_CHUNK);
     qhil_buf_init(&qt->out, QTEST_MAX_LINE + 1);
@@ -594,6 +597,11 @@ void qhil_qtest_free(qhil_qtest *qt)
 void qhil_qtest_set_clock_allowed(qhil_qtest *qt, bool allowed)
 {
     qt->clock_allowed = allowed;
+}
+
+void qhil_qtest_set_cancel_fd(qhil_qtest *qt, int fd)
+{
+    qt->cancel_fd = fd < 0 ? -1 : fd;
 }
 
 int qhil_qtest_fd(const qhil_qtest *qt)
@@ -838,23 +846,68 @@ int qhil_qtest_dispatch(qhil_qtest *qt, qhil_error *err)
     return rc;
 }
 
-/* Wait until the socket is readable or deadline; then dispatch.
- * QHIL_ETIMEDOUT (not recorded) when the deadline passed. */
-static int qtest_pump(qhil_qtest *qt, int64_t deadline, qhil_error *err)
+/*
+ * poll() the socket for events and the cancel fd, if one is set, for at
+ * most timeout ms.  Returns the number of ready fds, QHIL_ECANCELED
+ * (nothing recorded) when the cancel fd is readable, QHIL_EINVAL when it
+ * is not open, or the sticky poll error.  *revents: the socket's.
+ */
+static int qtest_poll(qhil_qtest *qt, short events, int timeout, short *revents,
+                      qhil_error *err)
 {
-    struct pollfd pfd = {.fd = qt->fd, .events = POLLIN};
-    int n;
+    struct pollfd pfd[2] = {
+        {.fd = qt->fd, .events = events},
+        {.fd = qt->cancel_fd, .events = POLLIN},
+    };
+    nfds_t nfds = qt->cancel_fd >= 0 ? 2 : 1;
+    int n = poll(pfd, nfds, timeout);
 
-    /* Checked first, so a peer that never stops sending (IRQ reports)
-     * cannot hold a caller past its deadline. */
-    if (qhil_now() >= deadline) {
-        return QHIL_ETIMEDOUT;
+    *revents = 0;
+    if (n < 0 && errno == EINTR) {
+        return 0;
     }
-    n = poll(&pfd, 1, qhil_deadline_poll_ms(deadline));
-    if (n < 0 && errno != EINTR) {
+    if (n < 0) {
         return qtest_fail(qt, err, -errno, "QTest poll: %s", strerror(errno));
     }
-    if (n == 0 && qhil_now() >= deadline) {
+    if (n > 0 && nfds == 2 && (pfd[1].revents & POLLNVAL)) {
+        return qhil_error_set(err, QHIL_EINVAL,
+                              "QTest: the cancel fd %d is not open",
+                              qt->cancel_fd);
+    }
+    if (n > 0 && nfds == 2 && pfd[1].revents) {
+        return QHIL_ECANCELED;
+    }
+    *revents = pfd[0].revents;
+    return n;
+}
+
+/*
+ * One round of a wait: poll until the socket is readable, the cancel fd
+ * is readable (QHIL_ECANCELED) or deadline, then dispatch.  A wait's
+ * first round (*first) always dispatches, without blocking when the
+ * deadline has passed already, so replies and IRQ reports already in
+ * the socket count before a timeout does.  Later rounds return
+ * QHIL_ETIMEDOUT (not recorded) once the deadline passed, before
+ * reading, so a peer that never stops sending (IRQ reports) cannot hold
+ * a caller past its deadline.
+ */
+static int qtest_pump(qhil_qtest *qt, int64_t deadline, bool *first,
+                      qhil_error *err)
+{
+    bool late = qhil_now() >= deadline;
+    short revents;
+    int n;
+
+    if (late && !*first) {
+        return QHIL_ETIMEDOUT;
+    }
+    *first = false;
+    n = qtest_poll(qt, POLLIN, late ? 0 : qhil_deadline_poll_ms(deadline),
+                   &revents, err);
+    if (n < 0) {
+        return n;
+    }
+    if (!late && n == 0 && qhil_now() >= deadline) {
         return QHIL_ETIMEDOUT;
     }
     return qhil_qtest_dispatch(qt, err);
@@ -871,8 +924,8 @@ static int qtest_write_all(qhil_qtest *qt, const char *data, size_t len,
     int rc;
 
     while (off < len) {
-        struct pollfd pfd = {.fd = qt->fd, .events = POLLOUT | POLLIN};
         ssize_t n = send(qt->fd, data + off, len - off, MSG_NOSIGNAL);
+        short revents;
         int p;
 
         if (n >= 0) {
@@ -886,10 +939,20 @@ static int qtest_write_all(qhil_qtest *qt, const char *data, size_t len,
             return qtest_fail(qt, err, errno == EPIPE ? QHIL_EEOF : -errno,
                               "QTest write: %s", strerror(errno));
         }
-        p = poll(&pfd, 1, qhil_deadline_poll_ms(deadline));
-        if (p < 0 && errno != EINTR) {
-            return qtest_fail(qt, err, -errno, "QTest poll: %s",
-                              strerror(errno));
+        p = qtest_poll(qt, POLLOUT | POLLIN, qhil_deadline_poll_ms(deadline),
+                       &revents, err);
+        if (p == QHIL_ECANCELED && off == 0) {
+            return qhil_error_set(err, QHIL_ECANCELED,
+                                  "interrupted before QEMU accepted a QTest "
+                                  "request");
+        }
+        if (p == QHIL_ECANCELED) {
+            return qtest_fail(qt, err, QHIL_ECANCELED,
+                              "interrupted in the middle of writing a "
+                              "QTest request");
+        }
+        if (p < 0) {
+            return p;
         }
         if (qhil_now() >= deadline) {
             if (off == 0) {
@@ -902,7 +965,7 @@ static int qtest_write_all(qhil_qtest *qt, const char *data, size_t len,
                               "QTest write stalled in the middle of a "
                               "request");
         }
-        if (p > 0 && (pfd.revents & (POLLIN | POLLHUP | POLLERR))) {
+        if (p > 0 && (revents & (POLLIN | POLLHUP | POLLERR))) {
             rc = qhil_qtest_dispatch(qt, err);
             if (rc < 0) {
                 return rc;
@@ -1068,6 +1131,7 @@ static int qtest_wait_slot(qhil_qtest *qt, uint64_t seq, char **text,
                            int64_t deadline, qhil_error *err)
 {
     int frc = qtest_flush(qt, deadline, err);
+    bool first = true;
 
     if (frc < 0) {
         return frc;
@@ -1095,13 +1159,16 @@ static int qtest_wait_slot(qhil_qtest *qt, uint64_t seq, char **text,
         if (rc < 0) {
             return rc;
         }
-        rc = qtest_pump(qt, deadline, err);
-        if (rc == QHIL_ETIMEDOUT) {
+        rc = qtest_pump(qt, deadline, &first, err);
+        if (rc == QHIL_ETIMEDOUT || rc == QHIL_ECANCELED) {
             /* A late reply would land in the next request's place. */
             s = qtest_find_slot(qt, seq, &at);
-            return qtest_fail(qt, err, QHIL_ETIMEDOUT,
-                              "no reply to QTest request '%s' before the "
-                              "deadline",
+            return qtest_fail(qt, err, rc,
+                              rc == QHIL_ETIMEDOUT
+                                  ? "no reply to QTest request '%s' before "
+                                    "the deadline"
+                                  : "interrupted while waiting for the "
+                                    "reply to QTest request '%s'",
                               s && s->req ? s->req : "");
         }
         if (rc < 0 && !qt->failed) {
@@ -1704,6 +1771,7 @@ int qhil_qtest_wait_irq(qhil_qtest *qt, int num, bool level, int64_t deadline,
                         qhil_error *err)
 {
     uint64_t before;
+    bool first = false; /* dispatched below, before the loop */
     int rc;
 
     if (num < 0) {
@@ -1722,11 +1790,17 @@ int qhil_qtest_wait_irq(qhil_qtest *qt, int num, bool level, int64_t deadline,
         if (rc < 0) {
             return rc;
         }
-        rc = qtest_pump(qt, deadline, err);
+        rc = qtest_pump(qt, deadline, &first, err);
         if (rc == QHIL_ETIMEDOUT) {
             return qhil_error_set(err, rc,
                                   "QTest IRQ line %d was not %s before the "
                                   "deadline",
+                                  num, level ? "raised" : "lowered");
+        }
+        if (rc == QHIL_ECANCELED) {
+            return qhil_error_set(err, rc,
+                                  "interrupted while waiting for QTest IRQ "
+                                  "line %d to be %s",
                                   num, level ? "raised" : "lowered");
         }
     }

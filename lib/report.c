@@ -18,6 +18,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/random.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -71,6 +72,7 @@ void qhil_suite_result_free(qhil_suite_result *r)
     free(r->tests);
     free(r->name);
     free(r->file);
+    free(r->run_dir);
     free(r);
 }
 
@@ -297,12 +299,18 @@ static int read_tail(const char *path, qhil_buf *b, off_t *total)
     int rc = 0;
 
     *total = 0;
-    fd = open(path, O_RDONLY | O_CLOEXEC);
+    /* Only a regular file is read: a link or FIFO planted as a log
+     * must neither leak another file into the report nor hang it. */
+    fd = open(path, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
     if (fd < 0) {
         return -errno;
     }
     if (fstat(fd, &st) < 0) {
         rc = -errno;
+        goto cleanup;
+    }
+    if (!S_ISREG(st.st_mode)) {
+        rc = -EINVAL;
         goto cleanup;
     }
     *total = st.st_size;
@@ -525,6 +533,9 @@ static void write_tap(const qhil_suite_result *r, FILE *out)
                                                                    : "not ok",
                 i + 1);
         tap_text(out, t->name);
+        if (t->verdict == QHIL_ERROR && t->interrupted) {
+            fputs(" # interrupted", out);
+        }
         if (t->verdict == QHIL_SKIP) {
             fputs(" # SKIP", out);
             if (t->message) {
@@ -563,73 +574,159 @@ int qhil_report_write(const qhil_suite_result *r, qhil_report_format fmt,
     return QHIL_EOK;
 }
 
+struct qhil_report_file {
+    char *path;
+    char *tmp; /* NULL once renamed into place */
+    FILE *fp;
+};
+
+void qhil_report_file_free(qhil_report_file *f)
+{
+    if (!f) {
+        return;
+    }
+    if (f->fp) {
+        fclose(f->fp);
+    }
+    if (f->tmp) {
+        unlink(f->tmp);
+    }
+    free(f->tmp);
+    free(f->path);
+    free(f);
+}
+
+/* A temporary name beside path: "DIR/.NAME.tmpXXXXXXXX". */
+static char *temp_name(const char *path)
+{
+    const char *slash = strrchr(path, '/');
+    int dir_len = slash ? (int)(slash - path + 1) : 0;
+    uint32_t rnd;
+    char *tmp = NULL;
+
+    if (getrandom(&rnd, sizeof(rnd), 0) != (ssize_t)sizeof(rnd)) {
+        rnd = (uint32_t)getpid() ^ (uint32_t)time(NULL) ^
+              (uint32_t)(uintptr_t)&rnd;
+    }
+    if (asprintf(&tmp, "%.*s.%s.tmp%08" PRIx32, dir_len, path,
+                 slash ? slash + 1 : path, rnd) < 0) {
+        return NULL;
+    }
+    return tmp;
+}
+
+int qhil_report_file_open(const char *path, qhil_report_file **out,
+                          qhil_error *err)
+{
+    qhil_report_file *f;
+    struct stat st;
+    int fd = -1;
+    int rc;
+    int i;
+
+    *out = NULL;
+    if (!path || !*path) {
+        return qhil_error_set(err, QHIL_EINVAL, "the report file name is "
+                                                "empty");
+    }
+    if (path[strlen(path) - 1] == '/' ||
+        (stat(path, &st) == 0 && S_ISDIR(st.st_mode))) {
+        return qhil_error_set(err, QHIL_EINVAL,
+                              "%s: is a folder, expected a file name",
+                              path);
+    }
+    f = calloc(1, sizeof(*f));
+    if (!f || !(f->path = strdup(path))) {
+        free(f);
+        return qhil_error_set(err, QHIL_ENOMEM, "out of memory");
+    }
+    for (i = 0; i < 100 && fd < 0; i++) {
+        free(f->tmp);
+        f->tmp = temp_name(path);
+        if (!f->tmp) {
+            rc = qhil_error_set(err, QHIL_ENOMEM, "out of memory");
+            goto fail;
+        }
+        fd = open(f->tmp,
+                  O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
+                  0644);
+        if (fd < 0 && errno != EEXIST) {
+            rc = -errno;
+            qhil_error_set(err, rc, "%s: cannot create a temporary file "
+                           "beside it: %s", path, strerror(-rc));
+            free(f->tmp);
+            f->tmp = NULL;
+            goto fail;
+        }
+    }
+    if (fd < 0) {
+        rc = qhil_error_set(err, QHIL_EBUSY,
+                            "%s: no free temporary name beside it", path);
+        free(f->tmp);
+        f->tmp = NULL;
+        goto fail;
+    }
+    f->fp = fdopen(fd, "w");
+    if (!f->fp) {
+        rc = -errno;
+        qhil_error_set(err, rc, "%s: %s", f->tmp, strerror(-rc));
+        close(fd);
+        goto fail;
+    }
+    *out = f;
+    return QHIL_EOK;
+
+fail:
+    qhil_report_file_free(f);
+    return rc;
+}
+
+int qhil_report_file_commit(qhil_report_file *f, const qhil_suite_result *r,
+                            qhil_report_format fmt, qhil_error *err)
+{
+    FILE *fp;
+    int rc;
+
+    if (!f || !f->fp || !f->tmp) {
+        return qhil_error_set(err, QHIL_EINVAL,
+                              "report file not open or already written");
+    }
+    rc = qhil_report_write(r, fmt, f->fp, err);
+    if (rc < 0) {
+        qhil_error_prefix(err, "%s", f->path);
+        return rc;
+    }
+    if (fsync(fileno(f->fp)) < 0 && errno != EINVAL) {
+        return qhil_error_set(err, QHIL_EIO, "%s: cannot write: %s",
+                              f->path, strerror(errno));
+    }
+    fp = f->fp;
+    f->fp = NULL;
+    if (fclose(fp) != 0) {
+        return qhil_error_set(err, QHIL_EIO, "%s: cannot write: %s",
+                              f->path, strerror(errno));
+    }
+    if (rename(f->tmp, f->path) < 0) {
+        rc = -errno;
+        return qhil_error_set(err, rc,
+                              "%s: cannot rename the report into place: %s",
+                              f->path, strerror(-rc));
+    }
+    free(f->tmp);
+    f->tmp = NULL;
+    return QHIL_EOK;
+}
+
 int qhil_report_save(const qhil_suite_result *r, qhil_report_format fmt,
                      const char *path, qhil_error *err)
 {
-    char *tmp = NULL;
-    FILE *fp = NULL;
-    int fd = -1;
-    int rc = QHIL_EOK;
+    qhil_report_file *f = NULL;
+    int rc;
 
-    if (asprintf(&tmp, "%s.tmpXXXXXX", path) < 0) {
-        return qhil_error_set(err, QHIL_ENOMEM, "out of memory");
+    rc = qhil_report_file_open(path, &f, err);
+    if (rc == QHIL_EOK) {
+        rc = qhil_report_file_commit(f, r, fmt, err);
     }
-    fd = mkostemp(tmp, O_CLOEXEC);
-    if (fd < 0) {
-        rc = -errno;
-        qhil_error_set(err, rc, "%s: cannot create a temporary file: %s",
-                       path, strerror(-rc));
-        free(tmp);
-        return rc;
-    }
-    /* mkostemp creates 0600; a report is for everyone who reads CI. */
-    if (fchmod(fd, 0644) < 0) {
-        rc = -errno;
-        qhil_error_set(err, rc, "%s: cannot set permissions: %s", tmp,
-                       strerror(-rc));
-        goto cleanup;
-    }
-    fp = fdopen(fd, "w");
-    if (!fp) {
-        rc = -errno;
-        qhil_error_set(err, rc, "%s: %s", tmp, strerror(-rc));
-        goto cleanup;
-    }
-    fd = -1;
-    rc = qhil_report_write(r, fmt, fp, err);
-    if (rc < 0) {
-        qhil_error_prefix(err, "%s", path);
-        goto cleanup;
-    }
-    if (fsync(fileno(fp)) < 0 && errno != EINVAL) {
-        rc = qhil_error_set(err, QHIL_EIO, "%s: cannot write: %s", path,
-                            strerror(errno));
-        goto cleanup;
-    }
-    if (fclose(fp) != 0) {
-        fp = NULL;
-        rc = qhil_error_set(err, QHIL_EIO, "%s: cannot write: %s", path,
-                            strerror(errno));
-        goto cleanup;
-    }
-    fp = NULL;
-    if (rename(tmp, path) < 0) {
-        rc = -errno;
-        qhil_error_set(err, rc, "%s: cannot rename the report into place: %s",
-                       path, strerror(-rc));
-        goto cleanup;
-    }
-    free(tmp);
-    return QHIL_EOK;
-
-cleanup:
-    if (fp) {
-        fclose(fp);
-    }
-    if (fd >= 0) {
-        close(fd);
-    }
-    unlink(tmp);
-    free(tmp);
+    qhil_report_file_free(f);
     return rc;
 }

@@ -2,18 +2,29 @@
  * runner.c - run a parsed suite on fresh machines and collect verdicts.
  *
  * run_suite: resolve board -> load template -> check the QEMU binary ->
- *            build argv once -> for each test: run_test -> callbacks.
- * run_test:  make test dir -> launch -> fail patterns -> steps ->
- *            shutdown -> verdict (pass / fail / error, see runner.h).
+ *            build argv once -> make the run folder (runpath.c) ->
+ *            for each test: make its folder -> run_test -> callbacks.
+ *            A test whose folder cannot be made gets an ERROR verdict and
+ *            the run goes on.
+ * run_test:  launch -> fail patterns -> steps -> shutdown -> verdict
+ *            (pass / fail / error, see runner.h).
  *
  * Each step's deadline is its own timeout from when it starts, cut short
- * by the test's overall timeout when the test has one.
+ * by the test's overall timeout when the test has one.  A step that ends
+ * because the test's deadline came (a wait cut short, an expect, QMP or
+ * QTest call that timed out at it, or any step that finishes after it)
+ * fails the test: "test timeout after 1s, in step 3: wait 5s".
+ *
+ * Canceling (runner.h): the cancel fd is polled, without reading it,
+ * before each test and each step, and handed to the machine's clients
+ * so that the running step's wait ends with QHIL_ECANCELED; it is taken
+ * off them again before the shutdown, which must run to its end.
  */
+#include <poll.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -21,6 +32,7 @@
 #include <qhil/clock.h>
 #include <qhil/machine.h>
 #include <qhil/qhil.h>
+#include <qhil/runpath.h>
 
 #include "internal.h"
 #include "proc.h"
@@ -46,84 +58,6 @@ static void fmt_duration(int64_t ns, char *buf, size_t n)
     } else {
         snprintf(buf, n, "%.3gs", (double)ns / (double)QHIL_SEC);
     }
-}
-
-/* mkdir -p for the out dir and the test dirs. */
-static int make_dirs(const char *path, qhil_error *err)
-{
-    char *copy = strdup(path);
-    char *p;
-    int rc = QHIL_EOK;
-
-    if (!copy) {
-        return qhil_error_set(err, QHIL_ENOMEM, "out of memory");
-    }
-    if (!*copy) {
-        free(copy);
-        return qhil_error_set(err, QHIL_EINVAL,
-                              "the output directory name is empty");
-    }
-    for (p = copy + 1; ; p++) {
-        if (*p == '/' || *p == '\0') {
-            char c = *p;
-
-            *p = '\0';
-            if (mkdir(copy, 0755) < 0 && errno != EEXIST) {
-                rc = qhil_error_set(err, -errno, "cannot create %s: %s",
-                                    copy, strerror(errno));
-                break;
-            }
-            *p = c;
-            if (!c) {
-                break;
-            }
-        }
-    }
-    free(copy);
-    return rc;
-}
-
-/*
- * Test names become directory names: [A-Za-z0-9._-] kept, the rest
- * mapped to '_'.  A name that needed mapping gets a hash of the real name
- * appended ("a b" -> "a_b-5c2d9e1a"), so that "a b" and "a_b" cannot
- * share (and overwrite) one directory.
- */
-static char *test_dir_name(const char *name)
-{
-    char *s = strdup(*name ? name : "test");
-    char *out = NULL;
-    uint32_t hash = 2166136261u; /* FNV-1a */
-    bool mapped = false;
-    const char *c;
-    char *p;
-
-    if (!s) {
-        return NULL;
-    }
-    for (p = s; *p; p++) {
-        if (!((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') ||
-              (*p >= '0' && *p <= '9') || *p == '.' || *p == '-' ||
-              *p == '_')) {
-            *p = '_';
-            mapped = true;
-        }
-    }
-    if (s[0] == '.') {
-        s[0] = '_';
-        mapped = true;
-    }
-    if (!mapped) {
-        return s;
-    }
-    for (c = name; *c; c++) {
-        hash = (hash ^ (unsigned char)*c) * 16777619u;
-    }
-    if (asprintf(&out, "%s-%08x", s, (unsigned)hash) < 0) {
-        out = NULL;
-    }
-    free(s);
-    return out;
 }
 
 static char *step_describe(const qhil_step *st)
@@ -209,6 +143,7 @@ static char *json_short(const json_t *j, size_t max)
 }
 
 typedef struct test_run {
+    const qhil_run_opts *opts;
     const qhil_suite *suite;
     const qhil_test *test;
     qhil_test_result *res;
@@ -220,6 +155,25 @@ typedef struct test_run {
     size_t n_ranges;
     bool ranges_known;
 } test_run;
+
+/* Has the run been canceled?  Polls the fd without reading it. */
+static bool run_canceled(const qhil_run_opts *opts)
+{
+    struct pollfd pfd = {.fd = opts->cancel_fd, .events = POLLIN};
+
+    if (!opts->has_cancel || opts->cancel_fd < 0) {
+        return false;
+    }
+    return poll(&pfd, 1, 0) > 0 && pfd.revents != 0;
+}
+
+static const char *cancel_reason(const qhil_run_opts *opts)
+{
+    const char *why =
+        opts->cancel_reason ? opts->cancel_reason(opts->data) : NULL;
+
+    return why && *why ? why : "interrupted";
+}
 
 /* Fill the failure fields of the result; verdict FAIL or ERROR. */
 static void test_failed(test_run *tr, qhil_verdict v, size_t step_index,
@@ -259,6 +213,13 @@ static void test_machine_lost(test_run *tr, size_t step_index,
     qhil_error_release(&e);
 }
 
+/* The run was canceled during step step_index (0: before the steps). */
+static void test_interrupted(test_run *tr, size_t step_index)
+{
+    test_failed(tr, QHIL_ERROR, step_index, cancel_reason(tr->opts));
+    tr->res->interrupted = true;
+}
+
 static int64_t step_deadline(const test_run *tr, int64_t timeout)
 {
     int64_t d = qhil_deadline_in(timeout);
@@ -267,30 +228,63 @@ static int64_t step_deadline(const test_run *tr, int64_t timeout)
                                                       : d;
 }
 
-/* Message for a deadline that passed: name the step or the test limit. */
-static void timeout_message(const test_run *tr, int64_t step_timeout,
-                            int64_t deadline, const char *what,
+/* Message for a step's own deadline that passed ("pattern not seen
+ * within 5s"); the test's deadline is test_timed_out's. */
+static void timeout_message(int64_t step_timeout, const char *what,
                             char **msg)
 {
     char dur[32];
 
-    if (tr->test_deadline && deadline == tr->test_deadline) {
-        fmt_duration(tr->test->timeout_ns, dur, sizeof(dur));
-        if (asprintf(msg, "%s: test timeout of %s reached", what, dur) < 0) {
-            *msg = NULL;
-        }
-    } else {
-        fmt_duration(step_timeout, dur, sizeof(dur));
-        if (asprintf(msg, "%s within %s", what, dur) < 0) {
-            *msg = NULL;
-        }
+    fmt_duration(step_timeout, dur, sizeof(dur));
+    if (asprintf(msg, "%s within %s", what, dur) < 0) {
+        *msg = NULL;
     }
 }
 
-static void run_qmp_step(test_run *tr, size_t idx, const qhil_step *st)
+/*
+ * Did the step end because the test's deadline came?  deadline: the
+ * step's, which is the test's when the test's came first; timed_out: the
+ * step's wait ran out (a wait step always does).  A step that passed
+ * after the test's deadline counts too: the test ran over its time.  A
+ * step that failed for its own reason keeps it.
+ */
+static bool test_deadline_hit(const test_run *tr, int64_t deadline,
+                              bool timed_out)
+{
+    if (!tr->test_deadline) {
+        return false;
+    }
+    if (timed_out && deadline == tr->test_deadline) {
+        return true;
+    }
+    return (timed_out || tr->res->verdict == QHIL_PASS) &&
+           qhil_now() >= tr->test_deadline;
+}
+
+/* The test's deadline came during step idx: a failure, whatever the step
+ * was doing, and the last step of the test. */
+static void test_timed_out(test_run *tr, size_t idx)
+{
+    char *desc = step_describe(&tr->test->steps[idx - 1]);
+    char *msg = NULL;
+    char dur[32];
+
+    fmt_duration(tr->test->timeout_ns, dur, sizeof(dur));
+    if (asprintf(&msg, "test timeout after %s, in step %zu: %s", dur, idx,
+                 desc ? desc : "?") < 0) {
+        msg = NULL;
+    }
+    test_failed(tr, QHIL_FAIL, idx, msg ? msg : "test timeout");
+    free(msg);
+    free(desc);
+}
+
+/* The QMP steps; leaves the verdict alone when they pass.  Returns
+ * QHIL_ETIMEDOUT when no reply came by deadline, else QHIL_EOK. */
+static int run_qmp_step(test_run *tr, size_t idx, const qhil_step *st,
+                        int64_t deadline)
 {
     qhil_qmp *qmp = qhil_machine_qmp(tr->m);
-    int64_t deadline = step_deadline(tr, st->timeout_ns);
     json_t *ret = NULL;
     char *msg = NULL;
     qhil_error e;
@@ -314,8 +308,10 @@ static void run_qmp_step(test_run *tr, size_t idx, const qhil_step *st)
             msg = NULL;
         }
         test_failed(tr, QHIL_FAIL, idx, msg ? msg : e.message);
+    } else if (rc == QHIL_ECANCELED) {
+        test_interrupted(tr, idx);
     } else if (rc == QHIL_ETIMEDOUT) {
-        timeout_message(tr, st->timeout_ns, deadline, "no QMP reply", &msg);
+        timeout_message(st->timeout_ns, "no QMP reply", &msg);
         test_failed(tr, QHIL_FAIL, idx, msg);
     } else if (rc < 0) {
         test_machine_lost(tr, idx, &e);
@@ -342,6 +338,7 @@ cleanup:
     free(msg);
     json_decref(ret);
     qhil_error_release(&e);
+    return rc == QHIL_ETIMEDOUT ? QHIL_ETIMEDOUT : QHIL_EOK;
 }
 
 /*
@@ -467,11 +464,14 @@ static int qtest_write_sized(qhil_qtest *qt, uint64_t addr, unsigned size,
     }
 }
 
-/* The QTest steps; leaves the verdict alone when they pass. */
-static void run_qtest_step(test_run *tr, size_t idx, const qhil_step *st)
+/* The QTest steps; leaves the verdict alone when they pass.  Returns
+ * QHIL_ETIMEDOUT when a call ran out of time waiting until deadline,
+ * else QHIL_EOK. */
+static int run_qtest_step(test_run *tr, size_t idx, const qhil_step *st,
+                          int64_t deadline)
 {
     qhil_qtest *qt = qhil_machine_qtest(tr->m);
-    int64_t deadline = step_deadline(tr, st->timeout_ns);
+    bool timed_out = false;
     bool accel = tr->suite->qtest == QHIL_QTEST_ACCEL;
     uint64_t value = 0;
     char *msg = NULL;
@@ -530,21 +530,27 @@ static void run_qtest_step(test_run *tr, size_t idx, const qhil_step *st)
                 msg = NULL;
             }
             test_failed(tr, QHIL_FAIL, idx, msg);
+            /* In accel mode nothing was waited for. */
+            timed_out = !accel;
             rc = QHIL_EOK;
         }
         break;
     default:
         break;
     }
-    if (rc == QHIL_EEOF || rc == QHIL_EPROTO) {
+    if (rc == QHIL_ECANCELED) {
+        test_interrupted(tr, idx);
+    } else if (rc == QHIL_EEOF || rc == QHIL_EPROTO) {
         test_machine_lost(tr, idx, &e);
     } else if (rc < 0) {
+        timed_out = rc == QHIL_ETIMEDOUT;
         test_failed(tr, QHIL_FAIL, idx, qhil_error_message(&e, rc));
     }
 
 cleanup:
     free(msg);
     qhil_error_release(&e);
+    return timed_out ? QHIL_ETIMEDOUT : QHIL_EOK;
 }
 
 /* One step; leaves the verdict alone when it passes. */
@@ -552,7 +558,9 @@ static void run_step(test_run *tr, size_t idx)
 {
     const qhil_step *st = &tr->test->steps[idx - 1];
     qhil_console *con = qhil_machine_console(tr->m);
-    int64_t deadline;
+    int64_t deadline = step_deadline(
+        tr, st->kind == QHIL_STEP_WAIT ? st->duration_ns : st->timeout_ns);
+    bool timed_out = false;
     char *msg = NULL;
     qhil_error e;
     int rc = QHIL_EOK;
@@ -560,39 +568,51 @@ static void run_step(test_run *tr, size_t idx)
     qhil_error_init(&e);
     switch (st->kind) {
     case QHIL_STEP_EXPECT:
-        deadline = step_deadline(tr, st->timeout_ns);
         rc = qhil_console_expect(con, st->pattern, deadline, NULL, &e);
         if (rc == QHIL_ETIMEDOUT) {
-            timeout_message(tr, st->timeout_ns, deadline, "pattern not seen",
-                            &msg);
+            timeout_message(st->timeout_ns, "pattern not seen", &msg);
         }
         break;
     case QHIL_STEP_SEND:
-        deadline = step_deadline(tr, st->timeout_ns);
         rc = qhil_console_send(con, st->text, st->text_len, deadline, &e);
         break;
     case QHIL_STEP_WAIT:
-        deadline = step_deadline(tr, st->duration_ns);
         rc = qhil_console_wait(con, deadline, &e);
+        /* A wait always runs to its deadline. */
+        timed_out = rc == QHIL_EOK;
         break;
     case QHIL_STEP_QMP:
-        run_qmp_step(tr, idx, st);
+        timed_out = run_qmp_step(tr, idx, st, deadline) == QHIL_ETIMEDOUT;
         break;
     case QHIL_STEP_READ:
     case QHIL_STEP_WRITE:
     case QHIL_STEP_CLOCK_STEP:
     case QHIL_STEP_IRQ_INTERCEPT:
     case QHIL_STEP_EXPECT_IRQ:
-        run_qtest_step(tr, idx, st);
+        timed_out = run_qtest_step(tr, idx, st, deadline) == QHIL_ETIMEDOUT;
         break;
     }
-    if (rc == QHIL_EEOF) {
+    if (rc == QHIL_ECANCELED) {
+        test_interrupted(tr, idx);
+    } else if (rc == QHIL_EEOF) {
         test_machine_lost(tr, idx, &e);
     } else if (rc == QHIL_EPATTERN) {
         /* PCRE2 could not run a pattern: no verdict on the guest. */
         test_failed(tr, QHIL_ERROR, idx, e.message);
     } else if (rc < 0) {
         test_failed(tr, QHIL_FAIL, idx, msg ? msg : e.message);
+    }
+    if (rc == QHIL_ETIMEDOUT) {
+        timed_out = true;
+    }
+    /* QEMU died while the run was canceled: a signal sent to the whole
+     * process group (Ctrl-C) reached it too. */
+    if (tr->res->verdict == QHIL_ERROR && !tr->res->interrupted &&
+        run_canceled(tr->opts)) {
+        test_interrupted(tr, idx);
+    } else if (!tr->res->interrupted &&
+               test_deadline_hit(tr, deadline, timed_out)) {
+        test_timed_out(tr, idx);
     }
     free(msg);
     qhil_error_release(&e);
@@ -622,10 +642,10 @@ static char **test_argv(char *const *argv, const qhil_test *test)
 }
 
 static void run_test(const qhil_suite *suite, const qhil_test *test,
-                     char *const *argv, const char *test_dir,
-                     size_t tail_lines, qhil_test_result *res)
+                     char *const *argv, const char *test_dir, size_t tail_lines,
+                     qhil_test_result *res, const qhil_run_opts *opts)
 {
-    test_run tr = {.suite = suite, .test = test, .res = res};
+    test_run tr = {.opts = opts, .suite = suite, .test = test, .res = res};
     qhil_machine_opts mo = {
         .run_dir = test_dir,
         .qtest = suite->qtest != QHIL_QTEST_OFF,
@@ -653,10 +673,18 @@ static void run_test(const qhil_suite *suite, const qhil_test *test,
         goto done;
     }
     mo.argv = (const char *const *)targv;
+    /* TODO(merge): mo.deadline = tr.test_deadline */
     rc = qhil_machine_launch(&mo, &tr.m, &e);
+    if (rc < 0 && run_canceled(opts)) {
+        test_interrupted(&tr, 0);
+        goto done;
+    }
     if (rc < 0) {
         test_failed(&tr, QHIL_ERROR, 0, e.message);
         goto done;
+    }
+    if (opts->has_cancel) {
+        qhil_machine_set_cancel_fd(tr.m, opts->cancel_fd);
     }
     for (i = 0; i < test->n_fail_on; i++) {
         rc = qhil_console_add_fail_pattern(qhil_machine_console(tr.m),
@@ -667,6 +695,10 @@ static void run_test(const qhil_suite *suite, const qhil_test *test,
         }
     }
     for (i = 0; i < test->n_steps && res->verdict == QHIL_PASS; i++) {
+        if (run_canceled(opts)) {
+            test_interrupted(&tr, i + 1);
+            break;
+        }
         run_step(&tr, i + 1);
     }
     if (res->verdict != QHIL_PASS) {
@@ -678,6 +710,8 @@ static void run_test(const qhil_suite *suite, const qhil_test *test,
 
 done:
     if (tr.m) {
+        /* The shutdown talks QMP too, and must not be cut short. */
+        qhil_machine_set_cancel_fd(tr.m, -1);
         qhil_machine_shutdown(tr.m, NULL);
         qhil_machine_free(tr.m);
     }
@@ -828,6 +862,7 @@ int qhil_run_suite(const qhil_suite *suite, const qhil_run_opts *opts,
                    qhil_suite_result **out, qhil_error *err)
 {
     qhil_suite_result *sr = NULL;
+    qhil_runpath *rp = NULL;
     char **argv = NULL;
     size_t tail = opts->tail_lines ? opts->tail_lines : 10;
     int64_t start = qhil_now();
@@ -856,7 +891,7 @@ int qhil_run_suite(const qhil_suite *suite, const qhil_run_opts *opts,
             }
         }
     }
-    rc = make_dirs(opts->out_dir, err);
+    rc = qhil_runpath_new(opts->out_dir, &rp, err);
     if (rc < 0) {
         goto cleanup;
     }
@@ -866,37 +901,42 @@ int qhil_run_suite(const qhil_suite *suite, const qhil_run_opts *opts,
         rc = qhil_error_set(err, QHIL_ENOMEM, "out of memory");
         goto cleanup;
     }
+    sr->run_dir = strdup(qhil_runpath_dir(rp));
     sr->name = strdup(suite->name);
     sr->file = strdup(suite->path);
     sr->started_unix = (int64_t)time(NULL);
     for (i = 0; i < suite->n_tests; i++) {
         const qhil_test *t = &suite->tests[i];
         qhil_test_result *r = &sr->tests[sr->n_tests];
-        char *dir_name = NULL;
         char *dir = NULL;
+        qhil_error e;
 
         if (!test_selected(opts, t)) {
             continue;
         }
         sr->n_tests++;
         r->name = strdup(t->name);
-        dir_name = test_dir_name(t->name);
-        if (!dir_name ||
-            asprintf(&dir, "%s/%s", opts->out_dir, dir_name) < 0) {
-            free(dir_name);
-            rc = qhil_error_set(err, QHIL_ENOMEM, "out of memory");
-            goto cleanup;
+        if (run_canceled(opts)) {
+            r->verdict = QHIL_SKIP;
+            r->not_run = true;
+            if (asprintf(&r->message, "not run: %s", cancel_reason(opts)) < 0) {
+                r->message = NULL;
+            }
+            continue;
         }
-        free(dir_name);
         if (opts->test_started) {
             opts->test_started(opts->data, t);
         }
-        rc = make_dirs(dir, err);
-        if (rc < 0) {
-            free(dir);
-            goto cleanup;
+        qhil_error_init(&e);
+        if (qhil_runpath_mkdir(rp, t->name, &dir, &e) < 0) {
+            /* This test cannot run; the others may. */
+            r->verdict = QHIL_ERROR;
+            r->message = strdup(e.message ? e.message
+                                          : "cannot create the test folder");
+        } else {
+            run_test(suite, t, argv, dir, tail, r, opts);
         }
-        run_test(suite, t, argv, dir, tail, r);
+        qhil_error_release(&e);
         free(dir);
         if (opts->test_done) {
             opts->test_done(opts->data, t, r);
@@ -909,6 +949,7 @@ int qhil_run_suite(const qhil_suite *suite, const qhil_run_opts *opts,
 
 cleanup:
     qhil_suite_result_free(sr);
+    qhil_runpath_free(rp);
     qhil_argv_free(argv);
     return rc;
 }

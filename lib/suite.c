@@ -6,8 +6,9 @@
  * costs a second rather than a boot: unknown keys and steps, durations,
  * PCRE2 patterns (compiled once and thrown away; the console module
  * compiles its own), QMP arguments (turned into JSON now) and image paths
- * (which must exist).  Every message names the file, line, column and the
- * field path ("tests[0].steps[1].expect").
+ * (which must name regular, readable, non-empty files: image.c).  Every
+ * message names the file, line, column and the field path
+ * ("tests[0].steps[1].expect").
  */
 #include <ctype.h>
 #include <errno.h>
@@ -24,6 +25,7 @@
 #include <qhil/console.h>
 #include <qhil/suite.h>
 
+#include "image.h"
 #include "internal.h"
 #include "yamlutil.h"
 
@@ -1191,13 +1193,6 @@ static int load_tests(parser *p, const yaml_node_t *node)
 
 /* ---- images ---- */
 
-static int usable_file(const char *path)
-{
-    struct stat st;
-
-    return stat(path, &st) == 0 && !S_ISDIR(st.st_mode);
-}
-
 /* path made absolute against the current directory (no symlinks
  * resolved); malloc'ed, NULL when out of memory. */
 static char *absolute(const char *path)
@@ -1226,18 +1221,51 @@ static char *absolute(const char *path)
     return out;
 }
 
+/*
+ * The image at found (path as written, found there) must be a regular,
+ * readable, non-empty file; the kinds its slot accepts are the board's
+ * business, checked when the command line is built.
+ */
+static int check_image(parser *p, const yaml_node_t *node, const char *field,
+                       const char *path, const char *found)
+{
+    qhil_error local;
+    int rc;
+
+    qhil_error_init(&local);
+    rc = qhil_image_check(found, QHIL_IMAGE_ANY, NULL, &local);
+    if (rc < 0 && strcmp(path, found) != 0) {
+        rc = qhil_yaml_fail(&p->y, node, field, p->err, rc,
+                            "image file '%s' (found as %s) %s", path, found,
+                            qhil_error_message(&local, rc));
+    } else if (rc < 0) {
+        rc = qhil_yaml_fail(&p->y, node, field, p->err, rc,
+                            "image file %s %s", path,
+                            qhil_error_message(&local, rc));
+    }
+    qhil_error_release(&local);
+    return rc;
+}
+
+/*
+ * Relative paths are looked for beside the suite, then in the current
+ * directory; the first place where anything is (even a folder or a broken
+ * link) is the one checked, so the message says what is wrong with it
+ * rather than "not found".
+ */
 static int resolve_image(parser *p, const yaml_node_t *node,
                          const char *field, const char *path, char **out)
 {
     char *beside = NULL;
     char *cwd = NULL;
+    const char *found = NULL;
     int rc = QHIL_EOK;
 
     *out = NULL;
     if (path[0] == '/') {
-        if (!usable_file(path)) {
-            return qhil_yaml_fail(&p->y, node, field, p->err, QHIL_ENOENT,
-                                  "image file %s not found", path);
+        rc = check_image(p, node, field, path, path);
+        if (rc < 0) {
+            return rc;
         }
         *out = strdup(path);
         return *out ? QHIL_EOK : nomem(p);
@@ -1247,15 +1275,19 @@ static int resolve_image(parser *p, const yaml_node_t *node,
                      strcmp(p->dir, "/") ? "/" : "", path) < 0) {
             return nomem(p);
         }
-        if (usable_file(beside)) {
-            *out = absolute(beside);
-            rc = *out ? QHIL_EOK : nomem(p);
-            goto cleanup;
+        if (qhil_image_exists(beside)) {
+            found = beside;
         }
     }
-    if (usable_file(path)) {
-        *out = absolute(path);
-        rc = *out ? QHIL_EOK : nomem(p);
+    if (!found && qhil_image_exists(path)) {
+        found = path;
+    }
+    if (found) {
+        rc = check_image(p, node, field, path, found);
+        if (rc == QHIL_EOK) {
+            *out = absolute(found);
+            rc = *out ? QHIL_EOK : nomem(p);
+        }
         goto cleanup;
     }
     cwd = get_current_dir_name();

@@ -1,11 +1,23 @@
 /*
  * yamlutil.c - loading YAML documents and checking their nodes.
  *
+ * A load is two passes over the text.  The first reads only libyaml's
+ * event stream (yaml_parser_parse) and keeps a stack of the open mappings
+ * and lists, at most QHIL_YAML_MAX_DEPTH deep: it stops at the first
+ * event past the limit, before anything is built, because libyaml needs
+ * time quadratic in the depth to build a deep document (its scanner
+ * walks every open level for each token).  The same pass records, for
+ * each anchor, how many values and levels the anchored value holds with
+ * its own aliases expanded, so an alias is charged for what it stands
+ * for: a "billion laughs" file is refused at the alias that goes past
+ * QHIL_YAML_MAX_NODES, and an alias inside the value it names (a cycle)
+ * at once.  Only then does yaml_parser_load build the document.
+ *
  * libyaml's loader builds the whole document as an array of nodes; a
  * node's children are indexes into that array.  Aliases are resolved by
- * pointing at the same node again, so a document may contain cycles
- * ("&a [*a]") and values that repeat exponentially; every recursive walk
- * here therefore has a depth limit and a node budget.
+ * pointing at the same node again, so values repeat without being copied;
+ * the budget above bounds any walk of the expanded tree, and the one
+ * recursive walk here (JSON conversion) has its own tighter budget.
  *
  * Duplicate-key checks use a jansson object as a hash set so that a
  * mapping with many keys costs linear time.
@@ -23,7 +35,9 @@
 #include "internal.h"
 #include "yamlutil.h"
 
-#define TO_JSON_MAX_DEPTH 64
+/* The load already refuses documents nested deeper than this, so the
+ * depth check of the JSON walk is a second line of defence only. */
+#define TO_JSON_MAX_DEPTH QHIL_YAML_MAX_DEPTH
 #define TO_JSON_MAX_NODES 65536
 
 void qhil_yaml_release(qhil_yaml *y)
@@ -120,12 +134,248 @@ static int syntax_error(qhil_yaml *y, const yaml_parser_t *parser,
                              context ? context : "");
 }
 
+/* ---- the stream scan before loading ---- */
+
+/*
+ * One open collection in the scan: its anchor (owned, NULL when it has
+ * none), the values it holds so far with aliases expanded, and the most
+ * levels any of its children has.
+ */
+typedef struct scan_frame {
+    char *anchor;
+    size_t nodes;
+    int levels;
+} scan_frame;
+
+typedef struct scan_ctx {
+    qhil_yaml *y;
+    qhil_error *err;
+    scan_frame stack[QHIL_YAML_MAX_DEPTH];
+    int depth;     /* open collections */
+    size_t total;  /* values so far, aliases expanded */
+    json_t *sizes; /* anchor -> [nodes, levels] of finished anchored nodes */
+} scan_ctx;
+
+static int scan_fail(scan_ctx *c, const yaml_mark_t *mark, int code,
+                     const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+
+static int scan_fail(scan_ctx *c, const yaml_mark_t *mark, int code,
+                     const char *fmt, ...)
+{
+    char *text = NULL;
+    va_list ap;
+    int n;
+
+    va_start(ap, fmt);
+    n = vasprintf(&text, fmt, ap);
+    va_end(ap);
+    if (n < 0) {
+        text = NULL;
+    }
+    qhil_error_set_at(c->err, code, c->y->file, (int)mark->line + 1,
+                      (int)mark->column + 1, "%s",
+                      text ? text : qhil_strerror(code));
+    free(text);
+    return code;
+}
+
+/* A finished value of nodes values and levels levels joins its parent. */
+static int scan_add(scan_ctx *c, size_t nodes, int levels,
+                    const char *anchor)
+{
+    scan_frame *parent = c->depth ? &c->stack[c->depth - 1] : NULL;
+    json_t *size;
+
+    if (parent) {
+        parent->nodes += nodes;
+        if (levels > parent->levels) {
+            parent->levels = levels;
+        }
+    }
+    if (anchor) {
+        size = json_pack("[I,i]", (json_int_t)nodes, levels);
+        if (!size || json_object_set_new(c->sizes, anchor, size) < 0) {
+            return qhil_error_set(c->err, QHIL_ENOMEM, "out of memory");
+        }
+    }
+    return QHIL_EOK;
+}
+
+/* Count n more values in the document, aliases expanded. */
+static int scan_count(scan_ctx *c, const yaml_mark_t *mark, size_t n)
+{
+    if (n > QHIL_YAML_MAX_NODES - c->total) {
+        return scan_fail(c, mark, QHIL_EINVAL,
+                         "more than %zu YAML values once aliases are "
+                         "expanded (the limit for one file)",
+                         QHIL_YAML_MAX_NODES);
+    }
+    c->total += n;
+    return QHIL_EOK;
+}
+
+static int scan_open(scan_ctx *c, const yaml_event_t *ev,
+                     const yaml_char_t *anchor)
+{
+    scan_frame *f;
+
+    if (c->depth == QHIL_YAML_MAX_DEPTH) {
+        return scan_fail(c, &ev->start_mark, QHIL_EINVAL,
+                         "YAML nested deeper than %d levels (the limit for "
+                         "qhil's files)",
+                         QHIL_YAML_MAX_DEPTH);
+    }
+    f = &c->stack[c->depth];
+    memset(f, 0, sizeof(*f));
+    if (anchor) {
+        f->anchor = strdup((const char *)anchor);
+        if (!f->anchor) {
+            return qhil_error_set(c->err, QHIL_ENOMEM, "out of memory");
+        }
+    }
+    f->nodes = 1;
+    c->depth++;
+    return scan_count(c, &ev->start_mark, 1);
+}
+
+static int scan_close(scan_ctx *c)
+{
+    scan_frame f;
+    int rc;
+
+    if (!c->depth) {
+        return QHIL_EOK; /* the parser never sends an unmatched end */
+    }
+    f = c->stack[--c->depth];
+    rc = scan_add(c, f.nodes, f.levels + 1, f.anchor);
+    free(f.anchor);
+    return rc;
+}
+
+static int scan_alias(scan_ctx *c, const yaml_event_t *ev)
+{
+    const char *name = (const char *)ev->data.alias.anchor;
+    json_t *size = json_object_get(c->sizes, name);
+    size_t nodes;
+    int levels;
+    int rc;
+    int i;
+
+    if (!size) {
+        for (i = 0; i < c->depth; i++) {
+            if (c->stack[i].anchor && !strcmp(c->stack[i].anchor, name)) {
+                return scan_fail(c, &ev->start_mark, QHIL_EINVAL,
+                                 "alias *%s is used inside the value it "
+                                 "names (a cycle)",
+                                 name);
+            }
+        }
+        /* Undefined: the loader reports it. */
+        return scan_count(c, &ev->start_mark, 1);
+    }
+    nodes = (size_t)json_integer_value(json_array_get(size, 0));
+    levels = (int)json_integer_value(json_array_get(size, 1));
+    if (c->depth + levels > QHIL_YAML_MAX_DEPTH) {
+        return scan_fail(c, &ev->start_mark, QHIL_EINVAL,
+                         "alias *%s nests the YAML deeper than %d levels "
+                         "(the limit for qhil's files)",
+                         name, QHIL_YAML_MAX_DEPTH);
+    }
+    rc = scan_count(c, &ev->start_mark, nodes);
+    if (rc < 0) {
+        return rc;
+    }
+    return scan_add(c, nodes, levels, NULL);
+}
+
+/*
+ * Walk the event stream of data once, before anything is built: refuse
+ * nesting deeper than QHIL_YAML_MAX_DEPTH at the first event past it,
+ * more than QHIL_YAML_MAX_NODES values with aliases expanded, an alias
+ * inside the value it names, and a second document.  Syntax errors come
+ * out here too, located as the loader would locate them.
+ */
+static int scan_stream(qhil_yaml *y, const char *data, size_t len,
+                       qhil_error *err)
+{
+    yaml_parser_t parser;
+    yaml_event_t ev;
+    scan_ctx c;
+    int parser_ready = 0;
+    int documents = 0;
+    int done = 0;
+    int rc = QHIL_EOK;
+
+    memset(&c, 0, sizeof(c));
+    c.y = y;
+    c.err = err;
+    c.sizes = json_object();
+    if (!c.sizes || !yaml_parser_initialize(&parser)) {
+        rc = qhil_error_set(err, QHIL_ENOMEM, "out of memory");
+        goto cleanup;
+    }
+    parser_ready = 1;
+    yaml_parser_set_input_string(&parser, (const unsigned char *)data, len);
+    while (rc == QHIL_EOK && !done) {
+        if (!yaml_parser_parse(&parser, &ev)) {
+            rc = syntax_error(y, &parser, err);
+            break;
+        }
+        if (documents > 1 && ev.type != YAML_DOCUMENT_START_EVENT) {
+            rc = scan_fail(&c, &ev.start_mark, QHIL_ESYNTAX,
+                           "a second YAML document starts here; put "
+                           "everything in one document");
+            yaml_event_delete(&ev);
+            break;
+        }
+        switch (ev.type) {
+        case YAML_STREAM_END_EVENT:
+            done = 1;
+            break;
+        case YAML_DOCUMENT_START_EVENT:
+            documents++;
+            break;
+        case YAML_SCALAR_EVENT:
+            rc = scan_count(&c, &ev.start_mark, 1);
+            if (rc == QHIL_EOK) {
+                rc = scan_add(&c, 1, 0, (const char *)ev.data.scalar.anchor);
+            }
+            break;
+        case YAML_SEQUENCE_START_EVENT:
+            rc = scan_open(&c, &ev, ev.data.sequence_start.anchor);
+            break;
+        case YAML_MAPPING_START_EVENT:
+            rc = scan_open(&c, &ev, ev.data.mapping_start.anchor);
+            break;
+        case YAML_SEQUENCE_END_EVENT:
+        case YAML_MAPPING_END_EVENT:
+            rc = scan_close(&c);
+            break;
+        case YAML_ALIAS_EVENT:
+            rc = scan_alias(&c, &ev);
+            break;
+        default:
+            break;
+        }
+        yaml_event_delete(&ev);
+    }
+
+cleanup:
+    while (c.depth > 0) {
+        free(c.stack[--c.depth].anchor);
+    }
+    json_decref(c.sizes);
+    if (parser_ready) {
+        yaml_parser_delete(&parser);
+    }
+    return rc;
+}
+
 int qhil_yaml_load_buffer(qhil_yaml *y, const char *name, const char *data,
                           size_t len, qhil_error *err)
 {
     yaml_parser_t parser;
-    yaml_document_t extra;
-    yaml_node_t *extra_root;
     int parser_ready = 0;
     int rc = QHIL_EOK;
 
@@ -134,15 +384,19 @@ int qhil_yaml_load_buffer(qhil_yaml *y, const char *name, const char *data,
     if (!y->file) {
         return qhil_error_set(err, QHIL_ENOMEM, "out of memory");
     }
+    if (!data) {
+        data = "";
+        len = 0;
+    }
+    rc = scan_stream(y, data, len, err);
+    if (rc < 0) {
+        goto cleanup;
+    }
     if (!yaml_parser_initialize(&parser)) {
         rc = qhil_error_set(err, QHIL_ENOMEM, "out of memory");
         goto cleanup;
     }
     parser_ready = 1;
-    if (!data) {
-        data = "";
-        len = 0;
-    }
     yaml_parser_set_input_string(&parser, (const unsigned char *)data, len);
     if (!yaml_parser_load(&parser, &y->doc)) {
         rc = syntax_error(y, &parser, err);
@@ -154,19 +408,6 @@ int qhil_yaml_load_buffer(qhil_yaml *y, const char *name, const char *data,
                                "empty document, expected a mapping");
         goto cleanup;
     }
-    if (!yaml_parser_load(&parser, &extra)) {
-        rc = syntax_error(y, &parser, err);
-        goto cleanup;
-    }
-    extra_root = yaml_document_get_root_node(&extra);
-    if (extra_root) {
-        rc = qhil_error_set_at(err, QHIL_ESYNTAX, y->file,
-                               qhil_yaml_line(extra_root),
-                               qhil_yaml_column(extra_root),
-                               "a second YAML document starts here; put "
-                               "everything in one document");
-    }
-    yaml_document_delete(&extra);
 
 cleanup:
     if (parser_ready) {

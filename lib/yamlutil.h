@@ -27,6 +27,16 @@
 /* Largest YAML file the library reads (a suite or a board template). */
 #define QHIL_YAML_MAX_FILE ((size_t)4 << 20)
 
+/*
+ * Deepest nesting of mappings and lists a file may have (the root mapping
+ * is level 1), and the most values (scalars, mappings and lists) it may
+ * hold once aliases are expanded.  Both are checked on the event stream
+ * before the document is built: libyaml takes time quadratic in the depth
+ * to build deep documents, and aliases repeat values without bound.
+ */
+#define QHIL_YAML_MAX_DEPTH 64
+#define QHIL_YAML_MAX_NODES ((size_t)1 << 20)
+
 /* A loaded document and the name its messages carry. */
 typedef struct qhil_yaml {
     yaml_document_t doc;
@@ -39,8 +49,12 @@ typedef struct qhil_yaml {
  * document into y.  A syntax error becomes
  * "FILE:LINE:COL: YAML syntax error: PROBLEM CONTEXT" with QHIL_ESYNTAX; an
  * empty file or a second document in the stream is an error too, so on
- * success qhil_yaml_root() is never NULL.  y needs no initialisation and
- * must be released with qhil_yaml_release() whatever the result.
+ * success qhil_yaml_root() is never NULL.  Nesting past
+ * QHIL_YAML_MAX_DEPTH, more than QHIL_YAML_MAX_NODES values with aliases
+ * expanded, and an alias used inside the value it names are refused with
+ * QHIL_EINVAL at the offending line and column, before the document is
+ * built.  y needs no initialisation and must be released with
+ * qhil_yaml_release() whatever the result.
  */
 int qhil_yaml_load_file(qhil_yaml *y, const char *path, qhil_error *err);
 

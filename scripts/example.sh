@@ -2,7 +2,7 @@
 # The main job: install what is missing, build qhil, the example firmware
 # and qhil's QEMU, run the example suites (firmware and device tests) on
 # real QEMU and show the results.
-# Reports land in build/reports/, logs in qhil-results/.
+# Reports land in build/reports/, logs in qhil-results/<suite>/latest/.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 

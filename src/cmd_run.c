@@ -1,8 +1,29 @@
 /*
  * cmd_run.c - `qhil run SUITE.yaml`: run a suite, print verdicts, write
  * JUnit/TAP, exit 0 (all passed), 1 (a test failed) or 2 (bad input).
+ *
+ * Interruption: SIGINT, SIGTERM and SIGHUP do not end the process.  Their
+ * handler only records the first signal and writes a byte to a
+ * non-blocking self-pipe (write() is async-signal-safe); the runner
+ * watches the pipe's read end (qhil_run_opts.cancel_fd), ends the running
+ * test, shuts its QEMU down and marks the rest not run, and then this
+ * command writes the reports, prints the summary and exits 128 + the
+ * signal.  More signals while that happens add bytes and change nothing:
+ * the shutdown is bounded by its own deadlines.  A signal that was
+ * ignored when qhil started (nohup, a script's background job) stays
+ * ignored.
+ *
+ * SIGPIPE is ignored, so a closed stdout (`qhil run ... | head -1`)
+ * cannot kill the process before the reports are written.  The first
+ * EPIPE on the progress stream means nobody reads it any more: progress
+ * stops there, the run is interrupted as if by SIGPIPE (the reader is
+ * gone, so is the point of going on; exit 141), and the summary goes to
+ * stderr.
  */
+#include <errno.h>
+#include <fcntl.h>
 #include <getopt.h>
+#include <signal.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -13,9 +34,33 @@
 
 #include "qhil-cli.h"
 
+/*
+ * The only state a signal handler can reach is static: the write end of
+ * the self-pipe and the first signal.  Set once in cmd_run, before the
+ * handlers are installed.
+ */
+static int signal_pipe_wr = -1;
+static volatile sig_atomic_t first_signal;
+
+static void on_signal(int sig)
+{
+    int saved = errno;
+    unsigned char b = (unsigned char)sig;
+
+    if (!first_signal) {
+        first_signal = sig;
+    }
+    if (signal_pipe_wr >= 0 && write(signal_pipe_wr, &b, 1) < 0) {
+        /* Full pipe: the byte already there says it. */
+    }
+    errno = saved;
+}
+
 typedef struct run_cli {
     FILE *out;       /* human-readable progress (stdout, or stderr with
                         TAP on stdout) */
+    bool out_gone;   /* out hit EPIPE: write nothing more there */
+    char reason[64]; /* "interrupted by SIGINT", for cancel_reason */
     bool color;
     bool quiet;
     bool header_done;
@@ -31,8 +76,10 @@ static void run_usage(FILE *f)
             "Boot the suite's board in QEMU once per test and run its "
             "steps.\n"
             "\n"
-            "  -o, --output DIR   logs go to DIR/<test>/ "
-            "(default qhil-results/<suite>)\n"
+            "  -o, --output DIR   logs go to DIR/<run-id>/<test>/, "
+            "DIR/latest is the\n"
+            "                     newest run (default "
+            "qhil-results/<suite>)\n"
             "      --junit FILE   write a JUnit XML report\n"
             "      --tap[=FILE]   write a TAP report (to stdout when no "
             "FILE;\n"
@@ -47,7 +94,92 @@ static void run_usage(FILE *f)
             "\n"
             "Exit status: 0 all tests passed, 1 a test failed or had an "
             "error,\n"
-            "2 the command line or the suite is wrong.\n");
+            "2 the command line or the suite is wrong; 128 + N when "
+            "signal N\n"
+            "interrupted the run (130 SIGINT, 129 SIGHUP, 143 SIGTERM, "
+            "141 stdout\n"
+            "closed): the running test is interrupted, the rest not run, "
+            "the\n"
+            "reports are still written.\n");
+}
+
+static const char *signal_name(int sig)
+{
+    switch (sig) {
+    case SIGINT:
+        return "SIGINT";
+    case SIGTERM:
+        return "SIGTERM";
+    case SIGHUP:
+        return "SIGHUP";
+    case SIGPIPE:
+        return "SIGPIPE";
+    }
+    return "a signal";
+}
+
+static const char *run_cancel_reason(void *data)
+{
+    run_cli *c = data;
+    int sig = first_signal;
+
+    snprintf(c->reason, sizeof(c->reason), "interrupted by %s%s",
+             signal_name(sig),
+             sig == SIGPIPE ? " (stdout closed)" : "");
+    return c->reason;
+}
+
+/*
+ * Set up the self-pipe and the handlers; SIGPIPE is ignored.  Returns the
+ * pipe's read end, or -1 (then signals keep their default effect).
+ */
+static int signals_catch(void)
+{
+    static const int sigs[] = {SIGINT, SIGTERM, SIGHUP};
+    struct sigaction sa;
+    int fds[2];
+    size_t i;
+
+    memset(&sa, 0, sizeof(sa));
+    sa.sa_handler = SIG_IGN;
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGPIPE, &sa, NULL);
+    if (pipe2(fds, O_CLOEXEC | O_NONBLOCK) < 0) {
+        return -1;
+    }
+    signal_pipe_wr = fds[1];
+    sa.sa_handler = on_signal;
+    sa.sa_flags = SA_RESTART;
+    for (i = 0; i < sizeof(sigs) / sizeof(sigs[0]); i++) {
+        sigaddset(&sa.sa_mask, sigs[i]);
+    }
+    for (i = 0; i < sizeof(sigs) / sizeof(sigs[0]); i++) {
+        struct sigaction old;
+
+        /* Ignored when we started (nohup, a background job of a
+         * script): the user asked for that, keep it. */
+        if (sigaction(sigs[i], NULL, &old) == 0 &&
+            old.sa_handler == SIG_IGN) {
+            continue;
+        }
+        sigaction(sigs[i], &sa, NULL);
+    }
+    return fds[0];
+}
+
+/* Progress stream written: on EPIPE, nobody reads it any more. */
+static void progress_flush(run_cli *c)
+{
+    if (fflush(c->out) == 0 || errno != EPIPE) {
+        return;
+    }
+    c->out_gone = true;
+    if (!first_signal) {
+        first_signal = SIGPIPE;
+        if (signal_pipe_wr >= 0 && write(signal_pipe_wr, "", 1) < 0) {
+            /* Full: canceled already. */
+        }
+    }
 }
 
 static const char *verdict_label(const run_cli *c, qhil_verdict v)
@@ -67,14 +199,14 @@ static void on_test_started(void *data, const qhil_test *test)
     run_cli *c = data;
 
     (void)test;
-    if (c->header_done || c->quiet) {
+    if (c->header_done || c->quiet || c->out_gone) {
         return;
     }
     c->header_done = true;
     fprintf(c->out, "qhil: suite %s (%s), board %s, %zu test%s\n",
             c->suite->name, c->suite->path, c->suite->device_type,
             c->n_selected, c->n_selected == 1 ? "" : "s");
-    fflush(c->out);
+    progress_flush(c);
 }
 
 static void on_test_done(void *data, const qhil_test *test,
@@ -84,13 +216,15 @@ static void on_test_done(void *data, const qhil_test *test,
     const char *p;
 
     (void)test;
-    if (c->quiet && r->verdict == QHIL_PASS) {
+    if ((c->quiet && r->verdict == QHIL_PASS) || c->out_gone) {
         return;
     }
-    fprintf(c->out, "%s  %s (%.2fs)\n", verdict_label(c, r->verdict),
+    fprintf(c->out, "%s  %s (%.2fs)\n",
+            r->interrupted ? (c->color ? "\033[33mINTR \033[0m" : "INTR ")
+                           : verdict_label(c, r->verdict),
             r->name, (double)r->duration_ns / 1e9);
     if (r->verdict == QHIL_PASS || r->verdict == QHIL_SKIP) {
-        fflush(c->out);
+        progress_flush(c);
         return;
     }
     if (r->step) {
@@ -110,26 +244,51 @@ static void on_test_done(void *data, const qhil_test *test,
             fputc('\n', c->out);
         }
     }
-    fprintf(c->out, "       logs: %s, %s\n", r->console_log, r->qemu_log);
-    fflush(c->out);
+    if (r->console_log && r->qemu_log) {
+        fprintf(c->out, "       logs: %s, %s\n", r->console_log,
+                r->qemu_log);
+    }
+    progress_flush(c);
 }
 
-static int write_report(const qhil_suite_result *res, qhil_report_format fmt,
-                        const char *path)
+/* Report files are opened before the run: a path that cannot be written
+ * is refused before any QEMU starts. */
+static int open_report(const char *option, const char *path,
+                       qhil_report_file **f)
 {
     qhil_error e;
     int rc;
 
     qhil_error_init(&e);
-    if (!path) {
+    rc = qhil_report_file_open(path, f, &e);
+    if (rc < 0) {
+        fprintf(stderr, "qhil: %s: %s; nothing was run\n", option,
+                qhil_error_message(&e, rc));
+    }
+    qhil_error_release(&e);
+    return rc;
+}
+
+/* To f, or to stdout when f is NULL. */
+static int write_report(const qhil_suite_result *res, qhil_report_format fmt,
+                        qhil_report_file *f)
+{
+    qhil_error e;
+    int saved;
+    int rc;
+
+    qhil_error_init(&e);
+    if (!f) {
         rc = qhil_report_write(res, fmt, stdout, &e);
     } else {
-        rc = qhil_report_save(res, fmt, path, &e);
+        rc = qhil_report_file_commit(f, res, fmt, &e);
     }
+    saved = errno; /* EPIPE: stdout is gone */
     if (rc < 0) {
         fprintf(stderr, "qhil: %s\n", qhil_error_message(&e, rc));
     }
     qhil_error_release(&e);
+    errno = saved;
     return rc;
 }
 
@@ -160,6 +319,10 @@ int cmd_run(int argc, char **argv)
     size_t n_qemu = 0;
     char **qemu_dirs = NULL;
     char *default_out = NULL;
+    char *suite_dir = NULL;
+    qhil_report_file *junit_file = NULL;
+    qhil_report_file *tap_file = NULL;
+    int cancel_fd = -1;
     qhil_suite *suite = NULL;
     qhil_suite_result *res = NULL;
     qhil_error e;
@@ -247,14 +410,22 @@ int cmd_run(int argc, char **argv)
         goto cleanup;
     }
     if (!out_dir) {
-        if (asprintf(&default_out, "qhil-results/%s", suite->name) < 0) {
+        /* The suite name is input: one safe folder name. */
+        if (qhil_runpath_name(suite->name, &suite_dir) < 0 ||
+            asprintf(&default_out, "qhil-results/%s", suite_dir) < 0) {
+            default_out = NULL;
             fprintf(stderr, "qhil: out of memory\n");
             goto cleanup;
         }
         out_dir = default_out;
     }
+    if ((junit && open_report("--junit", junit, &junit_file) < 0) ||
+        (tap && open_report("--tap", tap, &tap_file) < 0)) {
+        goto cleanup;
+    }
     cli.suite = suite;
     cli.n_selected = only ? n_only : suite->n_tests;
+    cancel_fd = signals_catch();
     {
         qhil_run_opts ro = {
             .board_dirs = (const char *const *)board_dirs,
@@ -264,6 +435,9 @@ int cmd_run(int argc, char **argv)
             .test_started = on_test_started,
             .test_done = on_test_done,
             .data = &cli,
+            .has_cancel = cancel_fd >= 0,
+            .cancel_fd = cancel_fd,
+            .cancel_reason = run_cancel_reason,
         };
 
         rc = qhil_run_suite(suite, &ro, &res, &e);
@@ -277,38 +451,95 @@ int cmd_run(int argc, char **argv)
         size_t failed = qhil_suite_result_count(res, QHIL_FAIL);
         size_t errors = qhil_suite_result_count(res, QHIL_ERROR);
         size_t skipped = qhil_suite_result_count(res, QHIL_SKIP);
+        size_t interrupted = 0;
+        size_t not_run = 0;
+        const char *stopped = NULL;
+        char *text = NULL;
+        size_t len = 0;
+        FILE *sum;
+        size_t i;
 
+        for (i = 0; i < res->n_tests; i++) {
+            if (res->tests[i].interrupted) {
+                interrupted++;
+                stopped = res->tests[i].name;
+            }
+            not_run += res->tests[i].not_run;
+        }
+        errors -= interrupted;
+        skipped -= not_run;
         status = failed + errors ? QHIL_EXIT_FAILED : QHIL_EXIT_OK;
-        if (junit && write_report(res, QHIL_REPORT_JUNIT, junit) < 0) {
+        if (junit && write_report(res, QHIL_REPORT_JUNIT, junit_file) < 0) {
             status = QHIL_EXIT_USAGE;
         }
         if ((tap || tap_stdout) &&
-            write_report(res, QHIL_REPORT_TAP, tap) < 0) {
+            write_report(res, QHIL_REPORT_TAP, tap_file) < 0) {
+            if (tap_stdout && errno == EPIPE && !first_signal) {
+                first_signal = SIGPIPE; /* nobody reads the report */
+            }
             status = QHIL_EXIT_USAGE;
         }
+        /* The summary goes where someone still reads. */
+        sum = open_memstream(&text, &len);
+        if (!sum) {
+            fprintf(stderr, "qhil: out of memory\n");
+            goto cleanup;
+        }
+        if (first_signal) {
+            fprintf(sum, "qhil: %s", run_cancel_reason(&cli));
+            if (stopped) {
+                fprintf(sum, " while test %s ran", stopped);
+            }
+            fprintf(sum, "; %zu test%s not run\n", not_run,
+                    not_run == 1 ? "" : "s");
+        }
         if (errors) {
-            fprintf(cli.out,
+            fprintf(sum,
                     "%zu of the failed test%s could not run properly "
                     "(error), counted as failed\n",
                     errors, errors == 1 ? "" : "s");
         }
-        fprintf(cli.out, "logs in %s\n", out_dir);
+        fprintf(sum, "logs in %s\n",
+                res->run_dir ? res->run_dir : out_dir);
+        fprintf(sum, "%zu passed, %zu failed", passed, failed + errors);
+        if (interrupted) {
+            fprintf(sum, ", %zu interrupted", interrupted);
+        }
+        if (not_run || first_signal) {
+            fprintf(sum, ", %zu not run", not_run);
+        }
         if (skipped) {
-            fprintf(cli.out, "%zu passed, %zu failed, %zu skipped\n", passed,
-                    failed + errors, skipped);
-        } else {
-            fprintf(cli.out, "%zu passed, %zu failed\n", passed,
-                    failed + errors);
+            fprintf(sum, ", %zu skipped", skipped);
+        }
+        fputc('\n', sum);
+        fclose(sum);
+        if (!cli.out_gone) {
+            fputs(text, cli.out);
+            cli.out_gone = fflush(cli.out) != 0 && errno == EPIPE;
+        }
+        if (cli.out_gone) {
+            fputs(text, stderr);
+            fflush(stderr);
+        }
+        free(text);
+        if (first_signal) {
+            status = 128 + first_signal;
         }
     }
 
 cleanup:
+    /* A report not written (the run failed) leaves no temporary file.
+     * cancel_fd and the write end stay open: a late signal's handler
+     * may still write, and the process ends now anyway. */
+    qhil_report_file_free(junit_file);
+    qhil_report_file_free(tap_file);
     qhil_suite_result_free(res);
     qhil_suite_free(suite);
     qhil_argv_free(board_dirs);
     qhil_argv_free(qemu_dirs);
     free(extra_qemu);
     free(default_out);
+    free(suite_dir);
     free(only);
     free(extra_boards);
     qhil_error_release(&e);

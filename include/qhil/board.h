@@ -24,7 +24,10 @@
  *       - -nographic
  *       - -monitor none
  *     images:                         # image name -> option template
- *       kernel: -kernel {{KERNEL}}
+ *       kernel: -kernel {{KERNEL}}    # any regular file, or:
+ *       dtb:
+ *         option: -dtb {{DTB}}
+ *         accept: [dtb]               # kinds: elf, uimage, dtb, raw
  *     context:                        # what jobs may set, default none
  *       - cpu
  *       - extra_options
@@ -104,6 +107,12 @@ const char *qhil_board_path(const qhil_board *board);
  * one qhil owns (-qmp, -mon, -monitor, -serial, -chardev with an id
  * starting "qhil", -daemonize, -pidfile, -machine/-M, -m, -nographic,
  * -kernel and the other image options).
+ * Each image value must name a regular, readable, non-empty file of a
+ * kind its slot accepts (an ELF of the board's arch for "accept: [elf]");
+ * otherwise QHIL_EINVAL (QHIL_ENOENT when it is gone) with
+ * "ORIGIN: images.NAME: image file PATH REASON (board B, slot NAME: ...)".
+ * This reads at most the first 64 bytes of each image and never waits on
+ * a FIFO or device; nothing else blocks.
  * Caller frees *argv_out with qhil_argv_free.
  */
 int qhil_board_argv(const qhil_board *board, const qhil_board_job *job,

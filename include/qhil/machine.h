@@ -125,6 +125,15 @@ char *qhil_machine_stderr_tail(const qhil_machine *m, size_t max_lines);
 /* Kill (if running), reap, close everything; NULL is fine. */
 void qhil_machine_free(qhil_machine *m);
 
+/*
+ * Hand fd (e.g. the read end of a signal handler's self-pipe) to the
+ * machine's QMP, QTest and console clients: each of their waits ends
+ * with QHIL_ECANCELED once fd is readable (see qhil_qmp_set_cancel_fd).
+ * fd is borrowed; -1 removes it.  qhil_machine_shutdown uses the QMP
+ * client too, so remove the fd before shutting down after a cancel.
+ */
+void qhil_machine_set_cancel_fd(qhil_machine *m, int fd);
+
 #ifdef __cplusplus
 }
 #endif

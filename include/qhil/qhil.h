@@ -6,7 +6,7 @@
  *   qtest.h    QTest client (MMIO, IRQs)
  *   machine.h  QEMU process lifecycle        board.h   board templates
  *   suite.h    suite files                   runner.h  running suites
- *   report.h   results, JUnit and TAP
+ *   report.h   results, JUnit and TAP     runpath.h run and test folders
  */
 #ifndef QHIL_QHIL_H
 #define QHIL_QHIL_H
@@ -20,6 +20,7 @@
 #include <qhil/qtest.h>
 #include <qhil/report.h>
 #include <qhil/runner.h>
+#include <qhil/runpath.h>
 #include <qhil/suite.h>
 
 /* Library version as "MAJOR.MINOR.PATCH"; static string. */

@@ -19,6 +19,10 @@
  * All calls that wait take an absolute CLOCK_MONOTONIC deadline (see
  * qhil/clock.h) and return QHIL_ETIMEDOUT when it passes.  A timeout is
  * not sticky: the caller may wait again, and a late reply is dropped.
+ * Every wait reads and routes what is already in the socket before it
+ * reports a timeout, so a deadline of qhil_now() still finds a reply or
+ * an event that has come.  A wait also ends, with QHIL_ECANCELED, as
+ * soon as the cancel fd (qhil_qmp_set_cancel_fd) is readable.
  *
  * Commands go through a capped output queue: the blocking calls wait
  * until their own text is written; qhil_qmp_submit never waits, and a
@@ -133,6 +137,20 @@ int qhil_qmp_dispatch(qhil_qmp *qmp, qhil_error *err);
 
 /* The socket, for poll(); borrowed. */
 int qhil_qmp_fd(const qhil_qmp *qmp);
+
+/*
+ * Make every later wait (execute, send, wait_reply, wait_event*,
+ * handshake, and what uses them) also watch fd, e.g. the read end of a
+ * signal handler's self-pipe: once fd is readable (or at EOF) the wait
+ * returns QHIL_ECANCELED, "interrupted ...", at once.  The client never
+ * reads fd, so one byte cancels every client that watches it, and keeps
+ * doing so until the owner drains it.  Canceling is not sticky (as a
+ * timeout: the command is forgotten, its late reply dropped), except
+ * when half of a command had been written, which leaves the stream
+ * unusable.  fd is borrowed and must stay open while set; -1 removes
+ * it (the default).  A closed fd makes waits fail with QHIL_EINVAL.
+ */
+void qhil_qmp_set_cancel_fd(qhil_qmp *qmp, int fd);
 
 /* QHIL_EOK while usable, else the sticky error code (message in err). */
 int qhil_qmp_status(const qhil_qmp *qmp, qhil_error *err);

@@ -30,8 +30,11 @@
  * passes while a reply is owed (sticky: a late reply would put replies
  * out of step; a wait_irq timeout, or a request QEMU never started to
  * take, leaves the connection usable), QHIL_EEOF
- * / QHIL_EPROTO sticky as in qmp.h.  Every wait takes an absolute
- * CLOCK_MONOTONIC deadline.
+ * / QHIL_EPROTO sticky as in qmp.h, QHIL_ECANCELED when the cancel fd
+ * became readable (sticky like a timeout while a reply is owed).  Every
+ * wait takes an absolute CLOCK_MONOTONIC deadline, and reads what is
+ * already in the socket before it reports a timeout: a deadline of
+ * qhil_now() still finds a reply or IRQ report that has come.
  */
 #ifndef QHIL_QTEST_H
 #define QHIL_QTEST_H
@@ -57,6 +60,18 @@ void qhil_qtest_free(qhil_qtest *qt);
 
 /* Whether clock_step/clock_set may be sent (default true). */
 void qhil_qtest_set_clock_allowed(qhil_qtest *qt, bool allowed);
+
+/*
+ * Make every later wait (the blocking calls, collect, flush, submit's
+ * write, wait_irq) also watch fd, e.g. the read end of a signal
+ * handler's self-pipe: once fd is readable (or at EOF) the wait returns
+ * QHIL_ECANCELED, "interrupted ...", at once.  The client never reads
+ * fd.  Canceling a wait for a reply is sticky, as its timeout is;
+ * canceling wait_irq, or a write QEMU had not started to take, is not.
+ * fd is borrowed and must stay open while set; -1 removes it (the
+ * default).  A closed fd makes waits fail with QHIL_EINVAL.
+ */
+void qhil_qtest_set_cancel_fd(qhil_qtest *qt, int fd);
 
 /* ---- blocking calls: one request, one reply ---------------------- */
 

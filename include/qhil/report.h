@@ -3,12 +3,17 @@
  *
  * The runner fills a qhil_suite_result; the report writers turn it into
  * JUnit XML (console log of each test in <system-out>) or TAP version 13.
+ * An interrupted test is an error (JUnit <error message="interrupted by
+ * SIGINT">, TAP "not ok N - name # interrupted" with its diagnostics);
+ * a test the interrupted run did not start is skipped (JUnit <skipped
+ * message="not run: ...">, TAP "ok N - name # SKIP not run: ...").
  * The writers read the console logs named in the results; they never
  * print on their own, they write to the FILE or path given.
  */
 #ifndef QHIL_REPORT_H
 #define QHIL_REPORT_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -41,11 +46,16 @@ typedef struct qhil_test_result {
     char *console_tail;   /* last console lines at the failure */
     char *console_log;    /* path of the full console log */
     char *qemu_log;       /* path of QEMU's stderr log */
+    bool interrupted;     /* verdict error: the run was canceled while
+                             this test ran (see runner.h) */
+    bool not_run;         /* verdict skip: the run was canceled before
+                             this test started */
 } qhil_test_result;
 
 typedef struct qhil_suite_result {
     char *name;            /* suite name */
     char *file;            /* suite file */
+    char *run_dir;         /* the run's folder, OUT/<run-id> (runpath.h) */
     int64_t started_unix;  /* wall clock start, seconds since the epoch */
     int64_t duration_ns;
     qhil_test_result *tests;
@@ -77,10 +87,33 @@ int qhil_report_write(const qhil_suite_result *r, qhil_report_format fmt,
 
 /*
  * Write the report to path atomically (temporary file beside it, then
- * rename), so CI never reads half a report.
+ * rename), so CI never reads half a report: qhil_report_file_open, then
+ * qhil_report_file_commit.
  */
 int qhil_report_save(const qhil_suite_result *r, qhil_report_format fmt,
                      const char *path, qhil_error *err);
+
+/*
+ * A report file opened before the run and written after it, so that a
+ * path that cannot be written is known before any test starts.
+ *
+ * qhil_report_file_open creates the temporary file beside path now
+ * (".<name>.tmpXXXXXXXX" in the same folder, O_CREAT|O_EXCL|O_NOFOLLOW,
+ * mode 0644 less the umask); it fails with the path in err when the
+ * folder does not exist or is not writable, or path is a folder.
+ * qhil_report_file_commit writes the report to it, syncs it and renames
+ * it over path (a symlink at path is replaced, never followed); once
+ * only.  qhil_report_file_free removes the temporary file if it was not
+ * committed; NULL is fine.  *out: free with qhil_report_file_free.
+ * These block only on the file system.
+ */
+typedef struct qhil_report_file qhil_report_file;
+
+int qhil_report_file_open(const char *path, qhil_report_file **out,
+                          qhil_error *err);
+int qhil_report_file_commit(qhil_report_file *f, const qhil_suite_result *r,
+                            qhil_report_format fmt, qhil_error *err);
+void qhil_report_file_free(qhil_report_file *f);
 
 #ifdef __cplusplus
 }

@@ -1,16 +1,33 @@
 /*
  * qhil/runner.h - run a suite: one fresh machine per test, steps in order.
  *
- * For each test the runner makes OUT_DIR/<test>/ (console.log, qemu.log,
- * qemu.pid; a name with characters other than [A-Za-z0-9._-] has them
- * mapped to '_' and a hash of the name appended),
- * launches the suite's board with the suite's images, installs the fail
- * patterns, runs the steps, stops QEMU in order and records a verdict:
+ * Each run makes its own folder OUT_DIR/<run-id>/ and points
+ * OUT_DIR/latest at it (see runpath.h).  For each test the runner makes a
+ * fresh OUT_DIR/<run-id>/<test>/ (console.log, qemu.log, qemu.pid; the
+ * test name made safe by qhil_runpath_name), launches the suite's board
+ * with the suite's images, installs the fail patterns, runs the steps,
+ * stops QEMU in order and records a verdict:
  *
- *   pass   every step did what it said
+ *   pass   every step did what it said, within the test's timeout
  *   fail   the firmware misbehaved: a pattern did not come in time, a
- *          fail_on pattern matched, a QMP reply did not match
- *   error  the test could not run: QEMU did not start or died
+ *          fail_on pattern matched, a QMP reply did not match, the
+ *          test's timeout came during a step ("test timeout after 1s,
+ *          in step 3: wait 5s")
+ *   error  the test could not run: its folder could not be made, QEMU
+ *          did not start or died
+ *
+ * Canceling (opts.has_cancel): once opts.cancel_fd is readable, e.g. the
+ * read end of a signal handler's self-pipe, the runner starts no more
+ * tests.  The running test's current wait ends at once (the fd is handed
+ * to its QMP and QTest clients), its QEMU is still shut down in order
+ * (quit, SIGTERM, SIGKILL: the shutdown does not watch the fd), and it
+ * gets verdict error with .interrupted set and the message
+ * "interrupted" (or cancel_reason's).  A test whose QEMU died while the
+ * fd was readable counts as interrupted too (a Ctrl-C in a terminal
+ * reaches QEMU as well).  The tests that did not start are in the
+ * results with verdict skip, .not_run set and the message "not run: "
+ * and the reason.  qhil_run_suite then returns QHIL_EOK as usual, so
+ * the caller writes complete reports.  The runner never reads the fd.
  *
  * Problems that would hit every test (unknown board, bad template, QEMU
  * binary not installed, forbidden job options, unknown test names in
@@ -21,6 +38,7 @@
 #ifndef QHIL_RUNNER_H
 #define QHIL_RUNNER_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 #include <qhil/error.h>
@@ -37,7 +55,8 @@ typedef struct qhil_run_opts {
                                       before PATH (NULL-terminated, may
                                       be NULL): where qhil's own QEMU
                                       build lives */
-    const char *out_dir;           /* created if missing */
+    const char *out_dir;           /* OUT: created if missing; the run
+                                      writes in a new OUT/<run-id>/ */
     const char *const *only;       /* test names to run (NULL-terminated),
                                       NULL for all */
     size_t tail_lines;             /* console lines kept in a failure;
@@ -47,6 +66,14 @@ typedef struct qhil_run_opts {
     void (*test_done)(void *data, const qhil_test *test,
                       const qhil_test_result *result);
     void *data;
+    /* Cancel: watched only when has_cancel (so a zeroed opts has none;
+     * fd 0 is a valid fd).  Borrowed, never read. */
+    bool has_cancel;
+    int cancel_fd;
+    /* Why the run was canceled, for the messages ("interrupted by
+     * SIGINT"); called once the fd is readable, may be NULL (then
+     * "interrupted").  The string is borrowed until the next call. */
+    const char *(*cancel_reason)(void *data);
 } qhil_run_opts;
 
 /*

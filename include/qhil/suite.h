@@ -41,11 +41,16 @@
  *
  * Relative image paths are resolved against the suite file's folder first,
  * then against the current working directory; a path found in neither is
- * an error naming the suite line and both places tried.
+ * an error naming the suite line and both places tried.  An image must be
+ * a regular, readable, non-empty file (a directory, FIFO, device or
+ * symlink loop is refused as such); the kinds a board slot accepts are
+ * checked by qhil_board_argv.
  *
  * Parsing checks everything it can before any QEMU starts: unknown keys,
  * unknown steps, bad durations, patterns that do not compile as PCRE2,
- * missing images.  Every error carries file, line and the field.
+ * missing or unusable images, nesting deeper than 64 levels and alias
+ * bombs (see lib/yamlutil.h).  Every error carries file, line and the
+ * field.
  */
 #ifndef QHIL_SUITE_H
 #define QHIL_SUITE_H
@@ -123,7 +128,7 @@ typedef struct qhil_test {
 
 typedef struct qhil_suite_image {
     char *name;   /* "kernel" */
-    char *path;   /* resolved path that exists */
+    char *path;   /* resolved path of a regular, non-empty file */
     int line;
 } qhil_suite_image;
 

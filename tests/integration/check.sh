@@ -99,7 +99,7 @@ scenario_example_mps2() {
     grep -q 'Hello, QEMU!' "$work/junit.xml" || fail "JUnit lacks console log"
     grep -q '^1\.\.6$' "$work/out.tap" || fail "TAP plan wrong"
     [ "$(grep -c '^ok ' "$work/out.tap")" -eq 6 ] || fail "TAP oks wrong"
-    [ -s "$work/r/boots/console.log" ] || fail "console log missing"
+    [ -s "$(test_dir boots)/console.log" ] || fail "console log missing"
     no_qemu_left
 }
 
@@ -129,7 +129,7 @@ scenario_wrong_pattern_fails() {
     has '\| Hello, QEMU!'
     has '^PASS +passes-afterwards '
     has '^1 passed, 1 failed$'
-    grep -q 'Hello, QEMU!' "$work/r/wrong-banner/console.log" ||
+    grep -q 'Hello, QEMU!' "$(test_dir wrong-banner)/console.log" ||
         fail "console log of the failed test not kept"
     no_qemu_left
 }
@@ -182,8 +182,195 @@ scenario_qmp_rejected() {
 scenario_test_timeout() {
     local start=$SECONDS
     run 1 run -o "$work/r" "$suites/test-timeout.yaml"
-    has 'test timeout of 1.5s reached'
+    has 'test timeout after 1.5s, in step 3: expect "never printed"'
     [ $((SECONDS - start)) -lt 10 ] || fail "test timeout not honoured"
+    no_qemu_left
+}
+
+# ---- results folders and reports ------------------------------------
+
+# The run folder a run printed ("logs in DIR") in $work/out.
+run_folder() {
+    sed -n 's/^logs in //p' "$work/out"
+}
+
+# The suite name "../../../x" as the default results folder: everything
+# stays inside ./qhil-results.
+scenario_path_escape() {
+    local cwd="$work/d1/d2/d3"
+    mkdir -p "$cwd"
+    (cd "$cwd" && "$QHIL" run "$suites/escape-name.yaml") >"$work/out" 2>&1 ||
+        fail "the run failed"
+    has '^PASS +boots '
+    [ ! -e "$work/d1/x" ] || fail "logs written outside qhil-results"
+    local stray
+    stray=$(find "$work" -path "$cwd/qhil-results" -prune -o -newer "$cwd" \
+        ! -path "$work/out" -print)
+    [ -z "$stray" ] || fail "files made outside qhil-results: $stray"
+    local dir
+    dir=$(run_folder)
+    case "$dir" in
+    qhil-results/%2e.%2f..%2f..%2fx/*) ;;
+    *) fail "run folder '$dir' is not inside qhil-results/<safe name>" ;;
+    esac
+    [ -s "$cwd/$dir/boots/console.log" ] || fail "console.log not in $dir"
+    [ -L "$cwd/qhil-results/%2e.%2f..%2f..%2fx/latest" ] ||
+        fail "no latest link"
+}
+
+# Names that collide as folder names (with the mapped form of another
+# name, or only in case), 300-byte names, ".", "..", "/": the run
+# finishes, each test has its own folder inside the run folder, the
+# JUnit report lists every test.
+scenario_tricky_names() {
+    local n
+    n=$(grep -c '^  - name:' "$suites/tricky-names.yaml")
+    run 0 run -o "$work/r" --junit "$work/junit.xml" \
+        "$suites/tricky-names.yaml"
+    has "^$n passed, 0 failed$"
+    local dir folders logs
+    dir=$(run_folder)
+    [ "$(readlink -f "$dir")" = "$(readlink -f "$work/r/latest")" ] ||
+        fail "latest does not point at the run folder $dir"
+    folders=$(find "$dir" -mindepth 1 -maxdepth 1 -type d | wc -l)
+    [ "$folders" -eq "$n" ] || fail "$folders test folders for $n tests"
+    logs=$(find "$dir" -mindepth 2 -maxdepth 2 -name console.log -size +0 |
+        wc -l)
+    [ "$logs" -eq "$n" ] || fail "$logs console logs for $n tests"
+    # Nothing outside the run folder but the latest link.
+    [ "$(find "$work/r" -mindepth 1 -maxdepth 1 | wc -l)" -eq 2 ] ||
+        fail "extra entries in the results folder: $(ls -A "$work/r")"
+    [ ! -e "$work/up" ] && [ ! -e "$work/r/up" ] || fail "'../up' escaped"
+    python3 - "$work/junit.xml" "$n" <<'PY' || fail "JUnit report incomplete"
+import sys, xml.etree.ElementTree as ET
+suite = ET.parse(sys.argv[1]).getroot().find("testsuite")
+cases = suite.findall("testcase")
+names = {c.get("name") for c in cases}
+sys.exit(0 if len(cases) == int(sys.argv[2]) == len(names) and
+         suite.get("tests") == sys.argv[2] else 1)
+PY
+    grep -q "name=\"$(printf 'L%.0s' $(seq 300))\"" "$work/junit.xml" ||
+        fail "the 300-character name is not in the report"
+    no_qemu_left
+}
+
+# A test whose folder cannot be made (OUT so long that only the long
+# name's folder passes PATH_MAX) is an error; the run goes on and
+# reports every test.
+scenario_test_folder_fails() {
+    local out="$work/long" part
+    part=$(printf 'd%.0s' $(seq 200))
+    while [ ${#out} -lt 3800 ]; do
+        out="$out/$part"
+    done
+    out="$out/${part:0:$((4000 - ${#out} - 1))}"
+    [ ${#out} -eq 4000 ] || fail "OUT is ${#out} bytes, expected 4000"
+    run 1 run -o "$out" --junit "$work/junit.xml" "$suites/long-name.yaml"
+    has '^PASS +before '
+    has '^ERROR +L{300} '
+    has 'cannot create the test folder .*File name too long'
+    has '^PASS +after '
+    has '^2 passed, 1 failed$'
+    grep -q '<testsuite name="long-name" tests="3" failures="0" errors="1"' \
+        "$work/junit.xml" || fail "JUnit report incomplete"
+}
+
+# Two runs of one suite at once into one OUT: two run folders, each
+# console.log holds one boot only, both reports are complete.
+scenario_concurrent_runs() {
+    "$QHIL" run -o "$work/r" --junit "$work/a.xml" \
+        "$suites/concurrent.yaml" >"$work/out.a" 2>&1 &
+    local a=$!
+    "$QHIL" run -o "$work/r" --junit "$work/b.xml" \
+        "$suites/concurrent.yaml" >"$work/out.b" 2>&1 &
+    local b=$!
+    wait $a || { cp "$work/out.a" "$work/out"; fail "first run failed"; }
+    wait $b || { cp "$work/out.b" "$work/out"; fail "second run failed"; }
+    local da db t
+    da=$(sed -n 's/^logs in //p' "$work/out.a")
+    db=$(sed -n 's/^logs in //p' "$work/out.b")
+    [ -n "$da" ] && [ -n "$db" ] || fail "a run did not say where its logs are"
+    [ "$da" != "$db" ] || fail "both runs wrote to $da"
+    for t in first second; do
+        for d in "$da" "$db"; do
+            [ "$(grep -c 'Hello, QEMU!' "$d/$t/console.log")" -eq 1 ] ||
+                fail "$d/$t/console.log does not hold exactly one boot"
+            [ "$(grep -c 'count=1' "$d/$t/console.log")" -eq 1 ] ||
+                fail "$d/$t/console.log mixes runs"
+        done
+        [ "$(cat "$da/$t/qemu.pid")" != "$(cat "$db/$t/qemu.pid")" ] ||
+            fail "the two runs share $t/qemu.pid"
+    done
+    for x in a b; do
+        python3 - "$work/$x.xml" <<'PY' || fail "report $x.xml incomplete"
+import sys, xml.etree.ElementTree as ET
+s = ET.parse(sys.argv[1]).getroot().find("testsuite")
+sys.exit(0 if s.get("tests") == "2" and s.get("failures") == "0" and
+         len(s.findall("testcase")) == 2 else 1)
+PY
+    done
+    local latest
+    latest=$(readlink "$work/r/latest")
+    [ "$work/r/$latest" = "$da" ] || [ "$work/r/$latest" = "$db" ] ||
+        fail "latest points at $latest, not at one of the runs"
+    no_qemu_left
+}
+
+# Symlinks planted in OUT (the old layout's log names, and latest) are
+# never followed: their targets stay as they were.
+scenario_planted_symlinks() {
+    mkdir -p "$work/r/boots" "$work/victim"
+    local f
+    for f in console.log qemu.log qemu.pid; do
+        echo precious >"$work/victim.$f"
+        ln -s "$work/victim.$f" "$work/r/boots/$f"
+    done
+    ln -s "$work/victim" "$work/r/latest"
+    run 0 run -o "$work/r" "$suites/escape-name.yaml"
+    has '^PASS +boots '
+    for f in console.log qemu.log qemu.pid; do
+        [ "$(cat "$work/victim.$f")" = precious ] ||
+            fail "the target of the planted $f was changed"
+    done
+    [ -z "$(ls -A "$work/victim")" ] || fail "written through the latest link"
+    [ -L "$work/r/latest" ] && [ -s "$work/r/latest/boots/console.log" ] ||
+        fail "latest does not point at the new run"
+    [ ! -L "$(run_folder)/boots/console.log" ] || fail "console.log is a link"
+}
+
+# A report path that cannot be written is refused before any QEMU starts.
+scenario_report_bad_path() {
+    run 2 run -o "$work/r" --junit /nonexistent/r.xml \
+        "$suites/escape-name.yaml"
+    has '^qhil: --junit: /nonexistent/r\.xml: .*No such file or directory'
+    lacks '^qhil: suite '
+    lacks 'PASS|FAIL'
+    [ ! -e "$work/r" ] || fail "the run started before the report was checked"
+    run 2 run -o "$work/r" --tap=/nonexistent/t.tap "$suites/escape-name.yaml"
+    has '^qhil: --tap: /nonexistent/t\.tap: '
+    mkdir "$work/dir"
+    run 2 run -o "$work/r" --junit "$work/dir" "$suites/escape-name.yaml"
+    has "^qhil: --junit: $work/dir: is a folder"
+    [ ! -e "$work/r" ] || fail "the run started before the report was checked"
+    # A good path: no temporary file left beside the report.
+    run 0 run -o "$work/r" --junit "$work/dir/r.xml" \
+        "$suites/escape-name.yaml"
+    [ "$(ls -A "$work/dir")" = r.xml ] ||
+        fail "left beside the report: $(ls -A "$work/dir")"
+}
+
+# The test's 1 s timeout during a 5 s wait: FAIL after about 1 s.
+scenario_timeout_wait() {
+    local start end
+    start=$(date +%s%N)
+    run 1 run -o "$work/r" "$suites/timeout-wait.yaml"
+    end=$(date +%s%N)
+    has '^FAIL +wait-past-timeout '
+    has 'test timeout after 1s, in step 2: wait 5s'
+    has '^PASS +passes-afterwards '
+    has '^1 passed, 1 failed$'
+    [ $(((end - start) / 1000000)) -lt 4000 ] ||
+        fail "took $(((end - start) / 1000000)) ms: the wait was not cut short"
     no_qemu_left
 }
 
@@ -201,6 +388,131 @@ scenario_bad_step() {
 scenario_bad_image() {
     run 2 run -o "$work/r" "$suites/bad-image.yaml"
     has 'bad-image\.yaml:3:.*no/such/firmware\.elf'
+}
+
+# bad_kernel PATH REASON: a suite for mps2-an385 whose kernel is PATH is
+# refused (exit 2) in under a second with "suite.yaml:3: images.kernel:
+# image file ... REASON", and no QEMU is started: the only QEMU qhil can
+# find is a stand-in that leaves a mark.
+bad_kernel() {
+    local path=$1 reason=$2 t0 t1
+    mkdir -p "$work/qemu"
+    printf '#!/bin/sh\ntouch "%s/qemu-ran"\nexit 1\n' "$work" \
+        >"$work/qemu/qemu-system-arm"
+    chmod +x "$work/qemu/qemu-system-arm"
+    printf 'device_type: mps2-an385\nimages:\n  kernel: "%s"\n' "$path" \
+        >"$work/suite.yaml"
+    printf 'tests:\n  - name: boots\n    steps:\n      - expect: Hello\n' \
+        >>"$work/suite.yaml"
+    t0=$(date +%s%N)
+    run 2 run -Q "$work/qemu" -o "$work/r" "$work/suite.yaml"
+    t1=$(date +%s%N)
+    has "suite\\.yaml:3:([0-9]+:)? images\\.kernel: image file .*$reason"
+    [ ! -e "$work/qemu-ran" ] || fail "QEMU was started for $path"
+    [ ! -d "$work/r" ] || fail "a run directory was made for $path"
+    [ $(((t1 - t0) / 1000000)) -lt 1000 ] ||
+        fail "refusing $path took $(((t1 - t0) / 1000000)) ms"
+}
+
+scenario_bad_image_kinds() {
+    local st
+    mkdir "$work/fw"
+    bad_kernel "$work/fw" "is a directory, not a regular file"
+    ln -s "$work/loop-b" "$work/loop-a"
+    ln -s "$work/loop-a" "$work/loop-b"
+    bad_kernel "$work/loop-a" "is a symlink loop"
+    mkfifo "$work/fifo"
+    bad_kernel "$work/fifo" "is a FIFO \\(named pipe\\), not a regular file"
+    bad_kernel /dev/zero "is a character device, not a regular file"
+    : >"$work/empty.elf"
+    bad_kernel "$work/empty.elf" "is empty \\(0 bytes\\)"
+    echo "Hello, QEMU!" >"$work/text.elf"
+    bad_kernel "$work/text.elf" \
+        "is not an ELF file: it starts with 48 65 6c 6c .*slot kernel"
+    bad_kernel "$SRC/firmware/build/riscv-virt/hello.elf" \
+        "is an ELF for RISC-V \\(64-bit\\), but the board's arch 'arm'"
+    ln -s "$work/none.elf" "$work/dangling.elf"
+    bad_kernel "$work/dangling.elf" \
+        "is a symlink to '.*none\\.elf', which does not exist"
+    # Root reads anything: try an unreadable image as nobody.
+    if [ "$(id -u)" -eq 0 ] && command -v setpriv >/dev/null; then
+        chmod 0711 "$work"
+        cp "$SRC/firmware/build/mps2-an385/hello.elf" "$work/secret.elf"
+        chmod 0 "$work/secret.elf"
+        printf 'device_type: mps2-an385\nimages:\n  kernel: %s\n%s\n' \
+            "$work/secret.elf" 'tests: [{name: a, steps: [reset]}]' \
+            >"$work/secret.yaml"
+        chmod 0644 "$work/secret.yaml"
+        setpriv --reuid=65534 --regid=65534 --clear-groups \
+            "$QHIL" run -o "$work/r" "$work/secret.yaml" >"$work/out" 2>&1
+        st=$?
+        [ $st -eq 2 ] || fail "an unreadable image: exit $st, expected 2"
+        has "secret\\.yaml:3:11: images\\.kernel: image file .*secret\\.elf \
+is not readable: Permission denied"
+    fi
+}
+
+# deep_refused FILE WHERE: qhil refuses FILE (exit 2) in under a second
+# with "WHERE: YAML nested deeper than 64 levels".
+deep_refused() {
+    local t0 t1
+    t0=$(date +%s%N)
+    run 2 run -B "$work/boards" -o "$work/r" "$1"
+    t1=$(date +%s%N)
+    has "$2: YAML nested deeper than 64 levels"
+    [ $(((t1 - t0) / 1000000)) -lt 1000 ] ||
+        fail "refusing $1 took $(((t1 - t0) / 1000000)) ms"
+    [ ! -d "$work/r" ] || fail "a run directory was made for $1"
+}
+
+# N copies of the text $2.
+repeat() {
+    head -c "$1" /dev/zero | tr '\0' "$2"
+}
+
+# Two million levels fit in the 4 MiB size cap and took libyaml hours to
+# build; each is refused at the first level past the limit.
+scenario_deep_yaml() {
+    local two_m=2000000
+    mkdir "$work/boards"
+    {
+        printf 'device_type: mps2-an385\ntests:\n  - name: a\n    steps:\n'
+        printf '      - qmp: {execute: x, arguments: {a: '
+        repeat $two_m '['
+        repeat $two_m ']'
+        printf '}}\n'
+    } >"$work/flow.yaml"
+    deep_refused "$work/flow.yaml" 'flow\.yaml:5:99'
+    {
+        printf 'device_type: mps2-an385\ntests:\n  - name: a\n    steps:\n'
+        printf '      - qmp:\n          execute: x\n          arguments:\n'
+        printf '            a:\n              '
+        head -c $two_m /dev/zero | sed 's/\x0/- /g'
+        printf 'x\n'
+    } >"$work/block.yaml"
+    deep_refused "$work/block.yaml" 'block\.yaml:9:129'
+    # Board templates are read the same way.
+    {
+        printf 'device_type: deep-board\narch: arm\ndescription: '
+        repeat $two_m '['
+        printf '\n'
+    } >"$work/boards/deep-board.yaml"
+    printf 'device_type: deep-board\ntests: [{name: a, steps: [reset]}]\n' \
+        >"$work/uses-deep-board.yaml"
+    deep_refused "$work/uses-deep-board.yaml" 'deep-board\.yaml:3:77'
+    # At the limit a suite still loads: 57 levels of lists under 7 of
+    # suite; it is refused only later, for its board's missing QEMU.
+    {
+        printf 'device_type: no-qemu-board\ntests:\n  - name: a\n'
+        printf '    steps:\n      - qmp:\n          execute: x\n'
+        printf '          arguments:\n            a: '
+        repeat 57 '['
+        repeat 57 ']'
+        printf '\n'
+    } >"$work/limit.yaml"
+    run 2 run -B "$SRC/tests/integration/boards" -o "$work/r" \
+        "$work/limit.yaml"
+    has "limit\\.yaml:1: device_type no-qemu-board: QEMU binary"
 }
 
 scenario_bad_pattern() {
@@ -225,7 +537,7 @@ scenario_qemu_dies_at_start() {
     has "QEMU exited with status 1 before QMP was ready: .*no-such-device"
     has 'could not run properly \(error\), counted as failed'
     has '^0 passed, 1 failed$'
-    [ -s "$work/r/boots/qemu.log" ] || fail "qemu.log not kept"
+    [ -s "$(test_dir boots)/qemu.log" ] || fail "qemu.log not kept"
     no_qemu_left
 }
 
@@ -236,7 +548,7 @@ scenario_qemu_killed_mid_test() {
     qemu=$(qemu_child_of $qhil) || fail "QEMU never started"
     # Let it boot and print its banner, then kill it hard.
     for _ in $(seq 100); do
-        grep -q 'Hello' "$work/r/waits/console.log" 2>/dev/null && break
+        grep -q 'Hello' "$(test_dir waits)/console.log" 2>/dev/null && break
         sleep 0.05
     done
     kill -9 "$qemu"
@@ -247,7 +559,7 @@ scenario_qemu_killed_mid_test() {
     [ $((SECONDS - start)) -lt 10 ] || fail "qhil noticed the death late"
     has '^ERROR +waits '
     has 'QEMU killed by signal 9'
-    grep -q 'Hello, QEMU!' "$work/r/waits/console.log" ||
+    grep -q 'Hello, QEMU!' "$(test_dir waits)/console.log" ||
         fail "console log lost"
     no_qemu_left
 }
@@ -267,6 +579,250 @@ scenario_harness_killed() {
     done
     kill -9 "$qemu"
     fail "QEMU (pid $qemu) outlived a kill -9 of qhil"
+}
+
+# ---- interrupted runs ------------------------------------------------
+
+# Wait until test NAME's console log has text REGEX (up to 20 s).
+console_has() {
+    local f
+    for _ in $(seq 400); do
+        f="$(test_dir "$1")/console.log"
+        grep -qE -- "$2" "$f" 2>/dev/null && return 0
+        sleep 0.05
+    done
+    return 1
+}
+
+# Wait for pid $1 (a background job) at most $2 s; its status in $waited.
+# A qhil that does not end in time is killed and the scenario fails.
+wait_bounded() {
+    local pid=$1 limit=$2
+    for _ in $(seq $((limit * 20))); do
+        kill -0 "$pid" 2>/dev/null || break
+        sleep 0.05
+    done
+    if kill -0 "$pid" 2>/dev/null; then
+        kill -9 "$pid"
+        wait "$pid" 2>/dev/null
+        fail "qhil still ran $limit s after the signal"
+    fi
+    wait "$pid"
+    waited=$?
+}
+
+# The reports of an interrupted run of interrupt.yaml: complete, with the
+# interrupted test as an error and the other two not run.
+check_interrupted_reports() {
+    local sig=$1
+    grep -q 'name="interrupt" tests="4" failures="0" errors="1" skipped="2"' \
+        "$work/junit.xml" || fail "JUnit counts wrong"
+    grep -q "<error message=\"interrupted by $sig\" type=\"error\">step 3" \
+        "$work/junit.xml" || fail "JUnit lacks the interrupted test"
+    [ "$(grep -c "<skipped message=\"not run: interrupted by $sig\"/>" \
+        "$work/junit.xml")" -eq 2 ] || fail "JUnit lacks the not-run tests"
+    [ "$(tail -1 "$work/junit.xml")" = "</testsuites>" ] ||
+        fail "JUnit report is cut short"
+    grep -q '^1\.\.4$' "$work/out.tap" || fail "TAP plan wrong"
+    grep -q '^ok 1 - boots$' "$work/out.tap" || fail "TAP lacks test 1"
+    grep -q '^not ok 2 - blocks # interrupted$' "$work/out.tap" ||
+        fail "TAP lacks the interrupted test"
+    grep -q "^ok 3 - later-a # SKIP not run: interrupted by $sig\$" \
+        "$work/out.tap" || fail "TAP lacks not-run test 3"
+    grep -q "^ok 4 - later-b # SKIP not run: interrupted by $sig\$" \
+        "$work/out.tap" || fail "TAP lacks not-run test 4"
+    grep -q '> ' "$(test_dir blocks)/console.log" ||
+        fail "console log of the interrupted test lost"
+    [ -f "$(test_dir blocks)/qemu.log" ] || fail "qemu.log not kept"
+    [ ! -e "$(test_dir later-a)" ] ||
+        fail "a test that did not run has a folder"
+}
+
+# kill -SIG qhil while its second test waits 60 s for an IRQ.  Job
+# control (set -m) keeps bash from starting background jobs with SIGINT
+# ignored, which qhil would rightly keep ignoring.
+interrupt_with() {
+    local sig=$1 want=$2 start
+    set -m
+    "$QHIL" run -o "$work/r" --junit "$work/junit.xml" --tap="$work/out.tap" \
+        "$suites/interrupt.yaml" >"$work/out" 2>&1 &
+    local qhil=$!
+    console_has blocks '> ' || { kill -9 $qhil; fail "test 2 never started"; }
+    sleep 1 # into the IRQ wait
+    start=$SECONDS
+    kill -"$sig" $qhil
+    wait_bounded $qhil 10
+    [ "$waited" -eq "$want" ] ||
+        fail "qhil exited $waited on $sig, expected $want"
+    [ $((SECONDS - start)) -le 5 ] ||
+        fail "qhil took $((SECONDS - start)) s to stop"
+    has '^PASS +boots '
+    has '^INTR +blocks '
+    has 'step 3 \(line 16\): expect_irq line 31 high'
+    has "^       interrupted by SIG$sig\$"
+    has "^qhil: interrupted by SIG$sig while test blocks ran; 2 tests not run\$"
+    has '^1 passed, 0 failed, 1 interrupted, 2 not run$'
+    check_interrupted_reports "SIG$sig"
+    no_qemu_left
+}
+
+scenario_interrupt_sigint() {
+    interrupt_with INT 130
+}
+
+scenario_interrupt_sigterm() {
+    interrupt_with TERM 143
+}
+
+scenario_interrupt_sighup() {
+    interrupt_with HUP 129
+}
+
+# Ctrl-C twice, the second during the shutdown: still complete reports
+# and no QEMU left.
+scenario_interrupt_twice() {
+    set -m
+    "$QHIL" run -o "$work/r" --junit "$work/junit.xml" --tap="$work/out.tap" \
+        "$suites/interrupt.yaml" >"$work/out" 2>&1 &
+    local qhil=$!
+    console_has blocks '> ' || { kill -9 $qhil; fail "test 2 never started"; }
+    sleep 1
+    kill -INT $qhil
+    sleep 0.05
+    kill -INT $qhil 2>/dev/null
+    kill -TERM $qhil 2>/dev/null
+    wait_bounded $qhil 10
+    [ "$waited" -eq 130 ] ||
+        fail "qhil exited $waited, expected 130 (the first signal)"
+    has '^1 passed, 0 failed, 1 interrupted, 2 not run$'
+    check_interrupted_reports SIGINT
+    no_qemu_left
+}
+
+# Ctrl-C in a terminal: SIGINT to qhil's whole process group.
+scenario_interrupt_process_group() {
+    set -m
+    "$QHIL" run -o "$work/r" --junit "$work/junit.xml" --tap="$work/out.tap" \
+        "$suites/interrupt.yaml" >"$work/out" 2>&1 &
+    local qhil=$!
+    console_has blocks '> ' || { kill -9 $qhil; fail "test 2 never started"; }
+    sleep 1
+    kill -INT -- -$qhil
+    wait_bounded $qhil 10
+    [ "$waited" -eq 130 ] || fail "qhil exited $waited, expected 130"
+    has '^INTR +blocks '
+    lacks '^ERROR'
+    has '^1 passed, 0 failed, 1 interrupted, 2 not run$'
+    check_interrupted_reports SIGINT
+    no_qemu_left
+}
+
+# A CI job canceled: SIGTERM to every process at once, QEMU included.  A
+# test that sees its QEMU die then is interrupted, not an error.
+scenario_interrupt_all_processes() {
+    local qemu
+    set -m
+    "$QHIL" run -o "$work/r" "$suites/interrupt-wait.yaml" >"$work/out" 2>&1 &
+    local qhil=$!
+    console_has blocks '> ' || { kill -9 $qhil; fail "test 2 never started"; }
+    qemu=$(qemu_child_of $qhil) || fail "no QEMU"
+    sleep 0.5
+    kill -TERM $qhil "$qemu"
+    wait_bounded $qhil 10
+    [ "$waited" -eq 143 ] || fail "qhil exited $waited, expected 143"
+    has '^INTR +blocks '
+    lacks '^ERROR'
+    has '^1 passed, 0 failed, 1 interrupted, 1 not run$'
+    no_qemu_left
+}
+
+# A signal between steps: the next step does not start.
+scenario_interrupt_between_steps() {
+    local start
+    set -m
+    "$QHIL" run -o "$work/r" --junit "$work/junit.xml" \
+        "$suites/interrupt-steps.yaml" >"$work/out" 2>&1 &
+    local qhil=$!
+    console_has steps '> ' || { kill -9 $qhil; fail "the test never started"; }
+    sleep 1.2
+    start=$SECONDS
+    kill -TERM $qhil
+    wait_bounded $qhil 10
+    [ "$waited" -eq 143 ] || fail "qhil exited $waited, expected 143"
+    [ $((SECONDS - start)) -le 3 ] ||
+        fail "qhil took $((SECONDS - start)) s to stop"
+    has '^INTR +steps '
+    has '^       step [0-9]+ \(line [0-9]+\): (wait 500ms|qmp query-status)$'
+    has '^0 passed, 0 failed, 1 interrupted, 1 not run$'
+    grep -q '<error message="interrupted by SIGTERM"' "$work/junit.xml" ||
+        fail "JUnit lacks the interrupted test"
+    no_qemu_left
+}
+
+# SIGHUP ignored when qhil starts (nohup): the run goes on.
+scenario_interrupt_ignored() {
+    set -m
+    nohup "$QHIL" run -o "$work/r" "$suites/interrupt.yaml" \
+        >"$work/out" 2>&1 &
+    local qhil=$!
+    console_has blocks '> ' || { kill -9 $qhil; fail "test 2 never started"; }
+    kill -HUP $qhil
+    sleep 1
+    kill -0 $qhil 2>/dev/null ||
+        fail "qhil ended on a SIGHUP it was told to ignore"
+    kill -TERM $qhil
+    wait_bounded $qhil 10
+    [ "$waited" -eq 143 ] || fail "qhil exited $waited, expected 143"
+    has '^qhil: interrupted by SIGTERM while test blocks ran; 2 tests not run$'
+    no_qemu_left
+}
+
+# `qhil run ... | head -1`: the reader goes away after the first line.
+# Progress stops, the run is interrupted as by SIGPIPE (exit 141), the
+# reports are still written and the summary goes to stderr.
+scenario_interrupt_stdout_closed() {
+    "$QHIL" run -o "$work/r" --junit "$work/junit.xml" \
+        "$suites/interrupt.yaml" 2>"$work/err" | head -1 >"$work/out"
+    local st=${PIPESTATUS[0]}
+    [ "$st" -eq 141 ] ||
+        { cat "$work/err" >&2; fail "qhil exited $st, expected 141"; }
+    has '^qhil: suite interrupt '
+    grep -q '^qhil: interrupted by SIGPIPE (stdout closed); 3 tests not run$' \
+        "$work/err" || { cat "$work/err" >&2; fail "no summary on stderr"; }
+    grep -q '^1 passed, 0 failed, 3 not run$' "$work/err" ||
+        fail "summary counts wrong"
+    grep -q 'name="interrupt" tests="4" failures="0" errors="0" skipped="3"' \
+        "$work/junit.xml" || fail "JUnit counts wrong"
+    [ "$(tail -1 "$work/junit.xml")" = "</testsuites>" ] ||
+        fail "JUnit report is cut short"
+    grep -q '> ' "$(test_dir boots)/console.log" || fail "console log lost"
+    no_qemu_left
+}
+
+# A console `wait: 60s` ends at once on SIGINT (needs the console's
+# cancel fd).
+scenario_interrupt_wait() {
+    local start
+    set -m
+    "$QHIL" run -o "$work/r" --junit "$work/junit.xml" \
+        "$suites/interrupt-wait.yaml" >"$work/out" 2>&1 &
+    local qhil=$!
+    console_has blocks '> ' || { kill -9 $qhil; fail "test 2 never started"; }
+    sleep 1 # into the wait
+    start=$SECONDS
+    kill -INT $qhil
+    wait_bounded $qhil 10
+    [ "$waited" -eq 130 ] || fail "qhil exited $waited, expected 130"
+    [ $((SECONDS - start)) -le 5 ] ||
+        fail "qhil took $((SECONDS - start)) s to stop"
+    has '^INTR +blocks '
+    has 'step 2 \(line 13\): wait 60s'
+    has '^1 passed, 0 failed, 1 interrupted, 1 not run$'
+    grep -q '<error message="interrupted by SIGINT"' "$work/junit.xml" ||
+        fail "JUnit lacks the interrupted test"
+    grep -q '<skipped message="not run: interrupted by SIGINT"/>' \
+        "$work/junit.xml" || fail "JUnit lacks the not-run test"
+    no_qemu_left
 }
 
 scenario_usage() {
@@ -355,7 +911,7 @@ scenario_device_banana_rom() {
     run 0 run -o "$work/r" examples/devices/banana-rom.yaml
     has '^5 passed, 0 failed$'
     grep -q 'banana_rom_read offset 0x00 size 4 -> 0xba000001' \
-        "$work/r/chip-id/qemu.log" || fail "trace events not in qemu.log"
+        "$(test_dir chip-id)/qemu.log" || fail "trace events not in qemu.log"
     no_qemu_left
 }
 
@@ -381,7 +937,8 @@ scenario_device_cmsdk_exact() {
 scenario_device_guest() {
     run 0 run -o "$work/r" examples/devices/guest-riscv.yaml
     has '^3 passed, 0 failed$'
-    grep -q 'qhil_timer_irq irq level 1' "$work/r/timer-interrupt/qemu.log" ||
+    grep -q 'qhil_timer_irq irq level 1' \
+        "$(test_dir timer-interrupt)/qemu.log" ||
         fail "the timer's trace events are not in qemu.log"
     run 0 run -o "$work/r2" "$suites/guest-on-debian-qemu.yaml"
     has '^1 passed, 0 failed$'

@@ -24,6 +24,7 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/un.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -1833,6 +1834,136 @@ static void test_connect_deadline(void **state)
     rmdir(dir);
 }
 
+/* ---- waits with a past deadline, and the cancel fd ---------------------- */
+
+/* Block until fd has something to read (the peer wrote). */
+static void wait_readable(int fd)
+{
+    struct pollfd pfd = {.fd = fd, .events = POLLIN};
+
+    assert_int_equal(poll(&pfd, 1, (int)(LONG_WAIT / QHIL_MSEC)), 1);
+}
+
+static void test_ready_past_deadline(void **state)
+{
+    fixture *f = *state;
+    json_t *ret = NULL;
+    uint64_t id = 0;
+
+    start(f, SCENARIO("ready.scn"));
+    /* The greeting is in the socket: it is read, and the handshake then
+     * times out on the (late) capabilities reply, not on the greeting. */
+    wait_readable(qhil_qmp_fd(f->qmp));
+    check_rc(f, qhil_qmp_handshake(f->qmp, qhil_now(), &f->err),
+             QHIL_ETIMEDOUT);
+    check_msg(f, "qmp_capabilities");
+    assert_non_null(qhil_qmp_greeting(f->qmp));
+    check_rc(f,
+             qhil_qmp_handshake(f->qmp, qhil_deadline_in(LONG_WAIT), &f->err),
+             QHIL_EOK);
+
+    /* A send with a past deadline still writes, and the reply already
+     * in the socket is returned, not a timeout. */
+    check_rc(
+        f,
+        qhil_qmp_send(f->qmp, "query-status", NULL, &id, qhil_now(), &f->err),
+        QHIL_EOK);
+    wait_readable(qhil_qmp_fd(f->qmp));
+    check_rc(f, qhil_qmp_wait_reply(f->qmp, id, &ret, qhil_now(), &f->err),
+             QHIL_EOK);
+    check_json(ret, "{\"status\": \"running\", \"running\": true}");
+    json_decref(ret);
+
+    /* Likewise an event that came after the reply. */
+    wait_readable(qhil_qmp_fd(f->qmp));
+    check_rc(f, qhil_qmp_wait_event(f->qmp, "STOP", NULL, qhil_now(), &f->err),
+             QHIL_EOK);
+    no_event(f);
+    finish(f);
+}
+
+/* A child that writes one byte to fd after ms; returns its pid. */
+static pid_t write_later(int fd, int ms)
+{
+    pid_t pid = fork();
+
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        usleep((useconds_t)ms * 1000);
+        _exit(write(fd, "x", 1) == 1 ? 0 : 1);
+    }
+    return pid;
+}
+
+static void test_cancel(void **state)
+{
+    fixture *f = *state;
+    json_t *ret = NULL;
+    int p[2] = {-1, -1};
+    int q[2] = {-1, -1};
+    int64_t t0;
+    int64_t took;
+    char c = 0;
+    pid_t pid;
+    int status = 0;
+
+    assert_int_equal(pipe(p), 0);
+    assert_int_equal(pipe(q), 0);
+    start_ready(f, SCENARIO("cancel.scn"));
+
+    /* Readable before the call: the wait ends at once. */
+    assert_int_equal(write(p[1], "x", 1), 1);
+    qhil_qmp_set_cancel_fd(f->qmp, p[0]);
+    t0 = qhil_now();
+    check_rc(f,
+             qhil_qmp_execute(f->qmp, "query-status", NULL, &ret,
+                              qhil_deadline_in(LONG_WAIT), &f->err),
+             QHIL_ECANCELED);
+    assert_null(ret);
+    assert_string_equal(f->err.message, "interrupted while waiting for the "
+                                        "reply to QMP command "
+                                        "'query-status'");
+    check_rc(f,
+             qhil_qmp_wait_event(f->qmp, NULL, NULL,
+                                 qhil_deadline_in(LONG_WAIT), &f->err),
+             QHIL_ECANCELED);
+    check_msg(f, "interrupted while waiting for QMP event");
+    took = qhil_now() - t0;
+    if (took > 500 * QHIL_MSEC) {
+        fail_msg("two cancelled waits took %lld ms",
+                 (long long)(took / QHIL_MSEC));
+    }
+    /* The client never reads the fd: the byte is still there. */
+    wait_readable(p[0]);
+
+    /* Not sticky: the late reply is dropped, the next command works. */
+    qhil_qmp_set_cancel_fd(f->qmp, -1);
+    check_rc(f, qhil_qmp_status(f->qmp, &f->err), QHIL_EOK);
+    execute_ok(f, "query-name", NULL, "{\"name\": \"second\"}");
+
+    /* Readable in the middle of a wait: it ends then. */
+    qhil_qmp_set_cancel_fd(f->qmp, q[0]);
+    pid = write_later(q[1], 200);
+    t0 = qhil_now();
+    check_rc(f,
+             qhil_qmp_execute(f->qmp, "stop", NULL, NULL,
+                              qhil_deadline_in(LONG_WAIT), &f->err),
+             QHIL_ECANCELED);
+    took = qhil_now() - t0;
+    assert_int_equal(waitpid(pid, &status, 0), pid);
+    assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+    if (took < 150 * QHIL_MSEC || took > 1500 * QHIL_MSEC) {
+        fail_msg("a wait cancelled after 200 ms took %lld ms",
+                 (long long)(took / QHIL_MSEC));
+    }
+    assert_int_equal(read(q[0], &c, 1), 1);
+    finish(f);
+    close(p[0]);
+    close(p[1]);
+    close(q[0]);
+    close(q[1]);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -1872,6 +2003,8 @@ int main(void)
         T(test_pass_fd_not_unix),
         T(test_connect),
         T(test_connect_deadline),
+        T(test_ready_past_deadline),
+        T(test_cancel),
 #undef T
     };
 

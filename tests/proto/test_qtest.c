@@ -17,6 +17,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -1015,6 +1016,97 @@ static void test_reply_fuzz(void **state)
     }
 }
 
+/* ---- waits with a past deadline, and the cancel fd ---------------- */
+
+static void test_ready_past_deadline(void **state)
+{
+    fixture *f = *state;
+    struct pollfd pfd = {.events = POLLIN};
+    char *reply = NULL;
+
+    start(f, SCENARIO("ready.scn"));
+    check_rc(f, qhil_qtest_submit(f->qt, "readl 0x40000000", later(), &f->err),
+             QHIL_EOK);
+    check_rc(f, qhil_qtest_flush(f->qt, later(), &f->err), QHIL_EOK);
+    pfd.fd = qhil_qtest_fd(f->qt);
+    assert_int_equal(poll(&pfd, 1, (int)(LONG_WAIT / QHIL_MSEC)), 1);
+    /* The reply is in the socket: a deadline of now still gets it. */
+    check_rc(f, qhil_qtest_collect(f->qt, &reply, qhil_now(), &f->err),
+             QHIL_EOK);
+    assert_string_equal(reply, "0x0000000000000005");
+    free(reply);
+    finish(f);
+}
+
+static void test_cancel(void **state)
+{
+    fixture *f = *state;
+    struct pollfd pfd = {.events = POLLIN};
+    int p[2] = {-1, -1};
+    uint32_t v = 0;
+    int64_t t0;
+
+    assert_int_equal(pipe(p), 0);
+    start(f, SCENARIO("cancel.scn"));
+    check_rc(
+        f,
+        qhil_qtest_irq_intercept_in(f->qt, "/machine/armv7m", later(), &f->err),
+        QHIL_EOK);
+    assert_int_equal(write(p[1], "x", 1), 1);
+    qhil_qtest_set_cancel_fd(f->qt, p[0]);
+    t0 = qhil_now();
+    check_rc(f, qhil_qtest_wait_irq(f->qt, 3, true, later(), &f->err),
+             QHIL_ECANCELED);
+    assert_true(qhil_now() - t0 < 500 * QHIL_MSEC);
+    assert_string_equal(f->err.message, "interrupted while waiting for QTest "
+                                        "IRQ line 3 to be raised");
+    /* Never read by the client. */
+    pfd.fd = p[0];
+    assert_int_equal(poll(&pfd, 1, 0), 1);
+    /* An IRQ wait owes no reply: the connection stays usable. */
+    qhil_qtest_set_cancel_fd(f->qt, -1);
+    check_rc(f, qhil_qtest_readl(f->qt, 0x0, &v, later(), &f->err), QHIL_EOK);
+    assert_int_equal(v, 7);
+    finish(f);
+    close(p[0]);
+    close(p[1]);
+}
+
+static void test_cancel_reply(void **state)
+{
+    fixture *f = *state;
+    int p[2] = {-1, -1};
+    uint32_t v = 0;
+    int64_t t0;
+    pid_t pid;
+    int status = 0;
+
+    assert_int_equal(pipe(p), 0);
+    /* timeout.scn answers after 400 ms; the cancel comes after 100. */
+    start(f, SCENARIO("timeout.scn"));
+    qhil_qtest_set_cancel_fd(f->qt, p[0]);
+    pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        usleep(100 * 1000);
+        _exit(write(p[1], "x", 1) == 1 ? 0 : 1);
+    }
+    t0 = qhil_now();
+    check_rc(f, qhil_qtest_readl(f->qt, 0x0, &v, later(), &f->err),
+             QHIL_ECANCELED);
+    assert_true(qhil_now() - t0 < 350 * QHIL_MSEC);
+    assert_int_equal(waitpid(pid, &status, 0), pid);
+    assert_string_equal(f->err.message, "interrupted while waiting for the "
+                                        "reply to QTest request 'readl 0x0'");
+    /* A reply is owed: as after a timeout, the late one must not be
+     * taken for the next request's. */
+    qhil_qtest_set_cancel_fd(f->qt, -1);
+    check_sticky(f, QHIL_ECANCELED, "interrupted");
+    finish(f);
+    close(p[0]);
+    close(p[1]);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -1034,6 +1126,9 @@ int main(void)
         T(test_clock),
         T(test_malformed),
         T(test_serve_roundtrips),
+        T(test_ready_past_deadline),
+        T(test_cancel),
+        T(test_cancel_reply),
         cmocka_unit_test(test_b64_loopback),
         cmocka_unit_test(test_reply_fuzz),
 #undef T

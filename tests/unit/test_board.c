@@ -10,6 +10,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -20,6 +22,113 @@
 
 #define BOARDS QHIL_TEST_SRCDIR "/../../boards"
 #define DATA QHIL_TEST_SRCDIR "/data"
+
+#define EM_ARM_ 40
+#define EM_RISCV_ 243
+
+/* CLOCK_MONOTONIC in seconds. */
+static double qhil_now_for_test(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/* A folder of image files made for this run; the group state. */
+typedef struct images {
+    char *dir;
+} images;
+
+/* dir/name, malloc'ed. */
+static char *in_dir(const images *im, const char *name)
+{
+    char *path = NULL;
+
+    assert_true(asprintf(&path, "%s/%s", im->dir, name) > 0);
+    return path;
+}
+
+/* Write bytes to dir/name; returns the path (caller frees). */
+static char *write_file(const images *im, const char *name,
+                        const void *bytes, size_t n)
+{
+    char *path = in_dir(im, name);
+    FILE *fp = fopen(path, "w");
+
+    assert_non_null(fp);
+    assert_int_equal(fwrite(bytes, 1, n, fp), n);
+    fclose(fp);
+    return path;
+}
+
+/*
+ * An ELF header: class 32 or 64 bits, little-endian unless big, of type
+ * and machine, padded with zeros to size bytes.
+ */
+static char *write_elf(const images *im, const char *name, int bits,
+                       int big, unsigned type, unsigned machine, size_t size)
+{
+    unsigned char b[256];
+    char *path;
+
+    assert_true(size <= sizeof(b));
+    memset(b, 0, sizeof(b));
+    memcpy(b, "\x7f" "ELF", 4);
+    b[4] = bits == 64 ? 2 : 1;
+    b[5] = big ? 2 : 1;
+    b[6] = 1;
+    b[16 + big] = (unsigned char)(type & 0xff);
+    b[16 + !big] = (unsigned char)(type >> 8);
+    b[18 + big] = (unsigned char)(machine & 0xff);
+    b[18 + !big] = (unsigned char)(machine >> 8);
+    path = write_file(im, name, b, size);
+    return path;
+}
+
+static int make_images(void **state)
+{
+    images *im = calloc(1, sizeof(*im));
+    const char *base = getenv("TMPDIR");
+    char *sub;
+
+    assert_non_null(im);
+    assert_true(asprintf(&im->dir, "%s/qhil-board-XXXXXX",
+                         base ? base : "/tmp") > 0);
+    assert_non_null(mkdtemp(im->dir));
+    sub = in_dir(im, "fw dir");
+    assert_int_equal(mkdir(sub, 0755), 0);
+    free(sub);
+    free(write_elf(im, "fw dir/hello world.elf", 32, 0, 2, EM_ARM_, 52));
+    free(write_elf(im, "arm.elf", 32, 0, 2, EM_ARM_, 64));
+    free(write_elf(im, "k,1.elf", 32, 0, 2, EM_ARM_, 64));
+    free(write_elf(im, "riscv.elf", 64, 0, 2, EM_RISCV_, 64));
+    free(write_file(im, "a,b.img", "disk", 4));
+    *state = im;
+    return 0;
+}
+
+static const char *const image_names[] = {
+    "fw dir/hello world.elf", "fw dir", "arm.elf", "k,1.elf", "riscv.elf",
+    "a,b.img", NULL,
+};
+
+static int remove_images(void **state)
+{
+    images *im = *state;
+    char *path;
+    size_t i;
+
+    for (i = 0; image_names[i]; i++) {
+        path = in_dir(im, image_names[i]);
+        remove(path);
+        free(path);
+    }
+    rmdir(im->dir);
+    free(im->dir);
+    free(im);
+    return 0;
+}
 
 static qhil_board *load_ok(const char *path)
 {
@@ -61,13 +170,12 @@ static void assert_argv(char **argv, ...)
 static void test_mps2_argv(void **state)
 {
     qhil_board *b = load_ok(BOARDS "/mps2-an385.yaml");
-    qhil_board_value img = {"kernel", "/fw dir/hello world.elf",
-                            "suite.yaml:4"};
+    char *fw = in_dir(*state, "fw dir/hello world.elf");
+    qhil_board_value img = {"kernel", fw, "suite.yaml:4"};
     const char *extra[] = {"-icount", "shift=0"};
     qhil_board_job job = {0};
     char **argv = NULL;
 
-    (void)state;
     assert_string_equal(qhil_board_device_type(b), "mps2-an385");
     assert_string_equal(qhil_board_arch(b), "arm");
     assert_string_equal(qhil_board_binary(b), "qemu-system-arm");
@@ -81,9 +189,9 @@ static void test_mps2_argv(void **state)
     assert_int_equal(qhil_board_argv(b, &job, &argv, NULL), 0);
     assert_argv(argv, "qemu-system-arm", "-machine", "mps2-an385", "-cpu",
                 "cortex-m3", "-m", "16M", "-nographic", "-monitor", "none",
-                "-kernel", "/fw dir/hello world.elf", "-icount", "shift=0",
-                NULL);
+                "-kernel", fw, "-icount", "shift=0", NULL);
     qhil_argv_free(argv);
+    free(fw);
 
     /* No job at all: the template alone, unfilled slots left out. */
     assert_int_equal(qhil_board_argv(b, NULL, &argv, NULL), 0);
@@ -97,19 +205,19 @@ static void test_mps2_argv(void **state)
 static void test_riscv_argv(void **state)
 {
     qhil_board *b = load_ok(BOARDS "/riscv-virt.yaml");
-    qhil_board_value img = {"kernel", "fw.elf", NULL};
+    char *fw = in_dir(*state, "riscv.elf");
+    qhil_board_value img = {"kernel", fw, NULL};
     const char *extra[] = {"-d", "guest_errors"};
     qhil_board_job job = {0};
     char **argv = NULL;
 
-    (void)state;
     assert_string_equal(qhil_board_arch(b), "riscv64");
     job.images = &img;
     job.n_images = 1;
     assert_int_equal(qhil_board_argv(b, &job, &argv, NULL), 0);
     assert_argv(argv, "qemu-system-riscv64", "-machine", "virt", "-m",
                 "128M", "-nographic", "-monitor", "none", "-bios", "none",
-                "-kernel", "fw.elf", NULL);
+                "-kernel", fw, NULL);
     qhil_argv_free(argv);
 
     job.cpu = "rv64,v=true";
@@ -118,34 +226,41 @@ static void test_riscv_argv(void **state)
     assert_int_equal(qhil_board_argv(b, &job, &argv, NULL), 0);
     assert_argv(argv, "qemu-system-riscv64", "-machine", "virt", "-cpu",
                 "rv64,v=true", "-m", "128M", "-nographic", "-monitor", "none",
-                "-bios", "none", "-kernel", "fw.elf", "-d", "guest_errors",
-                NULL);
+                "-bios", "none", "-kernel", fw, "-d", "guest_errors", NULL);
     qhil_argv_free(argv);
     qhil_board_free(b);
+    free(fw);
 }
 
 static void test_slots_in_lists(void **state)
 {
     qhil_board *b = load_ok(DATA "/boards/test-board.yaml");
+    char *disk = in_dir(*state, "a,b.img");
+    char *kernel = in_dir(*state, "k,1.elf");
+    char *drive = NULL;
     qhil_board_value imgs[] = {
-        {"disk", "/img/a,b.img", NULL},
-        {"kernel", "k,1.elf", NULL},
+        {"disk", disk, NULL},
+        {"kernel", kernel, NULL},
     };
     qhil_board_job job = {0};
     char **argv = NULL;
 
-    (void)state;
     job.images = imgs;
     job.n_images = 2;
     assert_int_equal(qhil_board_argv(b, &job, &argv, NULL), 0);
     /* Template order, not job order; commas doubled only inside an
      * option list, where QEMU would otherwise split the path. */
+    /* The folder is mkdtemp's: no commas of its own. */
+    assert_true(asprintf(&drive, "if=sd,format=raw,file=%s/a,,b.img",
+                         ((images *)*state)->dir) > 0);
     assert_argv(argv, "qemu-system-arm", "-machine", "virt,secure=off",
                 "-nographic", "-device", "loader,addr=0x1000,data=0,data-len=4",
-                "-kernel", "k,1.elf", "-drive",
-                "if=sd,format=raw,file=/img/a,,b.img", NULL);
+                "-kernel", kernel, "-drive", drive, NULL);
     qhil_argv_free(argv);
     qhil_board_free(b);
+    free(drive);
+    free(disk);
+    free(kernel);
 }
 
 /* Build argv for board with one extra option list; expect a refusal. */
@@ -269,10 +384,11 @@ static void test_extra_cpu_and_mandatory(void **state)
 static void test_job_values_refused(void **state)
 {
     qhil_board *b = load_ok(BOARDS "/mps2-an385.yaml");
+    char *fw = in_dir(*state, "arm.elf");
     qhil_board_value bad = {"kernal", "x.elf", "s.yaml:6"};
     qhil_board_value twice[] = {
-        {"kernel", "a.elf", "s.yaml:6"},
-        {"kernel", "b.elf", "s.yaml:7"},
+        {"kernel", fw, "s.yaml:6"},
+        {"kernel", fw, "s.yaml:7"},
     };
     qhil_board_value empty = {"kernel", "", "s.yaml:6"};
     const char *extra[] = {"-icount", "auto"};
@@ -327,6 +443,7 @@ static void test_job_values_refused(void **state)
                                  "'no-context' does not allow extra options");
     qhil_board_free(b);
     qhil_error_release(&err);
+    free(fw);
 }
 
 /* ---- bad templates, written to a temporary file ---- */
@@ -507,6 +624,229 @@ static void test_find(void **state)
     qhil_error_release(&err);
 }
 
+/* Load a template from text; must succeed. */
+static qhil_board *template_ok(const char *text)
+{
+    const char *base = getenv("TMPDIR");
+    char *path = NULL;
+    qhil_board *b;
+    FILE *fp;
+    int fd;
+
+    assert_true(asprintf(&path, "%s/qhil-board-XXXXXX",
+                         base ? base : "/tmp") > 0);
+    fd = mkstemp(path);
+    assert_true(fd >= 0);
+    fp = fdopen(fd, "w");
+    assert_non_null(fp);
+    fputs(text, fp);
+    fclose(fp);
+    b = load_ok(path);
+    unlink(path);
+    free(path);
+    return b;
+}
+
+/* The kernel of a job on b is path (origin s.yaml:4): refused with code
+ * and "s.yaml:4: images.kernel: image file PATH REASON"; or accepted when
+ * reason is NULL. */
+static void kernel_is(const qhil_board *b, const char *path, int code,
+                      const char *reason)
+{
+    qhil_board_value img = {"kernel", path, "s.yaml:4"};
+    qhil_board_job job = {0};
+    char **argv = (char **)1;
+    char *want = NULL;
+    qhil_error err;
+
+    qhil_error_init(&err);
+    job.images = &img;
+    job.n_images = 1;
+    if (!reason) {
+        if (qhil_board_argv(b, &job, &argv, &err) != 0) {
+            fail_msg("%s: %s", path, err.message);
+        }
+        qhil_argv_free(argv);
+        qhil_error_release(&err);
+        return;
+    }
+    assert_int_equal(qhil_board_argv(b, &job, &argv, &err), code);
+    assert_null(argv);
+    assert_true(asprintf(&want, "s.yaml:4: images.kernel: image file %s %s",
+                         path, reason) > 0);
+    assert_contains(err.message, want);
+    free(want);
+    qhil_error_release(&err);
+}
+
+/* Each bad image kind for the bare-metal boards, refused when the command
+ * line is built, with the reason; none may block. */
+static void test_image_kinds(void **state)
+{
+    images *im = *state;
+    qhil_board *arm = load_ok(BOARDS "/mps2-an385.yaml");
+    qhil_board *rv = load_ok(BOARDS "/riscv-virt.yaml");
+    qhil_board *any = load_ok(DATA "/boards/test-board.yaml");
+    char *text = write_file(im, "text.elf", "Hello, QEMU!\n", 13);
+    char *empty = write_file(im, "empty.elf", "", 0);
+    char *rel = write_elf(im, "rel.o", 32, 0, 1, EM_ARM_, 64);
+    char *core = write_elf(im, "core", 64, 0, 4, EM_RISCV_, 64);
+    char *cut = write_elf(im, "cut.elf", 32, 0, 2, EM_ARM_, 30);
+    char *rv32 = write_elf(im, "rv32.elf", 32, 0, 2, EM_RISCV_, 64);
+    char *rvbe = write_elf(im, "rvbe.elf", 64, 1, 2, EM_RISCV_, 64);
+    char *arm_elf = in_dir(im, "arm.elf");
+    char *rv_elf = in_dir(im, "riscv.elf");
+    char *fifo = in_dir(im, "fifo");
+    char *missing = in_dir(im, "missing.elf");
+    double start;
+
+    assert_int_equal(mkfifo(fifo, 0600), 0);
+
+    kernel_is(arm, arm_elf, 0, NULL);
+    kernel_is(rv, rv_elf, 0, NULL);
+    kernel_is(arm, text, QHIL_EINVAL,
+              "is not an ELF file: it starts with 48 65 6c 6c (\"Hell\") "
+              "(board mps2-an385, slot kernel: -kernel {{KERNEL}})");
+    kernel_is(arm, rv_elf, QHIL_EINVAL,
+              "is an ELF for RISC-V (64-bit), but the board's arch 'arm' "
+              "runs Arm (32-bit) code");
+    kernel_is(rv, arm_elf, QHIL_EINVAL,
+              "is an ELF for Arm (32-bit), but the board's arch 'riscv64' "
+              "runs RISC-V (64-bit) code");
+    kernel_is(rv, rv32, QHIL_EINVAL, "is an ELF for RISC-V (32-bit)");
+    /* Big-endian headers are read as such. */
+    kernel_is(arm, rvbe, QHIL_EINVAL, "is an ELF for RISC-V (64-bit)");
+    kernel_is(arm, rel, QHIL_EINVAL,
+              "is an ELF relocatable object (a .o file), not an executable");
+    kernel_is(rv, core, QHIL_EINVAL, "is an ELF core dump");
+    kernel_is(arm, cut, QHIL_EINVAL,
+              "is a truncated ELF file: 30 bytes, where the header alone "
+              "takes 52");
+    kernel_is(arm, empty, QHIL_EINVAL, "is empty (0 bytes)");
+    kernel_is(arm, im->dir, QHIL_EINVAL, "is a directory, not a regular "
+                                         "file");
+    kernel_is(arm, "/dev/zero", QHIL_EINVAL, "is a character device");
+    kernel_is(arm, missing, QHIL_ENOENT, "not found");
+    start = qhil_now_for_test();
+    kernel_is(arm, fifo, QHIL_EINVAL, "is a FIFO (named pipe)");
+    assert_true(qhil_now_for_test() - start < 0.5);
+
+    /* A slot that names no kind takes any regular file, but only that. */
+    kernel_is(any, text, 0, NULL);
+    kernel_is(any, fifo, QHIL_EINVAL, "is a FIFO (named pipe)");
+    kernel_is(any, empty, QHIL_EINVAL, "is empty");
+
+    unlink(fifo);
+    unlink(text);
+    unlink(empty);
+    unlink(rel);
+    unlink(core);
+    unlink(cut);
+    unlink(rv32);
+    unlink(rvbe);
+    free(text);
+    free(empty);
+    free(rel);
+    free(core);
+    free(cut);
+    free(rv32);
+    free(rvbe);
+    free(arm_elf);
+    free(rv_elf);
+    free(fifo);
+    free(missing);
+    qhil_board_free(arm);
+    qhil_board_free(rv);
+    qhil_board_free(any);
+}
+
+/* Kinds are data in the template: other kinds, lists, one name, and
+ * arches qhil does not know take any ELF. */
+static void test_slot_kinds(void **state)
+{
+    images *im = *state;
+    static const unsigned char dtb_bytes[40] = {0xd0, 0x0d, 0xfe, 0xed};
+    static const unsigned char uimage_bytes[64] = {0x27, 0x05, 0x19, 0x56};
+    char *dtb = write_file(im, "board.dtb", dtb_bytes, sizeof(dtb_bytes));
+    char *uimage = write_file(im, "u.img", uimage_bytes, 20);
+    char *text = write_file(im, "Image", "raw kernel", 10);
+    char *rv_elf = in_dir(im, "riscv.elf");
+    qhil_board *b;
+
+    b = template_ok(GOOD_TOP GOOD_QEMU
+                    "  images:\n"
+                    "    kernel:\n"
+                    "      option: [-kernel, \"{{KERNEL}}\"]\n"
+                    "      accept: [uimage, dtb]\n");
+    kernel_is(b, dtb, 0, NULL);
+    kernel_is(b, rv_elf, QHIL_EINVAL,
+              "is not a U-Boot image or a device tree blob: it starts with "
+              "7f 45 4c 46");
+    kernel_is(b, uimage, QHIL_EINVAL,
+              "is a truncated U-Boot image: 20 bytes, where the header "
+              "alone takes 64");
+    qhil_board_free(b);
+
+    b = template_ok(GOOD_TOP GOOD_QEMU
+                    "  images:\n"
+                    "    kernel: {option: \"-kernel {{KERNEL}}\", "
+                    "accept: raw}\n");
+    kernel_is(b, text, 0, NULL);
+    kernel_is(b, dtb, 0, NULL);
+    qhil_board_free(b);
+
+    b = template_ok("device_type: x\narch: m68k\n" GOOD_QEMU
+                    "  images:\n"
+                    "    kernel: {option: \"-kernel {{KERNEL}}\", "
+                    "accept: elf}\n");
+    kernel_is(b, rv_elf, 0, NULL);
+    kernel_is(b, text, QHIL_EINVAL, "is not an ELF file");
+    qhil_board_free(b);
+
+    unlink(dtb);
+    unlink(uimage);
+    unlink(text);
+    free(dtb);
+    free(uimage);
+    free(text);
+    free(rv_elf);
+}
+
+static void test_bad_slot_kinds(void **state)
+{
+    (void)state;
+    bad_template(GOOD_TOP GOOD_QEMU "  images:\n    kernel:\n"
+                                    "      option: -kernel {{KERNEL}}\n"
+                                    "      accept: [elf, zimage]\n",
+                 QHIL_EINVAL, 9,
+                 "qemu.images.kernel.accept: 'zimage' is not an image kind "
+                 "(known: elf, uimage, dtb, raw)");
+    bad_template(GOOD_TOP GOOD_QEMU "  images:\n    kernel:\n"
+                                    "      option: -kernel {{KERNEL}}\n"
+                                    "      accept: []\n",
+                 QHIL_EINVAL, 9,
+                 "qemu.images.kernel.accept: expected at least one image "
+                 "kind");
+    bad_template(GOOD_TOP GOOD_QEMU "  images:\n    kernel:\n"
+                                    "      option: -kernel {{KERNEL}}\n"
+                                    "      accept: [[elf]]\n",
+                 QHIL_EINVAL, 9, "'a list' is not an image kind");
+    bad_template(GOOD_TOP GOOD_QEMU "  images:\n    kernel:\n"
+                                    "      accept: [elf]\n",
+                 QHIL_EINVAL, 8, "qemu.images.kernel: missing 'option'");
+    bad_template(GOOD_TOP GOOD_QEMU "  images:\n    kernel:\n"
+                                    "      option: -kernel {{KERNEL}}\n"
+                                    "      kinds: [elf]\n",
+                 QHIL_EINVAL, 9,
+                 "qemu.images.kernel: unknown key 'kinds' (known: option, "
+                 "accept)");
+    bad_template(GOOD_TOP GOOD_QEMU "  images:\n    kernel:\n"
+                                    "      option: -kernel {{KERNL}}\n",
+                 QHIL_EINVAL, 8,
+                 "qemu.images.kernel.option: slot '{{KERNL}}' does not "
+                 "match");
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -519,7 +859,10 @@ int main(void)
         cmocka_unit_test(test_bad_templates),
         cmocka_unit_test(test_load_missing),
         cmocka_unit_test(test_find),
+        cmocka_unit_test(test_image_kinds),
+        cmocka_unit_test(test_slot_kinds),
+        cmocka_unit_test(test_bad_slot_kinds),
     };
 
-    return cmocka_run_group_tests(tests, NULL, NULL);
+    return cmocka_run_group_tests(tests, make_images, remove_images);
 }

@@ -428,7 +428,7 @@ static void test_save(void **state)
     d = opendir(tmp_dir);
     assert_non_null(d);
     while ((e = readdir(d)) != NULL) {
-        if (strncmp(e->d_name, "report.tap", 10) == 0) {
+        if (strstr(e->d_name, "report.tap")) {
             assert_string_equal(e->d_name, "report.tap");
             n_files++;
         }
@@ -446,6 +446,130 @@ static void test_save(void **state)
     free(got);
     free(path);
     qhil_error_release(&err);
+    qhil_suite_result_free(r);
+}
+
+/* Does tmp_dir hold a file whose name contains part? */
+static size_t count_files(const char *part)
+{
+    DIR *d = opendir(tmp_dir);
+    struct dirent *e;
+    size_t n = 0;
+
+    assert_non_null(d);
+    while ((e = readdir(d)) != NULL) {
+        if (strstr(e->d_name, part)) {
+            n++;
+        }
+    }
+    closedir(d);
+    return n;
+}
+
+/*
+ * A report file is checked when opened (before any test runs), keeps its
+ * temporary file until the commit, leaves nothing behind when dropped,
+ * and replaces a symlink planted at its path instead of writing through
+ * it.
+ */
+static void test_report_file(void **state)
+{
+    qhil_suite_result *r = new_result("early", 1);
+    qhil_report_file *f = NULL;
+    char *path = NULL;
+    char *outside = NULL;
+    char buf[64] = "";
+    struct stat st;
+    FILE *fp;
+    qhil_error err;
+
+    (void)state;
+    qhil_error_init(&err);
+    set_test(&r->tests[0], "t", QHIL_PASS, 0);
+
+    /* A folder that does not exist: known at open, path in the message. */
+    assert_int_equal(qhil_report_file_open("/nonexistent/r.xml", &f, &err),
+                     -ENOENT);
+    assert_null(f);
+    assert_contains(err.message, "/nonexistent/r.xml: cannot create");
+    /* A folder as the report's path. */
+    assert_int_equal(qhil_report_file_open(tmp_dir, &f, &err), QHIL_EINVAL);
+    assert_contains(err.message, "is a folder");
+
+    /* Open, then drop without writing: nothing left. */
+    assert_true(asprintf(&path, "%s/early.xml", tmp_dir) > 0);
+    assert_int_equal(qhil_report_file_open(path, &f, &err), 0);
+    assert_int_equal(count_files("early.xml"), 1); /* the temporary file */
+    assert_int_equal(stat(path, &st), -1);
+    qhil_report_file_free(f);
+    f = NULL;
+    assert_int_equal(count_files("early.xml"), 0);
+
+    /* A symlink planted at the path: its target stays as it was. */
+    assert_true(asprintf(&outside, "%s/outside.txt", tmp_dir) > 0);
+    fp = fopen(outside, "w");
+    assert_non_null(fp);
+    fputs("precious\n", fp);
+    fclose(fp);
+    assert_int_equal(symlink(outside, path), 0);
+    assert_int_equal(qhil_report_file_open(path, &f, &err), 0);
+    assert_int_equal(qhil_report_file_commit(f, r, QHIL_REPORT_JUNIT, &err),
+                     0);
+    /* Once only. */
+    assert_int_equal(qhil_report_file_commit(f, r, QHIL_REPORT_JUNIT, &err),
+                     QHIL_EINVAL);
+    qhil_report_file_free(f);
+    assert_int_equal(lstat(path, &st), 0);
+    assert_true(S_ISREG(st.st_mode));
+    fp = fopen(outside, "r");
+    assert_non_null(fp);
+    assert_non_null(fgets(buf, sizeof(buf), fp));
+    fclose(fp);
+    assert_string_equal(buf, "precious\n");
+    assert_int_equal(count_files("early.xml"), 1);
+
+    unlink(outside);
+    free(outside);
+    free(path);
+    qhil_error_release(&err);
+    qhil_suite_result_free(r);
+}
+
+/* A log planted as a symlink or a FIFO is not read into the report (no
+ * leak of another file, no hang). */
+static void test_junit_planted_log(void **state)
+{
+    qhil_suite_result *r = new_result("planted", 2);
+    char *secret = NULL;
+    char *link = NULL;
+    char *fifo = NULL;
+    char *text;
+    FILE *fp;
+
+    (void)state;
+    assert_true(asprintf(&secret, "%s/secret.txt", tmp_dir) > 0);
+    assert_true(asprintf(&link, "%s/link.log", tmp_dir) > 0);
+    assert_true(asprintf(&fifo, "%s/fifo.log", tmp_dir) > 0);
+    fp = fopen(secret, "w");
+    assert_non_null(fp);
+    fputs("top-secret-bytes\n", fp);
+    fclose(fp);
+    assert_int_equal(symlink(secret, link), 0);
+    assert_int_equal(mkfifo(fifo, 0600), 0);
+    set_test(&r->tests[0], "a", QHIL_FAIL, 0);
+    set_test(&r->tests[1], "b", QHIL_FAIL, 0);
+    r->tests[0].console_log = strdup(link);
+    r->tests[1].console_log = strdup(fifo);
+    text = render(r, QHIL_REPORT_JUNIT);
+    assert_not_contains(text, "top-secret-bytes");
+    assert_contains(text, "could not be read");
+    free(text);
+    unlink(secret);
+    unlink(link);
+    unlink(fifo);
+    free(secret);
+    free(link);
+    free(fifo);
     qhil_suite_result_free(r);
 }
 
@@ -472,6 +596,56 @@ static void test_write_failure(void **state)
     qhil_suite_result_free(r);
 }
 
+/* An interrupted run: the running test is an error that says so, the
+ * ones that did not start are skipped as not run, in both formats. */
+static void test_interrupted(void **state)
+{
+    qhil_suite_result *r = new_result("hello", 3);
+    char *text;
+
+    (void)state;
+    set_test(&r->tests[0], "boot", QHIL_PASS, 100 * QHIL_MSEC);
+    set_test(&r->tests[1], "wait", QHIL_ERROR, 200 * QHIL_MSEC);
+    r->tests[1].interrupted = true;
+    r->tests[1].message = strdup("interrupted by SIGINT");
+    r->tests[1].step = 2;
+    r->tests[1].step_line = 9;
+    r->tests[1].step_desc = strdup("wait 60s");
+    set_test(&r->tests[2], "late", QHIL_SKIP, 0);
+    r->tests[2].not_run = true;
+    r->tests[2].message = strdup("not run: interrupted by SIGINT");
+
+    text = render(r, QHIL_REPORT_TAP);
+    assert_string_equal(text,
+                        "TAP version 13\n"
+                        "1..3\n"
+                        "ok 1 - boot\n"
+                        "not ok 2 - wait # interrupted\n"
+                        "  ---\n"
+                        "  message: \"interrupted by SIGINT\"\n"
+                        "  severity: error\n"
+                        "  step: 2\n"
+                        "  step_desc: \"wait 60s\"\n"
+                        "  line: 9\n"
+                        "  ...\n"
+                        "ok 3 - late # SKIP not run: interrupted by SIGINT\n");
+    free(text);
+
+    text = render(r, QHIL_REPORT_JUNIT);
+    assert_non_null(strstr(text, "tests=\"3\" failures=\"0\" errors=\"1\" "
+                                 "skipped=\"1\""));
+    assert_non_null(strstr(text, "<error message=\"interrupted by SIGINT\" "
+                                 "type=\"error\">step 2 (line 9): wait "
+                                 "60s\n"));
+    assert_non_null(strstr(text, "<testcase classname=\"hello\" "
+                                 "name=\"late\" time=\"0.000\">\n"
+                                 "      <skipped message=\"not run: "
+                                 "interrupted by SIGINT\"/>\n"
+                                 "    </testcase>\n"));
+    free(text);
+    qhil_suite_result_free(r);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -484,7 +658,10 @@ int main(void)
         cmocka_unit_test(test_junit_missing_log),
         cmocka_unit_test(test_junit_qemu_log),
         cmocka_unit_test(test_save),
+        cmocka_unit_test(test_report_file),
+        cmocka_unit_test(test_junit_planted_log),
         cmocka_unit_test(test_write_failure),
+        cmocka_unit_test(test_interrupted),
     };
 
     return cmocka_run_group_tests(tests, setup, teardown);

@@ -11,10 +11,12 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <cmocka.h>
 
+#include "internal.h"
 #include "testutil.h"
 
 #include <qhil/clock.h>
@@ -551,14 +553,32 @@ static void test_bad_qmp(void **state)
 static void test_alias_abuse(void **state)
 {
     (void)state;
+    /* A cycle is refused by the scan, at the alias. */
     load_bad(HEAD "tests:\n"
                   "  - name: a\n"
                   "    steps:\n"
                   "      - qmp: {execute: x, arguments: &a {k: [*a]}}\n",
-             QHIL_EINVAL, 0, "nested deeper than 64 levels", NULL);
+             QHIL_EINVAL, 5, "alias *a is used inside the value it names",
+             NULL);
     load_bad(HEAD "l0: &l0 [x, x, x, x, x, x, x, x]\n"
                   "tests: []\n",
              QHIL_EINVAL, 2, "unknown key 'l0'", NULL);
+    /* 327680 values: within the file's budget, over one QMP value's. */
+    load_bad(HEAD "tests:\n"
+                  "  - name: a\n"
+                  "    steps:\n"
+                  "      - qmp:\n"
+                  "          execute: x\n"
+                  "          arguments:\n"
+                  "            a: &a [x, x, x, x, x, x, x, x, x, x]\n"
+                  "            b: &b [*a, *a, *a, *a, *a, *a, *a, *a]\n"
+                  "            c: &c [*b, *b, *b, *b, *b, *b, *b, *b]\n"
+                  "            d: &d [*c, *c, *c, *c, *c, *c, *c, *c]\n"
+                  "            e: &e [*d, *d, *d, *d, *d, *d, *d, *d]\n"
+                  "            g: [*e, *e, *e, *e, *e, *e, *e, *e]\n",
+             QHIL_EINVAL, 0, "more than 65536 values", NULL);
+    /* A billion laughs is refused before the document is built, at the
+     * alias that goes over the budget. */
     load_bad(HEAD "tests:\n"
                   "  - name: a\n"
                   "    steps:\n"
@@ -571,8 +591,147 @@ static void test_alias_abuse(void **state)
                   "            d: &d [*c, *c, *c, *c, *c, *c, *c, *c]\n"
                   "            e: &e [*d, *d, *d, *d, *d, *d, *d, *d]\n"
                   "            f: &f [*e, *e, *e, *e, *e, *e, *e, *e]\n"
-                  "            g: [*f, *f, *f, *f, *f, *f, *f, *f]\n",
-             QHIL_EINVAL, 0, "more than 65536 values", NULL);
+                  "            g: &g [*f, *f, *f, *f, *f, *f, *f, *f]\n"
+                  "            h: [*g, *g, *g, *g, *g, *g, *g, *g]\n",
+             QHIL_EINVAL, 14, "more than 1048576 YAML values once aliases "
+                              "are expanded",
+             NULL);
+}
+
+/* text made of head, open n times, middle, close n times and tail;
+ * caller frees. */
+static char *nest(const char *head, const char *open, size_t n,
+                  const char *middle, const char *close, const char *tail)
+{
+    size_t lo = strlen(open);
+    size_t lc = strlen(close);
+    size_t len = strlen(head) + n * (lo + lc) + strlen(middle) +
+                 strlen(tail);
+    char *text = malloc(len + 1);
+    char *p = text;
+    size_t i;
+
+    assert_non_null(text);
+    p = stpcpy(p, head);
+    for (i = 0; i < n; i++) {
+        memcpy(p, open, lo);
+        p += lo;
+    }
+    p = stpcpy(p, middle);
+    for (i = 0; i < n; i++) {
+        memcpy(p, close, lc);
+        p += lc;
+    }
+    strcpy(p, tail);
+    return text;
+}
+
+/* Load text, which must fail with "LINE:COL:" and needle, in well under
+ * a second of CPU. */
+static void deep_bad(const char *text, int line, int column,
+                     const char *needle)
+{
+    qhil_suite *s = NULL;
+    qhil_error err;
+    char where[64];
+    struct timespec t0;
+    struct timespec t1;
+    double cpu;
+    int rc;
+
+    qhil_error_init(&err);
+    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &t0);
+    rc = qhil_suite_load_buffer(INLINE, text, strlen(text), &s, &err);
+    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &t1);
+    cpu = (double)(t1.tv_sec - t0.tv_sec) +
+          (double)(t1.tv_nsec - t0.tv_nsec) / 1e9;
+    assert_int_equal(rc, QHIL_EINVAL);
+    assert_null(s);
+    snprintf(where, sizeof(where), "inline.yaml:%d:%d: ", line, column);
+    assert_contains(err.message, where);
+    assert_contains(err.message, needle);
+    if (cpu > 0.5) {
+        fail_msg("refusing took %.2f s of CPU", cpu);
+    }
+    qhil_error_release(&err);
+}
+
+/* The arguments of a QMP step: the first '[' is at level 8, column 16. */
+#define ARGS_HEAD                                                             \
+    HEAD "tests:\n"                                                           \
+         "  - name: a\n"                                                      \
+         "    steps:\n"                                                       \
+         "      - qmp:\n"                                                     \
+         "          execute: x\n"                                             \
+         "          arguments:\n"                                             \
+         "            a: "
+
+/* Deep nesting is refused at the first level past the limit, before
+ * libyaml builds the document (which takes time quadratic in the depth:
+ * minutes for the 2M levels that fit in the file size cap). */
+static void test_deep_nesting(void **state)
+{
+    qhil_suite *s;
+    char *text;
+
+    (void)state;
+    /* 57 levels of lists under 7 of suite: 64 in all, the limit. */
+    text = nest(ARGS_HEAD, "[", 57, "1", "]", "\n");
+    s = load_ok(text);
+    assert_non_null(s->tests[0].steps[0].arguments);
+    qhil_suite_free(s);
+    free(text);
+    /* One more is refused at the '[' that opens level 65. */
+    text = nest(ARGS_HEAD, "[", 58, "1", "]", "\n");
+    deep_bad(text, 8, 16 + 57, "YAML nested deeper than 64 levels");
+    free(text);
+    /* Two million levels, flow style: just under the 4 MiB cap. */
+    text = nest(ARGS_HEAD, "[", 2000000, "", "]", "\n");
+    deep_bad(text, 8, 16 + 57, "YAML nested deeper than 64 levels");
+    free(text);
+    /* Block style, compact lists: "- - - ... x". */
+    text = nest(ARGS_HEAD "\n              ", "- ", 2000000, "x", "", "\n");
+    deep_bad(text, 9, 15 + 2 * 57, "YAML nested deeper than 64 levels");
+    free(text);
+    /* Flow mappings. */
+    text = nest(ARGS_HEAD, "{k: ", 1000000, "1", "}", "\n");
+    deep_bad(text, 8, 16 + 4 * 57, "YAML nested deeper than 64 levels");
+    free(text);
+    /* Deep nesting in a second document is never built either. */
+    text = nest(HEAD "tests: []\n---\n", "[", 2000000, "", "]", "\n");
+    load_bad(text, QHIL_ESYNTAX, 4, "a second YAML document starts here",
+             NULL);
+    free(text);
+    /* An alias counts as deep as the value it names. */
+    text = nest(ARGS_HEAD "&deep ", "[", 50, "", "]",
+                "\n            b: [[[[[[[[*deep]]]]]]]]\n");
+    deep_bad(text, 9, 24, "alias *deep nests the YAML deeper than 64");
+    free(text);
+}
+
+/* Aliases that repeat a list of steps in many tests: cheap to write,
+ * millions of steps to parse and keep.  Refused before any is built. */
+static void test_alias_step_bomb(void **state)
+{
+    qhil_buf text;
+    size_t i;
+
+    (void)state;
+    qhil_buf_init(&text, 1 << 24);
+    assert_int_equal(qhil_buf_printf(&text, "%s", HEAD "tests:\n"
+                                     "  - name: t0\n"
+                                     "    steps: &s [&w {wait: 1ms}"), 0);
+    for (i = 1; i < 1000; i++) {
+        assert_int_equal(qhil_buf_printf(&text, ", *w"), 0);
+    }
+    assert_int_equal(qhil_buf_printf(&text, "]\n"), 0);
+    for (i = 1; i < 1100; i++) {
+        assert_int_equal(qhil_buf_printf(&text, "  - {name: t%zu, steps: "
+                                                "*s}\n", i), 0);
+    }
+    load_bad(text.data, QHIL_EINVAL, 0, "more than 1048576 YAML values",
+             NULL);
+    qhil_buf_release(&text);
 }
 
 static void test_bad_yaml(void **state)
@@ -749,8 +908,8 @@ static void test_image_errors(void **state)
              "images.kernel: image file /no/such/file.elf not found", NULL);
     load_bad(HEAD "images:\n  kernel: ../fw\n"
                   "tests: [{name: a, steps: [reset]}]\n",
-             QHIL_ENOENT, 3, "images.kernel: image file '../fw' not found",
-             NULL);
+             QHIL_EINVAL, 3, "images.kernel: image file '../fw' (found as ",
+             "/data/suites/../fw) is a directory, not a regular file", NULL);
     load_bad(HEAD "images: [a]\ntests: []\n", QHIL_EINVAL, 2,
              "images: expected a mapping of image names to file paths", NULL);
     load_bad(HEAD "images:\n  kernel: ../fw/hello.elf\n"
@@ -764,6 +923,120 @@ static void test_image_errors(void **state)
              QHIL_EINVAL, 3,
              "images.kernel: expected the path of an image file, got nothing",
              NULL);
+}
+
+/* Load a suite whose kernel is path; it must fail with code and say
+ * "inline.yaml:3:11: images.kernel: image file PATH REASON". */
+static void image_bad(const char *path, int code, const char *reason)
+{
+    char *text = NULL;
+    char *want = NULL;
+
+    assert_true(asprintf(&text, HEAD "images:\n  kernel: %s\n"
+                                     "tests: [{name: a, steps: [reset]}]\n",
+                         path) > 0);
+    assert_true(asprintf(&want, "inline.yaml:3:11: images.kernel: image "
+                                "file %s %s",
+                         path, reason) > 0);
+    load_bad(text, code, 3, want, NULL);
+    free(want);
+    free(text);
+}
+
+/* Every kind of file that is not a usable image is refused when the suite
+ * is loaded, with what it is; none of them may block the load. */
+static void test_image_kinds(void **state)
+{
+    char *tmp = make_temp_dir();
+    char *path = NULL;
+    char *loop_a = NULL;
+    char *loop_b = NULL;
+    char *fifo = NULL;
+    char *empty = NULL;
+    char *dangling = NULL;
+    char *link = NULL;
+    int64_t start;
+    FILE *fp;
+
+    (void)state;
+    assert_true(asprintf(&loop_a, "%s/loop-a", tmp) > 0);
+    assert_true(asprintf(&loop_b, "%s/loop-b", tmp) > 0);
+    assert_true(asprintf(&fifo, "%s/fifo", tmp) > 0);
+    assert_true(asprintf(&empty, "%s/empty.elf", tmp) > 0);
+    assert_true(asprintf(&dangling, "%s/dangling", tmp) > 0);
+    assert_true(asprintf(&link, "%s/link", tmp) > 0);
+    assert_int_equal(symlink(loop_b, loop_a), 0);
+    assert_int_equal(symlink(loop_a, loop_b), 0);
+    assert_int_equal(mkfifo(fifo, 0600), 0);
+    fp = fopen(empty, "w");
+    assert_non_null(fp);
+    fclose(fp);
+    assert_int_equal(symlink("no-such-target", dangling), 0);
+    assert_int_equal(symlink(DATA "/fw/hello.elf", link), 0);
+
+    image_bad(tmp, QHIL_EINVAL, "is a directory, not a regular file");
+    image_bad(loop_a, QHIL_EINVAL, "is a symlink loop");
+    start = qhil_now();
+    image_bad(fifo, QHIL_EINVAL, "is a FIFO (named pipe), not a regular "
+                                 "file");
+    assert_true(qhil_now() - start < QHIL_SEC / 2);
+    image_bad("/dev/zero", QHIL_EINVAL, "is a character device, not a "
+                                        "regular file");
+    image_bad("/dev/null", QHIL_EINVAL, "is a character device");
+    image_bad(empty, QHIL_EINVAL, "is empty (0 bytes)");
+    image_bad(dangling, QHIL_ENOENT,
+              "is a symlink to 'no-such-target', which does not exist");
+    assert_true(asprintf(&path, "%s/x", empty) > 0);
+    image_bad(path, QHIL_ENOENT, "not found (a part of the path before the "
+                                 "name is a file");
+    free(path);
+
+    /* A symlink to a good image is fine: the file at the end counts. */
+    assert_true(asprintf(&path, HEAD "images:\n  kernel: %s\n"
+                                     "tests: [{name: a, steps: [reset]}]\n",
+                         link) > 0);
+    qhil_suite_free(load_ok(path));
+    free(path);
+
+    unlink(loop_a);
+    unlink(loop_b);
+    unlink(fifo);
+    unlink(empty);
+    unlink(dangling);
+    unlink(link);
+    rmdir(tmp);
+    free(loop_a);
+    free(loop_b);
+    free(fifo);
+    free(empty);
+    free(dangling);
+    free(link);
+    free(tmp);
+}
+
+/* Root reads anything, so this only runs for other users. */
+static void test_image_unreadable(void **state)
+{
+    char *tmp;
+    char *path = NULL;
+    FILE *fp;
+
+    (void)state;
+    if (geteuid() == 0) {
+        skip();
+    }
+    tmp = make_temp_dir();
+    assert_true(asprintf(&path, "%s/secret.elf", tmp) > 0);
+    fp = fopen(path, "w");
+    assert_non_null(fp);
+    fputs("x", fp);
+    fclose(fp);
+    assert_int_equal(chmod(path, 0), 0);
+    image_bad(path, QHIL_EINVAL, "is not readable: Permission denied");
+    unlink(path);
+    rmdir(tmp);
+    free(path);
+    free(tmp);
 }
 
 static void test_json_subset(void **state)
@@ -814,11 +1087,15 @@ int main(void)
         cmocka_unit_test(test_bad_tests),
         cmocka_unit_test(test_bad_qmp),
         cmocka_unit_test(test_alias_abuse),
+        cmocka_unit_test(test_deep_nesting),
+        cmocka_unit_test(test_alias_step_bomb),
         cmocka_unit_test(test_bad_yaml),
         cmocka_unit_test(test_missing_file),
         cmocka_unit_test(test_context),
         cmocka_unit_test(test_image_resolution),
         cmocka_unit_test(test_image_errors),
+        cmocka_unit_test(test_image_kinds),
+        cmocka_unit_test(test_image_unreadable),
         cmocka_unit_test(test_json_subset),
     };
 
