@@ -3,24 +3,44 @@
  *
  * The received stream is addressed by absolute byte offsets.  con->win
  * holds the bytes from offset con->base on; older bytes are dropped once
- * no matcher needs them (the log file keeps everything).
+ * no matcher needs them (the log file keeps them).
  *
- *   base          expect_pos                    base + win.len
- *    |  context     |  not yet matched by expect     |
+ *   base     scan - CON_CONTEXT   scan                  base + win.len
+ *    |            |  context       |  not yet matched        |
  *
- * A match attempt passes PCRE2 the window from a little before its scan
- * position (so lookbehinds and ^ see the bytes before it) and uses
- * PCRE2_PARTIAL_SOFT: a complete match wins; otherwise PCRE2 reports the
- * earliest place where a match is still possible once more bytes come,
- * and the next attempt starts there instead of rescanning.
+ * The rule: a match is reported only when no later byte could change it,
+ * so the result is what PCRE2 gives when run once on the whole log from
+ * the previous match end.  While the stream is open every attempt uses
+ * PCRE2_PARTIAL_HARD: a path that reaches the end of the bytes received
+ * so far (a $, \z, \b, lookahead or greedy repeat there) makes the
+ * attempt partial, even if a complete match was also possible.  Once the
+ * stream has ended (EOF) one last attempt runs without partial flags, as
+ * the end of the data is then a true end.
+ *
+ * Each attempt gives PCRE2 the window from CON_CONTEXT bytes before the
+ * scan position, with the start offset at the scan position: lookbehinds,
+ * \b and ^ see the bytes before it, and the subject start (where ^ and \A
+ * would match) is never reachable from a match that starts at the scan
+ * position.  Patterns whose lookbehind needs more context are refused.
+ *
+ *   attempt result   next scan position
+ *   complete match   (the caller moves it to the match end)
+ *   partial          the start of the partial match
+ *   no match         the end of the window (no start before it can match)
+ *   error            kept; the error is reported (QHIL_EPATTERN)
  *
  * Fail patterns each keep their own scan position and are run on every
- * read.  The first hit is recorded with its end offset; an expect whose
- * match ends at or before that offset still succeeds (the stream showed
- * it first), anything after fails with QHIL_EMATCH.
+ * read.  The first hit (or match-time error) is recorded with its end
+ * offset; an expect whose match ends at or before that offset still
+ * succeeds (the stream showed it first), anything after fails.  While a
+ * fail pattern holds a partial match that starts before an expect's
+ * match end (or the expect a partial match that starts before the fail
+ * match end), the expect waits for it to resolve: up to the caller's
+ * deadline, and at most CON_SETTLE of silence.
  */
 #define PCRE2_CODE_UNIT_WIDTH 8
 
+#include <errno.h>
 #include <fcntl.h>
 #include <pcre2.h>
 #include <poll.h>
@@ -35,29 +55,35 @@
 #include <qhil/console.h>
 
 #include "internal.h"
+#include "logcap.h"
 
 #define CON_READ_CHUNK 65536
 #define CON_WINDOW_MAX ((size_t)8 << 20) /* unmatched output kept */
 #define CON_TAIL_KEEP ((size_t)16 << 10) /* kept for qhil_console_tail */
+#define CON_CONTEXT 4096u                /* bytes kept before a scan */
+#define CON_LOOKBEHIND_MAX 255u          /* characters, see con_refuse */
 #define CON_KICK_QUIET (100 * QHIL_MSEC)
 #define CON_KICK_SPAN (2 * QHIL_SEC)
 #define CON_SETTLE (50 * QHIL_MSEC) /* rest of a failing line */
-#define CON_READ_BURST 16                /* reads per call, at most */
+#define CON_READ_BURST 16           /* reads per call, at most */
 
 typedef struct con_pattern {
     char *source;
     pcre2_code *code;
     pcre2_match_data *md;
-    uint32_t lookbehind;
     uint64_t scan; /* next offset where a match may start */
+    int error;     /* PCRE2's code of a match-time error, or 0 */
+    bool utf;      /* compiled with PCRE2_MATCH_INVALID_UTF */
 } con_pattern;
 
 struct qhil_console {
     int fd;
-    int log_fd;
-    char *log_path;
+    int cancel_fd;
+    bool log_open;
+    qhil_logcap log;    /* console.log, head and tail past its limit */
+    uint64_t log_limit; /* output allowed, bytes */
 
-    qhil_buf win;  /* bytes from offset base on */
+    qhil_buf win; /* bytes from offset base on */
     uint64_t base;
     uint64_t expect_pos; /* where the next expect starts */
     uint64_t dropped;    /* unmatched bytes dropped at the window cap */
@@ -65,17 +91,19 @@ struct qhil_console {
     con_pattern *fails;
     size_t n_fails;
 
-    bool failed;        /* a fail pattern matched */
-    size_t fail_index;  /* which one */
+    bool failed;         /* a fail pattern matched, or could not be run */
+    size_t fail_index;   /* which one */
     uint64_t fail_start; /* offsets of that match */
     uint64_t fail_end;
     bool eof;
     int read_errno;
+    bool over; /* more than log_limit bytes received */
 
     qhil_console_kick_fn kick;
     void *kick_data;
     int64_t last_send;
     int64_t last_activity; /* last byte received or kick */
+    int64_t last_rx;       /* last byte received */
 };
 
 static void con_pattern_release(con_pattern *p)
@@ -86,23 +114,169 @@ static void con_pattern_release(con_pattern *p)
     memset(p, 0, sizeof(*p));
 }
 
-/* Compile with the options every console pattern uses. */
-static int con_pattern_init(con_pattern *p, const char *source,
-                            uint64_t scan, qhil_error *err)
+/*
+ * Constructs the streaming matcher cannot give exactly, found in the
+ * source: \G (it would match wherever the scan resumes), (*COMMIT) (its
+ * "no further start positions" cannot be kept across reads) and
+ * (*NOTEMPTY_ATSTART) (the start offset moves).  A static reason, or
+ * NULL.  \Q...\E, character classes and escapes are skipped, so
+ * "\\G" or "[G]" are fine.
+ */
+static const char *con_refused_construct(const char *s)
 {
+    bool quoted = false;
+    bool cls = false;
+    size_t i = 0;
+
+    /* Leading (*NAME) and (*NAME=n) items: match options. */
+    while (s[i] == '(' && s[i + 1] == '*') {
+        const char *close = strchr(s + i, ')');
+
+        if (!close) {
+            break;
+        }
+        if (strncmp(s + i, "(*NOTEMPTY_ATSTART)", 19) == 0) {
+            return "(*NOTEMPTY_ATSTART) is not supported on a stream (the "
+                   "matcher's start offset moves as output arrives)";
+        }
+        i = (size_t)(close - s) + 1;
+    }
+    for (i = 0; s[i]; i++) {
+        if (quoted) {
+            if (s[i] == '\\' && s[i + 1] == 'E') {
+                quoted = false;
+                i++;
+            }
+            continue;
+        }
+        if (s[i] == '\\') {
+            if (!s[i + 1]) {
+                break;
+            }
+            if (s[i + 1] == 'Q') {
+                quoted = true;
+            } else if (s[i + 1] == 'G' && !cls) {
+                return "\\G is not supported on a stream (it would match "
+                       "wherever the matcher resumes after a read)";
+            }
+            i++;
+            continue;
+        }
+        if (cls) {
+            if (s[i] == '[' && s[i + 1] == ':') {
+                const char *close = strstr(s + i + 2, ":]");
+
+                if (close) {
+                    i = (size_t)(close - s) + 1;
+                }
+            } else if (s[i] == ']') {
+                cls = false;
+            }
+            continue;
+        }
+        if (s[i] == '[') {
+            cls = true;
+            if (s[i + 1] == '^') {
+                i++;
+            }
+            if (s[i + 1] == ']') {
+                i++; /* a leading ] is a literal */
+            }
+            continue;
+        }
+        if (strncmp(s + i, "(*COMMIT", 8) == 0) {
+            return "(*COMMIT) is not supported on a stream (a failure "
+                   "after it cannot stop matches in output not received "
+                   "yet)";
+        }
+    }
+    return NULL;
+}
+
+/*
+ * Compile with the options every console pattern uses: PCRE2_MULTILINE,
+ * plus PCRE2_MATCH_INVALID_UTF for (*UTF) patterns (invalid UTF-8 from
+ * the guest then never matches instead of failing the match).  Then the
+ * refusals: see con_refused_construct, two-byte newline conventions
+ * (PCRE2 skips the middle of a CRLF as a start position, which a read
+ * boundary there would not), and lookbehinds longer than the context.
+ * *out: the compiled code, caller frees with pcre2_code_free.
+ */
+static int con_compile(const char *source, pcre2_code **out, qhil_error *err)
+{
+    pcre2_code *code;
+    const char *why;
+    uint32_t opts = 0;
+    uint32_t nl = 0;
+    uint32_t lb = 0;
     int errcode;
     PCRE2_SIZE erroff;
 
-    memset(p, 0, sizeof(*p));
-    p->code = pcre2_compile((PCRE2_SPTR)source, PCRE2_ZERO_TERMINATED,
-                            PCRE2_MULTILINE, &errcode, &erroff, NULL);
-    if (!p->code) {
+    *out = NULL;
+    code = pcre2_compile((PCRE2_SPTR)source, PCRE2_ZERO_TERMINATED,
+                         PCRE2_MULTILINE, &errcode, &erroff, NULL);
+    if (code && pcre2_pattern_info(code, PCRE2_INFO_ALLOPTIONS, &opts) == 0 &&
+        (opts & PCRE2_UTF)) {
+        pcre2_code_free(code);
+        code = pcre2_compile((PCRE2_SPTR)source, PCRE2_ZERO_TERMINATED,
+                             PCRE2_MULTILINE | PCRE2_MATCH_INVALID_UTF,
+                             &errcode, &erroff, NULL);
+    }
+    if (!code) {
         PCRE2_UCHAR msg[256];
 
-        pcre2_get_error_message(errcode, msg, sizeof(msg));
+        if (pcre2_get_error_message(errcode, msg, sizeof(msg)) < 0) {
+            msg[sizeof(msg) - 1] = '\0';
+        }
         return qhil_error_set(err, QHIL_EINVAL,
                               "invalid pattern \"%s\": %s at offset %zu",
                               source, (const char *)msg, (size_t)erroff);
+    }
+    why = con_refused_construct(source);
+    if (!why && pcre2_pattern_info(code, PCRE2_INFO_NEWLINE, &nl) == 0 &&
+        (nl == PCRE2_NEWLINE_CRLF || nl == PCRE2_NEWLINE_ANY ||
+         nl == PCRE2_NEWLINE_ANYCRLF)) {
+        why = "the (*CRLF), (*ANY) and (*ANYCRLF) newline conventions are "
+              "not supported on a stream (use the default, \\n; \\r\\n "
+              "lines still end at the \\n)";
+    }
+    if (why) {
+        pcre2_code_free(code);
+        return qhil_error_set(err, QHIL_EINVAL, "invalid pattern \"%s\": %s",
+                              source, why);
+    }
+    if (pcre2_pattern_info(code, PCRE2_INFO_MAXLOOKBEHIND, &lb) != 0 ||
+        lb > CON_LOOKBEHIND_MAX) {
+        pcre2_code_free(code);
+        return qhil_error_set(err, QHIL_EINVAL,
+                              "invalid pattern \"%s\": a lookbehind of %u "
+                              "characters is longer than the %u the console "
+                              "keeps before its scan position",
+                              source, (unsigned)lb,
+                              (unsigned)CON_LOOKBEHIND_MAX);
+    }
+    *out = code;
+    return QHIL_EOK;
+}
+
+int qhil_console_pattern_check(const char *pattern, qhil_error *err)
+{
+    pcre2_code *code;
+    int rc = con_compile(pattern, &code, err);
+
+    pcre2_code_free(code);
+    return rc;
+}
+
+static int con_pattern_init(con_pattern *p, const char *source, uint64_t scan,
+                            qhil_error *err)
+{
+    int rc;
+
+    memset(p, 0, sizeof(*p));
+    rc = con_compile(source, &p->code, err);
+    if (rc < 0) {
+        return rc;
     }
     p->md = pcre2_match_data_create_from_pattern(p->code, NULL);
     p->source = strdup(source);
@@ -110,42 +284,170 @@ static int con_pattern_init(con_pattern *p, const char *source,
         con_pattern_release(p);
         return qhil_error_set(err, QHIL_ENOMEM, "out of memory");
     }
-    if (pcre2_pattern_info(p->code, PCRE2_INFO_MAXLOOKBEHIND,
-                           &p->lookbehind) != 0) {
-        p->lookbehind = 255;
-    }
     p->scan = scan;
+    {
+        uint32_t opts = 0;
+
+        pcre2_pattern_info(p->code, PCRE2_INFO_ALLOPTIONS, &opts);
+        p->utf = (opts & PCRE2_MATCH_INVALID_UTF) != 0;
+    }
     return QHIL_EOK;
 }
 
-enum con_match { CON_NOMATCH, CON_PARTIAL, CON_MATCH };
+/* PCRE2's own words for a match-time error code. */
+static void con_pcre2_message(int code, char *buf, size_t size)
+{
+    if (pcre2_get_error_message(code, (PCRE2_UCHAR *)buf, size) < 0) {
+        snprintf(buf, size, "PCRE2 error %d", code);
+    }
+}
+
+enum con_match { CON_NOMATCH, CON_PARTIAL, CON_MATCH, CON_ERROR };
+
+/*
+ * Length of the UTF-8 sequence at s[0..n): > 0 a valid character, < 0
+ * minus the length of an invalid sequence (RFC 3629: no overlongs,
+ * surrogates or code points over U+10FFFF), 0 a valid start cut short by
+ * the end of the bytes.
+ */
+static int con_utf8_seq(const unsigned char *s, size_t n)
+{
+    unsigned char lo = 0x80;
+    unsigned char hi = 0xbf;
+    int len;
+    int i;
+
+    if (s[0] < 0x80) {
+        return 1;
+    }
+    if (s[0] >= 0xc2 && s[0] <= 0xdf) {
+        len = 2;
+    } else if (s[0] >= 0xe0 && s[0] <= 0xef) {
+        len = 3;
+        lo = s[0] == 0xe0 ? 0xa0 : 0x80;
+        hi = s[0] == 0xed ? 0x9f : 0xbf;
+    } else if (s[0] >= 0xf0 && s[0] <= 0xf4) {
+        len = 4;
+        lo = s[0] == 0xf0 ? 0x90 : 0x80;
+        hi = s[0] == 0xf4 ? 0x8f : 0xbf;
+    } else {
+        return -1;
+    }
+    for (i = 1; i < len; i++) {
+        if ((size_t)i >= n) {
+            return 0;
+        }
+        if (s[i] < lo || s[i] > hi) {
+            return -i;
+        }
+        lo = 0x80;
+        hi = 0xbf;
+    }
+    return len;
+}
+
+/*
+ * Where the last stretch of valid UTF-8 in [from, top) begins: just after
+ * the last invalid sequence, or from.  A sequence cut short at top is not
+ * invalid yet: *cut is where it starts (top if there is none).
+ * Continuation bytes at from belong to a character that began before it
+ * and are skipped.
+ */
+static uint64_t con_utf8_last_fragment(const qhil_console *con, uint64_t from,
+                                       uint64_t top, uint64_t *cut)
+{
+    const unsigned char *w = (const unsigned char *)con->win.data;
+    uint64_t at = from;
+    uint64_t last = from;
+    int k;
+
+    for (k = 0; k < 3 && at < top && (w[at - con->base] & 0xc0) == 0x80; k++) {
+        at++;
+    }
+    last = at;
+    while (at < top) {
+        int n = con_utf8_seq(w + (at - con->base), (size_t)(top - at));
+
+        if (n == 0) {
+            break;
+        }
+        if (n < 0) {
+            at += (uint64_t)-n;
+            last = at;
+        } else {
+            at += (uint64_t)n;
+        }
+    }
+    *cut = at < top ? at : top;
+    return last;
+}
 
 /*
  * Try p on the window from p->scan.  On CON_MATCH, *start and *end are
- * absolute offsets; p->scan is left for the caller to move.  On no match
- * p->scan moves to where a later match could still begin.
+ * absolute offsets; p->scan is left for the caller to move.  On a
+ * partial or no match p->scan moves to where a later match could still
+ * begin.  On CON_ERROR p->error holds PCRE2's code.
  */
 static enum con_match con_try(qhil_console *con, con_pattern *p,
                               uint64_t *start, uint64_t *end)
 {
-    uint64_t from = p->scan < con->base ? con->base : p->scan;
-    uint64_t ctx = p->lookbehind + 1u;
+    uint64_t top = con->base + con->win.len;
+    uint64_t from = p->scan;
+    uint32_t opts = con->eof ? 0 : PCRE2_PARTIAL_HARD;
+    uint64_t cut = top; /* end of the subject */
     uint64_t subj;
     PCRE2_SIZE *ov;
     int rc;
 
-    if (from > con->base + con->win.len) {
-        from = con->base + con->win.len;
+    /* Only after the window cap dropped bytes: keep the context. */
+    if (con->base > 0 && from < con->base + CON_CONTEXT) {
+        from = con->base + CON_CONTEXT;
     }
-    subj = from - con->base > ctx ? from - ctx : con->base;
+    if (from > top) {
+        from = top;
+    }
+    /*
+     * Invalid UTF-8 is a barrier no match crosses, so a match before the
+     * last one is final and a plain attempt finds it; the partial attempt
+     * runs on the last stretch only.  (PCRE2 10.42 with PARTIAL_HARD
+     * gives up a whole stretch whose end a path reaches, losing matches
+     * a plain attempt finds.)  A character cut short by the end of
+     * what arrived is left out of the subject: PCRE2 would take it for
+     * invalid UTF-8, not for the start of a match still to come.
+     */
+    if (p->utf && !con->eof) {
+        uint64_t last = con_utf8_last_fragment(con, from, top, &cut);
+
+        if (last > from) {
+            subj = from - con->base >= CON_CONTEXT ? from - CON_CONTEXT
+                                                   : con->base;
+            rc = pcre2_match(p->code,
+                             (PCRE2_SPTR)(con->win.data + (subj - con->base)),
+                             (size_t)(cut - subj), (PCRE2_SIZE)(from - subj),
+                             subj > 0 ? PCRE2_NOTBOL : 0, p->md, NULL);
+            ov = pcre2_get_ovector_pointer(p->md);
+            if (rc >= 0 && subj + ov[0] < last) {
+                *start = subj + ov[0];
+                *end = subj + ov[1];
+                return CON_MATCH;
+            }
+            if (rc < 0 && rc != PCRE2_ERROR_NOMATCH) {
+                p->scan = from;
+                p->error = rc;
+                return CON_ERROR;
+            }
+            from = last;
+        }
+    }
+    subj = from - con->base >= CON_CONTEXT ? from - CON_CONTEXT : con->base;
+    if (subj > 0) {
+        opts |= PCRE2_NOTBOL; /* the subject start is not a line start */
+    }
     /* An empty window still has a subject: "" rather than NULL. */
-    rc = pcre2_match(p->code,
-                     (PCRE2_SPTR)(con->win.data ? con->win.data +
-                                                      (subj - con->base)
-                                                : ""),
-                     con->win.len - (size_t)(subj - con->base),
-                     (PCRE2_SIZE)(from - subj), PCRE2_PARTIAL_SOFT, p->md,
-                     NULL);
+    rc = pcre2_match(
+        p->code,
+        (PCRE2_SPTR)(con->win.data ? con->win.data + (subj - con->base) : ""),
+        (size_t)(cut - subj), (PCRE2_SIZE)(from - subj), opts, p->md, NULL);
     ov = pcre2_get_ovector_pointer(p->md);
     if (rc >= 0) {
         *start = subj + ov[0];
@@ -157,11 +459,12 @@ static enum con_match con_try(qhil_console *con, con_pattern *p,
         return CON_PARTIAL;
     }
     if (rc == PCRE2_ERROR_NOMATCH) {
-        p->scan = con->base + con->win.len;
+        p->scan = cut;
+        return CON_NOMATCH;
     }
-    /* Other failures (a pattern that hits PCRE2's backtracking limit)
-     * keep the scan position: no byte is skipped, the wait times out. */
-    return CON_NOMATCH;
+    p->scan = from;
+    p->error = rc;
+    return CON_ERROR;
 }
 
 int qhil_console_new(int fd, const char *log_path, qhil_console **out,
@@ -174,8 +477,7 @@ int qhil_console_new(int fd, const char *log_path, qhil_console **out,
     rc = qhil_fd_prepare(fd);
     if (rc < 0) {
         close(fd);
-        return qhil_error_set(err, rc, "console socket: %s",
-                              qhil_strerror(rc));
+        return qhil_error_set(err, rc, "console socket: %s", qhil_strerror(rc));
     }
     con = calloc(1, sizeof(*con));
     if (!con) {
@@ -183,18 +485,17 @@ int qhil_console_new(int fd, const char *log_path, qhil_console **out,
         return qhil_error_set(err, QHIL_ENOMEM, "out of memory");
     }
     con->fd = fd;
-    con->log_fd = -1;
+    con->cancel_fd = -1;
+    con->log_limit = QHIL_LOGCAP_DEFAULT;
     qhil_buf_init(&con->win, CON_WINDOW_MAX + CON_READ_CHUNK);
     if (log_path) {
-        con->log_fd = open(log_path,
-                           O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
-        con->log_path = strdup(log_path);
-        if (con->log_fd < 0) {
-            rc = -errno;
+        /* A new file only: never follow or truncate one planted there. */
+        rc = qhil_logcap_init(&con->log, log_path, con->log_limit, err);
+        if (rc < 0) {
             qhil_console_free(con);
-            return qhil_error_set(err, rc, "console log %s: %s", log_path,
-                                  strerror(-rc));
+            return rc;
         }
+        con->log_open = true;
     }
     *out = con;
     return QHIL_EOK;
@@ -210,14 +511,13 @@ void qhil_console_free(qhil_console *con)
     if (con->fd >= 0) {
         close(con->fd);
     }
-    if (con->log_fd >= 0) {
-        close(con->log_fd);
+    if (con->log_open) {
+        qhil_logcap_release(&con->log, "console output");
     }
     for (i = 0; i < con->n_fails; i++) {
         con_pattern_release(&con->fails[i]);
     }
     free(con->fails);
-    free(con->log_path);
     qhil_buf_release(&con->win);
     free(con);
 }
@@ -244,6 +544,26 @@ void qhil_console_set_kick(qhil_console *con, qhil_console_kick_fn fn,
     con->kick_data = data;
 }
 
+void qhil_console_set_cancel_fd(qhil_console *con, int fd)
+{
+    con->cancel_fd = fd;
+}
+
+void qhil_console_set_log_limit(qhil_console *con, uint64_t max_bytes)
+{
+    con->log_limit = max_bytes ? max_bytes : QHIL_LOGCAP_DEFAULT;
+    con->over = con->base + con->win.len > con->log_limit;
+    /* The file takes the new limit while nothing is in it yet: the same
+     * split of head and tail as qhil_logcap_init makes. */
+    if (con->log_open && con->log.total == 0 && !con->log.ring) {
+        con->log.limit = con->log_limit;
+        con->log.ring_size = con->log.limit / 2 < QHIL_LOGCAP_TAIL
+                                 ? (size_t)(con->log.limit / 2)
+                                 : QHIL_LOGCAP_TAIL;
+        con->log.head_max = con->log.limit - con->log.ring_size;
+    }
+}
+
 int qhil_console_add_fail_pattern(qhil_console *con, const char *pattern,
                                   qhil_error *err)
 {
@@ -266,8 +586,8 @@ int qhil_console_add_fail_pattern(qhil_console *con, const char *pattern,
 }
 
 /* Text of [start, end) with unprintable bytes escaped; malloc'ed. */
-static char *con_excerpt(const qhil_console *con, uint64_t start,
-                         uint64_t end, size_t max)
+static char *con_excerpt(const qhil_console *con, uint64_t start, uint64_t end,
+                         size_t max)
 {
     qhil_buf out;
     uint64_t i;
@@ -278,6 +598,9 @@ static char *con_excerpt(const qhil_console *con, uint64_t start,
     }
     if (end > con->base + con->win.len) {
         end = con->base + con->win.len;
+    }
+    if (end < start) {
+        end = start;
     }
     if (end - start > max) {
         start = end - max;
@@ -294,24 +617,50 @@ static char *con_excerpt(const qhil_console *con, uint64_t start,
     return qhil_buf_steal(&out);
 }
 
-/* Run the fail patterns over new output; record the first hit. */
+/*
+ * Run the fail patterns over new output; record the hit that ends first
+ * in the stream.  A match-time error is a hit at the place the failing
+ * attempt started.
+ */
 static void con_check_fails(qhil_console *con)
 {
     size_t i;
 
-    for (i = 0; i < con->n_fails && !con->failed; i++) {
+    if (con->failed) {
+        return;
+    }
+    for (i = 0; i < con->n_fails; i++) {
         con_pattern *p = &con->fails[i];
-        uint64_t start;
-        uint64_t end;
+        uint64_t start = 0;
+        uint64_t end = 0;
+        enum con_match r = con_try(con, p, &start, &end);
 
-        if (con_try(con, p, &start, &end) == CON_MATCH) {
+        if (r == CON_ERROR) {
+            start = end = p->scan;
+        } else if (r != CON_MATCH) {
+            continue;
+        }
+        if (!con->failed || end < con->fail_end) {
             con->failed = true;
             con->fail_index = i;
             con->fail_start = start;
             con->fail_end = end;
-            p->scan = end;
         }
     }
+}
+
+/* A fail pattern's partial match starts before end: it might still end
+ * there. */
+static bool con_fails_pending(const qhil_console *con, uint64_t end)
+{
+    size_t i;
+
+    for (i = 0; i < con->n_fails; i++) {
+        if (con->fails[i].scan < end) {
+            return true;
+        }
+    }
+    return false;
 }
 
 /* Lowest offset any matcher or the tail still needs. */
@@ -322,20 +671,12 @@ static uint64_t con_needed_from(const qhil_console *con)
     size_t i;
 
     for (i = 0; i < con->n_fails; i++) {
-        uint64_t s = con->fails[i].scan - (con->fails[i].lookbehind + 1u);
-
-        if (con->fails[i].scan < con->fails[i].lookbehind + 1u) {
-            s = 0;
-        }
-        if (s < need) {
-            need = s;
+        if (con->fails[i].scan < need) {
+            need = con->fails[i].scan;
         }
     }
-    if (need > 256) {
-        need -= 256; /* context for lookbehinds and ^ */
-    } else {
-        need = 0;
-    }
+    /* Context for lookbehinds, \b and ^, of the next expect too. */
+    need = need > CON_CONTEXT ? need - CON_CONTEXT : 0;
     if (end - need < CON_TAIL_KEEP) {
         need = end > CON_TAIL_KEEP ? end - CON_TAIL_KEEP : 0;
     }
@@ -354,11 +695,13 @@ static int con_make_room(qhil_console *con)
     }
     if (con->win.len - drop + CON_READ_CHUNK > con->win.max) {
         size_t over = con->win.len - drop + CON_READ_CHUNK - con->win.max;
+        uint64_t keep_from;
 
         drop += over;
-        if (con->base + drop > con->expect_pos) {
-            con->dropped += con->base + drop - con->expect_pos;
-            con->expect_pos = con->base + drop;
+        keep_from = con->base + drop + CON_CONTEXT;
+        if (keep_from > con->expect_pos) {
+            con->dropped += keep_from - con->expect_pos;
+            con->expect_pos = keep_from;
         }
     }
     if (drop) {
@@ -366,6 +709,18 @@ static int con_make_room(qhil_console *con)
         con->base += drop;
     }
     return qhil_buf_reserve(&con->win, CON_READ_CHUNK);
+}
+
+/* Log new bytes (a full disk must not stop the test) and check the
+ * output cap. */
+static void con_log(qhil_console *con, const char *p, size_t n)
+{
+    if (con->log_open) {
+        qhil_logcap_write(&con->log, p, n);
+    }
+    if (con->base + con->win.len + n > con->log_limit) {
+        con->over = true;
+    }
 }
 
 /* Read what is available, at most CON_READ_BURST chunks so that a guest
@@ -393,28 +748,13 @@ static int con_read(qhil_console *con, qhil_error *err)
         if (n <= 0) {
             con->eof = true;
             con->read_errno = n < 0 ? errno : 0;
+            con_check_fails(con); /* the end is now a true end */
             return QHIL_EOK;
         }
-        if (con->log_fd >= 0) {
-            const char *p = con->win.data + con->win.len;
-            size_t left = (size_t)n;
-
-            while (left > 0) {
-                ssize_t w = write(con->log_fd, p, left);
-
-                if (w < 0 && errno == EINTR) {
-                    continue;
-                }
-                if (w <= 0) {
-                    break; /* a full disk must not stop the test */
-                }
-                p += w;
-                left -= (size_t)w;
-            }
-        }
+        con_log(con, con->win.data + con->win.len, (size_t)n);
         con->win.len += (size_t)n;
         con->win.data[con->win.len] = '\0';
-        con->last_activity = qhil_now();
+        con->last_activity = con->last_rx = qhil_now();
         con_check_fails(con);
         if ((size_t)n < CON_READ_CHUNK) {
             break; /* drained: spare the read that would say EAGAIN */
@@ -423,26 +763,61 @@ static int con_read(qhil_console *con, qhil_error *err)
     return QHIL_EOK;
 }
 
-/* Give the guest a moment to finish the line a fail pattern hit, so the
- * message and the tail show all of it. */
-static void con_settle_fail(qhil_console *con)
+/*
+ * Wait until until for events on the socket or the cancel fd.  Returns
+ * the socket's revents (0 at until), QHIL_ECANCELED when the cancel fd
+ * is readable (it is not read), or a poll error.
+ */
+static int con_poll(qhil_console *con, short events, int64_t until,
+                    qhil_error *err)
 {
-    int64_t deadline = qhil_deadline_in(CON_SETTLE);
+    struct pollfd pfd[2] = {
+        {.fd = con->fd, .events = events},
+        {.fd = con->cancel_fd, .events = POLLIN},
+    };
+    nfds_t n = con->cancel_fd >= 0 ? 2 : 1;
+    int rc = poll(pfd, n, qhil_deadline_poll_ms(until));
 
-    while (!con->eof && con->fail_end >= con->base && qhil_now() < deadline &&
+    if (rc < 0) {
+        if (errno == EINTR) {
+            return 0;
+        }
+        return qhil_error_set(err, -errno, "console poll: %s", strerror(errno));
+    }
+    if (n == 2 && (pfd[1].revents & (POLLIN | POLLHUP | POLLERR))) {
+        return qhil_error_set(err, QHIL_ECANCELED, "interrupted");
+    }
+    return pfd[0].revents;
+}
+
+/* Give the guest a moment to finish the line a fail pattern hit, so the
+ * message and the tail show all of it; never past deadline. */
+static int con_settle_fail(qhil_console *con, int64_t deadline, qhil_error *err)
+{
+    int64_t until = qhil_deadline_in(CON_SETTLE);
+
+    if (until > deadline) {
+        until = deadline;
+    }
+    while (!con->eof && con->fail_end >= con->base && qhil_now() < until &&
            !memchr(con->win.data + (con->fail_end - con->base), '\n',
                    con->base + con->win.len - con->fail_end)) {
-        struct pollfd pfd = {.fd = con->fd, .events = POLLIN};
+        int rc = con_poll(con, POLLIN, until, err);
 
-        if (poll(&pfd, 1, qhil_deadline_poll_ms(deadline)) <= 0 ||
-            con_read(con, NULL) < 0) {
+        if (rc == QHIL_ECANCELED) {
+            return rc;
+        }
+        if (rc <= 0 || con_read(con, NULL) < 0) {
             break;
         }
     }
+    return QHIL_EOK;
 }
 
-static int con_failed_error(qhil_console *con, qhil_error *err)
+static int con_failed_error(qhil_console *con, int64_t deadline,
+                            qhil_error *err)
 {
+    const con_pattern *p = &con->fails[con->fail_index];
     uint64_t start = con->fail_start;
     uint64_t end = con->fail_end;
     uint64_t ls = start < con->base ? con->base : start;
@@ -450,7 +825,18 @@ static int con_failed_error(qhil_console *con, qhil_error *err)
     char *text;
     int rc;
 
-    con_settle_fail(con);
+    if (p->error) {
+        char msg[256];
+
+        con_pcre2_message(p->error, msg, sizeof(msg));
+        return qhil_error_set(err, QHIL_EPATTERN,
+                              "fail pattern \"%s\" could not be matched: %s",
+                              p->source, msg);
+    }
+    rc = con_settle_fail(con, deadline, err);
+    if (rc < 0) {
+        return rc;
+    }
     /* Quote the whole line the match is on. */
     while (ls > con->base && start - ls < 200 &&
            con->win.data[ls - 1 - con->base] != '\n') {
@@ -464,10 +850,17 @@ static int con_failed_error(qhil_console *con, qhil_error *err)
     text = con_excerpt(con, ls, le, 400);
     rc = qhil_error_set(err, QHIL_EMATCH,
                         "fail pattern \"%s\" matched console line \"%s\"",
-                        con->fails[con->fail_index].source,
-                        text ? text : "");
+                        p->source, text ? text : "");
     free(text);
     return rc;
+}
+
+static int con_over_error(const qhil_console *con, qhil_error *err)
+{
+    return qhil_error_set(err, QHIL_ELIMIT,
+                          "console output over %llu bytes (the log keeps "
+                          "its head and its last bytes)",
+                          (unsigned long long)con->log_limit);
 }
 
 static int con_eof_error(const qhil_console *con, qhil_error *err)
@@ -492,7 +885,10 @@ int qhil_console_dispatch(qhil_console *con, qhil_error *err)
         }
     }
     if (con->failed) {
-        return con_failed_error(con, err);
+        return con_failed_error(con, qhil_now(), err);
+    }
+    if (con->over) {
+        return con_over_error(con, err);
     }
     if (con->eof) {
         return con_eof_error(con, err);
@@ -501,46 +897,64 @@ int qhil_console_dispatch(qhil_console *con, qhil_error *err)
 }
 
 /* Kick the guest's input path if it has been quiet since a send. */
-static void con_maybe_kick(qhil_console *con, int64_t now)
+static void con_maybe_kick(qhil_console *con, int64_t now, int64_t deadline)
 {
-    if (!con->kick || !con->last_send || now - con->last_send > CON_KICK_SPAN)
-    {
+    if (!con->kick || !con->last_send || now - con->last_send > CON_KICK_SPAN ||
+        now >= deadline) {
         return;
     }
     if (now - con->last_activity >= CON_KICK_QUIET) {
         con->last_activity = now;
-        con->kick(con->kick_data);
+        con->kick(con->kick_data, deadline);
     }
 }
 
-/* Wait for input until deadline (or the next kick time), then read. */
-static int con_pump(qhil_console *con, int64_t deadline, qhil_error *err)
+/*
+ * Wait for input until until (or the next kick time), then read.  An
+ * until in the past makes it one non-blocking check.  deadline is the
+ * caller's, for the kick.
+ */
+static int con_pump(qhil_console *con, int64_t until, int64_t deadline,
+                    qhil_error *err)
 {
-    struct pollfd pfd = {.fd = con->fd, .events = POLLIN};
     int64_t now = qhil_now();
-    int64_t until = deadline;
-    int n;
+    int rc;
 
-    if (con->kick && con->last_send && now - con->last_send <= CON_KICK_SPAN
-        && con->last_activity + CON_KICK_QUIET < until) {
+    if (con->kick && con->last_send && now - con->last_send <= CON_KICK_SPAN &&
+        con->last_activity + CON_KICK_QUIET < until) {
         until = con->last_activity + CON_KICK_QUIET;
     }
-    n = poll(&pfd, 1, qhil_deadline_poll_ms(until));
-    if (n < 0 && errno != EINTR) {
-        return qhil_error_set(err, -errno, "console poll: %s",
-                              strerror(errno));
+    rc = con_poll(con, POLLIN, until, err);
+    if (rc < 0) {
+        return rc;
     }
-    if (n > 0) {
+    if (rc > 0) {
         return con_read(con, err);
     }
-    con_maybe_kick(con, qhil_now());
+    con_maybe_kick(con, qhil_now(), deadline);
     return QHIL_EOK;
+}
+
+static int con_timeout_error(const qhil_console *con, const char *pattern,
+                             qhil_error *err)
+{
+    if (con->dropped) {
+        return qhil_error_set(err, QHIL_ETIMEDOUT,
+                              "pattern \"%s\" not seen before the deadline "
+                              "(%llu bytes of output were dropped unmatched: "
+                              "more than 8 MiB came between two matches)",
+                              pattern, (unsigned long long)con->dropped);
+    }
+    return qhil_error_set(err, QHIL_ETIMEDOUT,
+                          "pattern \"%s\" not seen before the deadline",
+                          pattern);
 }
 
 int qhil_console_expect(qhil_console *con, const char *pattern,
                         int64_t deadline, char **matched, qhil_error *err)
 {
     con_pattern pat;
+    bool last = false;
     int rc;
 
     if (matched) {
@@ -550,51 +964,75 @@ int qhil_console_expect(qhil_console *con, const char *pattern,
     if (rc < 0) {
         return rc;
     }
-    for (;;) {
-        uint64_t start;
-        uint64_t end;
+    /* Bytes already in the socket count, whatever the deadline. */
+    rc = con->eof ? QHIL_EOK : con_read(con, err);
+    while (rc == QHIL_EOK) {
+        uint64_t start = 0;
+        uint64_t end = 0;
+        enum con_match r;
+        int64_t until = deadline;
 
         if (con->expect_pos > pat.scan) {
             pat.scan = con->expect_pos; /* window cap dropped bytes */
         }
-        if (con_try(con, &pat, &start, &end) == CON_MATCH &&
-            (!con->failed || end <= con->fail_end)) {
-            con->expect_pos = end;
-            if (matched) {
-                *matched = con_excerpt(con, start, end, SIZE_MAX / 8);
-            }
-            rc = QHIL_EOK;
+        r = con_try(con, &pat, &start, &end);
+        if (r == CON_ERROR) {
+            char msg[256];
+
+            con_pcre2_message(pat.error, msg, sizeof(msg));
+            rc = qhil_error_set(err, QHIL_EPATTERN,
+                                "pattern \"%s\" could not be matched: %s",
+                                pattern, msg);
             break;
         }
-        if (con->failed) {
-            rc = con_failed_error(con, err);
+        if (r == CON_MATCH && (!con->failed || end <= con->fail_end) &&
+            end <= con->log_limit) {
+            int64_t now = qhil_now();
+
+            /* A fail pattern that might still end first in the stream
+             * is given its chance: the stream decides, not the reads. */
+            if (!con->failed && !con->eof && !last &&
+                con_fails_pending(con, end) &&
+                now - con->last_rx < CON_SETTLE) {
+                until = con->last_rx + CON_SETTLE;
+                if (until > deadline) {
+                    until = deadline;
+                }
+            } else {
+                con->expect_pos = end;
+                if (matched) {
+                    *matched = con_excerpt(con, start, end, SIZE_MAX / 8);
+                }
+                break;
+            }
+        }
+        /* Likewise a partial match of ours that might still end before
+         * the fail match. */
+        if (con->failed && r == CON_PARTIAL && pat.scan <= con->fail_end &&
+            !last && qhil_now() - con->last_rx < CON_SETTLE) {
+            until = con->last_rx + CON_SETTLE;
+            if (until > deadline) {
+                until = deadline;
+            }
+        } else if (con->failed) {
+            rc = con_failed_error(con, deadline, err);
+            break;
+        }
+        if (con->over) {
+            rc = con_over_error(con, err);
             break;
         }
         if (con->eof) {
             rc = con_eof_error(con, err);
             break;
         }
-        if (qhil_now() >= deadline) {
-            if (con->dropped) {
-                rc = qhil_error_set(err, QHIL_ETIMEDOUT,
-                                    "pattern \"%s\" not seen before the "
-                                    "deadline (%llu bytes of output were "
-                                    "dropped unmatched: more than 8 MiB "
-                                    "came between two matches)",
-                                    pattern,
-                                    (unsigned long long)con->dropped);
-            } else {
-                rc = qhil_error_set(err, QHIL_ETIMEDOUT,
-                                    "pattern \"%s\" not seen before the "
-                                    "deadline",
-                                    pattern);
-            }
+        if (last) {
+            rc = con_timeout_error(con, pattern, err);
             break;
         }
-        rc = con_pump(con, deadline, err);
-        if (rc < 0) {
-            break;
-        }
+        /* Past the deadline: one more non-blocking read and try. */
+        last = qhil_now() >= deadline;
+        rc = con_pump(con, until, deadline, err);
     }
     con_pattern_release(&pat);
     return rc;
@@ -602,19 +1040,25 @@ int qhil_console_expect(qhil_console *con, const char *pattern,
 
 int qhil_console_wait(qhil_console *con, int64_t deadline, qhil_error *err)
 {
+    bool last = false;
+
     for (;;) {
         int rc;
 
         if (con->failed) {
-            return con_failed_error(con, err);
+            return con_failed_error(con, deadline, err);
+        }
+        if (con->over) {
+            return con_over_error(con, err);
         }
         if (con->eof) {
             return con_eof_error(con, err);
         }
-        if (qhil_now() >= deadline) {
+        if (last) {
             return QHIL_EOK;
         }
-        rc = con_pump(con, deadline, err);
+        last = qhil_now() >= deadline;
+        rc = con_pump(con, deadline, deadline, err);
         if (rc < 0) {
             return rc;
         }
@@ -628,8 +1072,8 @@ int qhil_console_send(qhil_console *con, const void *data, size_t len,
     size_t off = 0;
 
     while (off < len) {
-        struct pollfd pfd = {.fd = con->fd, .events = POLLOUT};
         ssize_t n = send(con->fd, p + off, len - off, MSG_NOSIGNAL);
+        int rc;
 
         if (n >= 0) {
             off += (size_t)n;
@@ -648,17 +1092,18 @@ int qhil_console_send(qhil_console *con, const void *data, size_t len,
         }
         /* The guest is not reading: keep draining its output meanwhile
          * so neither side can block the other. */
-        pfd.events = POLLOUT | POLLIN;
-        if (poll(&pfd, 1, qhil_deadline_poll_ms(deadline)) == 0 &&
-            qhil_now() >= deadline) {
+        rc = con_poll(con, POLLOUT | POLLIN, deadline, err);
+        if (rc < 0) {
+            return rc;
+        }
+        if (rc == 0 && qhil_now() >= deadline) {
             return qhil_error_set(err, QHIL_ETIMEDOUT,
                                   "console input not taken before the "
                                   "deadline (%zu of %zu bytes sent)",
                                   off, len);
         }
-        if (pfd.revents & POLLIN) {
-            int rc = con_read(con, err);
-
+        if (rc & POLLIN) {
+            rc = con_read(con, err);
             if (rc < 0) {
                 return rc;
             }
@@ -667,7 +1112,7 @@ int qhil_console_send(qhil_console *con, const void *data, size_t len,
     con->last_send = qhil_now();
     con->last_activity = con->last_send;
     if (con->kick) {
-        con->kick(con->kick_data);
+        con->kick(con->kick_data, deadline);
     }
     return QHIL_EOK;
 }

@@ -534,15 +534,20 @@ int qhil_machine_shutdown(qhil_machine *m, qhil_error *err)
     return QHIL_EOK;
 }
 
-static void machine_kick(void *data)
+static void machine_kick(void *data, int64_t deadline)
 {
     qhil_machine *m = data;
+    int64_t until = qhil_deadline_in(100 * QHIL_MSEC);
     uint64_t id;
 
+    /* Never past the console caller's deadline. */
+    if (until > deadline) {
+        until = deadline;
+    }
     /* Drain replies of earlier kicks, then poke the main loop. */
     qhil_qmp_dispatch(m->qmp, NULL);
-    if (qhil_qmp_send(m->qmp, "query-status", NULL, &id,
-                      qhil_deadline_in(100 * QHIL_MSEC), NULL) == QHIL_EOK) {
+    if (qhil_qmp_send(m->qmp, "query-status", NULL, &id, until, NULL) ==
+        QHIL_EOK) {
         qhil_qmp_forget(m->qmp, id);
     }
 }
@@ -845,5 +850,5 @@ void qhil_machine_set_cancel_fd(qhil_machine *m, int fd)
     if (m->qtest) {
         qhil_qtest_set_cancel_fd(m->qtest, fd);
     }
-    /* TODO(merge): console */
+    qhil_console_set_cancel_fd(m->console, fd);
 }

@@ -596,6 +596,9 @@ static void run_step(test_run *tr, size_t idx)
         test_interrupted(tr, idx);
     } else if (rc == QHIL_EEOF) {
         test_machine_lost(tr, idx, &e);
+    } else if (rc == QHIL_EPATTERN) {
+        /* PCRE2 could not run a pattern: no verdict on the guest. */
+        test_failed(tr, QHIL_ERROR, idx, e.message);
     } else if (rc < 0) {
         test_failed(tr, QHIL_FAIL, idx, msg ? msg : e.message);
     }

@@ -22,6 +22,7 @@
 #include <pcre2.h>
 
 #include <qhil/clock.h>
+#include <qhil/console.h>
 #include <qhil/suite.h>
 
 #include "image.h"
@@ -142,28 +143,22 @@ void qhil_suite_free(qhil_suite *suite)
 
 /* ---- values ---- */
 
-/* Compile pattern with the flags the console matcher uses. */
+/* Compile pattern exactly as the console matcher does, with its
+ * refusals, so a suite is refused when it is loaded. */
 static int check_pattern(parser *p, const yaml_node_t *node,
                          const char *field, const char *pattern)
 {
-    PCRE2_UCHAR msg[256];
-    PCRE2_SIZE offset = 0;
-    pcre2_code *re;
-    int code = 0;
+    qhil_error e;
+    int rc;
 
-    re = pcre2_compile((PCRE2_SPTR)pattern, PCRE2_ZERO_TERMINATED,
-                       PCRE2_MULTILINE, &code, &offset, NULL);
-    if (re) {
-        pcre2_code_free(re);
-        return QHIL_EOK;
+    qhil_error_init(&e);
+    rc = qhil_console_pattern_check(pattern, &e);
+    if (rc < 0) {
+        rc = qhil_yaml_fail(&p->y, node, field, p->err, rc, "%s",
+                            e.message ? e.message : "invalid pattern");
     }
-    if (pcre2_get_error_message(code, msg, sizeof(msg)) < 0) {
-        /* Truncated or unknown code: msg still holds a usable prefix. */
-        msg[sizeof(msg) - 1] = '\0';
-    }
-    return qhil_yaml_fail(&p->y, node, field, p->err, QHIL_EINVAL,
-                          "invalid pattern \"%s\": %s at offset %zu",
-                          pattern, (const char *)msg, (size_t)offset);
+    qhil_error_release(&e);
+    return rc;
 }
 
 static int load_pattern(parser *p, const yaml_node_t *node,

@@ -8,15 +8,28 @@
  * expect() matches a PCRE2 pattern against the stream incrementally:
  * each expect starts where the previous match ended, so no byte is
  * matched twice and none is skipped, whatever the read boundaries were.
- * Between reads the matcher remembers how far it has looked (PCRE2
- * partial matching says where a match could still begin), so a long
- * output is not rescanned on every read.  Patterns are compiled with
- * PCRE2_MULTILINE: ^ and $ match at line starts and ends.
+ * A match is reported only once no later byte could change it: the result
+ * is what PCRE2 gives run once on the whole log from the previous match
+ * end (bytes before it visible to lookbehinds and ^).  So $, \z, \b, a
+ * lookahead or a greedy repeat at the end of the output received so far
+ * waits for the next byte (or the end of the stream).  Between reads the
+ * matcher remembers how far it has looked (PCRE2 partial matching says
+ * where a match could still begin), so a long output is not rescanned on
+ * every read.  Patterns are compiled with PCRE2_MULTILINE (^ and $ match
+ * at line starts and ends); (*UTF) patterns also with
+ * PCRE2_MATCH_INVALID_UTF, so invalid UTF-8 from the guest never matches
+ * and never makes an error.  See qhil_console_pattern_check for what is
+ * refused.
  *
  * Fail patterns ("Kernel panic", "HardFault") are watched on all output.
- * The first one that matches makes the current and every later expect()
- * or wait() return QHIL_EMATCH, unless the expected pattern completed
- * first in the stream.
+ * The first one that matches makes the current and every later expect(),
+ * wait() or dispatch() return QHIL_EMATCH, unless the expected pattern
+ * completed first in the stream.  A match-time error (PCRE2's match,
+ * depth or heap limit) ends an expect with QHIL_EPATTERN; for a fail
+ * pattern it is sticky like a hit.
+ *
+ * Output is capped per console (qhil_console_set_log_limit).  Waits can be
+ * interrupted through a file descriptor (qhil_console_set_cancel_fd).
  */
 #ifndef QHIL_CONSOLE_H
 #define QHIL_CONSOLE_H
@@ -34,8 +47,11 @@ typedef struct qhil_console qhil_console;
 
 /*
  * Wrap a connected socket.  Takes ownership of fd: qhil_console_free
- * closes it, and a failing call closes it before returning.  log_path: file to append
- * every received byte to (created 0644), or NULL for no log.
+ * closes it, and a failing call closes it before returning.  log_path:
+ * file to write every received byte to, or NULL for no log.  It must not
+ * exist: it is created 0644 with O_EXCL|O_NOFOLLOW, so a file or symlink
+ * planted there is never followed or truncated (the error names it).
+ * The log is capped, see qhil_console_set_log_limit.
  */
 int qhil_console_new(int fd, const char *log_path, qhil_console **out,
                      qhil_error *err);
@@ -44,19 +60,32 @@ int qhil_console_new(int fd, const char *log_path, qhil_console **out,
 void qhil_console_free(qhil_console *con);
 
 /*
- * Add a fail pattern (PCRE2).  QHIL_EINVAL with the compiler's message
- * and offset when it does not compile.  It applies to output received
- * from now on.
+ * Check that pattern compiles with exactly the console's options and is
+ * not refused: \G, (*COMMIT), (*NOTEMPTY_ATSTART), the (*CRLF), (*ANY)
+ * and (*ANYCRLF) newline conventions, and lookbehinds longer than 255
+ * characters (the context kept before the scan position).  QHIL_EOK, or
+ * QHIL_EINVAL with 'invalid pattern "P": ...' (the compiler's message and
+ * offset, or the reason for the refusal).  Does not block.
+ */
+int qhil_console_pattern_check(const char *pattern, qhil_error *err);
+
+/*
+ * Add a fail pattern (PCRE2).  QHIL_EINVAL as qhil_console_pattern_check,
+ * prefixed "fail_on".  It applies to output received from now on.
  */
 int qhil_console_add_fail_pattern(qhil_console *con, const char *pattern,
                                   qhil_error *err);
 
 /*
  * Wait until pattern matches output received since the last match, or
- * deadline.  *matched (may be NULL): the matched text, malloc'ed, caller
- * frees, made printable like qhil_console_tail.  Returns QHIL_ETIMEDOUT, QHIL_EMATCH (a fail pattern matched),
- * QHIL_EEOF (the other end closed: the machine is gone), QHIL_EINVAL (bad
- * pattern).  Blocks until deadline at most.
+ * deadline.  *matched (may be NULL): the matched text (from \K if the
+ * pattern has one), malloc'ed, caller frees, made printable like
+ * qhil_console_tail.  Returns QHIL_ETIMEDOUT, QHIL_EMATCH (a fail pattern
+ * matched), QHIL_EPATTERN (a match-time error of this or of a fail
+ * pattern, with PCRE2's message), QHIL_EEOF (the other end closed: the
+ * machine is gone), QHIL_EINVAL (bad or refused pattern), QHIL_ECANCELED.
+ * Bytes already in the socket are always read and tried, even when
+ * deadline has passed.  Blocks until deadline at most.
  */
 int qhil_console_expect(qhil_console *con, const char *pattern,
                         int64_t deadline, char **matched, qhil_error *err);
@@ -70,11 +99,13 @@ int qhil_console_send(qhil_console *con, const void *data, size_t len,
 
 /*
  * Receive and watch output until deadline.  Returns QHIL_EOK at the
- * deadline, or QHIL_EMATCH / QHIL_EEOF as soon as that happens.
+ * deadline (after one last non-blocking read), or QHIL_EMATCH /
+ * QHIL_EPATTERN / QHIL_EEOF / QHIL_ECANCELED as soon as that happens.
  */
 int qhil_console_wait(qhil_console *con, int64_t deadline, qhil_error *err);
 
-/* Non-blocking: read whatever is there.  QHIL_EOK, or EMATCH/EEOF. */
+/* Non-blocking: read whatever is there.  QHIL_EOK, or EMATCH, EPATTERN,
+ * EEOF. */
 int qhil_console_dispatch(qhil_console *con, qhil_error *err);
 
 /*
@@ -82,9 +113,10 @@ int qhil_console_dispatch(qhil_console *con, qhil_error *err);
  * 100 ms of silence in the 2 s after a send while expect() waits.  A
  * machine uses it to wake QEMU's main loop, which otherwise may leave
  * input unread for a while after a guest re-enables its UART receiver.
- * A failing hook is ignored.
+ * deadline is the caller's: the hook must return by then.  A failing hook
+ * is ignored.
  */
-typedef void (*qhil_console_kick_fn)(void *data);
+typedef void (*qhil_console_kick_fn)(void *data, int64_t deadline);
 void qhil_console_set_kick(qhil_console *con, qhil_console_kick_fn fn,
                            void *data);
 
@@ -104,6 +136,27 @@ uint64_t qhil_console_dropped(const qhil_console *con);
 
 /* Total bytes received so far. */
 uint64_t qhil_console_received(const qhil_console *con);
+
+/*
+ * Cap the console output of this console at max_bytes (0: the default,
+ * 64 MiB).  Past the cap, expect (unless its match ends within the cap),
+ * wait and dispatch return QHIL_ELIMIT "console output over N bytes",
+ * every time.  The log file keeps its head as the bytes come (up to the
+ * cap minus 1 MiB) and the last 1 MiB, written when the console is freed
+ * after a line "[qhil: N bytes of console output dropped here]".  Set it
+ * before output arrives for the file to use it; the cap on output
+ * applies whenever it is set.
+ */
+void qhil_console_set_log_limit(qhil_console *con, uint64_t max_bytes);
+
+/*
+ * Interrupt waits: while fd >= 0 is set, any wait of the console (expect,
+ * wait, send, the settle before a fail message) returns QHIL_ECANCELED
+ * ("interrupted") as soon as fd is readable (or hung up).  The console
+ * never reads or closes fd; the caller keeps it open while it is set.
+ * -1 turns it off.
+ */
+void qhil_console_set_cancel_fd(qhil_console *con, int fd);
 
 /* The socket, for poll(); borrowed. */
 int qhil_console_fd(const qhil_console *con);

@@ -146,6 +146,31 @@ scenario_fail_on_is_immediate() {
     no_qemu_left
 }
 
+# "$" is a line end, not the end of a read: the echo of "echo 12345678"
+# comes a character at a time, and "echo 1234$" must never match it.
+scenario_dollar_waits_for_line_end() {
+    run 1 run -o "$work/r" "$suites/dollar-at-read-boundary.yaml"
+    local i
+    for i in 1 2 3 4 5; do
+        has "^FAIL +boundary-$i "
+    done
+    has 'expect "echo 1234\$"'
+    has 'pattern not seen within 1s'
+    has '^PASS +whole-line '
+    has '^1 passed, 5 failed$'
+    no_qemu_left
+}
+
+# A match-time error of a fail pattern is an error verdict that names the
+# pattern and PCRE2's message, not a pass that stopped watching.
+scenario_fail_on_match_error() {
+    run 1 run -o "$work/r" "$suites/fail-on-match-error.yaml"
+    has '^ERROR +backtracking '
+    has 'fail pattern "\(a\+\)\+c\|FATAL" could not be matched: match limit exceeded'
+    lacks '^PASS'
+    no_qemu_left
+}
+
 scenario_qmp_rejected() {
     run 1 run -o "$work/r" "$suites/fail-qmp-rejected.yaml"
     has '^FAIL +rejected '
