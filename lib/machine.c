@@ -1,8 +1,9 @@
 /*
  * machine.c - QEMU lifecycle: spawn with socketpairs, handshake, stop.
  *
- * launch:   create qemu.log, console.log, qemu.pid in the run folder
- *           (O_EXCL|O_NOFOLLOW: never a file that is already there) ->
+ * launch:   create qemu.log and qemu.pid in the run folder (O_EXCL|
+ *           O_NOFOLLOW: never a file that is already there; the console
+ *           creates console.log so too) ->
  *           socketpair x2 (x3 with QTest), a pipe for QEMU's stdout and
  *           stderr -> spawn under a guard (proc.c; fds 3 = QMP,
  *           4 = console, 5 = QTest) -> close our copies of QEMU's ends
@@ -607,22 +608,6 @@ static int machine_create(const char *path, int *fd_out, qhil_error *err)
     return QHIL_EOK;
 }
 
-/* path is still the regular file open as fd (no symlink, no other). */
-static int machine_same_file(int fd, const char *path, qhil_error *err)
-{
-    struct stat a;
-    struct stat b;
-
-    if (fstat(fd, &a) < 0 || lstat(path, &b) < 0 || !S_ISREG(b.st_mode) ||
-        a.st_dev != b.st_dev || a.st_ino != b.st_ino) {
-        return qhil_error_set(err, QHIL_EIO,
-                              "%s was replaced while QEMU started; qhil "
-                              "writes only into files it created",
-                              path);
-    }
-    return QHIL_EOK;
-}
-
 /* QEMU's pid into the qemu.pid created at launch, for people and
  * scripts that look after stray processes (kill -- -PID ends its
  * group); failing to write it is not fatal. */
@@ -649,7 +634,6 @@ int qhil_machine_launch(const qhil_machine_opts *opts, qhil_machine **out,
     int qt_sv[2] = {-1, -1};
     int log_fd = -1;
     int pid_fd = -1;
-    int con_fd = -1;
     char **argv = NULL;
     size_t argc = 0;
     size_t n_wiring;
@@ -712,13 +696,10 @@ int qhil_machine_launch(const qhil_machine_opts *opts, qhil_machine **out,
         argv[argc++] = (char *)machine_qtest_accel[i];
     }
 
-    /* Every file is new: the run folder is the caller's fresh one. */
+    /* Every file is new: the run folder is the caller's fresh one (the
+     * console creates console.log the same way, with its own logcap). */
     rc = machine_log_open(&m->log, m->qemu_log, opts->log_limit, &log_fd,
                           err);
-    if (rc < 0) {
-        goto fail;
-    }
-    rc = machine_create(m->console_log, &con_fd, err);
     if (rc < 0) {
         goto fail;
     }
@@ -779,14 +760,6 @@ int qhil_machine_launch(const qhil_machine_opts *opts, qhil_machine **out,
     if (rc < 0) {
         goto fail;
     }
-    /* The console opens console.log by its path: it must still be the
-     * file created above, not something swapped in meanwhile. */
-    rc = machine_same_file(con_fd, m->console_log, err);
-    close(con_fd);
-    con_fd = -1;
-    if (rc < 0) {
-        goto fail;
-    }
     qhil_console_set_kick(m->console, machine_kick, m);
     if (qtest) {
         rc = qhil_qtest_new(qt_sv[0], &m->qtest, err);
@@ -835,9 +808,6 @@ fail:
     }
     if (pid_fd >= 0) {
         close(pid_fd);
-    }
-    if (con_fd >= 0) {
-        close(con_fd);
     }
     free(argv);
     qhil_machine_free(m);
