@@ -673,10 +673,24 @@ static void run_test(const qhil_suite *suite, const qhil_test *test,
         goto done;
     }
     mo.argv = (const char *const *)targv;
-    /* TODO(merge): mo.deadline = tr.test_deadline */
+    /* Starting QEMU is part of the test's time. */
+    mo.deadline = tr.test_deadline;
     rc = qhil_machine_launch(&mo, &tr.m, &e);
     if (rc < 0 && run_canceled(opts)) {
         test_interrupted(&tr, 0);
+        goto done;
+    }
+    if (rc < 0 && tr.test_deadline && qhil_now() >= tr.test_deadline) {
+        char dur[32];
+        char *msg = NULL;
+
+        fmt_duration(test->timeout_ns, dur, sizeof(dur));
+        if (asprintf(&msg, "test timeout after %s, while QEMU started: %s",
+                     dur, e.message ? e.message : "not ready") < 0) {
+            msg = NULL;
+        }
+        test_failed(&tr, QHIL_FAIL, 0, msg ? msg : "test timeout");
+        free(msg);
         goto done;
     }
     if (rc < 0) {
@@ -700,6 +714,12 @@ static void run_test(const qhil_suite *suite, const qhil_test *test,
             break;
         }
         run_step(&tr, i + 1);
+        /* QEMU's own output over its cap fails the test where it
+         * happened (the console's cap comes back from its calls). */
+        if (res->verdict == QHIL_PASS &&
+            qhil_machine_log_check(tr.m, &e) == QHIL_ELIMIT) {
+            test_failed(&tr, QHIL_FAIL, i + 1, e.message);
+        }
     }
     if (res->verdict != QHIL_PASS) {
         /* Catch what the guest printed up to the failure. */
@@ -713,6 +733,11 @@ done:
         /* The shutdown talks QMP too, and must not be cut short. */
         qhil_machine_set_cancel_fd(tr.m, -1);
         qhil_machine_shutdown(tr.m, NULL);
+        /* What QEMU wrote while it stopped counts too. */
+        if (res->verdict == QHIL_PASS &&
+            qhil_machine_log_check(tr.m, &e) == QHIL_ELIMIT) {
+            test_failed(&tr, QHIL_FAIL, 0, e.message);
+        }
         qhil_machine_free(tr.m);
     }
     free(targv);
