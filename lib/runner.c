@@ -675,6 +675,7 @@ static void run_test(const qhil_suite *suite, const qhil_test *test,
     mo.argv = (const char *const *)targv;
     /* Starting QEMU is part of the test's time. */
     mo.deadline = tr.test_deadline;
+    mo.log_limit = test->qemu_log_limit;
     rc = qhil_machine_launch(&mo, &tr.m, &e);
     if (rc < 0 && run_canceled(opts)) {
         test_interrupted(&tr, 0);
@@ -697,6 +698,8 @@ static void run_test(const qhil_suite *suite, const qhil_test *test,
         test_failed(&tr, QHIL_ERROR, 0, e.message);
         goto done;
     }
+    qhil_console_set_log_limit(qhil_machine_console(tr.m),
+                               test->console_limit);
     if (opts->has_cancel) {
         qhil_machine_set_cancel_fd(tr.m, opts->cancel_fd);
     }

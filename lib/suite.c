@@ -33,11 +33,12 @@
 
 static const char *const top_keys[] = {
     "name", "device_type", "images", "timeout", "fail_on", "context",
-    "qtest", "accel", "trace", "tests", NULL,
+    "qtest", "accel", "trace", "limits", "tests", NULL,
 };
 static const char *const test_keys[] = {
-    "name", "timeout", "fail_on", "trace", "steps", NULL,
+    "name", "timeout", "fail_on", "trace", "limits", "steps", NULL,
 };
+static const char *const limits_keys[] = {"console", "qemu_log", NULL};
 static const char *const read_keys[] = {
     "addr", "size", "expect", "mask", NULL,
 };
@@ -69,6 +70,8 @@ typedef struct parser {
     size_t n_fail_on;
     char **trace;    /* suite-level trace patterns, likewise */
     size_t n_trace;
+    uint64_t console_limit;  /* suite-level limits, 0 = the default */
+    uint64_t qemu_log_limit;
     json_t *names;   /* test name -> line, for the uniqueness check */
     qhil_error *err;
 } parser;
@@ -76,6 +79,96 @@ typedef struct parser {
 static int nomem(parser *p)
 {
     return qhil_error_set(p->err, QHIL_ENOMEM, "out of memory");
+}
+
+#define LIMIT_MIN ((uint64_t)4 << 10)  /* 4 KiB: room for head and tail */
+#define LIMIT_MAX ((uint64_t)64 << 30) /* 64 GiB */
+
+/*
+ * A size in bytes: "65536", "512KiB", "64MiB", "1GiB" (binary units
+ * only, so that "1MB" cannot be misread), between LIMIT_MIN and
+ * LIMIT_MAX.
+ */
+static int load_size(parser *p, const yaml_node_t *node, const char *field,
+                     uint64_t *out)
+{
+    static const struct {
+        const char *suffix;
+        unsigned shift;
+    } units[] = {{"", 0}, {"B", 0}, {"KiB", 10}, {"MiB", 20}, {"GiB", 30}};
+    const char *s;
+    char *end = NULL;
+    unsigned long long v = 0;
+    size_t i;
+
+    if (!node || node->type != YAML_SCALAR_NODE || qhil_yaml_is_null(node)) {
+        return qhil_yaml_fail(&p->y, node, field, p->err, QHIL_EINVAL,
+                              "expected a size such as 64MiB or 512KiB, "
+                              "got %s",
+                              qhil_yaml_kind(node));
+    }
+    s = qhil_yaml_scalar(node, NULL);
+    errno = 0;
+    if (*s >= '0' && *s <= '9') {
+        v = strtoull(s, &end, 10);
+    }
+    for (i = 0; end && errno == 0 && i < QHIL_ARRAY_SIZE(units); i++) {
+        if (strcmp(end, units[i].suffix) == 0) {
+            if (v > (LIMIT_MAX >> units[i].shift)) {
+                break;
+            }
+            v <<= units[i].shift;
+            if (v < LIMIT_MIN) {
+                break;
+            }
+            *out = v;
+            return QHIL_EOK;
+        }
+    }
+    return qhil_yaml_fail(&p->y, node, field, p->err, QHIL_EINVAL,
+                          "expected a size from 4KiB to 64GiB such as "
+                          "64MiB (units: B, KiB, MiB, GiB), got '%s'",
+                          s);
+}
+
+/* limits: {console: SIZE, qemu_log: SIZE}; either may be left out. */
+static int load_limits(parser *p, const yaml_node_t *node, const char *field,
+                       uint64_t *console, uint64_t *qemu_log)
+{
+    const yaml_node_t *v;
+    char *sub;
+    int rc;
+
+    rc = qhil_yaml_want_mapping(&p->y, node, field,
+                                "a mapping with console and/or qemu_log "
+                                "sizes",
+                                p->err);
+    if (rc < 0) {
+        return rc;
+    }
+    rc = qhil_yaml_check_keys(&p->y, node, field, limits_keys, p->err);
+    if (rc < 0) {
+        return rc;
+    }
+    v = qhil_yaml_get(&p->y, node, "console");
+    if (v) {
+        sub = qhil_field(field, ".console");
+        rc = sub ? load_size(p, v, sub, console) : nomem(p);
+        free(sub);
+        if (rc < 0) {
+            return rc;
+        }
+    }
+    v = qhil_yaml_get(&p->y, node, "qemu_log");
+    if (v) {
+        sub = qhil_field(field, ".qemu_log");
+        rc = sub ? load_size(p, v, sub, qemu_log) : nomem(p);
+        free(sub);
+        if (rc < 0) {
+            return rc;
+        }
+    }
+    return QHIL_EOK;
 }
 
 /* ---- freeing ---- */
@@ -1092,6 +1185,19 @@ static int load_test(parser *p, const yaml_node_t *node, const char *field,
             goto cleanup;
         }
     }
+    t->console_limit = p->console_limit;
+    t->qemu_log_limit = p->qemu_log_limit;
+    v = qhil_yaml_get(&p->y, node, "limits");
+    if (v) {
+        free(sub);
+        sub = qhil_field(field, ".limits");
+        rc = sub ? load_limits(p, v, sub, &t->console_limit,
+                               &t->qemu_log_limit)
+                 : nomem(p);
+        if (rc < 0) {
+            goto cleanup;
+        }
+    }
     rc = copy_strv(p, p->trace, p->n_trace, &t->trace, &t->n_trace);
     if (rc < 0) {
         goto cleanup;
@@ -1620,6 +1726,14 @@ static int load_suite(parser *p)
     v = qhil_yaml_get(&p->y, root, "trace");
     if (v) {
         rc = load_traces(p, v, "trace", &p->trace, &p->n_trace);
+        if (rc < 0) {
+            return rc;
+        }
+    }
+    v = qhil_yaml_get(&p->y, root, "limits");
+    if (v) {
+        rc = load_limits(p, v, "limits", &p->console_limit,
+                         &p->qemu_log_limit);
         if (rc < 0) {
             return rc;
         }

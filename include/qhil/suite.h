@@ -124,6 +124,8 @@ typedef struct qhil_test {
     size_t n_trace;
     qhil_step *steps;
     size_t n_steps;
+    uint64_t console_limit;  /* console.log bytes allowed, 0 = 64 MiB */
+    uint64_t qemu_log_limit; /* qemu.log bytes allowed, 0 = 64 MiB */
 } qhil_test;
 
 typedef struct qhil_suite_image {

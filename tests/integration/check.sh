@@ -171,6 +171,32 @@ scenario_fail_on_match_error() {
     no_qemu_left
 }
 
+scenario_log_limits() {
+    run 1 run -o "$work/r" "$suites/log-limits.yaml"
+    has '^FAIL +console-flood '
+    has 'console output over 4096 bytes'
+    has '^FAIL +qemu-log-flood '
+    has 'QEMU output over 4096 bytes'
+    has '^PASS +within-limits '
+    has '^1 passed, 2 failed$'
+    local con qlog
+    con="$(test_dir console-flood)/console.log"
+    qlog="$(test_dir qemu-log-flood)/qemu.log"
+    # Head, marker, tail: the banner from the start, the drop line, and
+    # bounded sizes (limit plus the marker line).
+    head -c 200 "$con" | grep -q 'Hello, QEMU!' || fail "console head lost"
+    grep -aq '^\[qhil: [0-9]* bytes of console output dropped here\]$' "$con" ||
+        fail "console.log has no drop marker"
+    [ "$(stat -c %s "$con")" -le 4200 ] || fail "console.log over its cap"
+    grep -aq '^\[qhil: [0-9]* bytes of QEMU output dropped here\]$' "$qlog" ||
+        fail "qemu.log has no drop marker"
+    [ "$(stat -c %s "$qlog")" -le 4200 ] || fail "qemu.log over its cap"
+    [ "$(stat -c %s "$(test_dir within-limits)/qemu.log")" -gt 4200 ] ||
+        fail "the roomy test's qemu.log was cut"
+    lacks 'dropped here' # the summary itself stays short
+    no_qemu_left
+}
+
 scenario_qmp_rejected() {
     run 1 run -o "$work/r" "$suites/fail-qmp-rejected.yaml"
     has '^FAIL +rejected '

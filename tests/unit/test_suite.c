@@ -288,14 +288,14 @@ static void test_unknown_keys(void **state)
     load_bad(HEAD "tests: []\nbogus: 1\n", QHIL_EINVAL, 3,
              "inline.yaml:3:1: unknown key 'bogus' (known: name, "
              "device_type, images, timeout, fail_on, context, qtest, accel, "
-             "trace, tests)",
+             "trace, limits, tests)",
              NULL);
     load_bad(HEAD "tests:\n"
                   "  - name: a\n"
                   "    stpes: []\n",
              QHIL_EINVAL, 4,
              "inline.yaml:4:5: tests[0]: unknown key 'stpes' (known: name, "
-             "timeout, fail_on, trace, steps)",
+             "timeout, fail_on, trace, limits, steps)",
              NULL);
     load_bad(HEAD "context: {cpu: a, memory: 1G}\ntests: []\n", QHIL_EINVAL,
              2, "context: unknown key 'memory' (known: cpu, extra_options)",
@@ -455,6 +455,54 @@ static void test_bad_durations(void **state)
                   "      - expect: {pattern: x, timeout: 2 days}\n",
              QHIL_EINVAL, 5, "tests[0].steps[0].expect.timeout:",
              "unknown unit", NULL);
+}
+
+/* limits: sizes in binary units, suite-wide with a per-test override;
+ * anything else is refused where it stands. */
+static void test_limits(void **state)
+{
+    qhil_suite *s;
+
+    (void)state;
+    s = load_ok(HEAD "limits: {console: 512KiB, qemu_log: 1GiB}\n"
+                     "tests:\n"
+                     "  - name: a\n"
+                     "    steps: [reset]\n"
+                     "  - name: b\n"
+                     "    limits: {console: 65536}\n"
+                     "    steps: [reset]\n");
+    assert_int_equal(s->tests[0].console_limit, 512u << 10);
+    assert_int_equal(s->tests[0].qemu_log_limit, (uint64_t)1 << 30);
+    assert_int_equal(s->tests[1].console_limit, 65536);
+    assert_int_equal(s->tests[1].qemu_log_limit, (uint64_t)1 << 30);
+    qhil_suite_free(s);
+    s = load_ok(HEAD "tests:\n  - name: a\n    steps: [reset]\n");
+    assert_int_equal(s->tests[0].console_limit, 0); /* the default */
+    assert_int_equal(s->tests[0].qemu_log_limit, 0);
+    qhil_suite_free(s);
+
+    load_bad(HEAD "limits: {console: 1MB}\ntests: []\n", QHIL_EINVAL, 2,
+             "inline.yaml:2:19: limits.console: expected a size from 4KiB "
+             "to 64GiB", "got '1MB'", NULL);
+    load_bad(HEAD "limits: {console: 1KiB}\ntests: []\n", QHIL_EINVAL, 2,
+             "limits.console:", "got '1KiB'", NULL);
+    load_bad(HEAD "limits: {qemu_log: 65GiB}\ntests: []\n", QHIL_EINVAL, 2,
+             "limits.qemu_log:", "got '65GiB'", NULL);
+    load_bad(HEAD "limits: {qemu_log: 18446744073709551617}\ntests: []\n",
+             QHIL_EINVAL, 2, "limits.qemu_log:", NULL);
+    load_bad(HEAD "limits: {console: -4KiB}\ntests: []\n", QHIL_EINVAL, 2,
+             "limits.console:", NULL);
+    load_bad(HEAD "limits: {console: [1]}\ntests: []\n", QHIL_EINVAL, 2,
+             "limits.console: expected a size", "got a list", NULL);
+    load_bad(HEAD "limits: {serial: 1MiB}\ntests: []\n", QHIL_EINVAL, 2,
+             "serial", NULL);
+    load_bad(HEAD "limits: 1MiB\ntests: []\n", QHIL_EINVAL, 2, "limits:",
+             NULL);
+    load_bad(HEAD "tests:\n"
+                  "  - name: a\n"
+                  "    limits: {console: 4 KiB}\n"
+                  "    steps: [reset]\n",
+             QHIL_EINVAL, 4, "tests[0].limits.console:", NULL);
 }
 
 static void test_bad_tests(void **state)
@@ -1084,6 +1132,7 @@ int main(void)
         cmocka_unit_test(test_bad_steps),
         cmocka_unit_test(test_bad_patterns),
         cmocka_unit_test(test_bad_durations),
+        cmocka_unit_test(test_limits),
         cmocka_unit_test(test_bad_tests),
         cmocka_unit_test(test_bad_qmp),
         cmocka_unit_test(test_alias_abuse),
