@@ -6,12 +6,14 @@
  *     kernel: firmware/build/mps2-an385/hello.elf
  *   timeout: 10s                       # default per-step timeout
  *   fail_on: [HardFault, "Kernel panic"]   # ends a test at once
+ *   limits: {console: 64MiB, qemu_log: 64MiB}  # per-test log caps
  *   context:                           # job context, if the board allows
  *     extra_options: [-icount, shift=0]
  *   tests:
  *     - name: boots
  *       timeout: 30s                   # whole-test deadline (optional)
  *       fail_on: [...]                 # added to the suite's list
+ *       limits: {console: 1GiB}        # overrides the suite's, per key
  *       steps:
  *         - expect: "Hello, QEMU!"     # PCRE2 pattern
  *         - expect: {pattern: "count=\\d+", timeout: 2s}
