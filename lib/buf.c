@@ -1,6 +1,7 @@
 /*
  * buf.c - the capped growable buffer and a few small fd/string helpers.
  */
+#include <errno.h>
 #include <fcntl.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -135,4 +136,25 @@ int qhil_fd_prepare(int fd)
 char *qhil_strdup0(const char *s)
 {
     return s ? strdup(s) : NULL;
+}
+
+int qhil_file_create(const char *path, int extra_flags, int *fd_out,
+                     qhil_error *err)
+{
+    int fd = open(path,
+                  extra_flags | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
+                  0644);
+
+    *fd_out = fd;
+    if (fd < 0) {
+        int e = errno;
+
+        return qhil_error_set(err, -e, "cannot create %s: %s%s", path,
+                              strerror(e),
+                              e == EEXIST || e == ELOOP
+                                  ? " (qhil never writes into a file that "
+                                    "is already there: use a fresh folder)"
+                                  : "");
+    }
+    return QHIL_EOK;
 }

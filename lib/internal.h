@@ -50,6 +50,15 @@ int qhil_buf_reserve(qhil_buf *b, size_t n);
  * allocation failure) and leave the buffer empty.  Caller frees. */
 char *qhil_buf_steal(qhil_buf *b);
 
+/*
+ * Create path (0644) for writing with O_CREAT | O_EXCL | O_NOFOLLOW |
+ * O_CLOEXEC plus extra_flags (O_WRONLY or O_RDWR, ...): a file or symlink
+ * already there is refused, never followed, truncated or appended to.
+ * *fd_out gets the fd (caller closes).  -errno with a message naming path.
+ */
+int qhil_file_create(const char *path, int extra_flags, int *fd_out,
+                     qhil_error *err);
+
 /* Set fd non-blocking and close-on-exec.  Returns 0 or -errno. */
 int qhil_fd_prepare(int fd);
 

@@ -16,6 +16,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "internal.h"
 #include "logcap.h"
 
 /* Write all of data, retrying short writes; errors end it quietly. */
@@ -38,6 +39,8 @@ static void logcap_put(int fd, const char *data, size_t n)
 int qhil_logcap_init(qhil_logcap *lc, const char *path, uint64_t limit,
                      qhil_error *err)
 {
+    int rc;
+
     memset(lc, 0, sizeof(*lc));
     lc->fd = -1;
     lc->limit = limit ? limit : QHIL_LOGCAP_DEFAULT;
@@ -45,17 +48,10 @@ int qhil_logcap_init(qhil_logcap *lc, const char *path, uint64_t limit,
                         ? (size_t)(lc->limit / 2)
                         : QHIL_LOGCAP_TAIL;
     lc->head_max = lc->limit - lc->ring_size;
-    lc->fd = open(path, O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
-                  0644);
-    if (lc->fd < 0) {
-        int e = errno;
-
-        return qhil_error_set(err, -e, "cannot create log %s: %s%s", path,
-                              strerror(e),
-                              e == EEXIST || e == ELOOP
-                                  ? " (qhil never writes into a file that "
-                                    "is already there: use a fresh folder)"
-                                  : "");
+    rc = qhil_file_create(path, O_RDWR, &lc->fd, err);
+    if (rc < 0) {
+        lc->fd = -1;
+        return rc;
     }
     return QHIL_EOK;
 }

@@ -587,18 +587,11 @@ void qhil_machine_free(qhil_machine *m)
  * of an earlier run, a symlink planted to point elsewhere). */
 static int machine_create(const char *path, int *fd_out, qhil_error *err)
 {
-    int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
-                  0644);
+    int fd;
+    int rc = qhil_file_create(path, O_WRONLY, &fd, err);
 
-    if (fd < 0) {
-        int e = errno;
-
-        return qhil_error_set(err, -e, "cannot create %s: %s%s", path,
-                              strerror(e),
-                              e == EEXIST || e == ELOOP
-                                  ? " (qhil never writes into a file that "
-                                    "is already there: use a fresh folder)"
-                                  : "");
+    if (rc < 0) {
+        return rc;
     }
     if (fd_out) {
         *fd_out = fd;
