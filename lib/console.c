@@ -935,25 +935,64 @@ static int con_pump(qhil_console *con, int64_t until, int64_t deadline,
     return QHIL_EOK;
 }
 
-static int con_timeout_error(const qhil_console *con, const char *pattern,
-                             qhil_error *err)
+/*
+ * "pattern ... not seen before the deadline", plus what helps the reader:
+ * the dropped bytes, or the text of a match still open at the end of the
+ * output (a $, \z, \b, lookahead or greedy repeat that waits for the
+ * next byte: the usual surprise when a prompt has no line end).
+ */
+static int con_timeout_error(const qhil_console *con, const con_pattern *pat,
+                             enum con_match last, qhil_error *err)
 {
+    uint64_t end = con->base + con->win.len;
+    char *open_text = NULL;
+    int rc;
+
     if (con->dropped) {
         return qhil_error_set(err, QHIL_ETIMEDOUT,
                               "pattern \"%s\" not seen before the deadline "
                               "(%llu bytes of output were dropped unmatched: "
                               "more than 8 MiB came between two matches)",
-                              pattern, (unsigned long long)con->dropped);
+                              pat->source, (unsigned long long)con->dropped);
     }
-    return qhil_error_set(err, QHIL_ETIMEDOUT,
-                          "pattern \"%s\" not seen before the deadline",
-                          pattern);
+    if (last == CON_PARTIAL && pat->scan < end) {
+        char *raw = con_excerpt(con, pat->scan, end, 80);
+        qhil_buf b;
+        const char *c;
+
+        /* One line of message: line breaks shown as \n. */
+        qhil_buf_init(&b, 80 * 2 + 1);
+        for (c = raw; c && *c; c++) {
+            if (*c == '\n') {
+                qhil_buf_puts(&b, "\\n");
+            } else {
+                qhil_buf_append(&b, c, 1);
+            }
+        }
+        free(raw);
+        open_text = qhil_buf_steal(&b);
+    }
+    if (open_text && *open_text) {
+        rc = qhil_error_set(err, QHIL_ETIMEDOUT,
+                            "pattern \"%s\" not seen before the deadline "
+                            "(a match was still open at the end of the "
+                            "output, \"%s\": $, \\z, \\b, lookaheads and "
+                            "greedy repeats there wait for the next byte)",
+                            pat->source, open_text);
+    } else {
+        rc = qhil_error_set(err, QHIL_ETIMEDOUT,
+                            "pattern \"%s\" not seen before the deadline",
+                            pat->source);
+    }
+    free(open_text);
+    return rc;
 }
 
 int qhil_console_expect(qhil_console *con, const char *pattern,
                         int64_t deadline, char **matched, qhil_error *err)
 {
     con_pattern pat;
+    enum con_match r = CON_NOMATCH;
     bool last = false;
     int rc;
 
@@ -969,7 +1008,6 @@ int qhil_console_expect(qhil_console *con, const char *pattern,
     while (rc == QHIL_EOK) {
         uint64_t start = 0;
         uint64_t end = 0;
-        enum con_match r;
         int64_t until = deadline;
 
         if (con->expect_pos > pat.scan) {
@@ -1027,7 +1065,7 @@ int qhil_console_expect(qhil_console *con, const char *pattern,
             break;
         }
         if (last) {
-            rc = con_timeout_error(con, pattern, err);
+            rc = con_timeout_error(con, &pat, r, err);
             break;
         }
         /* Past the deadline: one more non-blocking read and try. */

@@ -570,7 +570,21 @@ static void run_step(test_run *tr, size_t idx)
     case QHIL_STEP_EXPECT:
         rc = qhil_console_expect(con, st->pattern, deadline, NULL, &e);
         if (rc == QHIL_ETIMEDOUT) {
-            timeout_message(st->timeout_ns, "pattern not seen", &msg);
+            /* The console's detail (what was still open, what was
+             * dropped) follows its "before the deadline". */
+            const char *tail = e.message ? strstr(e.message,
+                                                  "before the deadline")
+                                         : NULL;
+            char *base = NULL;
+
+            timeout_message(st->timeout_ns, "pattern not seen", &base);
+            if (base && tail &&
+                asprintf(&msg, "%s%s", base,
+                         tail + strlen("before the deadline")) >= 0) {
+                free(base);
+            } else {
+                msg = base;
+            }
         }
         break;
     case QHIL_STEP_SEND:

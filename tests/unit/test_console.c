@@ -22,6 +22,8 @@
 #include <qhil/console.h>
 #include <qhil/suite.h>
 
+#include "testutil.h"
+
 typedef struct fixture {
     qhil_console *con;
     int guest; /* the other end: what the guest writes/reads */
@@ -329,6 +331,28 @@ static void test_dollar_waits_for_line_end(void **state)
     assert_int_equal(expect(f, "echo \\d+$", QHIL_SEC, &m, NULL), 0);
     assert_string_equal(m, "echo 12345678");
     free(m);
+}
+
+/* A prompt without a line end never satisfies "$": the timeout says
+ * what was still open, so the user sees why. */
+static void test_timeout_names_open_match(void **state)
+{
+    fixture *f = *state;
+    qhil_error e;
+
+    qhil_error_init(&e);
+    guest_says(f, "Hello\r\nlogin:\r\n> ");
+    assert_int_equal(expect(f, "> $", 30 * QHIL_MSEC, NULL, &e),
+                     QHIL_ETIMEDOUT);
+    assert_contains(e.message, "not seen before the deadline (a match was "
+                               "still open at the end of the output, \"> \"");
+    qhil_error_release(&e);
+    /* Nothing open: the plain message. */
+    qhil_error_init(&e);
+    assert_int_equal(expect(f, "Goodbye", 30 * QHIL_MSEC, NULL, &e),
+                     QHIL_ETIMEDOUT);
+    assert_not_contains(e.message, "still open");
+    qhil_error_release(&e);
 }
 
 static void test_greedy_waits_for_next_byte(void **state)
@@ -803,6 +827,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_send_and_kick, setup, teardown),
         cmocka_unit_test_setup_teardown(test_large_output, setup, teardown),
         cmocka_unit_test_setup_teardown(test_dollar_waits_for_line_end, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(test_timeout_names_open_match, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(test_greedy_waits_for_next_byte, setup,
                                         teardown),
