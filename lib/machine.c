@@ -763,7 +763,13 @@ int qhil_machine_launch(const qhil_machine_opts *opts, qhil_machine **out,
         qhil_qtest_set_clock_allowed(m->qtest, accel);
     }
 
+    if (opts->has_cancel) {
+        qhil_machine_set_cancel_fd(m, opts->cancel_fd);
+    }
     rc = qhil_qmp_handshake(m->qmp, start_deadline, err);
+    if (rc == QHIL_ECANCELED) {
+        goto fail; /* the caller stops; QEMU is killed below */
+    }
     if (rc < 0) {
         int status;
 

@@ -690,6 +690,8 @@ static void run_test(const qhil_suite *suite, const qhil_test *test,
     /* Starting QEMU is part of the test's time. */
     mo.deadline = tr.test_deadline;
     mo.log_limit = test->qemu_log_limit;
+    mo.has_cancel = opts->has_cancel;
+    mo.cancel_fd = opts->cancel_fd;
     rc = qhil_machine_launch(&mo, &tr.m, &e);
     if (rc < 0 && run_canceled(opts)) {
         test_interrupted(&tr, 0);
@@ -714,9 +716,6 @@ static void run_test(const qhil_suite *suite, const qhil_test *test,
     }
     qhil_console_set_log_limit(qhil_machine_console(tr.m),
                                test->console_limit);
-    if (opts->has_cancel) {
-        qhil_machine_set_cancel_fd(tr.m, opts->cancel_fd);
-    }
     for (i = 0; i < test->n_fail_on; i++) {
         rc = qhil_console_add_fail_pattern(qhil_machine_console(tr.m),
                                            test->fail_on[i], &e);

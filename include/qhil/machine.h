@@ -70,6 +70,12 @@ typedef struct qhil_machine_opts {
                                 test's own deadline) */
     uint64_t log_limit;      /* qemu.log keeps at most this many bytes;
                                 0: 64 MiB */
+    bool has_cancel;         /* cancel_fd is set: launch's QMP handshake
+                                ends with QHIL_ECANCELED once it is
+                                readable (never read); the machine's
+                                clients keep it, see
+                                qhil_machine_set_cancel_fd */
+    int cancel_fd;
 } qhil_machine_opts;
 
 /* How a machine ended. */

@@ -277,6 +277,58 @@ static void test_deadline_fifo(void)
     free(dir);
 }
 
+/* A launch blocked the same way ends at once when its cancel fd becomes
+ * readable (a signal in qhil run), with QHIL_ECANCELED, and leaves no
+ * QEMU. */
+static void test_cancel_launch(void)
+{
+    char *dir = it_run_dir("qhil-machine");
+    char *fifo_dir = it_run_dir("qhil-machine-fifo");
+    char fifo[512];
+    const char *v[16];
+    qhil_machine_opts opts = {.run_dir = dir};
+    qhil_machine *m = NULL;
+    int64_t start;
+    int64_t took;
+    int pipefd[2];
+    pid_t writer;
+    int rc;
+
+    snprintf(fifo, sizeof(fifo), "%s/image.elf", fifo_dir);
+    CHECK(mkfifo(fifo, 0600) == 0);
+    CHECK(pipe(pipefd) == 0);
+    writer = fork();
+    CHECK(writer >= 0);
+    if (writer == 0) {
+        /* The "signal handler": 300 ms into the launch. */
+        usleep(300 * 1000);
+        if (write(pipefd[1], "x", 1) != 1) {
+            _exit(1);
+        }
+        _exit(0);
+    }
+    opts.argv = qemu_argv(v, fifo, NULL, NULL);
+    opts.has_cancel = true;
+    opts.cancel_fd = pipefd[0];
+    start = qhil_now();
+    opts.deadline = start + 10 * QHIL_SEC;
+    rc = qhil_machine_launch(&opts, &m, &err);
+    took = qhil_now() - start;
+    CHECK(rc == QHIL_ECANCELED);
+    CHECK(m == NULL);
+    CHECK(took < 2 * QHIL_SEC);
+    CHECK(waitpid(writer, NULL, 0) == writer);
+    printf("machine_live: launch canceled after %lld ms: %s\n",
+           (long long)(took / QHIL_MSEC), err.message);
+    close(pipefd[0]);
+    close(pipefd[1]);
+    unlink(fifo);
+    rmdir(fifo_dir);
+    free(fifo_dir);
+    it_remove_run_dir(dir);
+    free(dir);
+}
+
 static void test_log_cap(const char *kernel)
 {
     char *dir = it_run_dir("qhil-machine");
@@ -372,6 +424,7 @@ int main(void)
     kernel = it_src_path("firmware/build/mps2-an385/hello.elf");
     test_children_end(kernel);
     test_deadline_fifo();
+    test_cancel_launch();
     test_log_cap(kernel);
     for (size_t i = 0; i < 3; i++) {
         test_planted(kernel, names[i], true);
