@@ -632,6 +632,28 @@ static void run_step(test_run *tr, size_t idx)
     qhil_error_release(&e);
 }
 
+/*
+ * After every step, whatever it was (QMP and QTest steps do not read the
+ * console): take what the guest printed meanwhile, so fail patterns and
+ * the output cap watch all of the test, a QMP-only test included, and
+ * the console socket never fills up behind the guest.  Non-blocking.  A
+ * console that closed is left for the next step (or the end) to report.
+ */
+static void console_watch(test_run *tr, size_t idx)
+{
+    qhil_error e;
+    int rc;
+
+    qhil_error_init(&e);
+    rc = qhil_console_dispatch(qhil_machine_console(tr->m), &e);
+    if (rc == QHIL_EPATTERN) {
+        test_failed(tr, QHIL_ERROR, idx, e.message);
+    } else if (rc == QHIL_EMATCH || rc == QHIL_ELIMIT) {
+        test_failed(tr, QHIL_FAIL, idx, e.message);
+    }
+    qhil_error_release(&e);
+}
+
 /* The suite's argv plus the test's "-trace PATTERN" pairs; the strings
  * stay borrowed, only the array is new (free it alone). */
 static char **test_argv(char *const *argv, const qhil_test *test)
@@ -730,6 +752,9 @@ static void run_test(const qhil_suite *suite, const qhil_test *test,
             break;
         }
         run_step(&tr, i + 1);
+        if (res->verdict == QHIL_PASS) {
+            console_watch(&tr, i + 1);
+        }
         /* QEMU's own output over its cap fails the test where it
          * happened (the console's cap comes back from its calls). */
         if (res->verdict == QHIL_PASS &&

@@ -197,6 +197,14 @@ scenario_log_limits() {
     no_qemu_left
 }
 
+scenario_fail_on_qmp_only() {
+    run 1 run -o "$work/r" "$suites/fail-on-qmp-only.yaml"
+    has '^FAIL +fault-during-qmp-steps '
+    has 'fail pattern "HardFault!" matched console line "HardFault!"'
+    lacks '^PASS'
+    no_qemu_left
+}
+
 scenario_qmp_rejected() {
     run 1 run -o "$work/r" "$suites/fail-qmp-rejected.yaml"
     has '^FAIL +rejected '
