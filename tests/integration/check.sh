@@ -451,6 +451,33 @@ bad_kernel() {
         fail "refusing $path took $(((t1 - t0) / 1000000)) ms"
 }
 
+# A QEMU that never answers QMP (a stand-in that only sleeps): the test's
+# own timeout ends the start, not the fixed 10 s start timeout, and the
+# stand-in is gone afterwards.
+scenario_start_within_test_timeout() {
+    local t0 t1
+    mkdir -p "$work/qemu"
+    printf '#!/bin/sh\nexec sleep 30.25\n' >"$work/qemu/qemu-system-arm"
+    chmod +x "$work/qemu/qemu-system-arm"
+    printf 'device_type: mps2-an385\nimages:\n  kernel: "%s"\n' \
+        "$SRC/firmware/build/mps2-an385/hello.elf" >"$work/suite.yaml"
+    printf 'tests:\n  - name: boots\n    timeout: 1s\n' >>"$work/suite.yaml"
+    printf '    steps:\n      - expect: Hello\n' >>"$work/suite.yaml"
+    t0=$(date +%s%N)
+    run 1 run -Q "$work/qemu" -o "$work/r" "$work/suite.yaml"
+    t1=$(date +%s%N)
+    has '^FAIL +boots '
+    has 'test timeout after 1s, while QEMU started'
+    [ $(((t1 - t0) / 1000000)) -lt 3000 ] ||
+        fail "the start took $(((t1 - t0) / 1000000)) ms, past the 1s test timeout"
+    for _ in $(seq 20); do
+        pgrep -f 'sleep 30.25' >/dev/null || return 0
+        sleep 0.1
+    done
+    pkill -f 'sleep 30.25'
+    fail "the stand-in QEMU outlived its test"
+}
+
 scenario_bad_image_kinds() {
     local st
     mkdir "$work/fw"
