@@ -36,6 +36,7 @@
 
 #include "internal.h"
 #include "proc.h"
+#include "step.h"
 
 #include "qhil-config.h"
 
@@ -44,102 +45,12 @@ const char *qhil_version(void)
     return QHIL_VERSION;
 }
 
-/* "10s", "250ms", "1.5s": short human form of a duration. */
-static void fmt_duration(int64_t ns, char *buf, size_t n)
-{
-    if (ns % QHIL_SEC == 0) {
-        snprintf(buf, n, "%llds", (long long)(ns / QHIL_SEC));
-    } else if (ns < QHIL_SEC && ns % QHIL_MSEC == 0) {
-        snprintf(buf, n, "%lldms", (long long)(ns / QHIL_MSEC));
-    } else if (ns < QHIL_MSEC && ns % QHIL_USEC == 0) {
-        snprintf(buf, n, "%lldus", (long long)(ns / QHIL_USEC));
-    } else if (ns < QHIL_USEC) {
-        snprintf(buf, n, "%lldns", (long long)ns);
-    } else {
-        snprintf(buf, n, "%.3gs", (double)ns / (double)QHIL_SEC);
-    }
-}
-
+/* The step as a failure names it, through its table entry. */
 static char *step_describe(const qhil_step *st)
 {
-    char *s = NULL;
-    char dur[32];
-    int n = -1;
+    const qhil_step_entry *e = qhil_step_entry_of(st);
 
-    switch (st->kind) {
-    case QHIL_STEP_EXPECT:
-        n = asprintf(&s, "expect \"%s\"", st->pattern);
-        break;
-    case QHIL_STEP_SEND: {
-        qhil_buf b;
-        size_t i;
-
-        qhil_buf_init(&b, 4096);
-        qhil_buf_printf(&b, "%s \"", st->keyword);
-        for (i = 0; i < st->text_len && i < 200; i++) {
-            unsigned char c = (unsigned char)st->text[i];
-
-            if (c == '\n') {
-                qhil_buf_puts(&b, "\\n");
-            } else if (c == '\r') {
-                qhil_buf_puts(&b, "\\r");
-            } else if (c < 0x20 || c == 0x7f) {
-                qhil_buf_printf(&b, "\\x%02x", c);
-            } else {
-                qhil_buf_append(&b, &c, 1);
-            }
-        }
-        qhil_buf_puts(&b, "\"");
-        return qhil_buf_steal(&b);
-    }
-    case QHIL_STEP_QMP:
-        if (strcmp(st->keyword, "qmp") != 0) {
-            return strdup(st->keyword);
-        }
-        n = asprintf(&s, "qmp %s", st->command);
-        break;
-    case QHIL_STEP_WAIT:
-        fmt_duration(st->duration_ns, dur, sizeof(dur));
-        n = asprintf(&s, "wait %s", dur);
-        break;
-    case QHIL_STEP_READ:
-        n = asprintf(&s, "read 0x%llx (%u bytes)",
-                     (unsigned long long)st->addr, st->size);
-        break;
-    case QHIL_STEP_WRITE:
-        n = asprintf(&s, "write 0x%llx to 0x%llx (%u bytes)",
-                     (unsigned long long)st->value,
-                     (unsigned long long)st->addr, st->size);
-        break;
-    case QHIL_STEP_CLOCK_STEP:
-        if (st->duration_ns < 0) {
-            return strdup("clock_step next");
-        }
-        fmt_duration(st->duration_ns, dur, sizeof(dur));
-        n = asprintf(&s, "clock_step %s", dur);
-        break;
-    case QHIL_STEP_IRQ_INTERCEPT:
-        n = asprintf(&s, "irq_intercept %s %s",
-                     st->intercept_out ? "out" : "in", st->qom_path);
-        break;
-    case QHIL_STEP_EXPECT_IRQ:
-        n = asprintf(&s, "expect_irq line %d %s", st->irq_line,
-                     st->irq_level ? "high" : "low");
-        break;
-    }
-    return n < 0 ? NULL : s;
-}
-
-/* JSON text for a message, cut to max bytes. */
-static char *json_short(const json_t *j, size_t max)
-{
-    char *s = j ? json_dumps(j, JSON_COMPACT | JSON_ENCODE_ANY)
-                : strdup("null");
-
-    if (s && strlen(s) > max) {
-        strcpy(s + max - 3, "...");
-    }
-    return s;
+    return e ? e->describe(st) : NULL;
 }
 
 typedef struct test_run {
@@ -149,11 +60,8 @@ typedef struct test_run {
     qhil_test_result *res;
     qhil_machine *m;
     int64_t test_deadline;
-    /* Guest memory map (from HMP "info mtree -f"), fetched on the first
-     * QTest access: pairs of first/last address; NULL until fetched. */
-    uint64_t *ranges;
-    size_t n_ranges;
-    bool ranges_known;
+    size_t step;      /* the running step, 1-based; 0 before the steps */
+    qhil_step_ctx sc; /* what the step table's run functions get */
 } test_run;
 
 /* Has the run been canceled?  Polls the fd without reading it. */
@@ -228,19 +136,6 @@ static int64_t step_deadline(const test_run *tr, int64_t timeout)
                                                       : d;
 }
 
-/* Message for a step's own deadline that passed ("pattern not seen
- * within 5s"); the test's deadline is test_timed_out's. */
-static void timeout_message(int64_t step_timeout, const char *what,
-                            char **msg)
-{
-    char dur[32];
-
-    fmt_duration(step_timeout, dur, sizeof(dur));
-    if (asprintf(msg, "%s within %s", what, dur) < 0) {
-        *msg = NULL;
-    }
-}
-
 /*
  * Did the step end because the test's deadline came?  deadline: the
  * step's, which is the test's when the test's came first; timed_out: the
@@ -269,7 +164,7 @@ static void test_timed_out(test_run *tr, size_t idx)
     char *msg = NULL;
     char dur[32];
 
-    fmt_duration(tr->test->timeout_ns, dur, sizeof(dur));
+    qhil_duration_format(tr->test->timeout_ns, dur, sizeof(dur));
     if (asprintf(&msg, "test timeout after %s, in step %zu: %s", dur, idx,
                  desc ? desc : "?") < 0) {
         msg = NULL;
@@ -279,346 +174,45 @@ static void test_timed_out(test_run *tr, size_t idx)
     free(desc);
 }
 
-/* The QMP steps; leaves the verdict alone when they pass.  Returns
- * QHIL_ETIMEDOUT when no reply came by deadline, else QHIL_EOK. */
-static int run_qmp_step(test_run *tr, size_t idx, const qhil_step *st,
-                        int64_t deadline)
+/* The step table's way to record a failure of the running step. */
+static void step_fail(void *data, qhil_verdict v, const char *message)
 {
-    qhil_qmp *qmp = qhil_machine_qmp(tr->m);
-    json_t *ret = NULL;
-    char *msg = NULL;
-    qhil_error e;
-    int rc;
+    test_run *tr = data;
 
-    qhil_error_init(&e);
-    rc = qhil_qmp_execute(qmp, st->command, st->arguments, &ret, deadline,
-                          &e);
-    if (rc == QHIL_ECMD) {
-        if (st->expect_error && e.kind &&
-            strcmp(st->expect_error, e.kind) == 0) {
-            goto cleanup;
-        }
-        if (st->expect_error) {
-            if (asprintf(&msg, "QMP error %s, expected error class %s",
-                         e.message, st->expect_error) < 0) {
-                msg = NULL;
-            }
-        } else if (asprintf(&msg, "QEMU rejected the command: %s",
-                            e.message) < 0) {
-            msg = NULL;
-        }
-        test_failed(tr, QHIL_FAIL, idx, msg ? msg : e.message);
-    } else if (rc == QHIL_ECANCELED) {
-        test_interrupted(tr, idx);
-    } else if (rc == QHIL_ETIMEDOUT) {
-        timeout_message(st->timeout_ns, "no QMP reply", &msg);
-        test_failed(tr, QHIL_FAIL, idx, msg);
-    } else if (rc < 0) {
-        test_machine_lost(tr, idx, &e);
-    } else if (st->expect_error) {
-        if (asprintf(&msg, "QMP command succeeded, expected error class %s",
-                     st->expect_error) < 0) {
-            msg = NULL;
-        }
-        test_failed(tr, QHIL_FAIL, idx, msg);
-    } else if (st->expect && !qhil_json_subset(st->expect, ret)) {
-        char *want = json_short(st->expect, 300);
-        char *got = json_short(ret, 300);
-
-        if (asprintf(&msg, "QMP reply %s does not contain %s",
-                     got ? got : "?", want ? want : "?") < 0) {
-            msg = NULL;
-        }
-        free(want);
-        free(got);
-        test_failed(tr, QHIL_FAIL, idx, msg);
-    }
-
-cleanup:
-    free(msg);
-    json_decref(ret);
-    qhil_error_release(&e);
-    return rc == QHIL_ETIMEDOUT ? QHIL_ETIMEDOUT : QHIL_EOK;
+    test_failed(tr, v, tr->step, message);
 }
 
-/*
- * Read the flat memory map of address space "memory" from HMP's
- * "info mtree -f": lines "  0000000004000000-00000000040000ff (prio 0,
- * i/o): banana-rom" after the FlatView header that lists AS "memory".
- * When anything is off the map stays unknown and accesses are not
- * checked.
- */
-static void load_memory_map(test_run *tr)
+static void step_lost(void *data, const qhil_error *cause)
 {
-    json_t *args = json_pack("{s:s}", "command-line", "info mtree -f");
-    json_t *ret = NULL;
-    const char *text;
-    const char *line;
-    bool in_memory = false;
+    test_run *tr = data;
 
-    tr->ranges_known = true;
-    if (!args ||
-        qhil_qmp_execute(qhil_machine_qmp(tr->m), "human-monitor-command",
-                         args, &ret, step_deadline(tr, 5 * QHIL_SEC),
-                         NULL) < 0 ||
-        !(text = json_string_value(ret))) {
-        goto out;
-    }
-    for (line = text; line && *line;
-         line = strchr(line, '\n') ? strchr(line, '\n') + 1 : NULL) {
-        unsigned long long first;
-        unsigned long long last;
-        uint64_t *grown;
-
-        if (!strncmp(line, "FlatView", 8)) {
-            if (in_memory && tr->n_ranges) {
-                break;
-            }
-            in_memory = false;
-        } else if (!strncmp(line, " AS \"memory\"", 12)) {
-            in_memory = true;
-        } else if (in_memory &&
-                   sscanf(line, " %llx-%llx (", &first, &last) == 2) {
-            /* Adjacent regions form one span (an access may cross). */
-            if (tr->n_ranges && first == tr->ranges[tr->n_ranges * 2 - 1] + 1) {
-                tr->ranges[tr->n_ranges * 2 - 1] = last;
-                continue;
-            }
-            grown = realloc(tr->ranges,
-                            (tr->n_ranges + 1) * 2 * sizeof(*grown));
-            if (!grown) {
-                break;
-            }
-            tr->ranges = grown;
-            tr->ranges[tr->n_ranges * 2] = first;
-            tr->ranges[tr->n_ranges * 2 + 1] = last;
-            tr->n_ranges++;
-        }
-    }
-out:
-    json_decref(args);
-    json_decref(ret);
+    test_machine_lost(tr, tr->step, cause);
 }
 
-/* Is [addr, addr + size) inside mapped memory or MMIO?  true when the
- * map could not be read. */
-static bool access_mapped(test_run *tr, uint64_t addr, unsigned size)
+static void step_interrupted(void *data)
 {
-    uint64_t last = addr + size - 1;
-    size_t i;
+    test_run *tr = data;
 
-    if (!tr->ranges_known) {
-        load_memory_map(tr);
-    }
-    if (!tr->n_ranges) {
-        return true;
-    }
-    for (i = 0; i < tr->n_ranges; i++) {
-        if (addr >= tr->ranges[i * 2] && last <= tr->ranges[i * 2 + 1]) {
-            return true;
-        }
-    }
-    return false;
+    test_interrupted(tr, tr->step);
 }
 
-static int qtest_read_sized(qhil_qtest *qt, uint64_t addr, unsigned size,
-                            uint64_t *value, int64_t deadline,
-                            qhil_error *err)
-{
-    uint8_t b;
-    uint16_t w;
-    uint32_t l;
-    int rc;
-
-    switch (size) {
-    case 1:
-        rc = qhil_qtest_readb(qt, addr, &b, deadline, err);
-        *value = b;
-        return rc;
-    case 2:
-        rc = qhil_qtest_readw(qt, addr, &w, deadline, err);
-        *value = w;
-        return rc;
-    case 4:
-        rc = qhil_qtest_readl(qt, addr, &l, deadline, err);
-        *value = l;
-        return rc;
-    default:
-        return qhil_qtest_readq(qt, addr, value, deadline, err);
-    }
-}
-
-static int qtest_write_sized(qhil_qtest *qt, uint64_t addr, unsigned size,
-                             uint64_t value, int64_t deadline,
-                             qhil_error *err)
-{
-    switch (size) {
-    case 1:
-        return qhil_qtest_writeb(qt, addr, (uint8_t)value, deadline, err);
-    case 2:
-        return qhil_qtest_writew(qt, addr, (uint16_t)value, deadline, err);
-    case 4:
-        return qhil_qtest_writel(qt, addr, (uint32_t)value, deadline, err);
-    default:
-        return qhil_qtest_writeq(qt, addr, value, deadline, err);
-    }
-}
-
-/* The QTest steps; leaves the verdict alone when they pass.  Returns
- * QHIL_ETIMEDOUT when a call ran out of time waiting until deadline,
- * else QHIL_EOK. */
-static int run_qtest_step(test_run *tr, size_t idx, const qhil_step *st,
-                          int64_t deadline)
-{
-    qhil_qtest *qt = qhil_machine_qtest(tr->m);
-    bool timed_out = false;
-    bool accel = tr->suite->qtest == QHIL_QTEST_ACCEL;
-    uint64_t value = 0;
-    char *msg = NULL;
-    qhil_error e;
-    int rc = QHIL_EOK;
-
-    qhil_error_init(&e);
-    if ((st->kind == QHIL_STEP_READ || st->kind == QHIL_STEP_WRITE) &&
-        !access_mapped(tr, st->addr, st->size)) {
-        if (asprintf(&msg, "address 0x%llx (%u bytes) is outside every "
-                           "memory region of the machine (see HMP 'info "
-                           "mtree -f')",
-                     (unsigned long long)st->addr, st->size) < 0) {
-            msg = NULL;
-        }
-        test_failed(tr, QHIL_FAIL, idx, msg);
-        goto cleanup;
-    }
-    switch (st->kind) {
-    case QHIL_STEP_READ:
-        rc = qtest_read_sized(qt, st->addr, st->size, &value, deadline, &e);
-        if (rc == QHIL_EOK && st->has_value &&
-            (value & st->mask) != (st->value & st->mask)) {
-            if (asprintf(&msg, "read 0x%llx, expected 0x%llx (mask 0x%llx)",
-                         (unsigned long long)value,
-                         (unsigned long long)st->value,
-                         (unsigned long long)st->mask) < 0) {
-                msg = NULL;
-            }
-            test_failed(tr, QHIL_FAIL, idx, msg);
-        }
-        break;
-    case QHIL_STEP_WRITE:
-        rc = qtest_write_sized(qt, st->addr, st->size, st->value, deadline,
-                               &e);
-        break;
-    case QHIL_STEP_CLOCK_STEP:
-        rc = qhil_qtest_clock_step(qt, st->duration_ns, NULL, deadline, &e);
-        break;
-    case QHIL_STEP_IRQ_INTERCEPT:
-        rc = st->intercept_out
-                 ? qhil_qtest_irq_intercept_out(qt, st->qom_path, deadline,
-                                                &e)
-                 : qhil_qtest_irq_intercept_in(qt, st->qom_path, deadline,
-                                               &e);
-        break;
-    case QHIL_STEP_EXPECT_IRQ:
-        /* Without a CPU nothing changes between clock steps: look at
-         * what QEMU has reported, do not wait. */
-        rc = qhil_qtest_wait_irq(qt, st->irq_line, st->irq_level != 0,
-                                 accel ? qhil_now() : deadline, &e);
-        if (rc == QHIL_ETIMEDOUT) {
-            if (asprintf(&msg, "IRQ line %d is %s, expected %s",
-                         st->irq_line, st->irq_level ? "low" : "high",
-                         st->irq_level ? "high" : "low") < 0) {
-                msg = NULL;
-            }
-            test_failed(tr, QHIL_FAIL, idx, msg);
-            /* In accel mode nothing was waited for. */
-            timed_out = !accel;
-            rc = QHIL_EOK;
-        }
-        break;
-    default:
-        break;
-    }
-    if (rc == QHIL_ECANCELED) {
-        test_interrupted(tr, idx);
-    } else if (rc == QHIL_EEOF || rc == QHIL_EPROTO) {
-        test_machine_lost(tr, idx, &e);
-    } else if (rc < 0) {
-        timed_out = rc == QHIL_ETIMEDOUT;
-        test_failed(tr, QHIL_FAIL, idx, qhil_error_message(&e, rc));
-    }
-
-cleanup:
-    free(msg);
-    qhil_error_release(&e);
-    return timed_out ? QHIL_ETIMEDOUT : QHIL_EOK;
-}
-
-/* One step; leaves the verdict alone when it passes. */
+/* One step, through its entry in the step table; leaves the verdict
+ * alone when it passes. */
 static void run_step(test_run *tr, size_t idx)
 {
     const qhil_step *st = &tr->test->steps[idx - 1];
-    qhil_console *con = qhil_machine_console(tr->m);
-    int64_t deadline = step_deadline(
-        tr, st->kind == QHIL_STEP_WAIT ? st->duration_ns : st->timeout_ns);
-    bool timed_out = false;
-    char *msg = NULL;
-    qhil_error e;
-    int rc = QHIL_EOK;
+    const qhil_step_entry *e = qhil_step_entry_of(st);
+    int64_t deadline = step_deadline(tr, qhil_step_timeout(st));
+    bool timed_out;
 
-    qhil_error_init(&e);
-    switch (st->kind) {
-    case QHIL_STEP_EXPECT:
-        rc = qhil_console_expect(con, st->pattern, deadline, NULL, &e);
-        if (rc == QHIL_ETIMEDOUT) {
-            /* The console's detail (what was still open, what was
-             * dropped) follows its "before the deadline". */
-            const char *tail = e.message ? strstr(e.message,
-                                                  "before the deadline")
-                                         : NULL;
-            char *base = NULL;
-
-            timeout_message(st->timeout_ns, "pattern not seen", &base);
-            if (base && tail &&
-                asprintf(&msg, "%s%s", base,
-                         tail + strlen("before the deadline")) >= 0) {
-                free(base);
-            } else {
-                msg = base;
-            }
-        }
-        break;
-    case QHIL_STEP_SEND:
-        rc = qhil_console_send(con, st->text, st->text_len, deadline, &e);
-        break;
-    case QHIL_STEP_WAIT:
-        rc = qhil_console_wait(con, deadline, &e);
-        /* A wait always runs to its deadline. */
-        timed_out = rc == QHIL_EOK;
-        break;
-    case QHIL_STEP_QMP:
-        timed_out = run_qmp_step(tr, idx, st, deadline) == QHIL_ETIMEDOUT;
-        break;
-    case QHIL_STEP_READ:
-    case QHIL_STEP_WRITE:
-    case QHIL_STEP_CLOCK_STEP:
-    case QHIL_STEP_IRQ_INTERCEPT:
-    case QHIL_STEP_EXPECT_IRQ:
-        timed_out = run_qtest_step(tr, idx, st, deadline) == QHIL_ETIMEDOUT;
-        break;
+    if (!e) {
+        test_failed(tr, QHIL_ERROR, idx, "unknown step kind");
+        return;
     }
-    if (rc == QHIL_ECANCELED) {
-        test_interrupted(tr, idx);
-    } else if (rc == QHIL_EEOF) {
-        test_machine_lost(tr, idx, &e);
-    } else if (rc == QHIL_EPATTERN) {
-        /* PCRE2 could not run a pattern: no verdict on the guest. */
-        test_failed(tr, QHIL_ERROR, idx, e.message);
-    } else if (rc < 0) {
-        test_failed(tr, QHIL_FAIL, idx, msg ? msg : e.message);
-    }
-    if (rc == QHIL_ETIMEDOUT) {
-        timed_out = true;
-    }
+    tr->step = idx;
+    tr->sc.deadline = deadline;
+    timed_out = e->run(&tr->sc, st) == QHIL_ETIMEDOUT;
+    tr->step = 0;
     /* QEMU died while the run was canceled: a signal sent to the whole
      * process group (Ctrl-C) reached it too. */
     if (tr->res->verdict == QHIL_ERROR && !tr->res->interrupted &&
@@ -628,8 +222,6 @@ static void run_step(test_run *tr, size_t idx)
                test_deadline_hit(tr, deadline, timed_out)) {
         test_timed_out(tr, idx);
     }
-    free(msg);
-    qhil_error_release(&e);
 }
 
 /*
@@ -715,6 +307,13 @@ static void run_test(const qhil_suite *suite, const qhil_test *test,
     mo.has_cancel = opts->has_cancel;
     mo.cancel_fd = opts->cancel_fd;
     rc = qhil_machine_launch(&mo, &tr.m, &e);
+    tr.sc.m = tr.m;
+    tr.sc.qtest_accel = suite->qtest == QHIL_QTEST_ACCEL;
+    tr.sc.test_deadline = tr.test_deadline;
+    tr.sc.fail = step_fail;
+    tr.sc.lost = step_lost;
+    tr.sc.interrupted = step_interrupted;
+    tr.sc.data = &tr;
     if (rc < 0 && run_canceled(opts)) {
         test_interrupted(&tr, 0);
         goto done;
@@ -723,7 +322,7 @@ static void run_test(const qhil_suite *suite, const qhil_test *test,
         char dur[32];
         char *msg = NULL;
 
-        fmt_duration(test->timeout_ns, dur, sizeof(dur));
+        qhil_duration_format(test->timeout_ns, dur, sizeof(dur));
         if (asprintf(&msg, "test timeout after %s, while QEMU started: %s",
                      dur, e.message ? e.message : "not ready") < 0) {
             msg = NULL;
@@ -782,7 +381,7 @@ done:
         qhil_machine_free(tr.m);
     }
     free(targv);
-    free(tr.ranges);
+    qhil_step_ctx_release(&tr.sc);
     res->duration_ns = qhil_now() - start;
     qhil_error_release(&e);
 }

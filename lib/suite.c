@@ -27,6 +27,7 @@
 
 #include "image.h"
 #include "internal.h"
+#include "step.h"
 #include "yamlutil.h"
 
 #define DEFAULT_TIMEOUT (10 * QHIL_SEC)
@@ -39,28 +40,7 @@ static const char *const test_keys[] = {
     "name", "timeout", "fail_on", "trace", "limits", "steps", NULL,
 };
 static const char *const limits_keys[] = {"console", "qemu_log", NULL};
-static const char *const read_keys[] = {
-    "addr", "size", "expect", "mask", NULL,
-};
-static const char *const write_keys[] = {"addr", "size", "value", NULL};
-static const char *const intercept_keys[] = {"in", "out", NULL};
-static const char *const expect_irq_keys[] = {
-    "line", "level", "timeout", NULL,
-};
 static const char *const context_keys[] = {"cpu", "extra_options", NULL};
-static const char *const expect_keys[] = {"pattern", "timeout", NULL};
-static const char *const qmp_keys[] = {
-    "execute", "arguments", "expect", "expect_error", "timeout", NULL,
-};
-
-#define KNOWN_STEPS                                                           \
-    "expect, send, sendline, qmp, reset, wait, read, write, clock_step, "     \
-    "irq_intercept, expect_irq"
-static const char *const step_names[] = {
-    "expect", "send", "sendline", "qmp", "reset", "wait", "read", "write",
-    "clock_step", "irq_intercept", "expect_irq", NULL,
-};
-
 /* State of one load. */
 typedef struct parser {
     qhil_yaml y;
@@ -236,49 +216,21 @@ void qhil_suite_free(qhil_suite *suite)
 
 /* ---- values ---- */
 
-/* Compile pattern exactly as the console matcher does, with its
- * refusals, so a suite is refused when it is loaded. */
-static int check_pattern(parser *p, const yaml_node_t *node,
-                         const char *field, const char *pattern)
-{
-    qhil_error e;
-    int rc;
-
-    qhil_error_init(&e);
-    rc = qhil_console_pattern_check(pattern, &e);
-    if (rc < 0) {
-        rc = qhil_yaml_fail(&p->y, node, field, p->err, rc, "%s",
-                            e.message ? e.message : "invalid pattern");
-    }
-    qhil_error_release(&e);
-    return rc;
-}
-
+/* A pattern and a timeout are checked as the steps check theirs. */
 static int load_pattern(parser *p, const yaml_node_t *node,
                         const char *field, char **out)
 {
-    int rc = qhil_yaml_string(&p->y, node, field, "a pattern", out, p->err);
+    qhil_step_parser sp = {.y = &p->y, .err = p->err};
 
-    if (rc < 0) {
-        return rc;
-    }
-    return check_pattern(p, node, field, *out);
+    return qhil_step_parse_pattern(&sp, node, field, out);
 }
 
-/* A timeout: a duration above zero. */
 static int load_timeout(parser *p, const yaml_node_t *node,
                         const char *field, int64_t *ns)
 {
-    int rc = qhil_yaml_duration(&p->y, node, field, ns, p->err);
+    qhil_step_parser sp = {.y = &p->y, .err = p->err};
 
-    if (rc < 0) {
-        return rc;
-    }
-    if (*ns <= 0) {
-        return qhil_yaml_fail(&p->y, node, field, p->err, QHIL_EINVAL,
-                              "a timeout must be longer than 0");
-    }
-    return QHIL_EOK;
+    return qhil_step_parse_timeout(&sp, node, field, ns);
 }
 
 /*
@@ -344,569 +296,54 @@ static int valid_plain_name(const char *s)
 
 /* ---- steps ---- */
 
-static int is_step_name(const char *name)
+/* The "unknown step" error, listing the step table's names. */
+static int unknown_step(parser *p, const yaml_node_t *node,
+                        const char *field, const char *name)
 {
-    size_t i;
-
-    for (i = 0; step_names[i]; i++) {
-        if (!strcmp(step_names[i], name)) {
-            return 1;
-        }
-    }
-    return 0;
-}
-
-static int step_expect(parser *p, const yaml_node_t *value, const char *field,
-                       qhil_step *st)
-{
-    const yaml_node_t *node;
-    char *sub = NULL;
+    char *known = qhil_step_names();
     int rc;
 
-    st->kind = QHIL_STEP_EXPECT;
-    if (!value || value->type != YAML_MAPPING_NODE) {
-        return load_pattern(p, value, field, &st->pattern);
-    }
-    rc = qhil_yaml_check_keys(&p->y, value, field, expect_keys, p->err);
-    if (rc < 0) {
-        return rc;
-    }
-    node = qhil_yaml_get(&p->y, value, "pattern");
-    if (!node) {
-        return qhil_yaml_fail(&p->y, value, field, p->err, QHIL_EINVAL,
-                              "missing 'pattern'");
-    }
-    sub = qhil_field(field, ".pattern");
-    if (!sub) {
+    if (!known) {
         return nomem(p);
     }
-    rc = load_pattern(p, node, sub, &st->pattern);
-    free(sub);
-    if (rc < 0) {
-        return rc;
-    }
-    node = qhil_yaml_get(&p->y, value, "timeout");
-    if (node) {
-        sub = qhil_field(field, ".timeout");
-        if (!sub) {
-            return nomem(p);
-        }
-        rc = load_timeout(p, node, sub, &st->timeout_ns);
-        free(sub);
-    }
+    rc = qhil_yaml_fail(&p->y, node, field, p->err, QHIL_EINVAL,
+                        "unknown step '%s' (known: %s)", name, known);
+    free(known);
     return rc;
 }
 
-static int step_send(parser *p, const yaml_node_t *value, const char *field,
-                     qhil_step *st, int line_end)
+/* What a step kind needs that the suite must say: QTest, and for
+ * clock_step the qtest accelerator. */
+static int check_needs(parser *p, const yaml_node_t *node, const char *field,
+                       const qhil_step_entry *e)
 {
-    const char *text;
-    size_t len;
-
-    st->kind = QHIL_STEP_SEND;
-    text = qhil_yaml_scalar(value, &len);
-    if (!text || qhil_yaml_is_null(value)) {
-        return qhil_yaml_fail(&p->y, value, field, p->err, QHIL_EINVAL,
-                              "expected text to send, got %s",
-                              qhil_yaml_kind(value));
-    }
-    if (len == 0 && !line_end) {
-        return qhil_yaml_fail(&p->y, value, field, p->err, QHIL_EINVAL,
-                              "nothing to send (use sendline: \"\" to send "
-                              "just a newline)");
-    }
-    st->text = malloc(len + 2);
-    if (!st->text) {
-        return nomem(p);
-    }
-    memcpy(st->text, text, len);
-    if (line_end) {
-        st->text[len++] = '\n';
-    }
-    st->text[len] = '\0';
-    st->text_len = len;
-    return QHIL_EOK;
-}
-
-/* QMP command names: letters, digits, '-', '_' and '.' (downstream). */
-static int valid_command(const char *s)
-{
-    for (; *s; s++) {
-        if (!isalnum((unsigned char)*s) && !strchr("-_.", *s)) {
-            return 0;
-        }
-    }
-    return 1;
-}
-
-static int load_command(parser *p, const yaml_node_t *node,
-                        const char *field, qhil_step *st)
-{
-    int rc = qhil_yaml_string(&p->y, node, field, "a QMP command name",
-                              &st->command, p->err);
-
-    if (rc < 0) {
-        return rc;
-    }
-    if (!valid_command(st->command)) {
-        return qhil_yaml_fail(&p->y, node, field, p->err, QHIL_EINVAL,
-                              "'%s' is not a QMP command name (letters, "
-                              "digits, '-', '_' and '.')",
-                              st->command);
-    }
-    return QHIL_EOK;
-}
-
-static int step_qmp(parser *p, const yaml_node_t *value, const char *field,
-                    qhil_step *st)
-{
-    const yaml_node_t *node;
-    const yaml_node_t *expect;
-    char *sub = NULL;
-    int rc;
-
-    st->kind = QHIL_STEP_QMP;
-    if (!value || value->type != YAML_MAPPING_NODE) {
-        return load_command(p, value, field, st);
-    }
-    rc = qhil_yaml_check_keys(&p->y, value, field, qmp_keys, p->err);
-    if (rc < 0) {
-        return rc;
-    }
-    node = qhil_yaml_get(&p->y, value, "execute");
-    if (!node) {
-        return qhil_yaml_fail(&p->y, value, field, p->err, QHIL_EINVAL,
-                              "missing 'execute' (the QMP command name)");
-    }
-    sub = qhil_field(field, ".execute");
-    rc = sub ? load_command(p, node, sub, st) : nomem(p);
-    if (rc < 0) {
-        goto cleanup;
-    }
-    node = qhil_yaml_get(&p->y, value, "arguments");
-    if (node && !qhil_yaml_is_null(node)) {
-        free(sub);
-        sub = qhil_field(field, ".arguments");
-        if (!sub) {
-            rc = nomem(p);
-            goto cleanup;
-        }
-        rc = qhil_yaml_want_mapping(&p->y, node, sub,
-                                    "a mapping of argument names to values",
-                                    p->err);
-        if (rc < 0) {
-            goto cleanup;
-        }
-        rc = qhil_yaml_to_json(&p->y, node, sub, &st->arguments, p->err);
-        if (rc < 0) {
-            goto cleanup;
-        }
-    }
-    expect = qhil_yaml_get(&p->y, value, "expect");
-    node = qhil_yaml_get(&p->y, value, "expect_error");
-    if (expect && node) {
-        rc = qhil_yaml_fail(&p->y, node, field, p->err, QHIL_EINVAL,
-                            "give either 'expect' or 'expect_error', not "
-                            "both");
-        goto cleanup;
-    }
-    if (expect) {
-        free(sub);
-        sub = qhil_field(field, ".expect");
-        if (!sub) {
-            rc = nomem(p);
-            goto cleanup;
-        }
-        rc = qhil_yaml_to_json(&p->y, expect, sub, &st->expect, p->err);
-        if (rc < 0) {
-            goto cleanup;
-        }
-    }
-    if (node) {
-        free(sub);
-        sub = qhil_field(field, ".expect_error");
-        if (!sub) {
-            rc = nomem(p);
-            goto cleanup;
-        }
-        rc = qhil_yaml_string(&p->y, node, sub,
-                              "a QMP error class such as GenericError",
-                              &st->expect_error, p->err);
-        if (rc < 0) {
-            goto cleanup;
-        }
-    }
-    node = qhil_yaml_get(&p->y, value, "timeout");
-    if (node) {
-        free(sub);
-        sub = qhil_field(field, ".timeout");
-        if (!sub) {
-            rc = nomem(p);
-            goto cleanup;
-        }
-        rc = load_timeout(p, node, sub, &st->timeout_ns);
-    }
-
-cleanup:
-    free(sub);
-    return rc;
-}
-
-static int step_reset(parser *p, const yaml_node_t *value, const char *field,
-                      qhil_step *st)
-{
-    st->kind = QHIL_STEP_QMP;
-    if (value && !qhil_yaml_is_null(value)) {
-        return qhil_yaml_fail(&p->y, value, field, p->err, QHIL_EINVAL,
-                              "reset takes no value, got %s",
-                              qhil_yaml_kind(value));
-    }
-    st->command = strdup("system_reset");
-    return st->command ? QHIL_EOK : nomem(p);
-}
-
-static int step_wait(parser *p, const yaml_node_t *value, const char *field,
-                     qhil_step *st)
-{
-    st->kind = QHIL_STEP_WAIT;
-    return qhil_yaml_duration(&p->y, value, field, &st->duration_ns, p->err);
-}
-
-/* ---- QTest steps ---- */
-
-/* QTest steps need the socket; clock_step needs the accelerator too. */
-static int need_qtest(parser *p, const yaml_node_t *node, const char *field,
-                      const char *step, int accel)
-{
-    if (accel && p->suite->qtest != QHIL_QTEST_ACCEL) {
+    if ((e->needs & QHIL_STEP_NEEDS_QTEST_ACCEL) &&
+        p->suite->qtest != QHIL_QTEST_ACCEL) {
         return qhil_yaml_fail(&p->y, node, field, p->err, QHIL_EINVAL,
                               "%s needs 'accel: qtest' at the top of the "
                               "suite (virtual time moves by hand only "
                               "with the qtest accelerator)",
-                              step);
+                              e->name);
     }
-    if (p->suite->qtest == QHIL_QTEST_OFF) {
+    if ((e->needs & (QHIL_STEP_NEEDS_QTEST | QHIL_STEP_NEEDS_QTEST_ACCEL)) &&
+        p->suite->qtest == QHIL_QTEST_OFF) {
         return qhil_yaml_fail(&p->y, node, field, p->err, QHIL_EINVAL,
                               "%s needs QTest: add 'qtest: true' (beside "
                               "the firmware) or 'accel: qtest' (no CPU) at "
                               "the top of the suite",
-                              step);
+                              e->name);
     }
     return QHIL_EOK;
 }
 
-/* An unsigned number: 4096, 0x1000, 0o10, 0b101. */
-static int load_u64(parser *p, const yaml_node_t *node, const char *field,
-                    const char *what, uint64_t *out)
-{
-    const char *text = qhil_yaml_scalar(node, NULL);
-    const char *digits;
-    char *end = NULL;
-    int base = 10;
-
-    if (!text || qhil_yaml_is_null(node) || !qhil_yaml_is_plain(node)) {
-        return qhil_yaml_fail(&p->y, node, field, p->err, QHIL_EINVAL,
-                              "expected %s (a number such as 0x4000000), "
-                              "got %s",
-                              what, node && text ? "a quoted string"
-                                                 : qhil_yaml_kind(node));
-    }
-    digits = text;
-    if (text[0] == '0' && (text[1] == 'x' || text[1] == 'X')) {
-        base = 16;
-        digits = text + 2;
-    } else if (text[0] == '0' && (text[1] == 'o' || text[1] == 'O')) {
-        base = 8;
-        digits = text + 2;
-    } else if (text[0] == '0' && (text[1] == 'b' || text[1] == 'B')) {
-        base = 2;
-        digits = text + 2;
-    }
-    errno = 0;
-    *out = strtoull(digits, &end, base);
-    if (!*digits || !isxdigit((unsigned char)*digits) || *end ||
-        errno == ERANGE) {
-        return qhil_yaml_fail(&p->y, node, field, p->err, QHIL_EINVAL,
-                              "'%s' is not %s (an unsigned 64-bit number)",
-                              text, what);
-    }
-    return QHIL_EOK;
-}
-
-/* Get key of map as an unsigned number; required or not. */
-static int load_key_u64(parser *p, const yaml_node_t *map, const char *key,
-                        const char *field, const char *what, int required,
-                        uint64_t *out, int *found)
-{
-    const yaml_node_t *node = qhil_yaml_get(&p->y, map, key);
-    char *sub;
-    int rc;
-
-    if (found) {
-        *found = node != NULL;
-    }
-    if (!node) {
-        if (!required) {
-            return QHIL_EOK;
-        }
-        return qhil_yaml_fail(&p->y, map, field, p->err, QHIL_EINVAL,
-                              "missing '%s' (%s)", key, what);
-    }
-    sub = qhil_field(field, ".%s", key);
-    if (!sub) {
-        return nomem(p);
-    }
-    rc = load_u64(p, node, sub, what, out);
-    free(sub);
-    return rc;
-}
-
-/* addr and size shared by read and write. */
-static int load_access(parser *p, const yaml_node_t *value, const char *field,
-                       qhil_step *st)
-{
-    uint64_t size = 4;
-    int rc;
-
-    rc = load_key_u64(p, value, "addr", field, "a guest physical address",
-                      1, &st->addr, NULL);
-    if (rc == QHIL_EOK) {
-        rc = load_key_u64(p, value, "size", field, "an access size", 0,
-                          &size, NULL);
-    }
-    if (rc < 0) {
-        return rc;
-    }
-    if (size != 1 && size != 2 && size != 4 && size != 8) {
-        return qhil_yaml_fail(&p->y, qhil_yaml_get(&p->y, value, "size"),
-                              field, p->err, QHIL_EINVAL,
-                              "size %llu is not an access size (1, 2, 4 "
-                              "or 8 bytes)",
-                              (unsigned long long)size);
-    }
-    if (st->addr + (size - 1) < st->addr) {
-        return qhil_yaml_fail(&p->y, value, field, p->err, QHIL_EINVAL,
-                              "a %u-byte access at 0x%llx wraps around",
-                              (unsigned)size,
-                              (unsigned long long)st->addr);
-    }
-    st->size = (unsigned)size;
-    return QHIL_EOK;
-}
-
-static uint64_t size_mask(unsigned size)
-{
-    return size == 8 ? UINT64_MAX : ((uint64_t)1 << (size * 8)) - 1;
-}
-
-static int step_read(parser *p, const yaml_node_t *value, const char *field,
-                     qhil_step *st)
-{
-    int has_mask = 0;
-    int rc;
-
-    st->kind = QHIL_STEP_READ;
-    rc = qhil_yaml_want_mapping(&p->y, value, field,
-                                "{addr: ADDRESS, expect: VALUE}", p->err);
-    if (rc == QHIL_EOK) {
-        rc = qhil_yaml_check_keys(&p->y, value, field, read_keys, p->err);
-    }
-    if (rc == QHIL_EOK) {
-        rc = load_access(p, value, field, st);
-    }
-    if (rc == QHIL_EOK) {
-        rc = load_key_u64(p, value, "expect", field, "the expected value", 0,
-                          &st->value, &st->has_value);
-    }
-    if (rc == QHIL_EOK) {
-        rc = load_key_u64(p, value, "mask", field, "a bit mask", 0,
-                          &st->mask, &has_mask);
-    }
-    if (rc < 0) {
-        return rc;
-    }
-    if (!has_mask) {
-        st->mask = size_mask(st->size);
-    }
-    if (has_mask && !st->has_value) {
-        return qhil_yaml_fail(&p->y, value, field, p->err, QHIL_EINVAL,
-                              "'mask' needs 'expect'");
-    }
-    if (st->has_value && (st->value & ~size_mask(st->size))) {
-        return qhil_yaml_fail(&p->y, qhil_yaml_get(&p->y, value, "expect"),
-                              field, p->err, QHIL_EINVAL,
-                              "expected value 0x%llx does not fit in %u "
-                              "byte%s",
-                              (unsigned long long)st->value, st->size,
-                              st->size == 1 ? "" : "s");
-    }
-    return QHIL_EOK;
-}
-
-static int step_write(parser *p, const yaml_node_t *value, const char *field,
-                      qhil_step *st)
-{
-    int rc;
-
-    st->kind = QHIL_STEP_WRITE;
-    rc = qhil_yaml_want_mapping(&p->y, value, field,
-                                "{addr: ADDRESS, value: VALUE}", p->err);
-    if (rc == QHIL_EOK) {
-        rc = qhil_yaml_check_keys(&p->y, value, field, write_keys, p->err);
-    }
-    if (rc == QHIL_EOK) {
-        rc = load_access(p, value, field, st);
-    }
-    if (rc == QHIL_EOK) {
-        rc = load_key_u64(p, value, "value", field, "the value to write", 1,
-                          &st->value, NULL);
-    }
-    if (rc == QHIL_EOK && (st->value & ~size_mask(st->size))) {
-        rc = qhil_yaml_fail(&p->y, qhil_yaml_get(&p->y, value, "value"),
-                            field, p->err, QHIL_EINVAL,
-                            "value 0x%llx does not fit in %u byte%s",
-                            (unsigned long long)st->value, st->size,
-                            st->size == 1 ? "" : "s");
-    }
-    return rc;
-}
-
-static int step_clock_step(parser *p, const yaml_node_t *value,
-                           const char *field, qhil_step *st)
-{
-    const char *text = qhil_yaml_scalar(value, NULL);
-
-    st->kind = QHIL_STEP_CLOCK_STEP;
-    if (text && !strcmp(text, "next")) {
-        st->duration_ns = -1;
-        return QHIL_EOK;
-    }
-    return qhil_yaml_duration(&p->y, value, field, &st->duration_ns, p->err);
-}
-
-/* QOM paths: absolute, no blanks (QTest splits its lines on them). */
-static int load_qom_path(parser *p, const yaml_node_t *node,
-                         const char *field, char **out)
-{
-    int rc = qhil_yaml_string(&p->y, node, field,
-                              "a QOM path such as /machine/qhil-irqchip", out,
-                              p->err);
-    const char *c;
-
-    if (rc < 0) {
-        return rc;
-    }
-    for (c = *out; *c; c++) {
-        if (isspace((unsigned char)*c) || !isprint((unsigned char)*c)) {
-            break;
-        }
-    }
-    if ((*out)[0] != '/' || *c) {
-        return qhil_yaml_fail(&p->y, node, field, p->err, QHIL_EINVAL,
-                              "'%s' is not a QOM path (absolute, no blanks, "
-                              "e.g. /machine/qhil-irqchip)",
-                              *out);
-    }
-    return QHIL_EOK;
-}
-
-static int step_irq_intercept(parser *p, const yaml_node_t *value,
-                              const char *field, qhil_step *st)
-{
-    const yaml_node_t *in;
-    const yaml_node_t *out;
-    char *sub;
-    int rc;
-
-    st->kind = QHIL_STEP_IRQ_INTERCEPT;
-    if (!value || value->type != YAML_MAPPING_NODE) {
-        return load_qom_path(p, value, field, &st->qom_path);
-    }
-    rc = qhil_yaml_check_keys(&p->y, value, field, intercept_keys, p->err);
-    if (rc < 0) {
-        return rc;
-    }
-    in = qhil_yaml_get(&p->y, value, "in");
-    out = qhil_yaml_get(&p->y, value, "out");
-    if (!in == !out) {
-        return qhil_yaml_fail(&p->y, value, field, p->err, QHIL_EINVAL,
-                              "give exactly one of 'in' (a device's input "
-                              "lines) or 'out' (its output lines)");
-    }
-    st->intercept_out = out != NULL;
-    sub = qhil_field(field, out ? ".out" : ".in");
-    if (!sub) {
-        return nomem(p);
-    }
-    rc = load_qom_path(p, out ? out : in, sub, &st->qom_path);
-    free(sub);
-    return rc;
-}
-
-static int step_expect_irq(parser *p, const yaml_node_t *value,
-                           const char *field, qhil_step *st)
-{
-    const yaml_node_t *node;
-    uint64_t line;
-    const char *level;
-    char *sub;
-    int rc;
-
-    st->kind = QHIL_STEP_EXPECT_IRQ;
-    rc = qhil_yaml_want_mapping(&p->y, value, field,
-                                "{line: N, level: high}", p->err);
-    if (rc == QHIL_EOK) {
-        rc = qhil_yaml_check_keys(&p->y, value, field, expect_irq_keys,
-                                  p->err);
-    }
-    if (rc == QHIL_EOK) {
-        rc = load_key_u64(p, value, "line", field, "an IRQ line number", 1,
-                          &line, NULL);
-    }
-    if (rc < 0) {
-        return rc;
-    }
-    if (line > 65535) {
-        return qhil_yaml_fail(&p->y, qhil_yaml_get(&p->y, value, "line"),
-                              field, p->err, QHIL_EINVAL,
-                              "IRQ line %llu is out of range (0 to 65535)",
-                              (unsigned long long)line);
-    }
-    st->irq_line = (int)line;
-    node = qhil_yaml_get(&p->y, value, "level");
-    level = node ? qhil_yaml_scalar(node, NULL) : NULL;
-    if (!node) {
-        return qhil_yaml_fail(&p->y, value, field, p->err, QHIL_EINVAL,
-                              "missing 'level' (high or low)");
-    }
-    if (level && (!strcmp(level, "high") || !strcmp(level, "raised"))) {
-        st->irq_level = 1;
-    } else if (level && (!strcmp(level, "low") ||
-                         !strcmp(level, "lowered"))) {
-        st->irq_level = 0;
-    } else {
-        return qhil_yaml_fail(&p->y, node, field, p->err, QHIL_EINVAL,
-                              "level must be high or low, got '%s'",
-                              level ? level : qhil_yaml_kind(node));
-    }
-    node = qhil_yaml_get(&p->y, value, "timeout");
-    if (!node) {
-        return QHIL_EOK;
-    }
-    sub = qhil_field(field, ".timeout");
-    if (!sub) {
-        return nomem(p);
-    }
-    rc = load_timeout(p, node, sub, &st->timeout_ns);
-    free(sub);
-    return rc;
-}
-
-/* Parse the step called name with value (NULL for a bare "reset"). */
+/* Parse the step called name with value (NULL for a bare "reset")
+ * through its entry in the step table. */
 static int step_dispatch(parser *p, const yaml_node_t *key, const char *name,
                          const yaml_node_t *value, const char *field,
                          qhil_step *st)
 {
+    qhil_step_parser sp = {.y = &p->y, .err = p->err};
+    const qhil_step_entry *e;
     char *sub;
     int rc;
 
@@ -918,37 +355,13 @@ static int step_dispatch(parser *p, const yaml_node_t *key, const char *name,
     if (!sub) {
         return nomem(p);
     }
-    if (!strcmp(name, "expect")) {
-        rc = step_expect(p, value, sub, st);
-    } else if (!strcmp(name, "send")) {
-        rc = step_send(p, value, sub, st, 0);
-    } else if (!strcmp(name, "sendline")) {
-        rc = step_send(p, value, sub, st, 1);
-    } else if (!strcmp(name, "qmp")) {
-        rc = step_qmp(p, value, sub, st);
-    } else if (!strcmp(name, "reset")) {
-        rc = step_reset(p, value, sub, st);
-    } else if (!strcmp(name, "wait")) {
-        rc = step_wait(p, value, sub, st);
-    } else if (!strcmp(name, "read")) {
-        rc = need_qtest(p, key, field, name, 0);
-        rc = rc < 0 ? rc : step_read(p, value, sub, st);
-    } else if (!strcmp(name, "write")) {
-        rc = need_qtest(p, key, field, name, 0);
-        rc = rc < 0 ? rc : step_write(p, value, sub, st);
-    } else if (!strcmp(name, "clock_step")) {
-        rc = need_qtest(p, key, field, name, 1);
-        rc = rc < 0 ? rc : step_clock_step(p, value, sub, st);
-    } else if (!strcmp(name, "irq_intercept")) {
-        rc = need_qtest(p, key, field, name, 0);
-        rc = rc < 0 ? rc : step_irq_intercept(p, value, sub, st);
-    } else if (!strcmp(name, "expect_irq")) {
-        rc = need_qtest(p, key, field, name, 0);
-        rc = rc < 0 ? rc : step_expect_irq(p, value, sub, st);
+    e = qhil_step_find(name);
+    if (!e) {
+        rc = unknown_step(p, key, field, name);
     } else {
-        rc = qhil_yaml_fail(&p->y, key, field, p->err, QHIL_EINVAL,
-                            "unknown step '%s' (known: " KNOWN_STEPS ")",
-                            name);
+        st->kind = e->kind;
+        rc = check_needs(p, key, field, e);
+        rc = rc < 0 ? rc : e->parse(&sp, value, sub, st);
     }
     free(sub);
     return rc;
@@ -973,15 +386,13 @@ static int load_step(parser *p, const yaml_node_t *node, const char *field,
         name = qhil_yaml_scalar(node, &len);
         if (!strcmp(name, "reset")) {
             rc = step_dispatch(p, node, name, NULL, field, st);
-        } else if (strlen(name) == len && is_step_name(name)) {
+        } else if (strlen(name) == len && qhil_step_find(name)) {
             rc = qhil_yaml_fail(&p->y, node, field, p->err, QHIL_EINVAL,
                                 "step '%s' needs a value (write "
                                 "'- %s: ...')",
                                 name, name);
         } else {
-            rc = qhil_yaml_fail(&p->y, node, field, p->err, QHIL_EINVAL,
-                                "unknown step '%s' (known: " KNOWN_STEPS ")",
-                                name);
+            rc = unknown_step(p, node, field, name);
         }
         goto cleanup;
     }

@@ -88,7 +88,9 @@ typedef enum qhil_qtest_mode {
     QHIL_QTEST_ACCEL, /* "accel: qtest": no CPU, time moves by clock_step */
 } qhil_qtest_mode;
 
-/* One step; all pointers owned by the suite.  Read-only for callers. */
+/* One step; all pointers owned by the suite.  Read-only for callers.
+ * Each kind is parsed, run and described by its entry in the step
+ * table (lib/step.c). */
 typedef struct qhil_step {
     qhil_step_kind kind;
     int line;            /* line in the suite file */
@@ -113,6 +115,11 @@ typedef struct qhil_step {
     int intercept_out;   /* IRQ_INTERCEPT: outputs rather than inputs */
     int irq_line;        /* EXPECT_IRQ: line number */
     int irq_level;       /* EXPECT_IRQ: 1 raised, 0 lowered */
+    /* Reserved for tests with several machines and serial ports: which
+     * machine and which port the step acts on.  Always 0 (the test's one
+     * machine, its first serial port) for now; not read by the runner. */
+    unsigned machine;
+    unsigned port;
 } qhil_step;
 
 typedef struct qhil_test {
