@@ -10,6 +10,7 @@
  *   kind      the qhil_step_kind the parsed step carries
  *   needs     QHIL_STEP_NEEDS_*: suite.c refuses a QTest step in a suite
  *             without QTest before calling parse
+ *   alone     the key may be written by itself, with no value ("- reset")
  *   parse     YAML value -> qhil_step, every check a suite load makes,
  *             errors "FILE:LINE:COL: FIELD: reason" (suite.c)
  *   run       the step on the test's machine, through a qhil_step_ctx the
@@ -1202,29 +1203,96 @@ static int run_expect_irq(qhil_step_ctx *c, const qhil_step *st)
 #define NEEDS_QTEST (QHIL_STEP_NEEDS_QTEST | QHIL_STEP_NEEDS_QMP)
 
 static const qhil_step_entry steps[] = {
-    {"expect", QHIL_STEP_EXPECT, QHIL_STEP_NEEDS_CONSOLE, parse_expect,
-     run_expect, describe_expect, NULL},
-    {"send", QHIL_STEP_SEND, QHIL_STEP_NEEDS_CONSOLE, parse_send, run_send,
-     describe_send, NULL},
-    {"sendline", QHIL_STEP_SEND, QHIL_STEP_NEEDS_CONSOLE, parse_sendline,
-     run_send, describe_send, NULL},
-    {"qmp", QHIL_STEP_QMP, QHIL_STEP_NEEDS_QMP, parse_qmp, run_qmp,
-     describe_qmp, NULL},
-    {"reset", QHIL_STEP_QMP, QHIL_STEP_NEEDS_QMP, parse_reset, run_qmp,
-     describe_reset, NULL},
-    {"wait", QHIL_STEP_WAIT, QHIL_STEP_NEEDS_CONSOLE, parse_wait, run_wait,
-     describe_wait, timeout_wait},
-    {"read", QHIL_STEP_READ, NEEDS_QTEST, parse_read, run_read, describe_read,
-     NULL},
-    {"write", QHIL_STEP_WRITE, NEEDS_QTEST, parse_write, run_write,
-     describe_write, NULL},
-    {"clock_step", QHIL_STEP_CLOCK_STEP,
-     NEEDS_QTEST | QHIL_STEP_NEEDS_QTEST_ACCEL, parse_clock_step,
-     run_clock_step, describe_clock_step, NULL},
-    {"irq_intercept", QHIL_STEP_IRQ_INTERCEPT, NEEDS_QTEST, parse_irq_intercept,
-     run_irq_intercept, describe_irq_intercept, NULL},
-    {"expect_irq", QHIL_STEP_EXPECT_IRQ, NEEDS_QTEST, parse_expect_irq,
-     run_expect_irq, describe_expect_irq, NULL},
+    {
+        .name = "expect",
+        .kind = QHIL_STEP_EXPECT,
+        .needs = QHIL_STEP_NEEDS_CONSOLE,
+        .parse = parse_expect,
+        .run = run_expect,
+        .describe = describe_expect,
+    },
+    {
+        .name = "send",
+        .kind = QHIL_STEP_SEND,
+        .needs = QHIL_STEP_NEEDS_CONSOLE,
+        .parse = parse_send,
+        .run = run_send,
+        .describe = describe_send,
+    },
+    {
+        .name = "sendline",
+        .kind = QHIL_STEP_SEND,
+        .needs = QHIL_STEP_NEEDS_CONSOLE,
+        .parse = parse_sendline,
+        .run = run_send,
+        .describe = describe_send,
+    },
+    {
+        .name = "qmp",
+        .kind = QHIL_STEP_QMP,
+        .needs = QHIL_STEP_NEEDS_QMP,
+        .parse = parse_qmp,
+        .run = run_qmp,
+        .describe = describe_qmp,
+    },
+    {
+        .name = "reset",
+        .kind = QHIL_STEP_QMP,
+        .needs = QHIL_STEP_NEEDS_QMP,
+        .alone = true,
+        .parse = parse_reset,
+        .run = run_qmp,
+        .describe = describe_reset,
+    },
+    {
+        .name = "wait",
+        .kind = QHIL_STEP_WAIT,
+        .needs = QHIL_STEP_NEEDS_CONSOLE,
+        .parse = parse_wait,
+        .run = run_wait,
+        .describe = describe_wait,
+        .timeout = timeout_wait,
+    },
+    {
+        .name = "read",
+        .kind = QHIL_STEP_READ,
+        .needs = NEEDS_QTEST,
+        .parse = parse_read,
+        .run = run_read,
+        .describe = describe_read,
+    },
+    {
+        .name = "write",
+        .kind = QHIL_STEP_WRITE,
+        .needs = NEEDS_QTEST,
+        .parse = parse_write,
+        .run = run_write,
+        .describe = describe_write,
+    },
+    {
+        .name = "clock_step",
+        .kind = QHIL_STEP_CLOCK_STEP,
+        .needs = NEEDS_QTEST | QHIL_STEP_NEEDS_QTEST_ACCEL,
+        .parse = parse_clock_step,
+        .run = run_clock_step,
+        .describe = describe_clock_step,
+    },
+    {
+        .name = "irq_intercept",
+        .kind = QHIL_STEP_IRQ_INTERCEPT,
+        .needs = NEEDS_QTEST,
+        .parse = parse_irq_intercept,
+        .run = run_irq_intercept,
+        .describe = describe_irq_intercept,
+    },
+    {
+        .name = "expect_irq",
+        .kind = QHIL_STEP_EXPECT_IRQ,
+        .needs = NEEDS_QTEST,
+        .parse = parse_expect_irq,
+        .run = run_expect_irq,
+        .describe = describe_expect_irq,
+    },
 };
 
 const qhil_step_entry *qhil_step_table(size_t *n)

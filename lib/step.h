@@ -70,6 +70,7 @@ typedef struct qhil_step_entry {
     const char *name;     /* the YAML key */
     qhil_step_kind kind;  /* what parse stores in the step's kind */
     unsigned needs;       /* QHIL_STEP_NEEDS_* */
+    bool alone;           /* may be written with no value: "- reset" */
     /*
      * Fill st from value (NULL for a bare "reset"; st->line, keyword and
      * the suite's default timeout_ns are already set).  field names the

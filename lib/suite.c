@@ -370,6 +370,7 @@ static int step_dispatch(parser *p, const yaml_node_t *key, const char *name,
 static int load_step(parser *p, const yaml_node_t *node, const char *field,
                      qhil_step *st)
 {
+    const qhil_step_entry *e;
     qhil_buf keys;
     yaml_node_t *k;
     yaml_node_t *v;
@@ -384,9 +385,10 @@ static int load_step(parser *p, const yaml_node_t *node, const char *field,
     st->timeout_ns = p->suite->timeout_ns;
     if (node && node->type == YAML_SCALAR_NODE && !qhil_yaml_is_null(node)) {
         name = qhil_yaml_scalar(node, &len);
-        if (!strcmp(name, "reset")) {
+        e = qhil_step_find(name);
+        if (e && e->alone) {
             rc = step_dispatch(p, node, name, NULL, field, st);
-        } else if (strlen(name) == len && qhil_step_find(name)) {
+        } else if (strlen(name) == len && e) {
             rc = qhil_yaml_fail(&p->y, node, field, p->err, QHIL_EINVAL,
                                 "step '%s' needs a value (write "
                                 "'- %s: ...')",

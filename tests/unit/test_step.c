@@ -1,8 +1,9 @@
 /*
  * test_step.c - the step table: every entry complete, names unique, the
  * unknown-step message built from it in table order, every name parsed
- * into a step that runs and is described through that same entry, and
- * what each kind needs refused in a suite that cannot give it.
+ * into a step that runs and is described through that same entry, the
+ * names that may stand alone, and what each kind needs refused in a
+ * suite that cannot give it.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -256,6 +257,37 @@ static void test_needs(void **state)
     }
 }
 
+/* A name written alone ("- reset") is a step only when its entry says
+ * so; the others ask for a value. */
+static void test_alone(void **state)
+{
+    const qhil_step_entry *t;
+    size_t n;
+    size_t i;
+
+    (void)state;
+    t = qhil_step_table(&n);
+    for (i = 0; i < n; i++) {
+        qhil_suite *s = NULL;
+        qhil_error err;
+        int rc;
+
+        qhil_error_init(&err);
+        rc = load_step_suite("accel: qtest\n", t[i].name, &s, &err);
+        if (t[i].alone) {
+            assert_int_equal(rc, 0);
+            assert_ptr_equal(qhil_step_entry_of(&s->tests[0].steps[0]),
+                             &t[i]);
+        } else {
+            assert_int_equal(rc, QHIL_EINVAL);
+            assert_contains(err.message, "needs a value");
+            assert_contains(err.message, t[i].name);
+        }
+        qhil_suite_free(s);
+        qhil_error_release(&err);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -264,6 +296,7 @@ int main(void)
         cmocka_unit_test(test_every_name),
         cmocka_unit_test(test_step_timeout),
         cmocka_unit_test(test_needs),
+        cmocka_unit_test(test_alone),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);
