@@ -8,6 +8,10 @@
  *            the run goes on.
  * run_test:  launch -> fail patterns -> steps -> shutdown -> verdict
  *            (pass / fail / error, see runner.h).
+ * run_step:  the step's entry in the step table (step.c) runs it with a
+ *            qhil_step_ctx: the machine, the deadlines, and callbacks
+ *            that record a failure at the running step; the runner only
+ *            decides what a timeout was (the step's or the test's).
  *
  * Each step's deadline is its own timeout from when it starts, cut short
  * by the test's overall timeout when the test has one.  A step that ends

@@ -8,7 +8,9 @@
  * compiles its own), QMP arguments (turned into JSON now) and image paths
  * (which must name regular, readable, non-empty files: image.c).  Every
  * message names the file, line, column and the field path
- * ("tests[0].steps[1].expect").
+ * ("tests[0].steps[1].expect").  Steps are parsed by their entry in the
+ * step table (step.c): this file looks the key up, checks what the kind
+ * needs against the suite's QTest mode and calls the entry's parse.
  */
 #include <ctype.h>
 #include <errno.h>
