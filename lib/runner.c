@@ -31,18 +31,12 @@
 #include <qhil/board.h>
 #include <qhil/clock.h>
 #include <qhil/machine.h>
-#include <qhil/qhil.h>
+#include <qhil/qmp.h>
+#include <qhil/runner.h>
 #include <qhil/runpath.h>
 
 #include "internal.h"
 #include "proc.h"
-
-#include "qhil-config.h"
-
-const char *qhil_version(void)
-{
-    return QHIL_VERSION;
-}
 
 /* "10s", "250ms", "1.5s": short human form of a duration. */
 static void fmt_duration(int64_t ns, char *buf, size_t n)
