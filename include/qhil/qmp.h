@@ -43,6 +43,7 @@
 #ifdef __cplusplus
 extern "C" {
 #endif
+#pragma GCC visibility push(default)
 
 typedef struct qhil_qmp qhil_qmp;
 
@@ -318,6 +319,8 @@ int qhil_qmp_execute_checked(qhil_qmp *qmp, const char *command,
  */
 int qhil_qmp_hmp(qhil_qmp *qmp, const char *command_line, char **output,
                  int64_t deadline, qhil_error *err);
+
+#pragma GCC visibility pop
 
 #ifdef __cplusplus
 }
