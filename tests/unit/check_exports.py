@@ -2,6 +2,7 @@
 """The shared library exports exactly the public API.
 
 usage: check_exports.py NM LIBQHIL_SO INCLUDE_DIR
+       check_exports.py --self-test
 
 The public API is every function (and extern object) declared in
 INCLUDE_DIR/qhil/*.h, read from the headers themselves, so a new header or
@@ -30,14 +31,20 @@ def strip(text):
 
 def statements(text):
     """Top-level declarations, each with what is inside braces removed
-    (struct members, enum constants)."""
+    (struct members, enum constants); a function body ends its own."""
     depth = 0
     cur = []
+    body = False
     for ch in text:
         if ch == '{':
+            if depth == 0:
+                body = ''.join(cur).rstrip().endswith(')')
             depth += 1
         elif ch == '}':
             depth -= 1
+            if depth == 0 and body:
+                yield ' '.join(''.join(cur).split())
+                cur = []
         elif depth == 0:
             if ch == ';':
                 yield ' '.join(''.join(cur).split())
@@ -66,7 +73,58 @@ def declared(header):
     return names
 
 
+# What the header reader must see, and what it must not: a name in a
+# comment, a macro, a C++-only line, a typedef or a struct member is not an
+# export; were it counted, a helper of that name could leak out unseen.
+SELF_TEST = r"""
+/* qhil_buf_append(b, s) is internal;
+ * int qhil_in_comment(void); */
+// int qhil_line_comment(void);
+#define qhil_macro(x) qhil_macro_body(x)
+#define QHIL_LONG(x) \
+    qhil_continued(x)
+#ifdef __cplusplus
+extern "C" {
+int qhil_cplusplus_only(void);
+#endif
+typedef int (*qhil_fn)(void *data, int qhil_arg);
+typedef struct qhil_thing qhil_thing;
+typedef struct {
+    int (*qhil_member)(void);
+    const char *name;
+} qhil_opts;
+enum { QHIL_FLAG = 1 << 0 };
+static inline int qhil_inline(void) { return qhil_called(); }
+int qhil_plain(int a, const char *b);
+const char *
+qhil_split_lines(qhil_thing *t,
+                 int n);
+void qhil_takes_fn(int (*cb)(void *), void *data);
+extern const char *const qhil_names[];
+extern int qhil_count;
+#ifdef __cplusplus
+}
+#endif
+"""
+SELF_WANT = {'qhil_plain', 'qhil_split_lines', 'qhil_takes_fn',
+             'qhil_names', 'qhil_count'}
+
+
+def self_test():
+    import tempfile
+    with tempfile.NamedTemporaryFile('w', suffix='.h') as f:
+        f.write(SELF_TEST)
+        f.flush()
+        got = declared(f.name)
+    if got != SELF_WANT:
+        sys.exit(f'header reader: extra {sorted(got - SELF_WANT)}, '
+                 f'missing {sorted(SELF_WANT - got)}')
+    print(f'header reader: {len(got)} declarations, as expected')
+
+
 def main():
+    if sys.argv[1:] == ['--self-test']:
+        return self_test()
     if len(sys.argv) != 4:
         sys.exit(__doc__)
     nm, lib, incdir = sys.argv[1:]
