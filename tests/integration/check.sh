@@ -1004,7 +1004,7 @@ scenario_qmp_example() {
 # one.
 scenario_installed_library() {
     : "${BUILD:?set BUILD to the build folder}"
-    local root="$work/root" pcdir x
+    local root="$work/root" pcdir libdir x
     meson install -C "$BUILD" --no-rebuild --destdir "$root" \
         >"$work/out" 2>&1 || fail "meson install failed"
     pcdir=$(dirname "$(find "$root" -name libqhil.pc | head -n 1)")
@@ -1023,7 +1023,12 @@ scenario_installed_library() {
             >"$work/out" 2>&1 ||
             fail "examples/c/$x.c does not build from the install"
     done
-    LD_LIBRARY_PATH="$(dirname "$(find "$root" -name 'libqhil.so' | head -n 1)")" \
+    libdir=$(dirname "$(find "$root" -name 'libqhil.so' | head -n 1)")
+    # The installed command runs on the installed library alone.
+    LD_LIBRARY_PATH="$libdir" "$(find "$root" -path '*/bin/qhil')" version \
+        >"$work/out" 2>&1 || fail "installed qhil failed"
+    has '^qhil [0-9]+\.[0-9]+\.[0-9]+$'
+    LD_LIBRARY_PATH="$libdir" \
         "$work/boot" "$SRC/boards" firmware/build/mps2-an385/hello.elf \
         >"$work/out" 2>&1 || fail "installed example failed"
     has '^firmware said: count=1$'
