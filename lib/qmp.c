@@ -56,7 +56,6 @@
 
 #include <qhil/clock.h>
 #include <qhil/qmp.h>
-#include <qhil/suite.h>
 
 #include "internal.h"
 
@@ -1063,6 +1062,29 @@ int qhil_qmp_execute(qhil_qmp *qmp, const char *command, const json_t *args,
 }
 
 /* ---- events -------------------------------------------------------------- */
+
+int qhil_json_subset(const json_t *want, const json_t *have)
+{
+    const char *key;
+    json_t *value;
+
+    if (!want || !have) {
+        return want == have;
+    }
+    if (!json_is_object(want)) {
+        return json_equal(want, have);
+    }
+    if (!json_is_object(have)) {
+        return 0;
+    }
+    /* jansson's iterator takes a non-const object; it does not modify it. */
+    json_object_foreach((json_t *)want, key, value) {
+        if (!qhil_json_subset(value, json_object_get(have, key))) {
+            return 0;
+        }
+    }
+    return 1;
+}
 
 int qhil_qmp_wait_event_match(qhil_qmp *qmp, const char *name,
                               const json_t *match, json_t **event,

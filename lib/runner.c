@@ -35,19 +35,13 @@
 #include <qhil/board.h>
 #include <qhil/clock.h>
 #include <qhil/machine.h>
-#include <qhil/qhil.h>
+#include <qhil/qmp.h>
+#include <qhil/runner.h>
 #include <qhil/runpath.h>
 
 #include "internal.h"
 #include "proc.h"
 #include "step.h"
-
-#include "qhil-config.h"
-
-const char *qhil_version(void)
-{
-    return QHIL_VERSION;
-}
 
 /* The step as a failure names it, through its table entry. */
 static char *step_describe(const qhil_step *st)

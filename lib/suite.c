@@ -1226,26 +1226,3 @@ int qhil_suite_load_buffer(const char *name, const char *data, size_t len,
     parser_release(&p);
     return rc;
 }
-
-int qhil_json_subset(const json_t *want, const json_t *have)
-{
-    const char *key;
-    json_t *value;
-
-    if (!want || !have) {
-        return want == have;
-    }
-    if (!json_is_object(want)) {
-        return json_equal(want, have);
-    }
-    if (!json_is_object(have)) {
-        return 0;
-    }
-    /* jansson's iterator takes a non-const object; it does not modify it. */
-    json_object_foreach((json_t *)want, key, value) {
-        if (!qhil_json_subset(value, json_object_get(have, key))) {
-            return 0;
-        }
-    }
-    return 1;
-}

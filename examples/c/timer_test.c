@@ -9,6 +9,8 @@
  * usage: timer_test BOARDS_DIR QEMU_DIR
  * Builds: cc timer_test.c $(pkg-config --cflags --libs libqhil)
  */
+#define _GNU_SOURCE 1 /* nftw() and FTW_*, asprintf() */
+
 #include <ftw.h>
 #include <stdio.h>
 #include <stdlib.h>

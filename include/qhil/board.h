@@ -46,6 +46,7 @@
 #ifdef __cplusplus
 extern "C" {
 #endif
+#pragma GCC visibility push(default)
 
 typedef struct qhil_board qhil_board;
 
@@ -120,6 +121,8 @@ int qhil_board_argv(const qhil_board *board, const qhil_board_job *job,
 
 /* Free a NULL-terminated, malloc'ed argv; NULL is fine. */
 void qhil_argv_free(char **argv);
+
+#pragma GCC visibility pop
 
 #ifdef __cplusplus
 }

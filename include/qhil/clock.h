@@ -16,6 +16,7 @@
 #ifdef __cplusplus
 extern "C" {
 #endif
+#pragma GCC visibility push(default)
 
 #define QHIL_NSEC ((int64_t)1)
 #define QHIL_USEC ((int64_t)1000)
@@ -41,6 +42,8 @@ int qhil_deadline_poll_ms(int64_t deadline);
  * the text.  Does not block.
  */
 int qhil_duration_parse(const char *text, int64_t *ns, qhil_error *err);
+
+#pragma GCC visibility pop
 
 #ifdef __cplusplus
 }

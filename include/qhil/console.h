@@ -42,6 +42,7 @@
 #ifdef __cplusplus
 extern "C" {
 #endif
+#pragma GCC visibility push(default)
 
 typedef struct qhil_console qhil_console;
 
@@ -160,6 +161,8 @@ void qhil_console_set_cancel_fd(qhil_console *con, int fd);
 
 /* The socket, for poll(); borrowed. */
 int qhil_console_fd(const qhil_console *con);
+
+#pragma GCC visibility pop
 
 #ifdef __cplusplus
 }

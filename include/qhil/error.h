@@ -19,6 +19,7 @@
 #ifdef __cplusplus
 extern "C" {
 #endif
+#pragma GCC visibility push(default)
 
 /*
  * X(NAME, value, description): the one table that generates the enum,
@@ -114,6 +115,8 @@ const char *qhil_strerror(int code);
 
 /* Static symbolic name of a code ("QHIL_ETIMEDOUT"); never NULL. */
 const char *qhil_errname(int code);
+
+#pragma GCC visibility pop
 
 #ifdef __cplusplus
 }

@@ -46,6 +46,7 @@
 #ifdef __cplusplus
 extern "C" {
 #endif
+#pragma GCC visibility push(default)
 
 typedef struct qhil_machine qhil_machine;
 
@@ -167,6 +168,8 @@ void qhil_machine_free(qhil_machine *m);
  * client too, so remove the fd before shutting down after a cancel.
  */
 void qhil_machine_set_cancel_fd(qhil_machine *m, int fd);
+
+#pragma GCC visibility pop
 
 #ifdef __cplusplus
 }

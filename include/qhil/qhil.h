@@ -7,6 +7,11 @@
  *   machine.h  QEMU process lifecycle        board.h   board templates
  *   suite.h    suite files                   runner.h  running suites
  *   report.h   results, JUnit and TAP     runpath.h run and test folders
+ *
+ * libqhil.so exports what these headers declare and nothing else: the
+ * library is built with hidden visibility, and each header wraps its
+ * declarations in "#pragma GCC visibility push(default)" ... "pop".
+ * A new public header does the same (the exports test checks it).
  */
 #ifndef QHIL_QHIL_H
 #define QHIL_QHIL_H
@@ -23,7 +28,18 @@
 #include <qhil/runpath.h>
 #include <qhil/suite.h>
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+#pragma GCC visibility push(default)
+
 /* Library version as "MAJOR.MINOR.PATCH"; static string. */
 const char *qhil_version(void);
+
+#pragma GCC visibility pop
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif /* QHIL_QHIL_H */

@@ -43,6 +43,7 @@
 #ifdef __cplusplus
 extern "C" {
 #endif
+#pragma GCC visibility push(default)
 
 typedef struct qhil_qmp qhil_qmp;
 
@@ -257,6 +258,14 @@ int qhil_qmp_wait_event_match(qhil_qmp *qmp, const char *name,
                               const json_t *match, json_t **event,
                               int64_t deadline, qhil_error *err);
 
+/*
+ * True when every key of want is in have with an equal value, recursing
+ * into objects (arrays and scalars compare whole): how an event's data is
+ * matched here, and a suite's qmp step checks its reply ("expect").  Both
+ * borrowed, either may be NULL (equal only when both are).  No blocking.
+ */
+int qhil_json_subset(const json_t *want, const json_t *have);
+
 /* An event's QEMU timestamp in ns since the Unix epoch (its "timestamp"
  * seconds and microseconds: wall-clock time, CLOCK_REALTIME, not
  * comparable with deadlines); -1 when it has none or it is malformed. */
@@ -310,6 +319,8 @@ int qhil_qmp_execute_checked(qhil_qmp *qmp, const char *command,
  */
 int qhil_qmp_hmp(qhil_qmp *qmp, const char *command_line, char **output,
                  int64_t deadline, qhil_error *err);
+
+#pragma GCC visibility pop
 
 #ifdef __cplusplus
 }

@@ -48,6 +48,7 @@
 #ifdef __cplusplus
 extern "C" {
 #endif
+#pragma GCC visibility push(default)
 
 typedef struct qhil_qtest qhil_qtest;
 
@@ -202,6 +203,8 @@ int qhil_qtest_dispatch(qhil_qtest *qt, qhil_error *err);
 
 /* The socket, for poll(); borrowed. */
 int qhil_qtest_fd(const qhil_qtest *qt);
+
+#pragma GCC visibility pop
 
 #ifdef __cplusplus
 }

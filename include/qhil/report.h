@@ -23,6 +23,7 @@
 #ifdef __cplusplus
 extern "C" {
 #endif
+#pragma GCC visibility push(default)
 
 typedef enum qhil_verdict {
     QHIL_PASS,
@@ -114,6 +115,8 @@ int qhil_report_file_open(const char *path, qhil_report_file **out,
 int qhil_report_file_commit(qhil_report_file *f, const qhil_suite_result *r,
                             qhil_report_format fmt, qhil_error *err);
 void qhil_report_file_free(qhil_report_file *f);
+
+#pragma GCC visibility pop
 
 #ifdef __cplusplus
 }

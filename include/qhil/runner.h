@@ -48,6 +48,7 @@
 #ifdef __cplusplus
 extern "C" {
 #endif
+#pragma GCC visibility push(default)
 
 typedef struct qhil_run_opts {
     const char *const *board_dirs; /* NULL-terminated search list */
@@ -85,6 +86,8 @@ typedef struct qhil_run_opts {
  */
 int qhil_run_suite(const qhil_suite *suite, const qhil_run_opts *opts,
                    qhil_suite_result **out, qhil_error *err);
+
+#pragma GCC visibility pop
 
 #ifdef __cplusplus
 }

@@ -26,6 +26,7 @@
 #ifdef __cplusplus
 extern "C" {
 #endif
+#pragma GCC visibility push(default)
 
 /* Longest component qhil_runpath_name() returns, in bytes. */
 #define QHIL_RUNPATH_NAME_MAX 100
@@ -76,6 +77,8 @@ int qhil_runpath_mkdir(qhil_runpath *rp, const char *name, char **path,
 
 /* Free rp (the folders stay); NULL is fine. */
 void qhil_runpath_free(qhil_runpath *rp);
+
+#pragma GCC visibility pop
 
 #ifdef __cplusplus
 }

@@ -67,6 +67,7 @@
 #ifdef __cplusplus
 extern "C" {
 #endif
+#pragma GCC visibility push(default)
 
 typedef enum qhil_step_kind {
     QHIL_STEP_EXPECT,
@@ -176,12 +177,7 @@ int qhil_suite_load_buffer(const char *name, const char *data, size_t len,
 /* Free a suite; NULL is fine. */
 void qhil_suite_free(qhil_suite *suite);
 
-/*
- * True when every key of want is in have with an equal value, recursing
- * into objects (arrays and scalars compare whole).  Used for the qmp
- * step's expect.  Both borrowed.
- */
-int qhil_json_subset(const json_t *want, const json_t *have);
+#pragma GCC visibility pop
 
 #ifdef __cplusplus
 }

@@ -998,11 +998,13 @@ scenario_qmp_example() {
     wait "$example_qemu" 2>/dev/null
 }
 
-# Install into a scratch root, build the C example against the installed
-# headers and library with pkg-config only, and run it.
+# Install into a scratch root, build the C examples against the installed
+# headers and library with pkg-config only (so they use nothing but the
+# public API, and every header qhil/qhil.h pulls in is installed), and run
+# one.
 scenario_installed_library() {
     : "${BUILD:?set BUILD to the build folder}"
-    local root="$work/root" pcdir
+    local root="$work/root" pcdir libdir x
     meson install -C "$BUILD" --no-rebuild --destdir "$root" \
         >"$work/out" 2>&1 || fail "meson install failed"
     pcdir=$(dirname "$(find "$root" -name libqhil.pc | head -n 1)")
@@ -1011,10 +1013,22 @@ scenario_installed_library() {
         fail "board templates not installed"
     export PKG_CONFIG_PATH="$pcdir" PKG_CONFIG_SYSROOT_DIR="$root"
     # shellcheck disable=SC2046 # pkg-config output is a list of words
-    cc -o "$work/boot" examples/c/boot.c \
+    cc -Wall -Werror -o "$work/boot" examples/c/boot.c \
         $(pkg-config --cflags --libs libqhil) $SAN_FLAGS \
         >"$work/out" 2>&1 || fail "examples/c/boot.c does not build from the install"
-    LD_LIBRARY_PATH="$(dirname "$(find "$root" -name 'libqhil.so' | head -n 1)")" \
+    for x in timer_test qmp_events; do
+        # shellcheck disable=SC2046 # pkg-config output is a list of words
+        cc -Wall -Werror -o "$work/$x" "examples/c/$x.c" \
+            $(pkg-config --cflags --libs libqhil) $SAN_FLAGS \
+            >"$work/out" 2>&1 ||
+            fail "examples/c/$x.c does not build from the install"
+    done
+    libdir=$(dirname "$(find "$root" -name 'libqhil.so' | head -n 1)")
+    # The installed command runs on the installed library alone.
+    LD_LIBRARY_PATH="$libdir" "$(find "$root" -path '*/bin/qhil')" version \
+        >"$work/out" 2>&1 || fail "installed qhil failed"
+    has '^qhil [0-9]+\.[0-9]+\.[0-9]+$'
+    LD_LIBRARY_PATH="$libdir" \
         "$work/boot" "$SRC/boards" firmware/build/mps2-an385/hello.elf \
         >"$work/out" 2>&1 || fail "installed example failed"
     has '^firmware said: count=1$'

@@ -20,6 +20,7 @@
 #include "testutil.h"
 
 #include <qhil/clock.h>
+#include <qhil/qmp.h>
 #include <qhil/suite.h>
 
 #define DATA QHIL_TEST_SRCDIR "/data"
