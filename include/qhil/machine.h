@@ -100,6 +100,14 @@ typedef enum qhil_machine_end {
 int qhil_machine_launch(const qhil_machine_opts *opts, qhil_machine **out,
                         qhil_error *err);
 
+/*
+ * The arguments launch appends to opts->argv for these qtest and
+ * qtest_accel settings (QMP, console and QTest chardevs, the qtest
+ * accelerator), NULL-terminated.  Static, never freed; for showing the
+ * whole command line (qhil/job.h).
+ */
+const char *const *qhil_machine_wiring(bool qtest, bool qtest_accel);
+
 /* Borrowed handles, valid until qhil_machine_free. */
 qhil_qmp *qhil_machine_qmp(qhil_machine *m);
 qhil_console *qhil_machine_console(qhil_machine *m);
