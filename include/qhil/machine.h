@@ -1,7 +1,7 @@
 /*
  * qhil/machine.h - one QEMU process, from start to reaped.
  *
- * qhil_machine_launch() takes a complete QEMU argv (see qhil_board_argv)
+ * qhil_machine_launch() takes a complete QEMU argv (see qhil_job_argv)
  * and adds the wiring qhil owns: a QMP monitor and the first serial port,
  * each on one end of a socketpair passed to QEMU as an inherited fd
  * ("-chardev socket,fd=N").  No listening socket, no path, no port: there
