@@ -16,9 +16,8 @@
  * NULL-terminated malloc'ed list (free with qhil_argv_free).  All three
  * are NULL on failure.
  */
-int qhil_board_argv_labelled(const qhil_board *board,
-                             const qhil_board_job *job, char ***argv_out,
-                             int **kinds_out, char ***sources_out,
-                             qhil_error *err);
+int qhil_board_argv_labelled(const qhil_board *board, const qhil_board_job *job,
+                             char ***argv_out, int **kinds_out,
+                             char ***sources_out, qhil_error *err);
 
 #endif /* QHIL_BOARDARGS_H */

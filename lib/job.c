@@ -27,9 +27,9 @@
 
 struct qhil_job {
     qhil_board *board;
-    char **argv;       /* NULL-terminated, argc entries, argv[0] resolved */
-    int *kinds;        /* argc entries */
-    char **sources;    /* NULL-terminated, argc entries */
+    char **argv;    /* NULL-terminated, argc entries, argv[0] resolved */
+    int *kinds;     /* argc entries */
+    char **sources; /* NULL-terminated, argc entries */
     size_t argc;
     const char *const *wiring; /* static, n_wiring entries */
     size_t n_wiring;
@@ -103,8 +103,8 @@ int qhil_job_new(const qhil_job_opts *opts, qhil_job **out, qhil_error *err)
                             "installed or not in PATH%s",
                             origin ? origin : "", origin ? ": " : "",
                             origin ? "device_type " : "",
-                            origin ? opts->device_type : "",
-                            origin ? ": " : "", bin, board_path,
+                            origin ? opts->device_type : "", origin ? ": " : "",
+                            bin, board_path,
                             strncmp(bin, "qhil-", 5) == 0
                                 ? "; it is qhil's own QEMU build: run "
                                   "scripts/qemu-build.sh"

@@ -50,17 +50,17 @@ typedef enum qhil_arg_kind {
 /* What a job is made of.  Everything borrowed for the duration of
  * qhil_job_new(). */
 typedef struct qhil_job_opts {
-    const char *device_type;        /* board template name */
-    const char *origin;             /* where device_type was given
-                                       ("suite.yaml:3"), prefixes the
-                                       errors about it; may be NULL */
-    const char *const *board_dirs;  /* NULL-terminated, tried in order;
-                                       NULL: none */
-    const char *const *qemu_dirs;   /* searched for the binary before
-                                       PATH; NULL-terminated or NULL */
-    const qhil_board_job *values;   /* the job's values; NULL: none */
-    bool qtest;                     /* harness wiring to list, as in */
-    bool qtest_accel;               /* qhil_machine_opts */
+    const char *device_type;       /* board template name */
+    const char *origin;            /* where device_type was given
+                                      ("suite.yaml:3"), prefixes the
+                                      errors about it; may be NULL */
+    const char *const *board_dirs; /* NULL-terminated, tried in order;
+                                      NULL: none */
+    const char *const *qemu_dirs;  /* searched for the binary before
+                                      PATH; NULL-terminated or NULL */
+    const qhil_board_job *values;  /* the job's values; NULL: none */
+    bool qtest;                    /* harness wiring to list, as in */
+    bool qtest_accel;              /* qhil_machine_opts */
 } qhil_job_opts;
 
 /*
