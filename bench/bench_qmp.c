@@ -506,8 +506,7 @@ static int argv_push(char **v, size_t *k, char *arg)
 
 /* QEMU's argv from the board, plus -S and one listening QMP per path. */
 static int build_argv(const char *const *dirs, const char *const *sockets,
-                      size_t n_sockets, qhil_board **board, char ***argv,
-                      qhil_error *err)
+                      size_t n_sockets, char ***argv, qhil_error *err)
 {
     qhil_board_job job = {.n_images = 0};
     size_t k = 0;
@@ -515,7 +514,7 @@ static int build_argv(const char *const *dirs, const char *const *sockets,
     char **v;
     int rc;
 
-    rc = bench_board_argv(dirs, "riscv-virt", &job, board, argv, err);
+    rc = bench_job_argv(dirs, NULL, "riscv-virt", &job, argv, err);
     if (rc < 0) {
         return rc;
     }
@@ -707,7 +706,6 @@ int main(int argc, char **argv)
     char *py_sock = NULL;
     qhil_machine_opts mo = {.start_timeout = 0};
     bench b = {.n = DEFAULT_N, .py_n = DEFAULT_PYTHON_N, .window = 64};
-    qhil_board *board = NULL;
     qhil_machine *m = NULL;
     char **qargv = NULL;
     int rounds = 5;
@@ -786,7 +784,7 @@ int main(int argc, char **argv)
     {
         const char *sockets[2] = {raw_sock, py_sock};
 
-        if (build_argv(dirs, sockets, 2, &board, &qargv, &b.err) < 0) {
+        if (build_argv(dirs, sockets, 2, &qargv, &b.err) < 0) {
             fprintf(stderr, "bench_qmp: %s\n", qhil_error_message(&b.err, -1));
             goto out;
         }
@@ -831,7 +829,6 @@ out:
         free(b.cpu[k]);
     }
     qhil_argv_free(qargv);
-    qhil_board_free(board);
     free(raw_sock);
     free(py_sock);
     qhil_error_release(&b.err);

@@ -188,11 +188,10 @@ int main(int argc, char **argv)
         {NULL, 0, NULL, 0},
     };
     const char *dirs[2] = {"boards", NULL};
-    const char *qemu_dir = "build-qemu/bin";
+    const char *qemu_dirs[2] = {"build-qemu/bin", NULL};
     char *run_dir = NULL;
     qhil_machine_opts mo = {.qtest_accel = true};
     qhil_board_job job = {.n_images = 0};
-    qhil_board *board = NULL;
     qhil_machine *m = NULL;
     char **qargv = NULL;
     qhil_error e;
@@ -212,7 +211,7 @@ int main(int argc, char **argv)
         } else if (opt == 'B') {
             dirs[0] = optarg;
         } else if (opt == 'Q') {
-            qemu_dir = optarg;
+            qemu_dirs[0] = optarg;
         } else {
             fprintf(stderr, "usage: bench_qtest [-n N] [-r ROUNDS] "
                             "[--boards DIR] [--qemu-dir DIR]\n");
@@ -222,15 +221,9 @@ int main(int argc, char **argv)
     n = n < 1 ? 1 : n;
     rounds = rounds < 1 ? 1 : rounds;
     qhil_error_init(&e);
-    if (bench_board_argv(dirs, "qhil-riscv-virt", &job, &board, &qargv,
-                         &e) < 0) {
+    if (bench_job_argv(dirs, qemu_dirs, "qhil-riscv-virt", &job, &qargv,
+                       &e) < 0) {
         fprintf(stderr, "bench_qtest: %s\n", qhil_error_message(&e, -1));
-        goto out;
-    }
-    free(qargv[0]);
-    if (asprintf(&qargv[0], "%s/%s", qemu_dir, qhil_board_binary(board)) <
-        0) {
-        qargv[0] = NULL;
         goto out;
     }
     mo.argv = (const char *const *)qargv;
@@ -303,7 +296,6 @@ out:
     bench_remove_dir(run_dir);
     free(run_dir);
     qhil_argv_free(qargv);
-    qhil_board_free(board);
     qhil_error_release(&e);
     return rc;
 }

@@ -179,7 +179,6 @@ int main(int argc, char **argv)
     char *out_dir = NULL;
     char *text = NULL;
     char **qemu_argv = NULL;
-    qhil_board *board = NULL;
     qhil_suite *suite = NULL;
     qhil_error e;
     int64_t *raw_wall;
@@ -227,8 +226,8 @@ int main(int argc, char **argv)
         size_t w;
         char **v;
 
-        if (bench_board_argv(board_dirs, "mps2-an385", &job, &board,
-                             &qemu_argv, &e) < 0) {
+        if (bench_job_argv(board_dirs, NULL, "mps2-an385", &job,
+                           &qemu_argv, &e) < 0) {
             fprintf(stderr, "bench: %s\n", qhil_error_message(&e, -1));
             return 2;
         }
@@ -303,7 +302,6 @@ int main(int argc, char **argv)
     bench_remove_dir(out_dir);
     free(out_dir);
     qhil_argv_free(qemu_argv);
-    qhil_board_free(board);
     qhil_suite_free(suite);
     free(text);
     free(raw_wall);

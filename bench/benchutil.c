@@ -1,6 +1,6 @@
 /*
  * benchutil.c - what the benchmarks share (benchutil.h): medians, the
- * process's CPU clock, QEMU's argv from a board template, and the
+ * process's CPU clock, QEMU's argv from a job (qhil/job.h), and the
  * temporary run directory with its removal.
  */
 #include <errno.h>
@@ -39,21 +39,26 @@ double bench_per_op_us(int64_t *v, int rounds, int n)
     return (double)bench_median(v, rounds) / n / 1e3;
 }
 
-int bench_board_argv(const char *const *dirs, const char *name,
-                     const qhil_board_job *job, qhil_board **board,
-                     char ***argv, qhil_error *err)
+int bench_job_argv(const char *const *board_dirs,
+                   const char *const *qemu_dirs, const char *name,
+                   const qhil_board_job *values, char ***argv,
+                   qhil_error *err)
 {
-    char *path = NULL;
+    qhil_job_opts jo = {
+        .device_type = name,
+        .board_dirs = board_dirs,
+        .qemu_dirs = qemu_dirs,
+        .values = values,
+    };
+    qhil_job *job = NULL;
     int rc;
 
-    rc = qhil_board_find(name, dirs, &path, err);
+    *argv = NULL;
+    rc = qhil_job_new(&jo, &job, err);
     if (rc >= 0) {
-        rc = qhil_board_load(path, board, err);
+        rc = qhil_job_argv_dup(job, argv, err);
     }
-    if (rc >= 0) {
-        rc = qhil_board_argv(*board, job, argv, err);
-    }
-    free(path);
+    qhil_job_free(job);
     return rc < 0 ? rc : QHIL_EOK;
 }
 

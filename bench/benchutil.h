@@ -1,6 +1,6 @@
 /*
  * benchutil.h - what the benchmarks share: the medians they print, the
- * process's own CPU clock, QEMU's argv from a board template, and the
+ * process's own CPU clock, QEMU's argv from a job (qhil/job.h), and the
  * temporary directory that holds QEMU's logs and sockets.
  */
 #ifndef QHIL_BENCH_BENCHUTIL_H
@@ -21,15 +21,15 @@ int64_t bench_median(int64_t *v, int n);
 double bench_per_op_us(int64_t *v, int rounds, int n);
 
 /*
- * QEMU's argv for the board template name found in dirs, built for job:
- * *argv (caller frees with qhil_argv_free) and the template in *board
- * (caller frees with qhil_board_free, also after a failure).  Returns 0,
- * or a negative QHIL_E... code with err set.  Reads files; does not
- * block otherwise.
+ * QEMU's argv for the board template name found in board_dirs, built for
+ * values by qhil_job_new (binary resolved in qemu_dirs, then PATH):
+ * *argv, caller frees with qhil_argv_free.  Returns 0, or a negative
+ * QHIL_E... code with err set.  Reads files; does not block otherwise.
  */
-int bench_board_argv(const char *const *dirs, const char *name,
-                     const qhil_board_job *job, qhil_board **board,
-                     char ***argv, qhil_error *err);
+int bench_job_argv(const char *const *board_dirs,
+                   const char *const *qemu_dirs, const char *name,
+                   const qhil_board_job *values, char ***argv,
+                   qhil_error *err);
 
 /*
  * Make an empty directory NAME.XXXXXX under TMPDIR (or /tmp).  Returns

@@ -24,7 +24,9 @@
 #include <sys/stat.h>
 
 #include <qhil/board.h>
+#include <qhil/job.h>
 
+#include "boardargs.h"
 #include "image.h"
 #include "internal.h"
 #include "yamlutil.h"
@@ -909,14 +911,29 @@ void qhil_argv_free(char **argv)
 
 typedef struct argv_builder {
     char **v;
+    int *kind;     /* label of each argument (job.h) */
+    char **source; /* where each came from, malloc'ed */
     size_t n;
     size_t cap;
 } argv_builder;
 
-/* Append s, taking ownership of it (freed on failure). */
-static int argv_take(argv_builder *a, char *s)
+static void argv_builder_release(argv_builder *a)
+{
+    qhil_words_free(a->v);
+    if (a->source) {
+        qhil_words_free(a->source);
+    }
+    free(a->kind);
+    memset(a, 0, sizeof(*a));
+}
+
+/* Append s, taking ownership of it (freed on failure), with its label
+ * and a copy of its source. */
+static int argv_take(argv_builder *a, char *s, int kind, const char *source)
 {
     char **grown;
+    char **src;
+    int *kinds;
     size_t cap;
 
     if (!s) {
@@ -925,21 +942,39 @@ static int argv_take(argv_builder *a, char *s)
     if (a->n + 2 > a->cap) {
         cap = a->cap ? a->cap * 2 : 16;
         grown = realloc(a->v, cap * sizeof(*a->v));
-        if (!grown) {
+        if (grown) {
+            a->v = grown;
+        }
+        src = realloc(a->source, cap * sizeof(*a->source));
+        if (src) {
+            a->source = src;
+        }
+        kinds = realloc(a->kind, cap * sizeof(*a->kind));
+        if (kinds) {
+            a->kind = kinds;
+        }
+        if (!grown || !src || !kinds) {
             free(s);
             return QHIL_ENOMEM;
         }
-        a->v = grown;
         a->cap = cap;
     }
+    a->source[a->n] = strdup(source ? source : "");
+    if (!a->source[a->n]) {
+        free(s);
+        return QHIL_ENOMEM;
+    }
+    a->kind[a->n] = kind;
     a->v[a->n++] = s;
     a->v[a->n] = NULL;
+    a->source[a->n] = NULL;
     return QHIL_EOK;
 }
 
-static int argv_add(argv_builder *a, const char *s)
+static int argv_add(argv_builder *a, const char *s, int kind,
+                    const char *source)
 {
-    return argv_take(a, strdup(s));
+    return argv_take(a, strdup(s), kind, source);
 }
 
 /* Replace each slot in word by value (commas doubled when the slot is
@@ -1129,7 +1164,7 @@ static int check_extra(const qhil_board *b, const qhil_board_job *job,
 /* Check the job's images against the slots; *which[i] gets the value
  * for slot i or NULL. */
 static int match_images(const qhil_board *b, const qhil_board_job *job,
-                        const char **which, qhil_error *err)
+                        const qhil_board_value **which, qhil_error *err)
 {
     qhil_buf names;
     const qhil_board_value *v;
@@ -1170,7 +1205,7 @@ static int match_images(const qhil_board *b, const qhil_board_job *job,
         if (rc < 0) {
             goto cleanup;
         }
-        which[j] = v->value;
+        which[j] = v;
     }
 
 cleanup:
@@ -1178,19 +1213,30 @@ cleanup:
     return rc;
 }
 
-int qhil_board_argv(const qhil_board *board, const qhil_board_job *job,
-                    char ***argv_out, qhil_error *err)
+int qhil_board_argv_labelled(const qhil_board *board,
+                             const qhil_board_job *job, char ***argv_out,
+                             int **kinds_out, char ***sources_out,
+                             qhil_error *err)
 {
     static const qhil_board_job no_job;
-    argv_builder a = {NULL, 0, 0};
-    const char **which = NULL;
+    argv_builder a = {NULL, NULL, NULL, 0, 0};
+    const qhil_board_value **which = NULL;
     const char *cpu = board->cpu;
+    const char *cpu_source = board->path;
+    int cpu_kind = QHIL_ARG_MANDATORY;
     char *slot = NULL;
+    char *where = NULL;
     size_t i;
     size_t j;
     int rc = QHIL_EOK;
 
     *argv_out = NULL;
+    if (kinds_out) {
+        *kinds_out = NULL;
+    }
+    if (sources_out) {
+        *sources_out = NULL;
+    }
     if (!job) {
         job = &no_job;
     }
@@ -1215,6 +1261,8 @@ int qhil_board_argv(const qhil_board *board, const qhil_board_job *job,
             goto cleanup;
         }
         cpu = job->cpu;
+        cpu_source = job->cpu_origin;
+        cpu_kind = QHIL_ARG_SUBSTITUTED;
     }
     if (job->n_extra_options && !board->allow_extra) {
         rc = job_fail(err, job->extra_origin, EXTRA,
@@ -1228,28 +1276,37 @@ int qhil_board_argv(const qhil_board *board, const qhil_board_job *job,
             goto cleanup;
         }
     }
-    rc = argv_add(&a, board->binary);
+    rc = argv_add(&a, board->binary, QHIL_ARG_MANDATORY, board->path);
     if (rc == 0) {
-        rc = argv_add(&a, "-machine");
+        rc = argv_add(&a, "-machine", QHIL_ARG_MANDATORY, board->path);
     }
     if (rc == 0) {
-        rc = argv_add(&a, board->machine);
+        rc = argv_add(&a, board->machine, QHIL_ARG_MANDATORY, board->path);
     }
     if (rc == 0 && cpu) {
-        rc = argv_add(&a, "-cpu");
+        rc = argv_add(&a, "-cpu", QHIL_ARG_MANDATORY, board->path);
         if (rc == 0) {
-            rc = argv_add(&a, cpu);
+            rc = argv_add(&a, cpu, cpu_kind, cpu_source);
         }
     }
     if (rc == 0 && board->memory) {
-        rc = argv_add(&a, "-m");
+        rc = argv_add(&a, "-m", QHIL_ARG_MANDATORY, board->path);
         if (rc == 0) {
-            rc = argv_add(&a, board->memory);
+            rc = argv_add(&a, board->memory, QHIL_ARG_MANDATORY,
+                          board->path);
         }
     }
     for (i = 0; rc == 0 && i < board->n_mandatory; i++) {
+        free(where);
+        if (asprintf(&where, "%s:%d", board->path,
+                     board->mandatory[i].line) < 0) {
+            where = NULL;
+            rc = QHIL_ENOMEM;
+            break;
+        }
         for (j = 0; rc == 0 && j < board->mandatory[i].n_words; j++) {
-            rc = argv_add(&a, board->mandatory[i].words[j]);
+            rc = argv_add(&a, board->mandatory[i].words[j],
+                          QHIL_ARG_MANDATORY, where);
         }
     }
     for (i = 0; rc == 0 && i < board->n_images; i++) {
@@ -1267,12 +1324,15 @@ int qhil_board_argv(const qhil_board *board, const qhil_board_job *job,
             slot[j] = (char)toupper((unsigned char)slot[j]);
         }
         for (j = 0; rc == 0 && j < board->images[i].n_words; j++) {
-            rc = argv_take(&a, fill_slot(board->images[i].words[j], slot,
-                                         which[i]));
+            rc = argv_take(&a,
+                           fill_slot(board->images[i].words[j], slot,
+                                     which[i]->value),
+                           QHIL_ARG_SUBSTITUTED, which[i]->origin);
         }
     }
     for (i = 0; rc == 0 && i < job->n_extra_options; i++) {
-        rc = argv_add(&a, job->extra_options[i]);
+        rc = argv_add(&a, job->extra_options[i], QHIL_ARG_SPECIFIC,
+                      job->extra_origin);
     }
     if (rc < 0) {
         rc = qhil_error_set(err, rc, "out of memory");
@@ -1280,10 +1340,25 @@ int qhil_board_argv(const qhil_board *board, const qhil_board_job *job,
     }
     *argv_out = a.v;
     a.v = NULL;
+    if (kinds_out) {
+        *kinds_out = a.kind;
+        a.kind = NULL;
+    }
+    if (sources_out) {
+        *sources_out = a.source;
+        a.source = NULL;
+    }
 
 cleanup:
     free(slot);
+    free(where);
     free(which);
-    qhil_words_free(a.v);
+    argv_builder_release(&a);
     return rc;
+}
+
+int qhil_board_argv(const qhil_board *board, const qhil_board_job *job,
+                    char ***argv_out, qhil_error *err)
+{
+    return qhil_board_argv_labelled(board, job, argv_out, NULL, NULL, err);
 }

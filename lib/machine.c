@@ -116,21 +116,39 @@ struct qhil_machine {
     machine_log log;
 };
 
-static const char *const machine_wiring[] = {
-    "-chardev", "socket,id=qhil-qmp,fd=3",
-    "-mon", "chardev=qhil-qmp,mode=control",
-    "-chardev", "socket,id=qhil-console,fd=4",
-    "-serial", "chardev:qhil-console",
-};
+/*
+ * The wiring qhil owns, appended to every argv: QMP on fd 3, the first
+ * serial port on fd 4, QTest on fd 5 when asked for, and the qtest
+ * accelerator.  One list per mode, so the job layer can show exactly
+ * what a launch adds (qhil_machine_wiring).
+ */
+#define MACHINE_WIRING                                                    \
+    "-chardev", "socket,id=qhil-qmp,fd=3",                               \
+    "-mon", "chardev=qhil-qmp,mode=control",                             \
+    "-chardev", "socket,id=qhil-console,fd=4",                           \
+    "-serial", "chardev:qhil-console"
+
+#define MACHINE_QTEST_WIRING                                              \
+    "-chardev", "socket,id=qhil-qtest,fd=5",                             \
+    "-object", "qtest,id=qhil-qtest-server,chardev=qhil-qtest,log=none"
+
+static const char *const machine_wiring[] = {MACHINE_WIRING, NULL};
 
 static const char *const machine_qtest_wiring[] = {
-    "-chardev", "socket,id=qhil-qtest,fd=5",
-    "-object", "qtest,id=qhil-qtest-server,chardev=qhil-qtest,log=none",
+    MACHINE_WIRING, MACHINE_QTEST_WIRING, NULL,
 };
 
 static const char *const machine_qtest_accel[] = {
-    "-accel", "qtest",
+    MACHINE_WIRING, MACHINE_QTEST_WIRING, "-accel", "qtest", NULL,
 };
+
+const char *const *qhil_machine_wiring(bool qtest, bool qtest_accel)
+{
+    if (qtest_accel) {
+        return machine_qtest_accel;
+    }
+    return qtest ? machine_qtest_wiring : machine_wiring;
+}
 
 qhil_qmp *qhil_machine_qmp(qhil_machine *m)
 {
@@ -629,6 +647,7 @@ int qhil_machine_launch(const qhil_machine_opts *opts, qhil_machine **out,
     int pid_fd = -1;
     char **argv = NULL;
     size_t argc = 0;
+    const char *const *wiring;
     size_t n_wiring;
     size_t i;
     bool qtest;
@@ -668,9 +687,9 @@ int qhil_machine_launch(const qhil_machine_opts *opts, qhil_machine **out,
     while (opts->argv[argc]) {
         argc++;
     }
-    n_wiring = QHIL_ARRAY_SIZE(machine_wiring) +
-               (qtest ? QHIL_ARRAY_SIZE(machine_qtest_wiring) : 0) +
-               (accel ? QHIL_ARRAY_SIZE(machine_qtest_accel) : 0);
+    wiring = qhil_machine_wiring(qtest, accel);
+    for (n_wiring = 0; wiring[n_wiring]; n_wiring++) {
+    }
     argv = calloc(argc + n_wiring + 1, sizeof(*argv));
     if (!argv) {
         rc = qhil_error_set(err, QHIL_ENOMEM, "out of memory");
@@ -679,14 +698,8 @@ int qhil_machine_launch(const qhil_machine_opts *opts, qhil_machine **out,
     for (i = 0; i < argc; i++) {
         argv[i] = (char *)opts->argv[i];
     }
-    for (i = 0; i < QHIL_ARRAY_SIZE(machine_wiring); i++) {
-        argv[argc++] = (char *)machine_wiring[i];
-    }
-    for (i = 0; qtest && i < QHIL_ARRAY_SIZE(machine_qtest_wiring); i++) {
-        argv[argc++] = (char *)machine_qtest_wiring[i];
-    }
-    for (i = 0; accel && i < QHIL_ARRAY_SIZE(machine_qtest_accel); i++) {
-        argv[argc++] = (char *)machine_qtest_accel[i];
+    for (i = 0; i < n_wiring; i++) {
+        argv[argc++] = (char *)wiring[i];
     }
 
     /* Every file is new: the run folder is the caller's fresh one (the

@@ -34,6 +34,7 @@
 
 #include <qhil/board.h>
 #include <qhil/clock.h>
+#include <qhil/job.h>
 #include <qhil/machine.h>
 #include <qhil/qmp.h>
 #include <qhil/runner.h>
@@ -399,72 +400,25 @@ static bool test_selected(const qhil_run_opts *opts, const qhil_test *t)
     return false;
 }
 
-/* The QEMU binary: in one of dirs first, else in PATH.  *path malloc'ed. */
-static int find_qemu(const char *name, const char *const *dirs, char **path)
-{
-    size_t i;
-
-    for (i = 0; dirs && dirs[i] && !strchr(name, '/'); i++) {
-        char *cand = NULL;
-
-        if (asprintf(&cand, "%s/%s", dirs[i], name) < 0) {
-            return QHIL_ENOMEM;
-        }
-        if (access(cand, X_OK) == 0) {
-            *path = cand;
-            return QHIL_EOK;
-        }
-        free(cand);
-    }
-    return qhil_proc_find(name, path);
-}
-
-/* Board, template, binary and argv: everything shared by all tests. */
+/* The job's argv (job.h): everything shared by all tests. */
 static int prepare_argv(const qhil_suite *suite, const qhil_run_opts *opts,
                         char ***argv_out, qhil_error *err)
 {
-    static const char *const no_dirs[] = {NULL};
-    qhil_board *board = NULL;
     qhil_board_value *images = NULL;
+    qhil_job *job = NULL;
     char **origins = NULL;
-    char *board_path = NULL;
-    char *exe = NULL;
+    char *origin = NULL;
     char *extra_origin = NULL;
     char *cpu_origin = NULL;
     size_t i;
     int rc;
 
-    rc = qhil_board_find(suite->device_type,
-                         opts->board_dirs ? opts->board_dirs : no_dirs,
-                         &board_path, err);
-    if (rc < 0) {
-        qhil_error_prefix(err, "%s:%d: device_type", suite->path,
-                          suite->device_type_line);
-        goto cleanup;
-    }
-    rc = qhil_board_load(board_path, &board, err);
-    if (rc < 0) {
-        goto cleanup;
-    }
-    rc = find_qemu(qhil_board_binary(board), opts->qemu_dirs, &exe);
-    if (rc < 0) {
-        const char *bin = qhil_board_binary(board);
-
-        rc = qhil_error_set(err, QHIL_ENOENT,
-                            "%s:%d: device_type %s: QEMU binary '%s' "
-                            "(named in %s) is not installed or not in "
-                            "PATH%s",
-                            suite->path, suite->device_type_line,
-                            suite->device_type, bin, board_path,
-                            strncmp(bin, "qhil-", 5) == 0
-                                ? "; it is qhil's own QEMU build: run "
-                                  "scripts/qemu-build.sh"
-                                : "");
-        goto cleanup;
-    }
     images = calloc(suite->n_images + 1, sizeof(*images));
     origins = calloc(suite->n_images + 1, sizeof(*origins));
-    if (!images || !origins) {
+    if (!images || !origins ||
+        asprintf(&origin, "%s:%d", suite->path,
+                 suite->device_type_line) < 0) {
+        origin = NULL;
         rc = qhil_error_set(err, QHIL_ENOMEM, "out of memory");
         goto cleanup;
     }
@@ -486,7 +440,7 @@ static int prepare_argv(const qhil_suite *suite, const qhil_run_opts *opts,
         cpu_origin = NULL;
     }
     {
-        qhil_board_job job = {
+        qhil_board_job values = {
             .images = images,
             .n_images = suite->n_images,
             .cpu = suite->cpu,
@@ -495,14 +449,20 @@ static int prepare_argv(const qhil_suite *suite, const qhil_run_opts *opts,
             .n_extra_options = suite->n_extra_options,
             .extra_origin = extra_origin,
         };
+        qhil_job_opts jo = {
+            .device_type = suite->device_type,
+            .origin = origin,
+            .board_dirs = opts->board_dirs,
+            .qemu_dirs = opts->qemu_dirs,
+            .values = &values,
+            .qtest = suite->qtest != QHIL_QTEST_OFF,
+            .qtest_accel = suite->qtest == QHIL_QTEST_ACCEL,
+        };
 
-        rc = qhil_board_argv(board, &job, argv_out, err);
+        rc = qhil_job_new(&jo, &job, err);
     }
     if (rc == QHIL_EOK) {
-        /* Run exactly the binary found above. */
-        free((*argv_out)[0]);
-        (*argv_out)[0] = exe;
-        exe = NULL;
+        rc = qhil_job_argv_dup(job, argv_out, err);
     }
 
 cleanup:
@@ -513,11 +473,10 @@ cleanup:
     }
     free(origins);
     free(images);
+    free(origin);
     free(extra_origin);
     free(cpu_origin);
-    free(exe);
-    free(board_path);
-    qhil_board_free(board);
+    qhil_job_free(job);
     return rc;
 }
 

@@ -1379,42 +1379,6 @@ static void shell(qmp_cli *c)
 
 /* ---- set-up and tear-down ----------------------------------------- */
 
-/* The QEMU binary: in one of dirs, else in PATH; malloc'ed or NULL. */
-static char *find_qemu(const char *name, char *const *dirs)
-{
-    const char *path = getenv("PATH");
-    char *cand = NULL;
-    size_t i;
-
-    if (strchr(name, '/')) {
-        return access(name, X_OK) == 0 ? strdup(name) : NULL;
-    }
-    for (i = 0; dirs && dirs[i]; i++) {
-        if (asprintf(&cand, "%s/%s", dirs[i], name) < 0) {
-            return NULL;
-        }
-        if (access(cand, X_OK) == 0) {
-            return cand;
-        }
-        free(cand);
-    }
-    while (path && *path) {
-        const char *end = strchr(path, ':');
-        int len = end ? (int)(end - path) : (int)strlen(path);
-
-        if (asprintf(&cand, "%.*s/%s", len ? len : 1, len ? path : ".", name) <
-            0) {
-            return NULL;
-        }
-        if (access(cand, X_OK) == 0) {
-            return cand;
-        }
-        free(cand);
-        path = end ? end + 1 : NULL;
-    }
-    return NULL;
-}
-
 /* mkdir -p; 0 or -1 with errno. */
 static int make_dirs(const char *path)
 {
@@ -1474,16 +1438,16 @@ typedef struct board_opts {
     size_t n_qemu;
 } board_opts;
 
-/* QEMU argv for the board, binary resolved; QHIL_EXIT_* on failure. */
+/* QEMU argv for the board (job.h), binary resolved; QHIL_EXIT_* on
+ * failure. */
 static int board_argv(const board_opts *bo, char ***argv_out)
 {
     char **board_dirs = cli_board_dirs(bo->extra_boards, bo->n_boards);
     char **qemu_dirs = cli_qemu_dirs(bo->extra_qemu, bo->n_qemu);
-    qhil_board *board = NULL;
-    char *board_path = NULL;
-    char *exe = NULL;
+    qhil_job *job = NULL;
     qhil_board_value image = {"kernel", bo->kernel, "--kernel"};
-    qhil_board_job job = {.images = &image, .n_images = bo->kernel ? 1 : 0};
+    qhil_board_job values = {.images = &image,
+                             .n_images = bo->kernel ? 1 : 0};
     qhil_error e;
     int status = QHIL_EXIT_USAGE;
     int rc;
@@ -1493,45 +1457,29 @@ static int board_argv(const board_opts *bo, char ***argv_out)
         fprintf(stderr, "qhil qmp: out of memory\n");
         goto cleanup;
     }
-    rc = qhil_board_find(bo->device_type, (const char *const *)board_dirs,
-                         &board_path, &e);
-    if (rc >= 0) {
-        rc = qhil_board_load(board_path, &board, &e);
-    }
-    if (rc < 0) {
-        fprintf(stderr, "qhil qmp: --board %s: %s\n", bo->device_type,
-                qhil_error_message(&e, rc));
-        goto cleanup;
-    }
-    exe = find_qemu(qhil_board_binary(board), qemu_dirs);
-    if (!exe) {
-        const char *bin = qhil_board_binary(board);
+    {
+        qhil_job_opts jo = {
+            .device_type = bo->device_type,
+            .board_dirs = (const char *const *)board_dirs,
+            .qemu_dirs = (const char *const *)qemu_dirs,
+            .values = &values,
+            .qtest_accel = bo->qtest_accel,
+        };
 
-        fprintf(stderr,
-                "qhil qmp: --board %s: QEMU binary '%s' (named in %s) is "
-                "not installed or not in PATH%s\n",
-                bo->device_type, bin, board_path,
-                strncmp(bin, "qhil-", 5) == 0
-                    ? "; it is qhil's own QEMU build: run "
-                      "scripts/qemu-build.sh"
-                    : "");
-        goto cleanup;
+        rc = qhil_job_new(&jo, &job, &e);
     }
-    rc = qhil_board_argv(board, &job, argv_out, &e);
+    if (rc >= 0) {
+        rc = qhil_job_argv_dup(job, argv_out, &e);
+    }
     if (rc < 0) {
         fprintf(stderr, "qhil qmp: --board %s: %s\n", bo->device_type,
                 qhil_error_message(&e, rc));
         goto cleanup;
     }
-    free((*argv_out)[0]);
-    (*argv_out)[0] = exe;
-    exe = NULL;
     status = QHIL_EXIT_OK;
 
 cleanup:
-    free(exe);
-    free(board_path);
-    qhil_board_free(board);
+    qhil_job_free(job);
     qhil_argv_free(board_dirs);
     qhil_argv_free(qemu_dirs);
     qhil_error_release(&e);

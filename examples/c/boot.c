@@ -13,9 +13,7 @@ int main(int argc, char **argv)
 {
     const char *dirs[2] = {NULL, NULL};
     char run_dir[] = "/tmp/qhil-boot.XXXXXX";
-    char *board_path = NULL;
-    qhil_board *board = NULL;
-    char **qemu_argv = NULL;
+    qhil_job *job = NULL;
     qhil_machine *m = NULL;
     json_t *status = NULL;
     char *line = NULL;
@@ -29,19 +27,23 @@ int main(int argc, char **argv)
     qhil_error_init(&err);
     dirs[0] = argv[1];
 
-    /* 1. The QEMU command line, from a board template and our image. */
+    /* 1. The QEMU command line, from a board template and our image;
+     *    the binary is found in PATH. */
     qhil_board_value kernel = {.name = "kernel", .value = argv[2]};
-    qhil_board_job job = {.images = &kernel, .n_images = 1};
+    qhil_board_job values = {.images = &kernel, .n_images = 1};
+    qhil_job_opts jo = {
+        .device_type = "mps2-an385",
+        .board_dirs = dirs,
+        .values = &values,
+    };
 
-    if (qhil_board_find("mps2-an385", dirs, &board_path, &err) < 0 ||
-        qhil_board_load(board_path, &board, &err) < 0 ||
-        qhil_board_argv(board, &job, &qemu_argv, &err) < 0) {
+    if (qhil_job_new(&jo, &job, &err) < 0) {
         goto out;
     }
 
     /* 2. Start QEMU; returns once QMP is ready. */
     qhil_machine_opts opts = {
-        .argv = (const char *const *)qemu_argv,
+        .argv = qhil_job_argv(job),
         .run_dir = mkdtemp(run_dir),
     };
     if (!opts.run_dir || qhil_machine_launch(&opts, &m, &err) < 0) {
@@ -83,9 +85,7 @@ out:
     json_decref(status);
     free(line);
     qhil_machine_free(m);
-    qhil_argv_free(qemu_argv);
-    qhil_board_free(board);
-    free(board_path);
+    qhil_job_free(job);
     qhil_error_release(&err);
     return rc;
 }

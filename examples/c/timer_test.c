@@ -46,15 +46,12 @@ static int remove_entry(const char *path, const struct stat *st, int flag,
 
 int main(int argc, char **argv)
 {
-    qhil_board_job job = {.n_images = 0};
     qhil_machine_opts opts = {.qtest_accel = true}; /* no CPU: our clock */
     int64_t dl = qhil_deadline_in(10 * QHIL_SEC);
     const char *dirs[2] = {NULL, NULL};
+    const char *qemu_dirs[2] = {NULL, NULL};
     char run_dir[] = "/tmp/qhil-timer-test.XXXXXX";
-    char *board_path = NULL;
-    char *qemu = NULL;
-    qhil_board *board = NULL;
-    char **qemu_argv = NULL;
+    qhil_job *job = NULL;
     qhil_machine *m = NULL;
     qhil_qtest *qt;
     qhil_error err;
@@ -68,22 +65,20 @@ int main(int argc, char **argv)
     }
     qhil_error_init(&err);
     dirs[0] = argv[1];
+    qemu_dirs[0] = argv[2];
 
-    /* QEMU command line from the board template; no image slot filled. */
-    if (qhil_board_find("qhil-riscv-virt", dirs, &board_path, &err) < 0 ||
-        qhil_board_load(board_path, &board, &err) < 0 ||
-        qhil_board_argv(board, &job, &qemu_argv, &err) < 0) {
+    /* QEMU command line from the board template, no image slot filled;
+     * qhil's QEMU build is looked for in QEMU_DIR first. */
+    qhil_job_opts jo = {
+        .device_type = "qhil-riscv-virt",
+        .board_dirs = dirs,
+        .qemu_dirs = qemu_dirs,
+    };
+
+    if (qhil_job_new(&jo, &job, &err) < 0) {
         goto out;
     }
-    /* Run qhil's QEMU build from QEMU_DIR. */
-    if (asprintf(&qemu, "%s/%s", argv[2], qhil_board_binary(board)) < 0) {
-        goto out;
-    }
-    free(qemu_argv[0]);
-    qemu_argv[0] = qemu;
-    qemu = NULL;
-
-    opts.argv = (const char *const *)qemu_argv;
+    opts.argv = qhil_job_argv(job);
     opts.run_dir = mkdtemp(run_dir);
     if (!opts.run_dir || qhil_machine_launch(&opts, &m, &err) < 0) {
         goto out;
@@ -124,10 +119,7 @@ out:
     }
     qhil_machine_free(m);
     nftw(run_dir, remove_entry, 8, FTW_DEPTH | FTW_PHYS);
-    qhil_argv_free(qemu_argv);
-    qhil_board_free(board);
-    free(board_path);
-    free(qemu);
+    qhil_job_free(job);
     qhil_error_release(&err);
     return rc;
 }

@@ -1,7 +1,7 @@
 /*
  * qhil/machine.h - one QEMU process, from start to reaped.
  *
- * qhil_machine_launch() takes a complete QEMU argv (see qhil_board_argv)
+ * qhil_machine_launch() takes a complete QEMU argv (see qhil_job_argv)
  * and adds the wiring qhil owns: a QMP monitor and the first serial port,
  * each on one end of a socketpair passed to QEMU as an inherited fd
  * ("-chardev socket,fd=N").  No listening socket, no path, no port: there
@@ -100,6 +100,14 @@ typedef enum qhil_machine_end {
  */
 int qhil_machine_launch(const qhil_machine_opts *opts, qhil_machine **out,
                         qhil_error *err);
+
+/*
+ * The arguments launch appends to opts->argv for these qtest and
+ * qtest_accel settings (QMP, console and QTest chardevs, the qtest
+ * accelerator), NULL-terminated.  Static, never freed; for showing the
+ * whole command line (qhil/job.h).
+ */
+const char *const *qhil_machine_wiring(bool qtest, bool qtest_accel);
 
 /* Borrowed handles, valid until qhil_machine_free. */
 qhil_qmp *qhil_machine_qmp(qhil_machine *m);

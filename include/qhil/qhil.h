@@ -5,6 +5,7 @@
  *   qmp.h      QMP client                    console.h serial console
  *   qtest.h    QTest client (MMIO, IRQs)
  *   machine.h  QEMU process lifecycle        board.h   board templates
+ *   job.h      a job's labelled QEMU argv
  *   suite.h    suite files                   runner.h  running suites
  *   report.h   results, JUnit and TAP     runpath.h run and test folders
  *
@@ -20,6 +21,7 @@
 #include <qhil/clock.h>
 #include <qhil/console.h>
 #include <qhil/error.h>
+#include <qhil/job.h>
 #include <qhil/machine.h>
 #include <qhil/qmp.h>
 #include <qhil/qtest.h>

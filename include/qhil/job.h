@@ -1,0 +1,122 @@
+/*
+ * qhil/job.h - one job's QEMU command line, every argument labelled.
+ *
+ * A job is a device type (a board template, board.h) plus the job's own
+ * values (images, cpu, extra options, each with the file:line it came
+ * from).  qhil_job_new() finds and loads the template, resolves the QEMU
+ * binary and builds the command line once; the runner, `qhil qmp`, the
+ * benchmarks and the examples all start QEMU from it.  Each argument
+ * carries a label saying why it is there, in LAVA's terms:
+ *
+ *   QHIL_ARG_MANDATORY    the device type's: binary, -machine, -cpu and
+ *                         -m, and the template's mandatory options
+ *   QHIL_ARG_SUBSTITUTED  an image slot or template variable the job
+ *                         filled in ("-kernel {{KERNEL}}", a job's cpu)
+ *   QHIL_ARG_SPECIFIC     the job's own context (extra_options)
+ *   QHIL_ARG_HARNESS      qhil's own wiring: the QMP monitor, the
+ *                         console and the QTest socket
+ *
+ * and a source: the template's "FILE:LINE" (or its path), the job
+ * value's origin, or "qhil" for the harness.
+ *
+ * The harness arguments are the ones qhil_machine_launch() adds itself
+ * (qhil_machine_wiring()); the job lists them after its own so that the
+ * whole command line can be shown in one place, but qhil_job_argv(),
+ * which is what a machine is given, stops before them.
+ */
+#ifndef QHIL_JOB_H
+#define QHIL_JOB_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include <qhil/board.h>
+#include <qhil/error.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef struct qhil_job qhil_job;
+
+/* Why an argument is on the command line. */
+typedef enum qhil_arg_kind {
+    QHIL_ARG_MANDATORY,
+    QHIL_ARG_SUBSTITUTED,
+    QHIL_ARG_SPECIFIC,
+    QHIL_ARG_HARNESS,
+} qhil_arg_kind;
+
+/* What a job is made of.  Everything borrowed for the duration of
+ * qhil_job_new(). */
+typedef struct qhil_job_opts {
+    const char *device_type;       /* board template name */
+    const char *origin;            /* where device_type was given
+                                      ("suite.yaml:3"), prefixes the
+                                      errors about it; may be NULL */
+    const char *const *board_dirs; /* NULL-terminated, tried in order;
+                                      NULL: none */
+    const char *const *qemu_dirs;  /* searched for the binary before
+                                      PATH; NULL-terminated or NULL */
+    const qhil_board_job *values;  /* the job's values; NULL: none */
+    bool qtest;                    /* harness wiring to list, as in */
+    bool qtest_accel;              /* qhil_machine_opts */
+} qhil_job_opts;
+
+/*
+ * Find opts->device_type in the board dirs, load it, resolve its QEMU
+ * binary (the qemu dirs first, then PATH; a name with '/' is used as it
+ * is) and build the labelled command line with the job's values.
+ * Errors, in err:
+ *   QHIL_EINVAL/QHIL_ENOENT "ORIGIN: device_type: no board template ..."
+ *     when no dir has the template (or the name is not a plain name);
+ *   the template's own "FILE:LINE: field: ..." when it does not load;
+ *   QHIL_ENOENT "ORIGIN: device_type D: QEMU binary 'B' (named in FILE)
+ *     is not installed or not in PATH" (with a hint to build qhil's own
+ *     QEMU when B starts with "qhil-");
+ *   the job value's "ORIGIN: field: ..." as qhil_board_argv() says.
+ * Without an origin the prefix is left out.  Reads the template and the
+ * first bytes of each image, stats the candidate binaries; nothing else
+ * blocks.  Caller frees *out with qhil_job_free.
+ */
+int qhil_job_new(const qhil_job_opts *opts, qhil_job **out, qhil_error *err);
+
+/* Free a job; NULL is fine. */
+void qhil_job_free(qhil_job *job);
+
+/*
+ * QEMU's argv without the harness wiring, NULL-terminated: argv[0] is
+ * the resolved binary.  This is what qhil_machine_opts.argv takes.
+ * Borrowed, valid while the job lives.
+ */
+const char *const *qhil_job_argv(const qhil_job *job);
+
+/*
+ * A malloc'ed copy of qhil_job_argv(), for callers that add their own
+ * arguments; caller frees with qhil_argv_free.  QHIL_ENOMEM only.
+ */
+int qhil_job_argv_dup(const qhil_job *job, char ***out, qhil_error *err);
+
+/* Number of arguments on the whole command line, harness included
+ * (argv[0] counts). */
+size_t qhil_job_nargs(const qhil_job *job);
+
+/* Argument i (< qhil_job_nargs) of the whole command line, its label
+ * and its source ("boards/x.yaml:12", "suite.yaml:7", "qhil").  Strings
+ * borrowed, valid while the job lives; NULL / -1 past the end. */
+const char *qhil_job_arg(const qhil_job *job, size_t i);
+int qhil_job_arg_kind(const qhil_job *job, size_t i);
+const char *qhil_job_arg_source(const qhil_job *job, size_t i);
+
+/* "mandatory", "substituted", "specific", "harness"; "?" otherwise.
+ * Static string. */
+const char *qhil_arg_kind_name(int kind);
+
+/* The loaded template.  Borrowed, valid while the job lives. */
+const qhil_board *qhil_job_board(const qhil_job *job);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* QHIL_JOB_H */
