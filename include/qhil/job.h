@@ -36,6 +36,7 @@
 #ifdef __cplusplus
 extern "C" {
 #endif
+#pragma GCC visibility push(default)
 
 typedef struct qhil_job qhil_job;
 
@@ -115,6 +116,7 @@ const char *qhil_arg_kind_name(int kind);
 /* The loaded template.  Borrowed, valid while the job lives. */
 const qhil_board *qhil_job_board(const qhil_job *job);
 
+#pragma GCC visibility pop
 #ifdef __cplusplus
 }
 #endif
