@@ -212,3 +212,80 @@ const qhil_board *qhil_job_board(const qhil_job *job)
 {
     return job->board;
 }
+
+int qhil_job_from_suite(const qhil_suite *suite,
+                        const char *const *board_dirs,
+                        const char *const *qemu_dirs, qhil_job **out,
+                        qhil_error *err)
+{
+    qhil_board_value *images = NULL;
+    char **origins = NULL;
+    char *origin = NULL;
+    char *extra_origin = NULL;
+    char *cpu_origin = NULL;
+    size_t i;
+    int rc;
+
+    *out = NULL;
+    images = calloc(suite->n_images + 1, sizeof(*images));
+    origins = calloc(suite->n_images + 1, sizeof(*origins));
+    if (!images || !origins ||
+        asprintf(&origin, "%s:%d", suite->path,
+                 suite->device_type_line) < 0) {
+        origin = NULL;
+        rc = qhil_error_set(err, QHIL_ENOMEM, "out of memory");
+        goto cleanup;
+    }
+    for (i = 0; i < suite->n_images; i++) {
+        if (asprintf(&origins[i], "%s:%d", suite->path,
+                     suite->images[i].line) < 0) {
+            origins[i] = NULL;
+        }
+        images[i].name = suite->images[i].name;
+        images[i].value = suite->images[i].path;
+        images[i].origin = origins[i];
+    }
+    if (asprintf(&extra_origin, "%s:%d", suite->path,
+                 suite->extra_options_line) < 0) {
+        extra_origin = NULL;
+    }
+    if (asprintf(&cpu_origin, "%s:%d", suite->path,
+                 suite->cpu_line) < 0) {
+        cpu_origin = NULL;
+    }
+    {
+        qhil_board_job values = {
+            .images = images,
+            .n_images = suite->n_images,
+            .cpu = suite->cpu,
+            .cpu_origin = cpu_origin,
+            .extra_options = (const char *const *)suite->extra_options,
+            .n_extra_options = suite->n_extra_options,
+            .extra_origin = extra_origin,
+        };
+        qhil_job_opts jo = {
+            .device_type = suite->device_type,
+            .origin = origin,
+            .board_dirs = board_dirs,
+            .qemu_dirs = qemu_dirs,
+            .values = &values,
+            .qtest = suite->qtest != QHIL_QTEST_OFF,
+            .qtest_accel = suite->qtest == QHIL_QTEST_ACCEL,
+        };
+
+        rc = qhil_job_new(&jo, out, err);
+    }
+
+cleanup:
+    if (origins) {
+        for (i = 0; i < suite->n_images; i++) {
+            free(origins[i]);
+        }
+    }
+    free(origins);
+    free(images);
+    free(origin);
+    free(extra_origin);
+    free(cpu_origin);
+    return rc;
+}

@@ -19,6 +19,7 @@ static const struct command {
     const char *summary;
 } commands[] = {
     {"qmp", cmd_qmp, "QMP shell: talk to a running or new QEMU"},
+    {"render", cmd_render, "print a suite's QEMU command line, labelled"},
     {"run", cmd_run, "run a test suite on QEMU"},
     {"version", cmd_version, "print the version"},
 };

@@ -13,6 +13,7 @@
 #define QHIL_EXIT_USAGE 2
 
 int cmd_qmp(int argc, char **argv);
+int cmd_render(int argc, char **argv);
 int cmd_run(int argc, char **argv);
 int cmd_version(int argc, char **argv);
 

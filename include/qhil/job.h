@@ -32,6 +32,7 @@
 
 #include <qhil/board.h>
 #include <qhil/error.h>
+#include <qhil/suite.h>
 
 #ifdef __cplusplus
 extern "C" {
@@ -81,6 +82,18 @@ typedef struct qhil_job_opts {
  * blocks.  Caller frees *out with qhil_job_free.
  */
 int qhil_job_new(const qhil_job_opts *opts, qhil_job **out, qhil_error *err);
+
+/*
+ * The job of a loaded suite: its device_type, images, cpu and
+ * extra_options with their file:line origins, and its QTest mode, as
+ * qhil_job_new() takes them.  The one path from a suite to a command
+ * line: qhil_run_suite() and `qhil render` both use it.  Errors and
+ * ownership as qhil_job_new().
+ */
+int qhil_job_from_suite(const qhil_suite *suite,
+                        const char *const *board_dirs,
+                        const char *const *qemu_dirs, qhil_job **out,
+                        qhil_error *err);
 
 /* Free a job; NULL is fine. */
 void qhil_job_free(qhil_job *job);

@@ -205,6 +205,38 @@ scenario_fail_on_qmp_only() {
     no_qemu_left
 }
 
+# qhil render: every argument labelled with its source, and exactly the
+# command line qhil run starts (compared with the running QEMU's own
+# /proc/PID/cmdline).
+scenario_render() {
+    run 0 render examples/hello-mps2.yaml
+    has '^suite hello-mps2 \(examples/hello-mps2\.yaml\), board mps2-an385$'
+    has '^ +0 +mandatory +.*boards/mps2-an385\.yaml +.*qemu-system-arm$'
+    has '^ +[0-9]+ +mandatory +.*boards/mps2-an385\.yaml:[0-9]+ +-nographic$'
+    has '^ +[0-9]+ +substituted +examples/hello-mps2\.yaml:5 +-kernel$'
+    has '^ +[0-9]+ +harness +qhil +socket,id=qhil-qmp,fd=3$'
+    lacks ' specific '
+    run 0 render --command "$suites/long-wait.yaml"
+    local want got qhil qemu
+    want=$(cat "$work/out")
+    "$QHIL" run -o "$work/r" "$suites/long-wait.yaml" >/dev/null 2>&1 &
+    qhil=$!
+    qemu=$(qemu_child_of $qhil) || { kill $qhil; fail "QEMU never started"; }
+    got=$(tr '\0' ' ' <"/proc/$qemu/cmdline" | sed 's/ $//')
+    kill -TERM $qhil
+    wait $qhil 2>/dev/null
+    [ "$got" = "$want" ] ||
+        fail "render says '$want' but qhil run started '$got'"
+    # Errors as qhil run gives them, exit 2.
+    printf 'device_type: no-such-board\ntests: [{name: a, steps: [reset]}]\n' \
+        >"$work/bad.yaml"
+    run 2 render "$work/bad.yaml"
+    has 'bad\.yaml:1: device_type'
+    run 2 render
+    has 'no suite file given'
+    no_qemu_left
+}
+
 scenario_qmp_rejected() {
     run 1 run -o "$work/r" "$suites/fail-qmp-rejected.yaml"
     has '^FAIL +rejected '
