@@ -20,6 +20,8 @@ static const struct command {
 } commands[] = {
     {"qmp", cmd_qmp, "QMP shell: talk to a running or new QEMU"},
     {"run", cmd_run, "run a test suite on QEMU"},
+    {"validate", cmd_validate,
+     "check suites and device types without running QEMU"},
     {"version", cmd_version, "print the version"},
 };
 
