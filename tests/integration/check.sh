@@ -1044,6 +1044,10 @@ scenario_validate_refused() {
     same_refusal "$(suite_for no-such-board images: "  kernel: $elf")"
     has "no-such-board"
     same_refusal "$(suite_for ../boards/mps2-an385 images: "  kernel: $elf")"
+    # The run's own check of --test names, made by the same code.
+    run 2 run -o "$work/r" -t no-such-test examples/hello-mps2.yaml
+    has "hello-mps2\\.yaml: no test named 'no-such-test'"
+    [ ! -d "$work/r" ] || fail "a run folder was made for an unknown test"
 }
 
 # Several files at once: a bad one in the middle is reported and the
