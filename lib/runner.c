@@ -1,8 +1,9 @@
 /*
  * runner.c - run a parsed suite on fresh machines and collect verdicts.
  *
- * run_suite: resolve board -> load template -> check the QEMU binary ->
- *            build argv once -> make the run folder (runpath.c) ->
+ * run_suite: run_prepare (resolve board -> load template -> check the
+ *            QEMU binary -> build argv once -> check "only"; also all
+ *            of qhil_run_check) -> make the run folder (runpath.c) ->
  *            for each test: make its folder -> run_test -> callbacks.
  *            A test whose folder cannot be made gets an ERROR verdict and
  *            the run goes on.
@@ -416,6 +417,52 @@ static int prepare_argv(const qhil_suite *suite, const qhil_run_opts *opts,
     return rc;
 }
 
+/*
+ * Everything checked before any folder is made or QEMU starts: the argv
+ * shared by all tests, and the test names of opts->only.  The one path
+ * for qhil_run_suite and qhil_run_check.  *argv_out on success only.
+ */
+static int run_prepare(const qhil_suite *suite, const qhil_run_opts *opts,
+                       char ***argv_out, qhil_error *err)
+{
+    char **argv = NULL;
+    size_t i;
+    int rc;
+
+    *argv_out = NULL;
+    rc = prepare_argv(suite, opts, &argv, err);
+    if (rc < 0) {
+        return rc;
+    }
+    for (i = 0; opts->only && opts->only[i]; i++) {
+        size_t j;
+
+        for (j = 0; j < suite->n_tests; j++) {
+            if (strcmp(suite->tests[j].name, opts->only[i]) == 0) {
+                break;
+            }
+        }
+        if (j == suite->n_tests) {
+            qhil_argv_free(argv);
+            return qhil_error_set(err, QHIL_EINVAL, "%s: no test named '%s'",
+                                  suite->path, opts->only[i]);
+        }
+    }
+    *argv_out = argv;
+    return QHIL_EOK;
+}
+
+int qhil_run_check(const qhil_suite *suite, const qhil_run_opts *opts,
+                   qhil_error *err)
+{
+    char **argv = NULL;
+    int rc;
+
+    rc = run_prepare(suite, opts, &argv, err);
+    qhil_argv_free(argv);
+    return rc;
+}
+
 int qhil_run_suite(const qhil_suite *suite, const qhil_run_opts *opts,
                    qhil_suite_result **out, qhil_error *err)
 {
@@ -428,26 +475,9 @@ int qhil_run_suite(const qhil_suite *suite, const qhil_run_opts *opts,
     int rc;
 
     *out = NULL;
-    rc = prepare_argv(suite, opts, &argv, err);
+    rc = run_prepare(suite, opts, &argv, err);
     if (rc < 0) {
         return rc;
-    }
-    if (opts->only) {
-        for (i = 0; opts->only[i]; i++) {
-            size_t j;
-
-            for (j = 0; j < suite->n_tests; j++) {
-                if (strcmp(suite->tests[j].name, opts->only[i]) == 0) {
-                    break;
-                }
-            }
-            if (j == suite->n_tests) {
-                rc = qhil_error_set(err, QHIL_EINVAL,
-                                    "%s: no test named '%s'", suite->path,
-                                    opts->only[i]);
-                goto cleanup;
-            }
-        }
     }
     rc = qhil_runpath_new(opts->out_dir, &rp, err);
     if (rc < 0) {

@@ -21,6 +21,8 @@ static const struct command {
     {"qmp", cmd_qmp, "QMP shell: talk to a running or new QEMU"},
     {"render", cmd_render, "print a suite's QEMU command line, labelled"},
     {"run", cmd_run, "run a test suite on QEMU"},
+    {"validate", cmd_validate,
+     "check suites and device types without running QEMU"},
     {"version", cmd_version, "print the version"},
 };
 

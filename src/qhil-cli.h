@@ -15,6 +15,7 @@
 int cmd_qmp(int argc, char **argv);
 int cmd_render(int argc, char **argv);
 int cmd_run(int argc, char **argv);
+int cmd_validate(int argc, char **argv);
 int cmd_version(int argc, char **argv);
 
 /* Board search list for the CLI: extra dirs first, then $QHIL_BOARDS_PATH,

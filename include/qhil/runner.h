@@ -87,6 +87,22 @@ typedef struct qhil_run_opts {
 int qhil_run_suite(const qhil_suite *suite, const qhil_run_opts *opts,
                    qhil_suite_result **out, qhil_error *err);
 
+/*
+ * Check that the suite can be run, without running it: resolve its board
+ * through opts->board_dirs, load the template, find the QEMU binary
+ * (opts->qemu_dirs, then PATH), check the images against the board's
+ * slots and the job context against the template, build the QEMU argv
+ * and throw it away, and check the names in opts->only.  These are
+ * exactly the checks qhil_run_suite makes before it makes a folder or
+ * starts QEMU (it calls the same code), with the same messages.  Only
+ * board_dirs, qemu_dirs and only are read from opts; out_dir may be
+ * NULL.  Returns QHIL_EOK, or the error qhil_run_suite would return.
+ * Reads the board file and the first 64 bytes of each image; starts no
+ * process, creates no file and does not block otherwise.
+ */
+int qhil_run_check(const qhil_suite *suite, const qhil_run_opts *opts,
+                   qhil_error *err);
+
 #pragma GCC visibility pop
 
 #ifdef __cplusplus

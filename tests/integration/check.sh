@@ -982,6 +982,200 @@ scenario_usage() {
     has '^qhil [0-9]+\.[0-9]+\.[0-9]+$'
 }
 
+# qhil validate: every shipped suite and board template is valid, each
+# reported once as "FILE: ok (...)"; -q prints nothing for them.  No QEMU
+# is started: the only one qhil can find for mps2-an385 leaves a mark.
+scenario_validate_shipped() {
+    local f n=0
+    mkdir -p "$work/qemu"
+    printf '#!/bin/sh\ntouch "%s/qemu-ran"\nexit 1\n' "$work" \
+        >"$work/qemu/qemu-system-arm"
+    chmod +x "$work/qemu/qemu-system-arm"
+    run 0 validate -Q "$work/qemu" examples/*.yaml examples/devices/*.yaml \
+        boards/*.yaml tests/integration/boards/*.yaml
+    for f in examples/*.yaml examples/devices/*.yaml; do
+        has "^$f: ok \\(suite, [0-9]+ tests?, board [a-z0-9-]+\\)$"
+        n=$((n + 1))
+    done
+    for f in boards/*.yaml tests/integration/boards/*.yaml; do
+        has "^$f: ok \\(device-type, board $(basename "$f" .yaml), binary .+\\)$"
+        n=$((n + 1))
+    done
+    [ "$(wc -l <"$work/out")" -eq "$n" ] || fail "expected $n lines"
+    has '^examples/hello-mps2\.yaml: ok \(suite, 6 tests, board mps2-an385\)$'
+    [ ! -e "$work/qemu-ran" ] || fail "validate started QEMU"
+    # Nothing is written: not a results folder, not anything else.
+    mkdir "$work/cwd"
+    printf 'device_type: mps2-an385\nimages: {kernel: %s}\n%s\n' \
+        "$SRC/firmware/build/mps2-an385/hello.elf" \
+        'tests: [{name: a, steps: [reset]}]' >"$work/abs.yaml"
+    (cd "$work/cwd" && "$QHIL" validate "$work/abs.yaml") \
+        >"$work/out" 2>&1 || fail "validate from another folder failed"
+    [ -z "$(ls -A "$work/cwd")" ] || fail "validate wrote into its folder"
+    run 0 validate -q examples/hello-mps2.yaml boards/mps2-an385.yaml
+    [ ! -s "$work/out" ] || fail "-q printed something for valid files"
+}
+
+# same_refusal [OPTION...] SUITE: `qhil run` refuses SUITE with exit 2
+# before any run folder is made, and `qhil validate` refuses it with the
+# same message (run's without its "qhil: ").
+same_refusal() {
+    local want got
+    run 2 run -o "$work/r" "$@"
+    want=$(sed -n 's/^qhil: //p' "$work/out")
+    [ -n "$want" ] || fail "qhil run $* printed no message"
+    [ ! -d "$work/r" ] || fail "qhil run $* made a run folder"
+    run 2 validate "$@"
+    got=$(cat "$work/out")
+    [ "$got" = "$want" ] ||
+        fail "validate $*: '$got'; qhil run said '$want'"
+}
+
+# Every suite `qhil run` refuses, validate refuses alike: the suite's own
+# errors, and those only its board shows (no slot for an image, an image
+# of the wrong kind, a context value or option the board refuses, a QEMU
+# binary that is not there): a validate that only parsed the suite would
+# call these valid.
+scenario_validate_refused() {
+    local k=0 f
+    for f in bad-yaml bad-step bad-image bad-pattern bad-board-option \
+        bad-clock-without-accel; do
+        same_refusal "$suites/$f.yaml"
+    done
+    same_refusal -B "$SRC/tests/integration/boards" "$suites/bad-qemu.yaml"
+    # suite_for BOARD LINES...: a suite for BOARD with these lines.
+    suite_for() {
+        k=$((k + 1))
+        {
+            printf 'device_type: %s\n' "$1"
+            shift
+            printf '%s\n' "$@"
+            printf 'tests: [{name: a, steps: [reset]}]\n'
+        } >"$work/s$k.yaml"
+        echo "$work/s$k.yaml"
+    }
+    local elf="$SRC/firmware/build/mps2-an385/hello.elf"
+    local rv="$SRC/firmware/build/riscv-virt/hello.elf"
+    mkfifo "$work/fifo"
+    echo "Hello" >"$work/text.elf"
+    same_refusal "$(suite_for mps2-an385 images: "  kernel: $elf" \
+        "  dtb: $elf")"
+    has "board 'mps2-an385' has no image slot 'dtb'"
+    same_refusal "$(suite_for mps2-an385 images: "  kernel: $rv")"
+    has "is an ELF for RISC-V"
+    same_refusal "$(suite_for mps2-an385 images: "  kernel: $work/text.elf")"
+    same_refusal "$(suite_for mps2-an385 images: "  kernel: $work/fifo")"
+    has "FIFO"
+    same_refusal "$(suite_for mps2-an385 images: "  kernel: $elf" context: \
+        "  cpu: cortex-m4")"
+    same_refusal "$(suite_for mps2-an385 images: "  kernel: $elf" context: \
+        "  extra_options: [-kernel, $elf]")"
+    same_refusal "$(suite_for mps2-an385 images: "  kernel: $elf" context: \
+        "  extra_options: [-qmp, 'unix:/tmp/x,server=on']")"
+    has "'-qmp' is not allowed"
+    same_refusal "$(suite_for no-such-board images: "  kernel: $elf")"
+    has "no-such-board"
+    same_refusal "$(suite_for ../boards/mps2-an385 images: "  kernel: $elf")"
+    # The run's own check of --test names, made by the same code.
+    run 2 run -o "$work/r" -t no-such-test examples/hello-mps2.yaml
+    has "hello-mps2\\.yaml: no test named 'no-such-test'"
+    [ ! -d "$work/r" ] || fail "a run folder was made for an unknown test"
+}
+
+# Several files at once: a bad one in the middle is reported and the
+# others still are, in order, and the exit status is 2.  A missing file, a
+# FIFO (which must not block), a directory and a file of no known kind are
+# each one error line.
+scenario_validate_several() {
+    local t0 t1
+    mkfifo "$work/fifo"
+    printf 'name: neither\n' >"$work/nokind.yaml"
+    t0=$(date +%s%N)
+    "$QHIL" validate examples/hello-mps2.yaml "$suites/bad-step.yaml" \
+        boards/riscv-virt.yaml "$work/none.yaml" "$work/fifo" "$work" \
+        "$work/nokind.yaml" examples/hello-riscv.yaml \
+        >"$work/stdout" 2>"$work/stderr"
+    [ $? -eq 2 ] || fail "a bad file among good ones: exit $?, expected 2"
+    t1=$(date +%s%N)
+    cat "$work/stdout" "$work/stderr" >"$work/out"
+    [ $(((t1 - t0) / 1000000)) -lt 2000 ] ||
+        fail "took $(((t1 - t0) / 1000000)) ms (blocked on the FIFO?)"
+    printf '%s\n' 'examples/hello-mps2.yaml: ok (suite, 6 tests, board mps2-an385)' \
+        'boards/riscv-virt.yaml: ok (device-type, board riscv-virt, binary qemu-system-riscv64)' \
+        'examples/hello-riscv.yaml: ok (suite, 4 tests, board riscv-virt)' |
+        diff - "$work/stdout" >&2 || fail "valid files not all reported"
+    [ "$(wc -l <"$work/stderr")" -eq 5 ] || fail "expected 5 error lines"
+    has "bad-step\\.yaml:8:9: tests\\[0\\]\\.steps\\[1\\]: unknown step 'expekt'"
+    has "^$work/none\\.yaml: cannot open: No such file or directory$"
+    has "^$work/fifo: not a regular file \\(it is a FIFO\\)$"
+    has "^$work: not a regular file \\(it is a directory\\)$"
+    has "^$work/nokind\\.yaml: unknown file kind: .*'tests:' \\(suite\\) or 'qemu:' \\(device-type\\); give --kind$"
+    # Only the good ones: 0.
+    run 0 validate examples/hello-mps2.yaml boards/riscv-virt.yaml
+    # A forced kind goes to the loader at once: the FIFO is refused first.
+    t0=$(date +%s%N)
+    run 2 validate --kind suite "$work/fifo"
+    t1=$(date +%s%N)
+    has "^$work/fifo: not a regular file \\(it is a FIFO\\)$"
+    [ $(((t1 - t0) / 1000000)) -lt 2000 ] ||
+        fail "--kind suite on a FIFO took $(((t1 - t0) / 1000000)) ms"
+}
+
+# The kind: told by the first top-level key that names one (not by a key
+# deeper down, nor by the file's name), or forced with --kind.
+scenario_validate_kinds() {
+    printf '{x: {tests: []}, "qemu": {}}\n' >"$work/flow.yaml"
+    run 2 validate "$work/flow.yaml"
+    has "flow\\.yaml:1:2: unknown key 'x' \\(known: device_type, arch"
+    printf 'name: a\nsteps: {tests: 1}\n' >"$work/tests.yaml"
+    run 2 validate "$work/tests.yaml"
+    has 'unknown file kind'
+    run 2 validate --kind suite "$work/tests.yaml"
+    has "tests\\.yaml:2:1: unknown key 'steps'"
+    run 2 validate --kind device-type examples/hello-mps2.yaml
+    has "hello-mps2\\.yaml:[0-9]+:[0-9]+: unknown key"
+    run 2 validate --kind board boards/mps2-an385.yaml
+    has "--kind: unknown kind 'board' \\(known: suite, device-type\\)"
+    run 2 validate
+    has 'no file given'
+    run 0 validate --help
+    has '^usage: qhil validate '
+    # A template found by no suite: the board search wants DEVICE_TYPE.yaml.
+    cp boards/mps2-an385.yaml "$work/mps2.yaml"
+    run 2 validate "$work/mps2.yaml"
+    has "mps2\\.yaml: device_type: 'mps2-an385', but the file is named 'mps2\\.yaml'"
+    # Syntax errors and deep nesting before any key that tells the kind.
+    printf 'a: [\n' >"$work/broken.yaml"
+    run 2 validate "$work/broken.yaml"
+    has 'broken\.yaml:2:1: YAML syntax error'
+    { printf 'a: '; head -c 2000000 /dev/zero | tr '\0' '['; } \
+        >"$work/deep.yaml"
+    run 2 validate "$work/deep.yaml"
+    has 'deep\.yaml:1:67: YAML nested deeper than 64 levels'
+    : >"$work/empty.yaml"
+    run 2 validate "$work/empty.yaml"
+    has 'empty\.yaml: unknown file kind: it is empty'
+}
+
+# 1,000 suites in one call: how long validate takes (printed, not
+# asserted).
+scenario_validate_many() {
+    local i t0 t1
+    mkdir "$work/many"
+    for i in $(seq -w 1000); do
+        printf 'device_type: mps2-an385\nimages:\n  kernel: %s\n%s\n' \
+            "$SRC/firmware/build/mps2-an385/hello.elf" \
+            "tests: [{name: t$i, steps: [{expect: 'Hello'}, reset]}]" \
+            >"$work/many/s$i.yaml"
+    done
+    t0=$(date +%s%N)
+    run 0 validate "$work"/many/*.yaml
+    t1=$(date +%s%N)
+    [ "$(grep -c ': ok (suite, 1 test, board mps2-an385)$' "$work/out")" \
+        -eq 1000 ] || fail "not 1000 ok lines"
+    echo "qhil validate: 1000 suites in $(((t1 - t0) / 1000000)) ms"
+}
+
 scenario_library_example() {
     : "${BOOT:?set BOOT to the examples/c/boot binary}"
     "$BOOT" "$SRC/boards" firmware/build/mps2-an385/hello.elf \
