@@ -128,7 +128,8 @@ need_firmware() {
              /usr/lib/u-boot/qemu-riscv64_smode/uboot.elf \
              /usr/lib/riscv64-linux-gnu/opensbi/generic/fw_jump.bin; do
         [ -f "$f" ] ||
-            fail "$f is missing: install u-boot-qemu and opensbi (scripts/deps.sh)"
+            fail "$f is missing: install u-boot-qemu and opensbi" \
+                "(scripts/deps.sh)"
     done
 }
 
@@ -242,16 +243,17 @@ scenario_firmware_images() {
     fw_refused arm-virt \
         "images: {kernel: $uboot/qemu-riscv64_smode/uboot.elf}" \
         "is an ELF for RISC-V \\(64-bit\\), but the board's arch 'arm'"
-    fw_refused riscv-virt-opensbi \
-        "images: {bios: $sbi/generic/fw_jump.bin, kernel: $SRC/firmware/build/mps2-an385/hello.elf}" \
-        "images\\.kernel: image file .*hello\\.elf is an ELF for Arm \\(32-bit\\)"
+    fw_refused riscv-virt-opensbi "images: {bios: $sbi/generic/fw_jump.bin,
+  kernel: $SRC/firmware/build/mps2-an385/hello.elf}" \
+        "images\\.kernel: image file .*hello\\.elf is an ELF for Arm"
     fw_refused arm64-virt "images: {bios: $uboot/qemu_arm64}" \
         "images\\.bios: image file .* is a directory, not a regular file"
     mkfifo "$work/fifo"
     fw_refused riscv-virt-opensbi "images: {bios: $work/fifo}" \
         "images\\.bios: image file .*fifo is a FIFO"
     fw_refused arm64-virt "images: {rootfs: $uboot/qemu_arm64/u-boot.bin}" \
-        "board 'arm64-virt' has no image slot 'rootfs' \\(slots: bios, kernel\\)"
+        "board 'arm64-virt' has no image slot 'rootfs' \\(slots: bios, \
+kernel\\)"
     # Firmware comes through the slots, never through extra options.
     fw_refused arm64-virt \
         "context: {extra_options: [-bios, $uboot/qemu_arm64/u-boot.bin]}" \
@@ -261,7 +263,8 @@ scenario_firmware_images() {
         "'-pflash' is not allowed: give firmware under images: instead"
     # The Arm boards' -nic none is the board's, not the job's.
     fw_refused arm64-virt "context: {extra_options: [-nic, user]}" \
-        "'-nic' is not allowed: it repeats the board's mandatory option '-nic none'"
+        "'-nic' is not allowed: it repeats the board's mandatory option \
+'-nic none'"
 }
 
 scenario_input_after_reset() {
