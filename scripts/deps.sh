@@ -15,6 +15,9 @@ packages=(
     qemu-system-arm qemu-system-misc
     # cross compilers for the example firmware
     gcc-arm-none-eabi gcc-riscv64-unknown-elf
+    # firmware written by others, for examples/firmware/: U-Boot for
+    # QEMU's Arm and RISC-V virt machines, OpenSBI for RISC-V
+    u-boot-qemu opensbi
     "$@"
 )
 

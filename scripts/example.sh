@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The main job: install what is missing, build qhil, the example firmware
-# and qhil's QEMU, run the example suites (firmware and device tests) on
-# real QEMU and show the results.
+# and qhil's QEMU, run the example suites (firmware, device tests, and
+# U-Boot and OpenSBI from Debian) on real QEMU and show the results.
 # Reports land in build/reports/, logs in qhil-results/<suite>/latest/.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -13,7 +13,8 @@ mkdir -p build/reports
 
 status=0
 for suite in examples/hello-mps2.yaml examples/hello-riscv.yaml \
-             examples/fault-mps2.yaml examples/devices/*.yaml; do
+             examples/fault-mps2.yaml examples/devices/*.yaml \
+             examples/firmware/*.yaml; do
     name=$(basename "$suite" .yaml)
     echo
     build/src/qhil run --junit "build/reports/$name.xml" \

@@ -118,6 +118,158 @@ scenario_example_fault() {
     no_qemu_left
 }
 
+# Firmware written by others, from Debian's archive (u-boot-qemu,
+# opensbi): the example suites in examples/firmware/ pass as shipped.
+need_firmware() {
+    local f
+    for f in /usr/lib/u-boot/qemu_arm64/u-boot.bin \
+             /usr/lib/u-boot/qemu_arm/u-boot.bin \
+             /usr/lib/u-boot/qemu-riscv64_smode/u-boot.bin \
+             /usr/lib/u-boot/qemu-riscv64_smode/uboot.elf \
+             /usr/lib/riscv64-linux-gnu/opensbi/generic/fw_jump.bin; do
+        [ -f "$f" ] ||
+            fail "$f is missing: install u-boot-qemu and opensbi" \
+                "(scripts/deps.sh)"
+    done
+}
+
+# firmware_suite SUITE N: the example suite passes all its N tests and
+# leaves no QEMU.
+firmware_suite() {
+    local stops late
+    need_firmware
+    run 0 run -o "$work/r" "$1"
+    has "^$2 passed, 0 failed$"
+    lacks '^(FAIL|ERROR) '
+    no_qemu_left
+    # Every boot stopped the autoboot in its first second: U-Boot erased
+    # the "2" of its countdown and wrote " 0" without counting down.
+    stops=$(cat "$work"/r/latest/*/console.log |
+        grep -ac 'Hit any key to stop autoboot')
+    [ "$stops" -ge "$2" ] || fail "$stops autoboot prompts in $2 tests"
+    late=$(cat "$work"/r/latest/*/console.log |
+        grep -a 'Hit any key to stop autoboot' |
+        grep -av $'autoboot:  2 \b\b\b 0')
+    [ -z "$late" ] || fail "an autoboot countdown ran on: $late"
+}
+
+scenario_firmware_uboot_arm64() {
+    firmware_suite examples/firmware/uboot-arm64.yaml 7
+    grep -q '^=> version' "$(test_dir version)/console.log" ||
+        fail "the version test did not type at the U-Boot prompt"
+}
+
+scenario_firmware_uboot_arm() {
+    firmware_suite examples/firmware/uboot-arm.yaml 7
+}
+
+scenario_firmware_opensbi_riscv() {
+    firmware_suite examples/firmware/opensbi-uboot-riscv64.yaml 8
+    # Both resets went through OpenSBI again.
+    [ "$(grep -c '^OpenSBI v' "$(test_dir reset-from-shell)/console.log")" \
+        -eq 2 ] || fail "reset from the U-Boot shell did not restart OpenSBI"
+    [ "$(grep -c '^OpenSBI v' "$(test_dir qmp-system-reset)/console.log")" \
+        -eq 2 ] || fail "system_reset did not restart OpenSBI"
+}
+
+# fw_variant SUITE NAME STEPS...: the example SUITE's header (board,
+# images, fail_on) with one test NAME of the given steps, in $work/v.yaml.
+fw_variant() {
+    local suite=$1 name=$2 step
+    shift 2
+    sed '/^tests:/,$d' "$suite" >"$work/v.yaml"
+    printf 'tests:\n  - name: %s\n    steps:\n' "$name" >>"$work/v.yaml"
+    for step in "$@"; do
+        printf '      - %s\n' "$step" >>"$work/v.yaml"
+    done
+}
+
+# The example suites cannot pass on a firmware that crashed or booted
+# past the shell: U-Boot resets after an exception and comes back to a
+# prompt, and a missed key runs the autoboot, which ends at a prompt too.
+scenario_firmware_must_fail() {
+    local stop='expect: "Hit any key to stop autoboot"' key='send: " "'
+    local prompt='expect: "\n=> "' suite
+    need_firmware
+    fw_variant examples/firmware/uboot-arm64.yaml crash "$stop" "$key" \
+        "$prompt" 'sendline: md.l 0xffff000000000000 1' "$prompt"
+    run 1 run -o "$work/r" "$work/v.yaml"
+    has '^FAIL +crash '
+    has 'fail pattern .*Synchronous Abort.* matched'
+    fw_variant examples/firmware/uboot-arm.yaml crash "$stop" "$key" \
+        "$prompt" 'sendline: md.l 0xfffffff1 1' "$prompt"
+    run 1 run -o "$work/r" "$work/v.yaml"
+    has 'fail pattern .*abort.* matched console line "data abort"'
+    fw_variant examples/firmware/opensbi-uboot-riscv64.yaml crash "$stop" \
+        "$key" "$prompt" 'sendline: md.l 0x1 1' "$prompt"
+    run 1 run -o "$work/r" "$work/v.yaml"
+    has 'fail pattern "Unhandled exception" matched'
+    for suite in examples/firmware/*.yaml; do
+        fw_variant "$suite" no-key "$stop" "$prompt"
+        run 1 run -o "$work/r" "$work/v.yaml"
+        has '^FAIL +no-key '
+        has 'fail pattern .*scanning bus.* matched console line'
+    done
+    no_qemu_left
+}
+
+# fw_refused BOARD IMAGES REASON: a suite on BOARD with the YAML lines
+# IMAGES is refused (exit 2) with REASON before any QEMU starts.
+fw_refused() {
+    local b
+    mkdir -p "$work/qemu"
+    for b in qemu-system-aarch64 qemu-system-arm qemu-system-riscv64; do
+        printf '#!/bin/sh\ntouch "%s/qemu-ran"\nexit 1\n' "$work" \
+            >"$work/qemu/$b"
+        chmod +x "$work/qemu/$b"
+    done
+    printf 'device_type: %s\n%s\ntests: [{name: a, steps: [reset]}]\n' \
+        "$1" "$2" >"$work/suite.yaml"
+    run 2 run -Q "$work/qemu" -o "$work/r" "$work/suite.yaml"
+    has "$3"
+    [ ! -e "$work/qemu-ran" ] || fail "QEMU was started for: $2"
+}
+
+# The new boards' image slots: Debian's raw binaries go where they
+# belong, everything else is refused with the slot that refused it.
+scenario_firmware_images() {
+    local uboot=/usr/lib/u-boot sbi=/usr/lib/riscv64-linux-gnu/opensbi
+    need_firmware
+    # The bare-metal board keeps taking ELF only: a U-Boot .bin is no ELF.
+    fw_refused riscv-virt \
+        "images: {kernel: $uboot/qemu-riscv64_smode/u-boot.bin}" \
+        "images\\.kernel: image file .*u-boot\\.bin is not an ELF file"
+    # raw does not let an ELF for another machine through.
+    fw_refused arm64-virt \
+        "images: {kernel: $uboot/qemu-riscv64_smode/uboot.elf}" \
+        "is an ELF for RISC-V \\(64-bit\\), but the board's arch 'aarch64'"
+    fw_refused arm-virt \
+        "images: {kernel: $uboot/qemu-riscv64_smode/uboot.elf}" \
+        "is an ELF for RISC-V \\(64-bit\\), but the board's arch 'arm'"
+    fw_refused riscv-virt-opensbi "images: {bios: $sbi/generic/fw_jump.bin,
+  kernel: $SRC/firmware/build/mps2-an385/hello.elf}" \
+        "images\\.kernel: image file .*hello\\.elf is an ELF for Arm"
+    fw_refused arm64-virt "images: {bios: $uboot/qemu_arm64}" \
+        "images\\.bios: image file .* is a directory, not a regular file"
+    mkfifo "$work/fifo"
+    fw_refused riscv-virt-opensbi "images: {bios: $work/fifo}" \
+        "images\\.bios: image file .*fifo is a FIFO"
+    fw_refused arm64-virt "images: {rootfs: $uboot/qemu_arm64/u-boot.bin}" \
+        "board 'arm64-virt' has no image slot 'rootfs' \\(slots: bios, \
+kernel\\)"
+    # Firmware comes through the slots, never through extra options.
+    fw_refused arm64-virt \
+        "context: {extra_options: [-bios, $uboot/qemu_arm64/u-boot.bin]}" \
+        "'-bios' is not allowed: give firmware under images: instead"
+    fw_refused arm-virt \
+        "context: {extra_options: ['-pflash', /etc/passwd]}" \
+        "'-pflash' is not allowed: give firmware under images: instead"
+    # The Arm boards' -nic none is the board's, not the job's.
+    fw_refused arm64-virt "context: {extra_options: [-nic, user]}" \
+        "'-nic' is not allowed: it repeats the board's mandatory option \
+'-nic none'"
+}
+
 scenario_input_after_reset() {
     run 0 run -o "$work/r" "$suites/input-after-reset.yaml"
     has '^PASS +typed-after-reset '

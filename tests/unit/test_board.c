@@ -25,6 +25,7 @@
 
 #define EM_ARM_ 40
 #define EM_RISCV_ 243
+#define EM_AARCH64_ 183
 
 /* CLOCK_MONOTONIC in seconds. */
 static double qhil_now_for_test(void)
@@ -103,6 +104,7 @@ static int make_images(void **state)
     free(write_elf(im, "arm.elf", 32, 0, 2, EM_ARM_, 64));
     free(write_elf(im, "k,1.elf", 32, 0, 2, EM_ARM_, 64));
     free(write_elf(im, "riscv.elf", 64, 0, 2, EM_RISCV_, 64));
+    free(write_elf(im, "aarch64.elf", 64, 0, 2, EM_AARCH64_, 64));
     free(write_file(im, "a,b.img", "disk", 4));
     *state = im;
     return 0;
@@ -110,7 +112,7 @@ static int make_images(void **state)
 
 static const char *const image_names[] = {
     "fw dir/hello world.elf", "fw dir", "arm.elf", "k,1.elf", "riscv.elf",
-    "a,b.img", NULL,
+    "aarch64.elf", "a,b.img", NULL,
 };
 
 static int remove_images(void **state)
@@ -261,6 +263,88 @@ static void test_slots_in_lists(void **state)
     free(drive);
     free(disk);
     free(kernel);
+}
+
+/* Build argv for board with a bios and (unless NULL) a kernel image;
+ * returns what qhil_board_argv returned, the message in err. */
+static int firmware_argv(const qhil_board *b, const char *bios,
+                         const char *kernel, char ***argv, qhil_error *err)
+{
+    qhil_board_value img[2] = {{"bios", bios, "s.yaml:3"},
+                               {"kernel", kernel, "s.yaml:4"}};
+    qhil_board_job job = {0};
+
+    job.images = img;
+    job.n_images = kernel ? 2 : 1;
+    return qhil_board_argv(b, &job, argv, err);
+}
+
+/* The virt boards for firmware written by others: a raw bios (U-Boot's
+ * or OpenSBI's .bin) and an optional kernel, in the slots' order. */
+static void test_firmware_boards_argv(void **state)
+{
+    images *im = *state;
+    qhil_board *a64 = load_ok(BOARDS "/arm64-virt.yaml");
+    qhil_board *a32 = load_ok(BOARDS "/arm-virt.yaml");
+    qhil_board *rv = load_ok(BOARDS "/riscv-virt-opensbi.yaml");
+    char *raw = in_dir(im, "a,b.img");
+    char *arm_elf = in_dir(im, "arm.elf");
+    char *a64_elf = in_dir(im, "aarch64.elf");
+    char *rv_elf = in_dir(im, "riscv.elf");
+    char **argv = NULL;
+    qhil_error err;
+
+    qhil_error_init(&err);
+    assert_string_equal(qhil_board_arch(a64), "aarch64");
+    assert_string_equal(qhil_board_binary(a64), "qemu-system-aarch64");
+    assert_int_equal(firmware_argv(a64, raw, NULL, &argv, NULL), 0);
+    assert_argv(argv, "qemu-system-aarch64", "-machine", "virt", "-cpu",
+                "cortex-a57", "-m", "128M", "-nographic", "-monitor", "none",
+                "-nic", "none", "-bios", raw, NULL);
+    qhil_argv_free(argv);
+    assert_int_equal(firmware_argv(a64, raw, a64_elf, &argv, NULL), 0);
+    assert_argv(argv, "qemu-system-aarch64", "-machine", "virt", "-cpu",
+                "cortex-a57", "-m", "128M", "-nographic", "-monitor", "none",
+                "-nic", "none", "-bios", raw, "-kernel", a64_elf, NULL);
+    qhil_argv_free(argv);
+    /* The kernel slot takes raw files, but an ELF is checked as one. */
+    argv = (char **)1;
+    assert_int_equal(firmware_argv(a64, raw, rv_elf, &argv, &err),
+                     QHIL_EINVAL);
+    assert_null(argv);
+    assert_contains(err.message, "s.yaml:4: images.kernel: image file");
+    assert_contains(err.message, "but the board's arch 'aarch64'");
+    qhil_error_release(&err);
+
+    assert_string_equal(qhil_board_binary(a32), "qemu-system-arm");
+    assert_int_equal(firmware_argv(a32, raw, arm_elf, &argv, NULL), 0);
+    assert_argv(argv, "qemu-system-arm", "-machine", "virt", "-cpu",
+                "cortex-a15", "-m", "128M", "-nographic", "-monitor", "none",
+                "-nic", "none", "-bios", raw, "-kernel", arm_elf, NULL);
+    qhil_argv_free(argv);
+
+    /* No -bios none: OpenSBI goes in the bios slot, ELF or raw. */
+    assert_string_equal(qhil_board_binary(rv), "qemu-system-riscv64");
+    assert_int_equal(firmware_argv(rv, rv_elf, raw, &argv, NULL), 0);
+    assert_argv(argv, "qemu-system-riscv64", "-machine", "virt", "-m",
+                "128M", "-nographic", "-monitor", "none", "-bios", rv_elf,
+                "-kernel", raw, NULL);
+    qhil_argv_free(argv);
+    argv = (char **)1;
+    assert_int_equal(firmware_argv(rv, arm_elf, raw, &argv, &err),
+                     QHIL_EINVAL);
+    assert_null(argv);
+    assert_contains(err.message, "s.yaml:3: images.bios: image file");
+    assert_contains(err.message, "but the board's arch 'riscv64'");
+    qhil_error_release(&err);
+
+    free(raw);
+    free(arm_elf);
+    free(a64_elf);
+    free(rv_elf);
+    qhil_board_free(a64);
+    qhil_board_free(a32);
+    qhil_board_free(rv);
 }
 
 /* Build argv for board with one extra option list; expect a refusal. */
@@ -852,6 +936,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_mps2_argv),
         cmocka_unit_test(test_riscv_argv),
+        cmocka_unit_test(test_firmware_boards_argv),
         cmocka_unit_test(test_slots_in_lists),
         cmocka_unit_test(test_forbidden_extra_options),
         cmocka_unit_test(test_extra_cpu_and_mandatory),
