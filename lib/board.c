@@ -46,6 +46,7 @@ struct qhil_board {
     char *device_type;
     char *arch;
     char *description;
+    char *health_check; /* the health suite's path, or NULL */
     char *binary;
     char *machine;
     char *cpu;
@@ -76,7 +77,7 @@ static const char *const image_options[] = {
 };
 
 static const char *const top_keys[] = {
-    "device_type", "arch", "description", "qemu", NULL,
+    "device_type", "arch", "description", "health_check", "qemu", NULL,
 };
 
 static const char *const qemu_keys[] = {
@@ -111,6 +112,7 @@ void qhil_board_free(qhil_board *board)
     free(board->device_type);
     free(board->arch);
     free(board->description);
+    free(board->health_check);
     free(board->binary);
     free(board->machine);
     free(board->cpu);
@@ -126,6 +128,11 @@ const char *qhil_board_device_type(const qhil_board *board)
 const char *qhil_board_arch(const qhil_board *board)
 {
     return board->arch;
+}
+
+const char *qhil_board_health_check(const qhil_board *board)
+{
+    return board->health_check;
 }
 
 const char *qhil_board_binary(const qhil_board *board)
@@ -776,6 +783,40 @@ static int load_qemu(qhil_board *b, qhil_yaml *y, yaml_node_t *qemu,
     return QHIL_EOK;
 }
 
+/*
+ * health_check: a suite file, relative to the template's folder (or
+ * absolute).  Stored joined to that folder, so it names the same file
+ * whatever the current directory.  Whether the file exists is the
+ * caller's business: it is only read when the check runs.
+ */
+static int load_health_check(qhil_board *b, const qhil_yaml *y,
+                             const yaml_node_t *node, qhil_error *err)
+{
+    const char *slash;
+    char *value = NULL;
+    int rc;
+
+    rc = qhil_yaml_string(y, node, "health_check",
+                          "a suite file (relative to the template's folder)",
+                          &value, err);
+    if (rc < 0) {
+        return rc;
+    }
+    slash = strrchr(b->path, '/');
+    if (value[0] == '/' || !slash) {
+        b->health_check = value;
+        return QHIL_EOK;
+    }
+    if (asprintf(&b->health_check, "%.*s/%s", (int)(slash - b->path),
+                 b->path, value) < 0) {
+        b->health_check = NULL;
+        free(value);
+        return qhil_error_set(err, QHIL_ENOMEM, "out of memory");
+    }
+    free(value);
+    return QHIL_EOK;
+}
+
 int qhil_board_load(const char *path, qhil_board **out, qhil_error *err)
 {
     qhil_board *b = NULL;
@@ -832,6 +873,13 @@ int qhil_board_load(const char *path, qhil_board **out, qhil_error *err)
     if (node) {
         rc = qhil_yaml_string(&y, node, "description", "a description",
                               &b->description, err);
+        if (rc < 0) {
+            goto cleanup;
+        }
+    }
+    node = qhil_yaml_get(&y, root, "health_check");
+    if (node) {
+        rc = load_health_check(b, &y, node, err);
         if (rc < 0) {
             goto cleanup;
         }

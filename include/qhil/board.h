@@ -15,6 +15,7 @@
  *   device_type: mps2-an385
  *   arch: arm
  *   description: ARM MPS2 with AN385 image (Cortex-M3)
+ *   health_check: health/mps2-an385.yaml  # optional, see qhil health
  *   qemu:
  *     binary: qemu-system-arm
  *     machine: mps2-an385
@@ -96,6 +97,14 @@ const char *qhil_board_device_type(const qhil_board *board);
 const char *qhil_board_arch(const qhil_board *board);
 const char *qhil_board_binary(const qhil_board *board);
 const char *qhil_board_path(const qhil_board *board);
+
+/*
+ * The template's health-check suite (its "health_check:" key), joined to
+ * the template's folder when it was relative: "boards/health/x.yaml" for
+ * "health/x.yaml" in "boards/x.yaml".  NULL when the template names none.
+ * Only the path is checked at load time, not the file.  Borrowed.
+ */
+const char *qhil_board_health_check(const qhil_board *board);
 
 /*
  * Build QEMU's argv (binary first, NULL-terminated) from the template and

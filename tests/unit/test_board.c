@@ -580,7 +580,7 @@ static void test_bad_templates(void **state)
     (void)state;
     bad_template(GOOD_TOP GOOD_QEMU "extra: 1\n", QHIL_EINVAL, 6,
                  ":6:1: unknown key 'extra' (known: device_type, arch, "
-                 "description, qemu)");
+                 "description, health_check, qemu)");
     bad_template(GOOD_TOP GOOD_QEMU "  machin: virt\n", QHIL_EINVAL, 6,
                  ":6:3: qemu: unknown key 'machin' (known: binary, machine, "
                  "cpu, memory, mandatory, images, context)");
@@ -729,6 +729,60 @@ static qhil_board *template_ok(const char *text)
     unlink(path);
     free(path);
     return b;
+}
+
+/* health_check: joined to the template's folder; absolute kept; a list
+ * or an empty value refused at its line; every shipped template names a
+ * health suite that is there, outside the template search (a subfolder),
+ * so it cannot be mistaken for a template. */
+static void test_health_check(void **state)
+{
+    static const char *const shipped[] = {
+        "mps2-an385", "riscv-virt", "qhil-mps2-an385", "qhil-riscv-virt",
+        "arm64-virt", "arm-virt", "riscv-virt-opensbi",
+    };
+    qhil_board *b;
+    char *want = NULL;
+    const char *path;
+    const char *slash;
+    size_t i;
+
+    (void)state;
+    b = template_ok(GOOD_TOP "health_check: health/x.yaml\n" GOOD_QEMU);
+    path = qhil_board_path(b);
+    slash = strrchr(path, '/');
+    assert_non_null(slash);
+    assert_true(asprintf(&want, "%.*s/health/x.yaml", (int)(slash - path),
+                         path) > 0);
+    assert_string_equal(qhil_board_health_check(b), want);
+    free(want);
+    qhil_board_free(b);
+    b = template_ok(GOOD_TOP "health_check: /srv/h.yaml\n" GOOD_QEMU);
+    assert_string_equal(qhil_board_health_check(b), "/srv/h.yaml");
+    qhil_board_free(b);
+    b = template_ok(GOOD_TOP GOOD_QEMU);
+    assert_null(qhil_board_health_check(b));
+    qhil_board_free(b);
+    bad_template(GOOD_TOP "health_check: [a.yaml]\n" GOOD_QEMU, QHIL_EINVAL,
+                 3, ":3:15: health_check: expected a suite file");
+    bad_template(GOOD_TOP "health_check:\n" GOOD_QEMU, QHIL_EINVAL, 3,
+                 "health_check: expected a suite file");
+    bad_template(GOOD_TOP "health_check: {a: 1}\n" GOOD_QEMU, QHIL_EINVAL,
+                 3, "health_check: expected a suite file");
+    for (i = 0; i < sizeof(shipped) / sizeof(shipped[0]); i++) {
+        struct stat st;
+
+        assert_true(asprintf(&want, BOARDS "/%s.yaml", shipped[i]) > 0);
+        b = load_ok(want);
+        free(want);
+        assert_true(asprintf(&want, BOARDS "/health/%s.yaml",
+                             shipped[i]) > 0);
+        assert_non_null(qhil_board_health_check(b));
+        assert_string_equal(qhil_board_health_check(b), want);
+        assert_int_equal(stat(want, &st), 0);
+        free(want);
+        qhil_board_free(b);
+    }
 }
 
 /* The kernel of a job on b is path (origin s.yaml:4): refused with code
@@ -944,6 +998,7 @@ int main(void)
         cmocka_unit_test(test_bad_templates),
         cmocka_unit_test(test_load_missing),
         cmocka_unit_test(test_find),
+        cmocka_unit_test(test_health_check),
         cmocka_unit_test(test_image_kinds),
         cmocka_unit_test(test_slot_kinds),
         cmocka_unit_test(test_bad_slot_kinds),
