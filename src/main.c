@@ -18,6 +18,7 @@ static const struct command {
     int (*fn)(int argc, char **argv);
     const char *summary;
 } commands[] = {
+    {"health", cmd_health, "run the health check of each device type"},
     {"qmp", cmd_qmp, "QMP shell: talk to a running or new QEMU"},
     {"render", cmd_render, "print a suite's QEMU command line, labelled"},
     {"run", cmd_run, "run a test suite on QEMU"},

@@ -12,6 +12,7 @@
 #define QHIL_EXIT_FAILED 1
 #define QHIL_EXIT_USAGE 2
 
+int cmd_health(int argc, char **argv);
 int cmd_qmp(int argc, char **argv);
 int cmd_render(int argc, char **argv);
 int cmd_run(int argc, char **argv);

@@ -1754,6 +1754,115 @@ scenario_qmp_qemu_dies() {
     [ -z "$(ls "$work/tmp")" ] || fail "the temporary run folder was left"
 }
 
+# ---- qhil health ----
+
+# No QEMU of the health runs in folders DIR... may still be running.
+no_qemu_left_in() {
+    local d f
+    for d in "$@"; do
+        for f in "$d"/latest/*/qemu.pid; do
+            [ -f "$f" ] || continue
+            ! grep -qa qemu-system "/proc/$(cat "$f")/cmdline" \
+                2>/dev/null || fail "QEMU left running: $f"
+        done
+    done
+    return 0
+}
+
+scenario_health() {
+    run 0 health -o "$work/r" mps2-an385 riscv-virt qhil-riscv-virt
+    has '^PASS  mps2-an385 \(1 test, [0-9.]+ s\)$'
+    has '^PASS  riscv-virt \(1 test, [0-9.]+ s\)$'
+    has '^PASS  qhil-riscv-virt \(1 test, [0-9.]+ s\)$'
+    [ "$(wc -l <"$work/out")" -eq 3 ] || fail "expected 3 lines"
+    # Each device type's logs in a folder of its own; the round trip
+    # really went through the firmware's shell.
+    grep -q '^> echo health' \
+        "$work/r/mps2-an385/latest/boots-to-shell/console.log" ||
+        fail "the health check did not type at the mps2-an385 shell"
+    [ -s "$work/r/qhil-riscv-virt/latest/boots-to-shell/console.log" ] ||
+        fail "no console.log for qhil-riscv-virt"
+    no_qemu_left_in "$work/r"/*
+    # With no names: every shipped template, each once (boards/ is in
+    # the search twice here), sorted, and never a health suite.
+    run 0 health -o "$work/r"
+    [ "$(cut -c7- "$work/out" | cut -d' ' -f1 | tr '\n' ' ')" = \
+        "$(ls boards/*.yaml | xargs -n1 basename | sed 's/\.yaml$//' |
+            LC_ALL=C sort | tr '\n' ' ')" ] || fail "not one line per template"
+    lacks '^FAIL'
+    no_qemu_left_in "$work/r"/*
+}
+
+# sick_board NAME SUITE_DEVICE_TYPE PATTERN: a template NAME in $work/b
+# (mps2-an385's, renamed) whose health suite is for SUITE_DEVICE_TYPE
+# and waits at most 2 s for PATTERN.
+sick_board() {
+    local name=$1 dt=$2 pattern=$3
+    mkdir -p "$work/b/health"
+    sed -e "s/^device_type: .*/device_type: $name/" \
+        -e "s|^health_check: .*|health_check: health/$name.yaml|" \
+        boards/mps2-an385.yaml >"$work/b/$name.yaml"
+    printf '%s\n' "device_type: $dt" "images:" \
+        "  kernel: $SRC/firmware/build/mps2-an385/hello.elf" \
+        "timeout: 2s" "tests:" "  - name: boots" "    steps:" \
+        "      - expect: \"$pattern\"" >"$work/b/health/$name.yaml"
+}
+
+# A health check whose banner never comes fails within its timeout, and
+# the run goes on to the next device type; a suite written for another
+# device type cannot make a board pass; a board without a health check
+# or without its QEMU is SKIP, not PASS.
+scenario_health_fail() {
+    local t0 t1
+    sick_board sick sick "this banner never comes"
+    sick_board impostor mps2-an385 "Hello, QEMU!"
+    t0=$(date +%s)
+    run 1 health -B "$work/b" -o "$work/r" sick mps2-an385 impostor
+    t1=$(date +%s)
+    [ $((t1 - t0)) -lt 15 ] || fail "health took $((t1 - t0)) s"
+    has '^FAIL  sick \(1 test, [0-9.]+ s\)$'
+    has '^      test boots, step 1 \(line 8\) .*this banner never comes.*: pattern not seen within 2s$'
+    has "^      logs in $work/r/sick/"
+    has '^PASS  mps2-an385 \(1 test'
+    has "^FAIL  impostor \(health check .*impostor\.yaml is for device type 'mps2-an385'\)$"
+    [ ! -e "$work/r/impostor" ] || fail "the impostor's suite was run"
+    # A -B template shadows the shipped one, and its check is the one
+    # that runs.
+    sick_board mps2-an385 mps2-an385 "this banner never comes"
+    run 1 health -B "$work/b" -o "$work/r" mps2-an385
+    has '^FAIL  mps2-an385 \(1 test'
+
+    mkdir "$work/b2"
+    sed -e '/^health_check:/d' -e 's/^device_type: .*/device_type: plain/' \
+        boards/riscv-virt.yaml >"$work/b2/plain.yaml"
+    sick_board noqemu noqemu "Hello, QEMU!"
+    sed -i 's/^  binary: .*/  binary: qemu-system-does-not-exist/' \
+        "$work/b/noqemu.yaml"
+    run 0 health -B "$work/b2" -B "$work/b" -o "$work/r" plain noqemu
+    has '^SKIP  plain \(no health check in its template\)$'
+    has "^SKIP  noqemu \(.*QEMU binary 'qemu-system-does-not-exist'.*not installed"
+    [ ! -e "$work/r/noqemu" ] || fail "a results folder for noqemu"
+    [ ! -e "$work/r/plain" ] || fail "a results folder for plain"
+    no_qemu_left_in "$work/r"/*
+}
+
+# Unknown names are usage errors found before anything runs: a health
+# suite's path is not a device type.
+scenario_health_usage() {
+    run 2 health -o "$work/r" mps2-an385 no-such-board
+    has "no board template for device type 'no-such-board'"
+    lacks '^PASS'
+    [ ! -e "$work/r" ] || fail "something ran before the unknown name"
+    run 2 health -o "$work/r" health/mps2-an385
+    has "invalid device type 'health/mps2-an385'"
+    run 2 health -o "$work/r" ../boards/mps2-an385
+    run 2 health --no-such-option
+    has '^usage: qhil health'
+    run 0 health --help
+    has '^usage: qhil health \[options\] \[DEVICE_TYPE\.\.\.\]'
+    [ ! -e "$work/r" ] || fail "a results folder was made"
+}
+
 name=${1:?usage: check.sh SCENARIO}
 fn="scenario_${name//-/_}"
 declare -F "$fn" >/dev/null || { echo "unknown scenario $name" >&2; exit 2; }
