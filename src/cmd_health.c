@@ -67,19 +67,6 @@ static void health_usage(FILE *f)
             "does not load.\n");
 }
 
-static int push(char ***list, size_t *n, char *s)
-{
-    char **v = realloc(*list, (*n + 2) * sizeof(*v));
-
-    if (!v) {
-        return -1;
-    }
-    v[(*n)++] = s;
-    v[*n] = NULL;
-    *list = v;
-    return 0;
-}
-
 static int name_cmp(const void *a, const void *b)
 {
     return strcmp(*(char *const *)a, *(char *const *)b);
@@ -132,7 +119,7 @@ static int list_device_types(char *const *dirs, char ***out, size_t *n_out)
                 continue;
             }
             name = strndup(ent->d_name, len - 5);
-            if (!name || push(&names, &n, name) < 0) {
+            if (!name || cli_list_add(&names, &n, name) < 0) {
                 free(name);
                 closedir(d);
                 goto fail;
@@ -354,12 +341,12 @@ int cmd_health(int argc, char **argv)
             out_base = optarg;
             break;
         case 'B':
-            if (push(&extra_boards, &n_extra, optarg) < 0) {
+            if (cli_list_add(&extra_boards, &n_extra, optarg) < 0) {
                 goto oom;
             }
             break;
         case 'Q':
-            if (push(&extra_qemu, &n_qemu, optarg) < 0) {
+            if (cli_list_add(&extra_qemu, &n_qemu, optarg) < 0) {
                 goto oom;
             }
             break;

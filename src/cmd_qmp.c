@@ -1664,20 +1664,6 @@ static void signals_stop(qmp_cli *c)
     sigprocmask(SIG_SETMASK, &c->old_mask, NULL);
 }
 
-static bool add_arg(char ***list, size_t *n, char *arg)
-{
-    char **v = realloc(*list, (*n + 2) * sizeof(*v));
-
-    if (!v) {
-        fprintf(stderr, "qhil qmp: out of memory\n");
-        return false;
-    }
-    v[(*n)++] = arg;
-    v[*n] = NULL;
-    *list = v;
-    return true;
-}
-
 int cmd_qmp(int argc, char **argv)
 {
     enum {
@@ -1723,7 +1709,8 @@ int cmd_qmp(int argc, char **argv)
     while ((opt = getopt_long(argc, argv, "c:o:B:Q:h", longopts, NULL)) != -1) {
         switch (opt) {
         case 'c':
-            if (!add_arg(&lines, &n_lines, optarg)) {
+            if (cli_list_add(&lines, &n_lines, optarg) < 0) {
+                fprintf(stderr, "qhil qmp: out of memory\n");
                 goto cleanup;
             }
             break;
@@ -1767,13 +1754,15 @@ int cmd_qmp(int argc, char **argv)
             needs_board = true;
             break;
         case 'B':
-            if (!add_arg(&bo.extra_boards, &bo.n_boards, optarg)) {
+            if (cli_list_add(&bo.extra_boards, &bo.n_boards, optarg) < 0) {
+                fprintf(stderr, "qhil qmp: out of memory\n");
                 goto cleanup;
             }
             needs_board = true;
             break;
         case 'Q':
-            if (!add_arg(&bo.extra_qemu, &bo.n_qemu, optarg)) {
+            if (cli_list_add(&bo.extra_qemu, &bo.n_qemu, optarg) < 0) {
+                fprintf(stderr, "qhil qmp: out of memory\n");
                 goto cleanup;
             }
             needs_board = true;

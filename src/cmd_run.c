@@ -374,16 +374,9 @@ int cmd_run(int argc, char **argv)
             run_usage(stderr);
             goto cleanup;
         }
-        if (list) {
-            char **v = realloc(*list, (*n + 2) * sizeof(*v));
-
-            if (!v) {
-                fprintf(stderr, "qhil: out of memory\n");
-                goto cleanup;
-            }
-            v[(*n)++] = optarg;
-            v[*n] = NULL;
-            *list = v;
+        if (list && cli_list_add(list, n, optarg) < 0) {
+            fprintf(stderr, "qhil: out of memory\n");
+            goto cleanup;
         }
     }
     if (optind != argc - 1) {

@@ -90,6 +90,19 @@ static char **dir_list(char *const *extra, size_t n_extra,
     return dirs;
 }
 
+int cli_list_add(char ***list, size_t *n, char *item)
+{
+    char **v = realloc(*list, (*n + 2) * sizeof(*v));
+
+    if (!v) {
+        return -1;
+    }
+    v[(*n)++] = item;
+    v[*n] = NULL;
+    *list = v;
+    return 0;
+}
+
 char **cli_board_dirs(char *const *extra, size_t n_extra)
 {
     static const char *const fixed[] = {

@@ -19,6 +19,10 @@ int cmd_run(int argc, char **argv);
 int cmd_validate(int argc, char **argv);
 int cmd_version(int argc, char **argv);
 
+/* Append item (borrowed) to the NULL-terminated *list of *n items, for
+ * repeatable options.  0, or -1 when out of memory (list unchanged). */
+int cli_list_add(char ***list, size_t *n, char *item);
+
 /* Board search list for the CLI: extra dirs first, then $QHIL_BOARDS_PATH,
  * ./boards, the installed boards and the source tree's.  NULL-terminated,
  * malloc'ed (strings too); free with qhil_argv_free. */
