@@ -682,8 +682,14 @@ scenario_bad_image_kinds() {
     ln -s "$work/none.elf" "$work/dangling.elf"
     bad_kernel "$work/dangling.elf" \
         "is a symlink to '.*none\\.elf', which does not exist"
-    # Root reads anything: try an unreadable image as nobody.
-    if [ "$(id -u)" -eq 0 ] && command -v setpriv >/dev/null; then
+    # Root reads anything: try an unreadable image as nobody (when nobody
+    # can run this qhil at all: a build inside a private folder, such as
+    # a clone in a mode-0700 temporary folder, is out of its reach).
+    if [ "$(id -u)" -eq 0 ] && command -v setpriv >/dev/null &&
+        ! setpriv --reuid=65534 --regid=65534 --clear-groups \
+            "$QHIL" version >/dev/null 2>&1; then
+        echo "note: nobody cannot run $QHIL; unreadable-image case skipped"
+    elif [ "$(id -u)" -eq 0 ] && command -v setpriv >/dev/null; then
         chmod 0711 "$work"
         cp "$SRC/firmware/build/mps2-an385/hello.elf" "$work/secret.elf"
         chmod 0 "$work/secret.elf"
