@@ -48,12 +48,13 @@ binaries=(riscv64 arm)
 # ones qhil itself needs).
 build_packages=(
     dpkg-dev patch xz-utils python3 util-linux
-    libglib2.0-dev libpixman-1-dev zlib1g-dev libfdt-dev
+    libglib2.0-dev libpixman-1-dev zlib1g-dev libfdt-dev libseccomp-dev
 )
 
 # QEMU's configure: the two targets, the qtest accelerator (built in
 # because modules stay off), trace events to stderr via the log backend,
-# and everything else off.
+# seccomp for -sandbox (qhil sandboxes every QEMU it starts), and
+# everything else off.
 configure_args=(
     --target-list="$targets"
     --without-default-features
@@ -70,6 +71,7 @@ configure_args=(
     --disable-werror
     --enable-tcg
     --enable-fdt=system
+    --enable-seccomp
     --enable-trace-backends=log
     --with-pkgversion=qhil
 )
