@@ -25,9 +25,8 @@
  * "-sandbox VALUE -cpu help" fails with "There is no option group
  * 'sandbox'" on a binary built without seccomp, with "Invalid parameter"
  * or "invalid argument for spawn" on a sub-option or value it does not
- * know, with "failed to install seccomp syscall filter" where the kernel
- * refuses it, and otherwise installs the filter, prints the CPU list and
- * exits 0.  "-version" would be cheaper to print but is handled while the
+ * know, and otherwise applies the filter, prints the CPU list and exits
+ * 0 (so a kernel that refuses the filter fails the probe as well).  "-version" would be cheaper to print but is handled while the
  * options are still being read: the values are not checked and no filter
  * is installed (Debian's 7.2 answers "-sandbox on,spawn=what -version"
  * with its version).  A probe takes a few tens of ms; see hostcaps.md.

@@ -99,8 +99,8 @@ const char *const *qhil_sandbox_args(void);
  * environment of LC_ALL=C alone, stdin /dev/null, its output captured
  * (64 KiB at most) and no shell.  QEMU takes the sandbox options before
  * it answers a help option, so this checks the option group is built in,
- * that every sub-option and value is known, and that the kernel installs
- * the filter, and then exits without starting a machine.
+ * that every sub-option and value is known, and that the filter is
+ * applied, and then exits without starting a machine.
  *
  * 1 when it does (why ""), 0 when it does not, with QEMU's own last line
  * in why ("qemu-system-arm: -sandbox on,...: -sandbox support is not
