@@ -96,8 +96,7 @@ int qhil_disk_parse_size(const char *text, unsigned long long *bytes,
     }
     if (value > (QHIL_DISK_MAX_BYTES >> shift)) {
         return qhil_error_set(err, QHIL_EINVAL,
-                              "disk size '%s' is over the limit of 64G",
-                              text);
+                              "disk size '%s' is over the limit of 64G", text);
     }
     *bytes = value << shift;
     return QHIL_EOK;
@@ -118,8 +117,7 @@ int qhil_disk_find_img(const char *const *dirs, char **out)
         }
         free(cand);
     }
-    return qhil_proc_find("qemu-img", out) == QHIL_EOK ? QHIL_EOK
-                                                        : QHIL_ENOENT;
+    return qhil_proc_find("qemu-img", out) == QHIL_EOK ? QHIL_EOK : QHIL_ENOENT;
 }
 
 /* path as qemu-img and QEMU must see it: "./" before a relative name. */
@@ -157,8 +155,8 @@ int qhil_disk_create(const char *qemu_img, const char *path,
     char size[32];
     char *safe = NULL;
     char *out = NULL;
-    char *argv[] = {(char *)qemu_img, "create", "-q", "-f", "qcow2", NULL,
-                    size, NULL};
+    char *argv[] = {(char *)qemu_img, "create", "-q", "-f",
+                    "qcow2",          NULL,     size, NULL};
     char *envp[] = {"LC_ALL=C", NULL};
     qhil_spawn sp = {.argv = argv, .envp = envp, .stdin_fd = -1};
     struct stat made;
@@ -192,8 +190,8 @@ int qhil_disk_create(const char *qemu_img, const char *path,
     /* Held open until the end: while it is, its inode number cannot be
      * reused, so a file put in its place is never taken for ours. */
     made_it = fstat(fd, &made) == 0;
-    rc = qhil_proc_run(&sp, deadline, DISK_IMG_OUTPUT_CAP, &status, &out,
-                       NULL, err);
+    rc = qhil_proc_run(&sp, deadline, DISK_IMG_OUTPUT_CAP, &status, &out, NULL,
+                       err);
     if (rc == QHIL_ETIMEDOUT) {
         rc = qhil_error_set(err, QHIL_ETIMEDOUT,
                             "qemu-img create %s did not finish before its "

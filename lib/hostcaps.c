@@ -26,10 +26,11 @@
  * 'sandbox'" on a binary built without seccomp, with "Invalid parameter"
  * or "invalid argument for spawn" on a sub-option or value it does not
  * know, and otherwise applies the filter, prints the CPU list and exits
- * 0 (so a kernel that refuses the filter fails the probe as well).  "-version" would be cheaper to print but is handled while the
- * options are still being read: the values are not checked and no filter
- * is installed (Debian's 7.2 answers "-sandbox on,spawn=what -version"
- * with its version).  A probe takes a few tens of ms; see hostcaps.md.
+ * 0 (so a kernel that refuses the filter fails the probe as well).
+ * "-version" would be cheaper to print but is handled while the options
+ * are still being read: the values are not checked and no filter is
+ * applied (Debian's 7.2 answers "-sandbox on,spawn=what -version" with
+ * its version).  A probe takes a few tens of ms; see hostcaps.md.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -57,24 +58,42 @@ typedef struct arch_name {
 } arch_name;
 
 static const arch_name arch_names[] = {
-    {"aarch64", "aarch64"},   {"arm64", "aarch64"},
-    {"arm", "arm"},           {"armhf", "arm"},
-    {"armel", "arm"},         {"armv6l", "arm"},
-    {"armv7l", "arm"},        {"armv8l", "arm"},
-    {"x86_64", "x86_64"},     {"amd64", "x86_64"},
-    {"i386", "i386"},         {"i486", "i386"},
-    {"i586", "i386"},         {"i686", "i386"},
-    {"riscv64", "riscv64"},   {"riscv32", "riscv32"},
-    {"mips", "mips"},         {"mipsel", "mipsel"},
-    {"mips64", "mips64"},     {"mips64el", "mips64el"},
-    {"ppc", "ppc"},           {"powerpc", "ppc"},
-    {"ppc64", "ppc64"},       {"ppc64le", "ppc64"},
-    {"ppc64el", "ppc64"},     {"s390x", "s390x"},
-    {"sparc", "sparc"},       {"sparc64", "sparc64"},
-    {"loongarch64", "loongarch64"}, {"m68k", "m68k"},
-    {"alpha", "alpha"},       {"hppa", "hppa"},
-    {"sh4", "sh4"},           {"microblaze", "microblaze"},
-    {"or1k", "or1k"},         {"xtensa", "xtensa"},
+    {"aarch64", "aarch64"},
+    {"arm64", "aarch64"},
+    {"arm", "arm"},
+    {"armhf", "arm"},
+    {"armel", "arm"},
+    {"armv6l", "arm"},
+    {"armv7l", "arm"},
+    {"armv8l", "arm"},
+    {"x86_64", "x86_64"},
+    {"amd64", "x86_64"},
+    {"i386", "i386"},
+    {"i486", "i386"},
+    {"i586", "i386"},
+    {"i686", "i386"},
+    {"riscv64", "riscv64"},
+    {"riscv32", "riscv32"},
+    {"mips", "mips"},
+    {"mipsel", "mipsel"},
+    {"mips64", "mips64"},
+    {"mips64el", "mips64el"},
+    {"ppc", "ppc"},
+    {"powerpc", "ppc"},
+    {"ppc64", "ppc64"},
+    {"ppc64le", "ppc64"},
+    {"ppc64el", "ppc64"},
+    {"s390x", "s390x"},
+    {"sparc", "sparc"},
+    {"sparc64", "sparc64"},
+    {"loongarch64", "loongarch64"},
+    {"m68k", "m68k"},
+    {"alpha", "alpha"},
+    {"hppa", "hppa"},
+    {"sh4", "sh4"},
+    {"microblaze", "microblaze"},
+    {"or1k", "or1k"},
+    {"xtensa", "xtensa"},
 };
 
 const char *qhil_arch_canonical(const char *name)
@@ -162,9 +181,8 @@ int qhil_kvm_usable_at(const char *path, char *why, size_t n)
         int e = errno;
 
         close(fd);
-        return say(why, n, 0,
-                   "%s: not a KVM device (KVM_GET_API_VERSION: %s)", path,
-                   strerror(e));
+        return say(why, n, 0, "%s: not a KVM device (KVM_GET_API_VERSION: %s)",
+                   path, strerror(e));
     }
     close(fd);
     if (version != KVM_API_VERSION) {
@@ -211,8 +229,8 @@ int qhil_kvm_decide(const qhil_kvm_wish *wish, char *why, size_t n)
     if (!qhil_kvm_usable_at(path, kvm, sizeof(kvm))) {
         return say(why, n, 0, "TCG: %s", kvm);
     }
-    return say(why, n, 1, "KVM: guest %s on a %s host, %s usable", guest,
-               host, path);
+    return say(why, n, 1, "KVM: guest %s on a %s host, %s usable", guest, host,
+               path);
 }
 
 const char *const *qhil_sandbox_args(void)
@@ -242,8 +260,8 @@ static void last_line(const char *text, char *why, size_t n)
 int qhil_qemu_probe_sandbox(const char *binary, int64_t deadline, char *why,
                             size_t n, qhil_error *err)
 {
-    char *argv[] = {(char *)binary, "-sandbox", QHIL_SANDBOX_VALUE, "-cpu",
-                    "help", NULL};
+    char *argv[] = {(char *)binary, "-sandbox", QHIL_SANDBOX_VALUE,
+                    "-cpu",         "help",     NULL};
     char *envp[] = {"LC_ALL=C", NULL};
     qhil_spawn sp = {.argv = argv, .envp = envp, .stdin_fd = -1};
     char desc[64];

@@ -28,7 +28,7 @@
 /* The -sandbox value QEMU runs with where the binary supports it: the
  * seccomp filter on, and no obsolete syscalls, no setuid/setgid, no
  * fork/exec, no scheduler or affinity changes. */
-#define QHIL_SANDBOX_VALUE                                                    \
+#define QHIL_SANDBOX_VALUE                                                     \
     "on,obsolete=deny,elevateprivileges=deny,spawn=deny,resourcecontrol=deny"
 
 /*

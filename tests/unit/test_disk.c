@@ -102,17 +102,35 @@ static void test_parse_size(void **state)
         const char *text;
         unsigned long long bytes;
     } good[] = {
-        {"512", 512ULL << 20},       {"1", 1ULL << 20},
-        {"512M", 512ULL << 20},      {"512m", 512ULL << 20},
-        {"4096K", 4096ULL << 10},    {"1k", 1024},
-        {"2G", 2ULL << 30},          {"64G", 64ULL << 30},
-        {"65536", 64ULL << 30},      {"67108864K", 64ULL << 30},
+        {"512", 512ULL << 20},    {"1", 1ULL << 20},
+        {"512M", 512ULL << 20},   {"512m", 512ULL << 20},
+        {"4096K", 4096ULL << 10}, {"1k", 1024},
+        {"2G", 2ULL << 30},       {"64G", 64ULL << 30},
+        {"65536", 64ULL << 30},   {"67108864K", 64ULL << 30},
         {"0010", 10ULL << 20},
     };
     static const char *const bad[] = {
-        "", "0", "0M", "0G", "-1", "+5", " 5", "5 ", "5X", "5MB", "5MiB",
-        "1.5G", "0x10", "65G", "65537", "67108865K", "M",
-        "18446744073709551616", "99999999999999999999999G", "5\n", "5,G",
+        "",
+        "0",
+        "0M",
+        "0G",
+        "-1",
+        "+5",
+        " 5",
+        "5 ",
+        "5X",
+        "5MB",
+        "5MiB",
+        "1.5G",
+        "0x10",
+        "65G",
+        "65537",
+        "67108865K",
+        "M",
+        "18446744073709551616",
+        "99999999999999999999999G",
+        "5\n",
+        "5,G",
     };
     unsigned long long bytes;
     qhil_error err;
@@ -157,11 +175,17 @@ static void drive_is(const char *path, const char *iface, const char *id,
 static void test_drive_arg(void **state)
 {
     static const char *const bad_ifaces[] = {
-        "", "floppy", "virtio,file=/etc/passwd", "IDE", "virtio ", "sd",
-        "none,id=x",
+        "",   "floppy",    "virtio,file=/etc/passwd", "IDE", "virtio ",
+        "sd", "none,id=x",
     };
     static const char *const bad_ids[] = {
-        "", "1abc", "a,b", "lava test", "x,if=none", "a=b", "a/b",
+        "",
+        "1abc",
+        "a,b",
+        "lava test",
+        "x,if=none",
+        "a=b",
+        "a/b",
         "a\nb",
         "a12345678901234567890123456789012345678901234567890123456789012345",
     };
@@ -196,9 +220,9 @@ static void test_drive_arg(void **state)
              "id=lavatest");
     qhil_error_init(&err);
     for (i = 0; i < QHIL_ARRAY_SIZE(bad_ifaces); i++) {
-        assert_int_equal(qhil_disk_drive_arg("/d", bad_ifaces[i], NULL, &out,
-                                             &err),
-                         QHIL_EINVAL);
+        assert_int_equal(
+            qhil_disk_drive_arg("/d", bad_ifaces[i], NULL, &out, &err),
+            QHIL_EINVAL);
         assert_null(out);
         assert_contains(err.message, "is not one of ide, scsi, virtio, none");
     }
@@ -254,9 +278,8 @@ static void test_create_fails(void **state)
                ">&2\nexit 1\n",
                0755);
     qhil_error_init(&err);
-    assert_int_equal(qhil_disk_create(at("fake-img"), at("d.qcow2"),
-                                      1 << 20, qhil_deadline_in(5 * QHIL_SEC),
-                                      &err),
+    assert_int_equal(qhil_disk_create(at("fake-img"), at("d.qcow2"), 1 << 20,
+                                      qhil_deadline_in(5 * QHIL_SEC), &err),
                      QHIL_EIO);
     assert_contains(err.message, "exited with status 1): qemu-img: ");
     assert_contains(err.message, "Could not create: boom");
@@ -306,8 +329,7 @@ static void test_create_hangs(void **state)
     (void)state;
     write_file(at("fake-img"), "#!/bin/sh\nsleep 30\n", 0755);
     qhil_error_init(&err);
-    assert_int_equal(qhil_disk_create(at("fake-img"), at("h.qcow2"),
-                                      1 << 20,
+    assert_int_equal(qhil_disk_create(at("fake-img"), at("h.qcow2"), 1 << 20,
                                       qhil_deadline_in(300 * QHIL_MSEC), &err),
                      QHIL_ETIMEDOUT);
     assert_true(qhil_now() - t0 < 3 * QHIL_SEC);
@@ -323,11 +345,9 @@ static void test_create_fails_foreign_file(void **state)
 
     (void)state;
     write_file(at("fake-img"),
-               "#!/bin/sh\nrm -f \"$5\"; echo theirs > \"$5\"; exit 1\n",
-               0755);
-    assert_int_equal(qhil_disk_create(at("fake-img"), at("f.qcow2"),
-                                      1 << 20, qhil_deadline_in(5 * QHIL_SEC),
-                                      NULL),
+               "#!/bin/sh\nrm -f \"$5\"; echo theirs > \"$5\"; exit 1\n", 0755);
+    assert_int_equal(qhil_disk_create(at("fake-img"), at("f.qcow2"), 1 << 20,
+                                      qhil_deadline_in(5 * QHIL_SEC), NULL),
                      QHIL_EIO);
     assert_int_equal(lstat(at("f.qcow2"), &st), 0);
     unlink(at("f.qcow2"));

@@ -79,13 +79,13 @@ static const char *fake(const char *name, const char *body)
 static void test_arch_canonical(void **state)
 {
     static const char *const cases[][2] = {
-        {"arm64", "aarch64"},   {"aarch64", "aarch64"}, {"amd64", "x86_64"},
-        {"x86_64", "x86_64"},   {"i386", "i386"},       {"i686", "i386"},
-        {"arm", "arm"},         {"armhf", "arm"},       {"armel", "arm"},
-        {"armv7l", "arm"},      {"riscv64", "riscv64"}, {"riscv32", "riscv32"},
-        {"mips", "mips"},       {"mipsel", "mipsel"},   {"ppc", "ppc"},
-        {"ppc64", "ppc64"},     {"ppc64le", "ppc64"},   {"ppc64el", "ppc64"},
-        {"s390x", "s390x"},     {"sparc64", "sparc64"},
+        {"arm64", "aarch64"}, {"aarch64", "aarch64"}, {"amd64", "x86_64"},
+        {"x86_64", "x86_64"}, {"i386", "i386"},       {"i686", "i386"},
+        {"arm", "arm"},       {"armhf", "arm"},       {"armel", "arm"},
+        {"armv7l", "arm"},    {"riscv64", "riscv64"}, {"riscv32", "riscv32"},
+        {"mips", "mips"},     {"mipsel", "mipsel"},   {"ppc", "ppc"},
+        {"ppc64", "ppc64"},   {"ppc64le", "ppc64"},   {"ppc64el", "ppc64"},
+        {"s390x", "s390x"},   {"sparc64", "sparc64"},
     };
     size_t i;
 
@@ -120,8 +120,7 @@ static void test_arch_binary(void **state)
     assert_int_equal(qhil_arch_binary("armhf", &bin, &err), QHIL_EOK);
     assert_string_equal(bin, "qemu-system-arm");
     free(bin);
-    assert_int_equal(qhil_arch_binary("../../bin/sh", &bin, &err),
-                     QHIL_EINVAL);
+    assert_int_equal(qhil_arch_binary("../../bin/sh", &bin, &err), QHIL_EINVAL);
     assert_null(bin);
     assert_contains(err.message, "arch '../../bin/sh' is not one qhil knows");
     assert_contains(err.message, "arm64");
@@ -250,11 +249,11 @@ static int64_t soon(void)
 /* A QEMU built without seccomp, as QEMU 7.2 words it. */
 static void test_probe_no_seccomp(void **state)
 {
-    const char *bin = fake(
-        "qemu-no-seccomp",
-        "echo \"$0: $1 $2: There is no option group 'sandbox'\" >&2\n"
-        "echo \"$0: $1 $2: -sandbox support is not enabled in this QEMU "
-        "binary\" >&2\nexit 1");
+    const char *bin =
+        fake("qemu-no-seccomp",
+             "echo \"$0: $1 $2: There is no option group 'sandbox'\" >&2\n"
+             "echo \"$0: $1 $2: -sandbox support is not enabled in this QEMU "
+             "binary\" >&2\nexit 1");
     char want[1024];
     char why[512];
 
@@ -271,17 +270,17 @@ static void test_probe_no_seccomp(void **state)
 /* The exact argv, and nothing of our environment: a fake that checks. */
 static void test_probe_argv_and_env(void **state)
 {
-    const char *bin = fake(
-        "qemu-checks",
-        "[ $# -eq 4 ] || { echo \"argc $#\" >&2; exit 2; }\n"
-        "[ \"$1\" = -sandbox ] || exit 3\n"
-        "[ \"$2\" = '" QHIL_SANDBOX_VALUE "' ] || exit 4\n"
-        "[ \"$3\" = -cpu ] && [ \"$4\" = help ] || exit 5\n"
-        "[ -z \"${HOME+set}\" ] || { echo \"HOME=$HOME\" >&2; exit 6; }\n"
-        "[ -z \"${QHIL_LEAK+set}\" ] || { echo leak >&2; exit 7; }\n"
-        "[ \"$LC_ALL\" = C ] || { echo \"LC_ALL=$LC_ALL\" >&2; exit 8; }\n"
-        "read line && exit 9\n"
-        "exit 0");
+    const char *bin =
+        fake("qemu-checks",
+             "[ $# -eq 4 ] || { echo \"argc $#\" >&2; exit 2; }\n"
+             "[ \"$1\" = -sandbox ] || exit 3\n"
+             "[ \"$2\" = '" QHIL_SANDBOX_VALUE "' ] || exit 4\n"
+             "[ \"$3\" = -cpu ] && [ \"$4\" = help ] || exit 5\n"
+             "[ -z \"${HOME+set}\" ] || { echo \"HOME=$HOME\" >&2; exit 6; }\n"
+             "[ -z \"${QHIL_LEAK+set}\" ] || { echo leak >&2; exit 7; }\n"
+             "[ \"$LC_ALL\" = C ] || { echo \"LC_ALL=$LC_ALL\" >&2; exit 8; }\n"
+             "read line && exit 9\n"
+             "exit 0");
     char why[512];
 
     (void)state;
@@ -382,8 +381,7 @@ static void test_probe_hang(void **state)
     qhil_error_init(&err);
     t0 = qhil_now();
     assert_int_equal(qhil_qemu_probe_sandbox(bin,
-                                             qhil_deadline_in(300 *
-                                                              QHIL_MSEC),
+                                             qhil_deadline_in(300 * QHIL_MSEC),
                                              why, sizeof(why), &err),
                      QHIL_ETIMEDOUT);
     assert_true(qhil_now() - t0 < 3 * QHIL_SEC);
@@ -420,9 +418,9 @@ static void test_probe_not_there(void **state)
                                              soon(), why, sizeof(why), &err),
                      QHIL_ESPAWN);
     assert_contains(err.message, "/nonexistent/qemu-system-arm");
-    assert_int_equal(qhil_qemu_probe_sandbox("", soon(), why, sizeof(why),
-                                             &err),
-                     QHIL_EINVAL);
+    assert_int_equal(
+        qhil_qemu_probe_sandbox("", soon(), why, sizeof(why), &err),
+        QHIL_EINVAL);
     qhil_error_release(&err);
 }
 

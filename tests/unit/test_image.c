@@ -111,8 +111,7 @@ static void remove_tree(const char *path)
     DIR *d;
     struct dirent *e;
 
-    if (lstat(path, &st) == 0 && S_ISDIR(st.st_mode) &&
-        (d = opendir(path))) {
+    if (lstat(path, &st) == 0 && S_ISDIR(st.st_mode) && (d = opendir(path))) {
         while ((e = readdir(d))) {
             char p[1024];
 
@@ -171,8 +170,7 @@ static void test_good_files(void **state)
     assert_string_equal(out, at("job/good.elf"));
     free(out);
     /* ".." that stays inside is fine. */
-    assert_int_equal(confine(at("job/sub/../good.elf"), &out, NULL),
-                     QHIL_EOK);
+    assert_int_equal(confine(at("job/sub/../good.elf"), &out, NULL), QHIL_EOK);
     assert_string_equal(out, at("job/good.elf"));
     free(out);
     /* From the job's folder to a site folder: allowed. */
@@ -212,8 +210,7 @@ static void test_dotdot_escape(void **state)
 {
     (void)state;
     refused(at("job/../outside/secret"), QHIL_EINVAL, "outside the job's");
-    refused(at("job/sub/../../outside/secret"), QHIL_EINVAL,
-            "resolves to ");
+    refused(at("job/sub/../../outside/secret"), QHIL_EINVAL, "resolves to ");
     /* Escape by "..", then back in through a folder of the same name. */
     refused(at("job/../job2/evil.elf"), QHIL_EINVAL, "job2/evil.elf, outside");
 }
@@ -307,19 +304,18 @@ static void test_no_roots_and_slash(void **state)
 
     (void)state;
     qhil_error_init(&err);
-    assert_int_equal(qhil_image_confine(at("job/good.elf"), NULL, NULL, &out,
-                                        &err),
-                     QHIL_EINVAL);
+    assert_int_equal(
+        qhil_image_confine(at("job/good.elf"), NULL, NULL, &out, &err),
+        QHIL_EINVAL);
     assert_contains(err.message, "outside every allowed folder");
-    assert_int_equal(qhil_image_confine(at("job/good.elf"), NULL, missing,
-                                        &out, &err),
-                     QHIL_EINVAL);
-    assert_contains(err.message,
-                    "outside the site's image folders "
-                    "(/nonexistent/qhil-images)");
-    assert_int_equal(qhil_image_confine(at("job/good.elf"), NULL, slash,
-                                        &out, &err),
-                     QHIL_EOK);
+    assert_int_equal(
+        qhil_image_confine(at("job/good.elf"), NULL, missing, &out, &err),
+        QHIL_EINVAL);
+    assert_contains(err.message, "outside the site's image folders "
+                                 "(/nonexistent/qhil-images)");
+    assert_int_equal(
+        qhil_image_confine(at("job/good.elf"), NULL, slash, &out, &err),
+        QHIL_EOK);
     free(out);
     assert_int_equal(qhil_image_confine("/", NULL, slash, &out, &err),
                      QHIL_EINVAL);
