@@ -25,10 +25,20 @@
  * The kinds a slot may accept are named in board templates; their names
  * and checks are the one table below, so adding a kind (a zImage, an arm64
  * Image) is one function and one row.
+ *
+ * Confinement (qhil_image_confine) is the other question, for jobs that
+ * are not trusted: not "is it usable" but "may this job make QEMU read
+ * it".  There symlinks are resolved first (realpath), the resolved path
+ * must lie below the job's folder or one of the site's image folders
+ * (both resolved too, compared as a prefix followed by '/'), and only
+ * then is its type looked at, with lstat on the resolved path, so a FIFO
+ * or device there is never opened.  The caller passes the resolved path
+ * on, so QEMU does not follow the symlinks again.
  */
 #include <elf.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -412,5 +422,183 @@ int qhil_image_check(const char *path, unsigned kinds, const char *arch,
 
 cleanup:
     close(fd);
+    return rc;
+}
+
+/* "a FIFO (named pipe)": what a non-regular file is. */
+static const char *file_type(mode_t mode)
+{
+    if (S_ISDIR(mode)) {
+        return "a directory";
+    }
+    if (S_ISFIFO(mode)) {
+        return "a FIFO (named pipe)";
+    }
+    if (S_ISCHR(mode)) {
+        return "a character device";
+    }
+    if (S_ISBLK(mode)) {
+        return "a block device";
+    }
+    if (S_ISSOCK(mode)) {
+        return "a socket";
+    }
+    if (S_ISLNK(mode)) {
+        return "a symlink";
+    }
+    return "not a file";
+}
+
+/* real is below root (both resolved): root's bytes, then a '/'. */
+static int below(const char *real, const char *root)
+{
+    size_t n = strlen(root);
+
+    if (n == 1 && root[0] == '/') {
+        return real[0] == '/' && real[1] != '\0';
+    }
+    return strncmp(real, root, n) == 0 && real[n] == '/';
+}
+
+/* The folder dir, resolved (a folder that does not resolve holds
+ * nothing), has real below it. */
+static int root_contains(const char *dir, const char *real)
+{
+    char *root = realpath(dir, NULL);
+    int in = root && below(real, root);
+
+    free(root);
+    return in;
+}
+
+/* Why realpath(path) failed, as a whole message. */
+static int confine_unresolved(const char *path, int e, qhil_error *err)
+{
+    char target[256];
+    struct stat st;
+    ssize_t n;
+
+    switch (e) {
+    case ENOENT:
+        if (lstat(path, &st) == 0 && S_ISLNK(st.st_mode)) {
+            n = readlink(path, target, sizeof(target) - 1);
+            target[n > 0 ? n : 0] = '\0';
+            return qhil_error_set(err, QHIL_ENOENT,
+                                  "image file %s is a dangling symlink (to "
+                                  "'%s', which does not exist)",
+                                  path, target);
+        }
+        if (lstat(path, &st) == 0) {
+            return qhil_error_set(err, QHIL_ENOENT,
+                                  "image file %s goes through a dangling "
+                                  "symlink",
+                                  path);
+        }
+        return qhil_error_set(err, QHIL_ENOENT, "image file %s not found",
+                              path);
+    case ELOOP:
+        return qhil_error_set(err, QHIL_EINVAL,
+                              "image file %s is a symlink loop (too many "
+                              "levels of symbolic links)",
+                              path);
+    case ENAMETOOLONG:
+        return qhil_error_set(err, QHIL_EINVAL,
+                              "image file %.80s... has a path too long "
+                              "(%zu bytes, or resolves to one)",
+                              path, strlen(path));
+    case ENOTDIR:
+        return qhil_error_set(err, QHIL_ENOENT,
+                              "image file %s not found (a part of the path "
+                              "before the name is a file, not a folder)",
+                              path);
+    case EACCES:
+        return qhil_error_set(err, QHIL_EINVAL,
+                              "image file %s cannot be reached: a folder on "
+                              "the way is not searchable",
+                              path);
+    default:
+        return qhil_error_set(err, QHIL_EINVAL,
+                              "image file %s cannot be resolved: %s", path,
+                              strerror(e));
+    }
+}
+
+/* "outside the job's folder D and the site's image folders (A, B)". */
+static int confine_outside(const char *path, const char *real,
+                           const char *job_dir,
+                           const char *const *site_dirs, qhil_error *err)
+{
+    qhil_buf where;
+    int rc;
+
+    qhil_buf_init(&where, 64 * 1024);
+    if (job_dir) {
+        qhil_buf_printf(&where, "the job's folder %s", job_dir);
+    }
+    if (site_dirs && site_dirs[0]) {
+        qhil_buf_printf(&where, "%sthe site's image folders (",
+                        job_dir ? " and " : "");
+        for (size_t i = 0; site_dirs[i]; i++) {
+            qhil_buf_printf(&where, "%s%s", i ? ", " : "", site_dirs[i]);
+        }
+        qhil_buf_puts(&where, ")");
+    }
+    if (!where.len) {
+        qhil_buf_puts(&where, "every allowed folder (none is set)");
+    }
+    rc = qhil_error_set(err, QHIL_EINVAL, "image file %s resolves to %s, "
+                        "outside %s",
+                        path, real, where.data ? where.data : "?");
+    qhil_buf_release(&where);
+    return rc;
+}
+
+int qhil_image_confine(const char *path, const char *job_dir,
+                       const char *const *site_dirs, char **resolved,
+                       qhil_error *err)
+{
+    char *real = NULL;
+    struct stat st;
+    int inside = 0;
+    int rc;
+
+    *resolved = NULL;
+    if (!path || !*path) {
+        return qhil_error_set(err, QHIL_EINVAL, "image file name is empty");
+    }
+    if (strlen(path) >= PATH_MAX) {
+        return confine_unresolved(path, ENAMETOOLONG, err);
+    }
+    real = realpath(path, NULL);
+    if (!real) {
+        return confine_unresolved(path, errno, err);
+    }
+    inside = job_dir && root_contains(job_dir, real);
+    for (size_t i = 0; !inside && site_dirs && site_dirs[i]; i++) {
+        inside = root_contains(site_dirs[i], real);
+    }
+    if (!inside) {
+        rc = confine_outside(path, real, job_dir, site_dirs, err);
+        goto cleanup;
+    }
+    if (lstat(real, &st) < 0) {
+        rc = confine_unresolved(path, errno, err);
+        goto cleanup;
+    }
+    if (!S_ISREG(st.st_mode)) {
+        rc = qhil_error_set(err, QHIL_EINVAL,
+                            "image file %s%s%s%s is %s, not a regular file",
+                            path, strcmp(path, real) ? " (" : "",
+                            strcmp(path, real) ? real : "",
+                            strcmp(path, real) ? ")" : "",
+                            file_type(st.st_mode));
+        goto cleanup;
+    }
+    *resolved = real;
+    real = NULL;
+    rc = QHIL_EOK;
+
+cleanup:
+    free(real);
     return rc;
 }

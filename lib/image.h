@@ -63,4 +63,33 @@ int qhil_image_exists(const char *path);
 int qhil_image_check(const char *path, unsigned kinds, const char *arch,
                      qhil_error *err);
 
+/*
+ * Confine an image file to the folders a job may read from: the job's own
+ * folder (job_dir, may be NULL) and the site's image folders (site_dirs,
+ * NULL-terminated, may be NULL).  path is resolved with realpath(3),
+ * every symlink on the way included (a relative path is relative to the
+ * current directory, as for open); each folder is resolved the same way,
+ * so a folder that is itself a symlink works.  The file is inside a
+ * folder when its resolved path starts with the folder's followed by a
+ * '/': /srv/img does not contain /srv/images2, nor is it inside itself.
+ * Then what is there must be a regular file: a directory, FIFO, socket or
+ * device node is refused by its type, from lstat, without opening it.
+ *
+ * On success *resolved gets the resolved path (malloc'ed, caller frees):
+ * give that to QEMU, not path, so no symlink is followed again later.
+ * On failure *resolved is NULL and err has a whole message, e.g.
+ *   image file P resolves to R, outside the job's folder D and the site's
+ *   image folders (A, B)
+ *   image file P (R) is a FIFO (named pipe), not a regular file
+ *   image file P is a symlink loop (too many levels of symbolic links)
+ * QHIL_ENOENT when nothing is at path or a symlink on the way dangles,
+ * QHIL_EINVAL for every other refusal, QHIL_ENOMEM.  Never blocks: no
+ * file is opened.  What it cannot see is a change made after it returns
+ * inside an allowed folder (a component of *resolved swapped for a
+ * symlink); the allowed folders are the job's and the site's own.
+ */
+int qhil_image_confine(const char *path, const char *job_dir,
+                       const char *const *site_dirs, char **resolved,
+                       qhil_error *err);
+
 #endif /* QHIL_IMAGE_H */

@@ -731,6 +731,7 @@ int qhil_machine_launch(const qhil_machine_opts *opts, qhil_machine **out,
             .stdout_fd = log_fd,
             .stderr_fd = log_fd,
             .deadline = start_deadline,
+            .envp = (char *const *)opts->envp,
         };
 
         rc = qhil_proc_spawn(&sp, &m->child, err);

@@ -53,7 +53,8 @@
  *      program goes with it;
  *   3. every signal to its default (ignored ones would survive exec),
  *      empty mask;
- *   4. execv; on failure the errno goes up the CLOEXEC status pipe.
+ *   4. execve with the caller's envp (ours when it gave none); on
+ *      failure the errno goes up the CLOEXEC status pipe.
  *
  * qhil reads the status pipe until EOF, up to the spawn deadline: EOF
  * comes once the guard closed its end and the exec closed the program's.
@@ -219,7 +220,7 @@ static _Noreturn void program_run(const qhil_spawn *sp, const char *path,
         _exit(126);
     }
     child_signals_default();
-    execv(path, sp->argv);
+    execve(path, sp->argv, sp->envp ? sp->envp : environ);
     child_fail(status_fd, errno);
 }
 
@@ -602,6 +603,127 @@ cleanup:
         }
     }
     free(path);
+    return rc;
+}
+
+/* Read what is in fd into out (up to its cap; the rest dropped).  0 at
+ * EOF, 1 when nothing more is there for now, or a negative code. */
+static int proc_drain(int fd, qhil_buf *out, bool *over)
+{
+    char chunk[4096];
+
+    for (;;) {
+        ssize_t n = read(fd, chunk, sizeof(chunk));
+
+        if (n < 0 && errno == EINTR) {
+            continue;
+        }
+        if (n < 0) {
+            return errno == EAGAIN ? 1 : -errno;
+        }
+        if (n == 0) {
+            return 0;
+        }
+        if (out->len < out->max) {
+            size_t room = out->max - out->len;
+            size_t take = (size_t)n < room ? (size_t)n : room;
+
+            if (qhil_buf_append(out, chunk, take) < 0) {
+                return QHIL_ENOMEM;
+            }
+            if (take < (size_t)n) {
+                *over = true;
+            }
+        } else {
+            *over = true;
+        }
+    }
+}
+
+int qhil_proc_run(const qhil_spawn *sp, int64_t deadline, size_t cap,
+                  int *status, char **output, bool *truncated,
+                  qhil_error *err)
+{
+    qhil_spawn run = *sp;
+    qhil_child c = {-1, -1, -1};
+    qhil_buf out;
+    int pipefd[2] = {-1, -1};
+    bool over = false;
+    int rc;
+
+    *output = NULL;
+    *status = 0;
+    qhil_buf_init(&out, cap);
+    if (pipe2(pipefd, O_CLOEXEC | O_NONBLOCK) < 0) {
+        rc = qhil_error_set(err, -errno, "pipe: %s", strerror(errno));
+        goto cleanup;
+    }
+    run.stdout_fd = pipefd[1];
+    run.stderr_fd = pipefd[1];
+    if (!run.deadline || run.deadline > deadline) {
+        run.deadline = deadline;
+    }
+    rc = qhil_proc_spawn(&run, &c, err);
+    close(pipefd[1]);
+    pipefd[1] = -1;
+    if (rc < 0) {
+        goto cleanup;
+    }
+    for (;;) {
+        struct pollfd pfd = {.fd = pipefd[0], .events = POLLIN};
+        int pr = poll(&pfd, 1, qhil_deadline_poll_ms(deadline));
+
+        if (pr < 0 && errno != EINTR) {
+            rc = qhil_error_set(err, -errno, "poll: %s", strerror(errno));
+            break;
+        }
+        if (pr > 0) {
+            rc = proc_drain(pipefd[0], &out, &over);
+            if (rc == 0) {
+                break; /* EOF: the program and its group are done */
+            }
+            if (rc < 0) {
+                rc = qhil_error_set(err, rc,
+                                    "reading the output of '%s': %s",
+                                    sp->argv[0], qhil_strerror(rc));
+                break;
+            }
+            rc = QHIL_EOK;
+        }
+        if (qhil_now() >= deadline) {
+            rc = QHIL_ETIMEDOUT;
+            break;
+        }
+    }
+    if (rc == QHIL_EOK &&
+        qhil_proc_wait(c.guard, deadline, status) != QHIL_EOK) {
+        rc = QHIL_ETIMEDOUT;
+    }
+    if (rc == QHIL_ETIMEDOUT) {
+        qhil_error_set(err, QHIL_ETIMEDOUT,
+                       "'%s' did not finish within its deadline; killed",
+                       sp->argv[0]);
+    }
+    if (rc < 0) {
+        proc_abandon(&c);
+    } else {
+        qhil_proc_release(&c);
+    }
+
+cleanup:
+    for (int i = 0; i < 2; i++) {
+        if (pipefd[i] >= 0) {
+            close(pipefd[i]);
+        }
+    }
+    if (truncated) {
+        *truncated = over;
+    }
+    *output = qhil_buf_steal(&out);
+    qhil_buf_release(&out);
+    if (!*output && rc >= 0) {
+        rc = qhil_error_set(err, QHIL_ENOMEM, "out of memory");
+    }
     return rc;
 }
 

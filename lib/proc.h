@@ -28,7 +28,12 @@
 #include <qhil/error.h>
 
 typedef struct qhil_spawn {
-    char *const *argv;   /* argv[0] searched in PATH when it has no '/' */
+    char *const *argv;   /* argv[0] searched in PATH when it has no '/'
+                            (our PATH, not envp's) */
+    char *const *envp;   /* the program's whole environment, NULL-ended
+                            "NAME=VALUE" strings; NULL: ours, inherited.
+                            Borrowed for the call.  The guard keeps ours
+                            (it never execs); only the program gets envp */
     const int *pass_fds; /* given to the child as fds 3, 4, ... in order */
     size_t n_pass_fds;
     int stdin_fd;        /* -1: /dev/null */
@@ -65,6 +70,25 @@ int qhil_proc_find(const char *name, char **path_out);
  * reaped c->guard.
  */
 int qhil_proc_spawn(const qhil_spawn *sp, qhil_child *c, qhil_error *err);
+
+/*
+ * Run a program to its end: its stdout and stderr go to one pipe whose
+ * first cap bytes are kept in *output (malloc'ed, NUL-terminated, caller
+ * frees; what comes after cap is read and dropped, so the program never
+ * blocks on a full pipe, and *truncated says so when not NULL).  The
+ * stdout_fd and stderr_fd of sp are ignored; stdin_fd -1 is /dev/null.
+ * *status gets the program's waitpid status.
+ *
+ * Blocks until the program exited and the pipe is at EOF, at most until
+ * deadline (absolute CLOCK_MONOTONIC ns): then the program's whole group
+ * is killed and reaped (a bounded wait more) and the call returns
+ * QHIL_ETIMEDOUT, with what was captured still in *output.  QHIL_ESPAWN
+ * when it cannot be run (as qhil_proc_spawn).  The exit status is not
+ * judged: a program that exits 1 is QHIL_EOK with *status saying so.
+ */
+int qhil_proc_run(const qhil_spawn *sp, int64_t deadline, size_t cap,
+                  int *status, char **output, bool *truncated,
+                  qhil_error *err);
 
 /*
  * Have the guard send sig to the program's whole process group.  Never

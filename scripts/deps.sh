@@ -13,6 +13,8 @@ packages=(
     libjansson-dev libyaml-dev libpcre2-dev libcmocka-dev libedit-dev
     # QEMU for the boards in boards/
     qemu-system-arm qemu-system-misc
+    # qemu-img, for the scratch qcow2 disks a job can ask for
+    qemu-utils
     # cross compilers for the example firmware
     gcc-arm-none-eabi gcc-riscv64-unknown-elf
     # firmware written by others, for examples/firmware/: U-Boot for

@@ -53,6 +53,12 @@ typedef struct qhil_machine qhil_machine;
 typedef struct qhil_machine_opts {
     const char *const *argv; /* QEMU argv, NULL-terminated; argv[0] is
                                 looked up in PATH when it has no '/' */
+    const char *const *envp; /* QEMU's whole environment: NULL-terminated
+                                "NAME=VALUE" strings, borrowed for the
+                                call; QEMU gets exactly these and nothing
+                                of ours (PATH included: argv[0] is still
+                                looked up in our PATH).  NULL: QEMU
+                                inherits our environment */
     const char *run_dir;     /* existing directory for console.log,
                                 qemu.log and qemu.pid, which must not be
                                 there yet */

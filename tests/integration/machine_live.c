@@ -10,6 +10,8 @@
  *     (1 s), not by the 10 s start timeout;
  *   - QEMU's output over opts.log_limit: qhil_machine_log_check says so,
  *     qemu.log keeps its head, the dropped-bytes line and its tail;
+ *   - opts.envp: QEMU's /proc/PID/environ is exactly it, nothing of
+ *     ours (not HOME, not a variable set for the occasion);
  *   - a file or a symlink already in the run folder as qemu.log,
  *     qemu.pid or console.log: launch refuses, the target is untouched.
  */
@@ -376,6 +378,49 @@ static void test_log_cap(const char *kernel)
     free(dir);
 }
 
+/* With opts.envp, QEMU's environment is that and nothing else. */
+static void test_envp(const char *kernel)
+{
+    char *dir = it_run_dir("qhil-machine");
+    const char *v[16];
+    const char *const envp[] = {"QHIL_MARK=envp-only", "LC_ALL=C", NULL};
+    qhil_machine_opts opts = {.argv = qemu_argv(v, kernel, NULL, NULL),
+                              .run_dir = dir,
+                              .envp = envp};
+    static const char want[] = "QHIL_MARK=envp-only\0LC_ALL=C\0";
+    qhil_machine *m = NULL;
+    char path[64];
+    char *s;
+    size_t len;
+
+    CHECK(setenv("QHIL_LEAK", "from-the-harness", 1) == 0);
+    CHECK_RC(qhil_machine_launch(&opts, &m, &err), QHIL_EOK);
+    snprintf(path, sizeof(path), "/proc/%d/environ",
+             (int)qhil_machine_pid(m));
+    {
+        int fd = open(path, O_RDONLY | O_CLOEXEC);
+        ssize_t n;
+
+        CHECK(fd >= 0);
+        s = calloc(1, 65536);
+        CHECK(s != NULL);
+        len = 0;
+        while ((n = read(fd, s + len, 65535 - len)) > 0) {
+            len += (size_t)n;
+        }
+        close(fd);
+    }
+    CHECK_EQ((int)len, (int)sizeof(want) - 1);
+    CHECK(s && memcmp(s, want, sizeof(want) - 1) == 0);
+    free(s);
+    CHECK_RC(qhil_machine_shutdown(m, &err), QHIL_EOK);
+    qhil_machine_free(m);
+    unsetenv("QHIL_LEAK");
+    printf("machine_live: QEMU's environment is exactly opts.envp\n");
+    it_remove_run_dir(dir);
+    free(dir);
+}
+
 /* A file already in the run folder: launch refuses and touches nothing. */
 static void test_planted(const char *kernel, const char *name, bool link)
 {
@@ -426,6 +471,7 @@ int main(void)
     test_deadline_fifo();
     test_cancel_launch();
     test_log_cap(kernel);
+    test_envp(kernel);
     for (size_t i = 0; i < 3; i++) {
         test_planted(kernel, names[i], true);
         test_planted(kernel, names[i], false);

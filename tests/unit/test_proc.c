@@ -391,6 +391,122 @@ static void test_guard_holds_no_fds(void **state)
     assert_int_equal(procs_with(mark(8)), 0);
 }
 
+/* With an envp the program sees exactly it: nothing of ours, not HOME,
+ * not a variable we set for the occasion. */
+static void test_envp_exact(void **state)
+{
+    char *argv[] = {"env", NULL};
+    char *envp[] = {"QHIL_ONLY=1", "LC_ALL=C", NULL};
+    qhil_spawn sp = {.argv = argv, .envp = envp, .stdin_fd = -1};
+    char *out = NULL;
+    bool cut = true;
+    int status = -1;
+
+    (void)state;
+    assert_int_equal(setenv("QHIL_LEAK", "from-the-harness", 1), 0);
+    assert_int_equal(qhil_proc_run(&sp, qhil_deadline_in(5 * QHIL_SEC), 4096,
+                                   &status, &out, &cut, NULL),
+                     QHIL_EOK);
+    assert_true(WIFEXITED(status));
+    assert_int_equal(WEXITSTATUS(status), 0);
+    assert_false(cut);
+    assert_string_equal(out, "QHIL_ONLY=1\nLC_ALL=C\n");
+    free(out);
+
+    /* An empty envp is an empty environment, not an inherited one. */
+    envp[0] = NULL;
+    assert_int_equal(qhil_proc_run(&sp, qhil_deadline_in(5 * QHIL_SEC), 4096,
+                                   &status, &out, NULL, NULL),
+                     QHIL_EOK);
+    assert_string_equal(out, "");
+    free(out);
+    unsetenv("QHIL_LEAK");
+}
+
+/* Without one it inherits ours, as before. */
+static void test_envp_null_inherits(void **state)
+{
+    char *argv[] = {"env", NULL};
+    qhil_spawn sp = {.argv = argv, .stdin_fd = -1};
+    char *out = NULL;
+    int status = -1;
+
+    (void)state;
+    assert_int_equal(setenv("QHIL_LEAK", "from-the-harness", 1), 0);
+    assert_int_equal(qhil_proc_run(&sp, qhil_deadline_in(5 * QHIL_SEC),
+                                   1 << 20, &status, &out, NULL, NULL),
+                     QHIL_EOK);
+    assert_contains(out, "QHIL_LEAK=from-the-harness\n");
+    free(out);
+    unsetenv("QHIL_LEAK");
+}
+
+/* Output over the cap is dropped, not waited on; the exit status is
+ * reported, not judged. */
+static void test_run_cap_and_status(void **state)
+{
+    char *argv[] = {"sh", "-c", "seq 1 200000; echo oops >&2; exit 4", NULL};
+    qhil_spawn sp = {.argv = argv, .stdin_fd = -1};
+    char *out = NULL;
+    bool cut = false;
+    int status = -1;
+
+    (void)state;
+    assert_int_equal(qhil_proc_run(&sp, qhil_deadline_in(10 * QHIL_SEC),
+                                   100, &status, &out, &cut, NULL),
+                     QHIL_EOK);
+    assert_true(cut);
+    assert_int_equal(strlen(out), 100);
+    assert_true(!strncmp(out, "1\n2\n3\n", 6));
+    assert_true(WIFEXITED(status));
+    assert_int_equal(WEXITSTATUS(status), 4);
+    free(out);
+}
+
+/* A program past the deadline is killed with its group and reaped. */
+static void test_run_deadline(void **state)
+{
+    char script[256];
+    char *argv[] = {"sh", "-c", script, NULL};
+    qhil_spawn sp = {.argv = argv, .stdin_fd = -1};
+    qhil_error err;
+    char *out = NULL;
+    int64_t t0 = qhil_now();
+    int status = -1;
+
+    (void)state;
+    qhil_error_init(&err);
+    snprintf(script, sizeof(script), "echo started; sleep %s", mark(20));
+    assert_int_equal(qhil_proc_run(&sp, qhil_deadline_in(300 * QHIL_MSEC),
+                                   4096, &status, &out, NULL, &err),
+                     QHIL_ETIMEDOUT);
+    assert_true(qhil_now() - t0 < 3 * QHIL_SEC);
+    assert_contains(err.message, "did not finish within its deadline");
+    assert_string_equal(out, "started\n");
+    assert_int_equal(wait_count(mark(20), 0, 3000), 0);
+    free(out);
+    qhil_error_release(&err);
+}
+
+/* A program that cannot be run says so and leaves nothing. */
+static void test_run_not_found(void **state)
+{
+    char *argv[] = {"/nonexistent/qhil-no-such-program", NULL};
+    qhil_spawn sp = {.argv = argv, .stdin_fd = -1};
+    qhil_error err;
+    char *out = NULL;
+    int status = -1;
+
+    (void)state;
+    qhil_error_init(&err);
+    assert_int_equal(qhil_proc_run(&sp, qhil_deadline_in(5 * QHIL_SEC), 64,
+                                   &status, &out, NULL, &err),
+                     QHIL_ESPAWN);
+    assert_contains(err.message, "qhil-no-such-program");
+    free(out);
+    qhil_error_release(&err);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -405,6 +521,11 @@ int main(void)
         cmocka_unit_test(test_exec_failure),
         cmocka_unit_test(test_spawn_deadline),
         cmocka_unit_test(test_guard_holds_no_fds),
+        cmocka_unit_test(test_envp_exact),
+        cmocka_unit_test(test_envp_null_inherits),
+        cmocka_unit_test(test_run_cap_and_status),
+        cmocka_unit_test(test_run_deadline),
+        cmocka_unit_test(test_run_not_found),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);
