@@ -759,8 +759,8 @@ static void test_site_on_strict(void **state)
         "    query-status: deny\n"
         "    x-*: any\n"
         "    migrate: {uri: 'tcp:[0-9.]+:[0-9]+'}\n"
-        "    query-*: deny\n"
-        "    query-version: any\n"
+        "    query-c*: deny\n"
+        "    query-cpu-model-expansion: any\n"
         "  hmp: {info: deny, log: allow}\n";
     static const struct {
         const pcase c;
@@ -787,6 +787,7 @@ static void test_site_on_strict(void **state)
         {Q("'query-cpus-fast' is not allowed",
            "{\"execute\": \"query-cpus-fast\"}")},
         {Q(OK, "{\"execute\": \"query-version\"}")},
+        {Q(OK, "{\"execute\": \"query-cpu-model-expansion\"}")},
         {Q(OK, "{\"execute\": \"x-query-roms\"}")},
         {Q(OK, "{\"execute\": \"migrate\", \"arguments\": {\"uri\": "
                "\"tcp:10.0.0.1:4444\"}}")},
