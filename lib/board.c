@@ -23,6 +23,9 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#define PCRE2_CODE_UNIT_WIDTH 8
+#include <pcre2.h>
+
 #include <qhil/board.h>
 #include <qhil/job.h>
 
@@ -41,6 +44,15 @@ typedef struct board_opt {
     unsigned accept; /* slot: QHIL_IMAGE_... kinds, 0 for any file */
 } board_opt;
 
+/* A template variable: "{{name}}" in a mandatory option. */
+typedef struct board_var {
+    char *name;
+    char *def;     /* default value, or NULL: the site must set it */
+    char *pattern; /* PCRE2, matched against the whole value */
+    int set_by_job;
+    int line;
+} board_var;
+
 struct qhil_board {
     char *path;
     char *device_type;
@@ -55,8 +67,18 @@ struct qhil_board {
     size_t n_mandatory;
     board_opt *images;
     size_t n_images;
-    int allow_cpu;
-    int allow_extra;
+    unsigned allow; /* CTX_... bits: what a job may set */
+    int kvm;        /* the board may run under KVM */
+    board_var *vars;
+    size_t n_vars;
+};
+
+/* Context values a template can let jobs set, as bits of allow, in the
+ * order of context_names. */
+#define CTX_CPU 1u
+#define CTX_EXTRA 2u
+static const char *const context_names[] = {
+    "cpu", "extra_options", "machine", "memory", "arch", "guestfs", NULL,
 };
 
 /*
@@ -82,8 +104,15 @@ static const char *const top_keys[] = {
 
 static const char *const qemu_keys[] = {
     "binary", "machine", "cpu", "memory", "mandatory", "images", "context",
-    NULL,
+    "variables", "kvm", NULL,
 };
+
+static const char *const var_keys[] = {
+    "default", "pattern", "set_by", NULL,
+};
+
+/* What a variable may hold unless the template says: one plain word. */
+#define DEFAULT_VAR_PATTERN "[A-Za-z0-9][A-Za-z0-9._:+-]*"
 
 static void opt_release(board_opt *o)
 {
@@ -106,6 +135,12 @@ void qhil_board_free(qhil_board *board)
     for (i = 0; i < board->n_images; i++) {
         opt_release(&board->images[i]);
     }
+    for (i = 0; i < board->n_vars; i++) {
+        free(board->vars[i].name);
+        free(board->vars[i].def);
+        free(board->vars[i].pattern);
+    }
+    free(board->vars);
     free(board->mandatory);
     free(board->images);
     free(board->path);
@@ -138,6 +173,43 @@ const char *qhil_board_health_check(const qhil_board *board)
 const char *qhil_board_binary(const qhil_board *board)
 {
     return board->binary;
+}
+
+int qhil_board_allows(const qhil_board *board, const char *name)
+{
+    size_t k;
+
+    for (k = 0; context_names[k]; k++) {
+        if (!strcmp(context_names[k], name)) {
+            return (board->allow & (1u << k)) != 0;
+        }
+    }
+    return 0;
+}
+
+int qhil_board_kvm(const qhil_board *board)
+{
+    return board->kvm;
+}
+
+const char *qhil_board_machine(const qhil_board *board)
+{
+    return board->machine;
+}
+
+size_t qhil_board_n_vars(const qhil_board *board)
+{
+    return board->n_vars;
+}
+
+const char *qhil_board_var_name(const qhil_board *board, size_t i)
+{
+    return i < board->n_vars ? board->vars[i].name : NULL;
+}
+
+int qhil_board_var_by_job(const qhil_board *board, size_t i)
+{
+    return i < board->n_vars && board->vars[i].set_by_job;
 }
 
 const char *qhil_board_path(const qhil_board *board)
@@ -451,15 +523,48 @@ cleanup:
     return rc;
 }
 
-/* No {{...}} outside image slots. */
-static int check_no_slots(qhil_yaml *y, yaml_node_t *node, const char *field,
-                          const board_opt *o, qhil_error *err)
+/* The variable named name, or NULL. */
+static const board_var *find_var(const qhil_board *b, const char *name,
+                                 size_t len)
 {
-    if (strstr(o->text, "{{")) {
-        return qhil_yaml_fail(y, node, field, err, QHIL_EINVAL,
-                              "'%s': image slots ({{NAME}}) are only "
-                              "allowed under qemu.images",
-                              o->text);
+    size_t i;
+
+    for (i = 0; i < b->n_vars; i++) {
+        if (strlen(b->vars[i].name) == len &&
+            !strncmp(b->vars[i].name, name, len)) {
+            return &b->vars[i];
+        }
+    }
+    return NULL;
+}
+
+/* Outside image slots, {{...}} may only name a declared variable. */
+static int check_var_slots(const qhil_board *b, qhil_yaml *y,
+                           yaml_node_t *node, const char *field,
+                           const board_opt *o, qhil_error *err)
+{
+    const char *p;
+    const char *end;
+    size_t i;
+
+    for (i = 0; i < o->n_words; i++) {
+        p = o->words[i];
+        while ((p = strstr(p, "{{")) != NULL) {
+            end = strstr(p + 2, "}}");
+            if (!end) {
+                return qhil_yaml_fail(y, node, field, err, QHIL_EINVAL,
+                                      "'%s': '{{' without a closing '}}'",
+                                      o->text);
+            }
+            if (!find_var(b, p + 2, (size_t)(end - p - 2))) {
+                return qhil_yaml_fail(
+                    y, node, field, err, QHIL_EINVAL,
+                    "'%s': '%.*s' is not a variable of qemu.variables "
+                    "(image slots ({{NAME}}) go under qemu.images)",
+                    o->text, (int)(end - p + 2), p);
+            }
+            p = end + 2;
+        }
     }
     return QHIL_EOK;
 }
@@ -496,7 +601,7 @@ static int load_mandatory(qhil_board *b, qhil_yaml *y, yaml_node_t *node,
         if (rc < 0) {
             goto cleanup;
         }
-        rc = check_no_slots(y, item, sub, &b->mandatory[i], err);
+        rc = check_var_slots(b, y, item, sub, &b->mandatory[i], err);
         if (rc < 0) {
             goto cleanup;
         }
@@ -662,6 +767,7 @@ static int load_context(qhil_board *b, qhil_yaml *y, yaml_node_t *node,
     const char *name;
     char *sub = NULL;
     size_t i;
+    size_t k;
     int rc;
 
     if (qhil_yaml_is_null(node)) {
@@ -669,7 +775,8 @@ static int load_context(qhil_board *b, qhil_yaml *y, yaml_node_t *node,
     }
     rc = qhil_yaml_want_sequence(y, node, "qemu.context",
                                  "a list of context names (cpu, "
-                                 "extra_options)",
+                                 "extra_options, machine, memory, arch, "
+                                 "guestfs)",
                                  err);
     if (rc < 0) {
         return rc;
@@ -683,26 +790,183 @@ static int load_context(qhil_board *b, qhil_yaml *y, yaml_node_t *node,
             rc = qhil_error_set(err, QHIL_ENOMEM, "out of memory");
             goto cleanup;
         }
-        if (name && !strcmp(name, "cpu") && !b->allow_cpu) {
-            b->allow_cpu = 1;
-        } else if (name && !strcmp(name, "extra_options") &&
-                   !b->allow_extra) {
-            b->allow_extra = 1;
-        } else if (name && (!strcmp(name, "cpu") ||
-                            !strcmp(name, "extra_options"))) {
-            rc = qhil_yaml_fail(y, item, sub, err, QHIL_EINVAL,
-                                "'%s' is listed twice", name);
-            goto cleanup;
-        } else {
+        for (k = 0; name && context_names[k]; k++) {
+            if (!strcmp(name, context_names[k])) {
+                break;
+            }
+        }
+        if (!name || !context_names[k]) {
             rc = qhil_yaml_fail(y, item, sub, err, QHIL_EINVAL,
                                 "unknown context value '%s' (known: cpu, "
-                                "extra_options)",
+                                "extra_options, machine, memory, arch, "
+                                "guestfs)",
                                 name ? name : qhil_yaml_kind(item));
             goto cleanup;
         }
+        if (b->allow & (1u << k)) {
+            rc = qhil_yaml_fail(y, item, sub, err, QHIL_EINVAL,
+                                "'%s' is listed twice", name);
+            goto cleanup;
+        }
+        b->allow |= 1u << k;
     }
 
 cleanup:
+    free(sub);
+    return rc;
+}
+
+/* Whether value matches pattern as a whole.  1, 0, or negative when the
+ * pattern does not compile (*why gets PCRE2's message). */
+static int whole_match(const char *pattern, const char *value, char *why,
+                       size_t n)
+{
+    pcre2_code *code;
+    pcre2_match_data *md;
+    PCRE2_SIZE off;
+    int errcode;
+    int rc;
+
+    code = pcre2_compile((PCRE2_SPTR)pattern, PCRE2_ZERO_TERMINATED,
+                         PCRE2_ANCHORED | PCRE2_ENDANCHORED |
+                             PCRE2_NEVER_BACKSLASH_C,
+                         &errcode, &off, NULL);
+    if (!code) {
+        if (why) {
+            pcre2_get_error_message(errcode, (PCRE2_UCHAR *)why, n);
+        }
+        return -1;
+    }
+    md = pcre2_match_data_create_from_pattern(code, NULL);
+    if (!md) {
+        pcre2_code_free(code);
+        return QHIL_ENOMEM;
+    }
+    rc = pcre2_match(code, (PCRE2_SPTR)value, strlen(value), 0, 0, md, NULL);
+    pcre2_match_data_free(md);
+    pcre2_code_free(code);
+    return rc >= 0 ? 1 : 0;
+}
+
+static int load_var(qhil_yaml *y, yaml_node_t *node, const char *field,
+                    board_var *v, qhil_error *err)
+{
+    yaml_node_t *n;
+    char *set_by = NULL;
+    char why[128];
+    int rc;
+
+    if (node->type == YAML_SCALAR_NODE && !qhil_yaml_is_null(node)) {
+        /* name: DEFAULT, settable by the site only */
+        rc = qhil_yaml_string(y, node, field, "a default value", &v->def,
+                              err);
+    } else {
+        rc = qhil_yaml_is_null(node)
+                 ? QHIL_EOK
+                 : qhil_yaml_check_keys(y, node, field, var_keys, err);
+        if (rc == 0 && (n = qhil_yaml_get(y, node, "default"))) {
+            rc = qhil_yaml_string(y, n, field, "a default value", &v->def,
+                                  err);
+        }
+        if (rc == 0 && (n = qhil_yaml_get(y, node, "pattern"))) {
+            rc = qhil_yaml_string(y, n, field, "a PCRE2 pattern",
+                                  &v->pattern, err);
+            if (rc == 0 && whole_match(v->pattern, "", why, sizeof(why)) < 0) {
+                rc = qhil_yaml_fail(y, n, field, err, QHIL_EINVAL,
+                                    "pattern '%s' does not compile: %s",
+                                    v->pattern, why);
+            }
+        }
+        if (rc == 0 && (n = qhil_yaml_get(y, node, "set_by"))) {
+            rc = qhil_yaml_string(y, n, field, "site or job", &set_by, err);
+            if (rc == 0 && !strcmp(set_by, "job")) {
+                v->set_by_job = 1;
+            } else if (rc == 0 && strcmp(set_by, "site")) {
+                rc = qhil_yaml_fail(y, n, field, err, QHIL_EINVAL,
+                                    "set_by is 'site' or 'job', not '%s'",
+                                    set_by);
+            }
+        }
+    }
+    free(set_by);
+    if (rc == 0 && !v->pattern && !(v->pattern = strdup(DEFAULT_VAR_PATTERN))) {
+        rc = qhil_error_set(err, QHIL_ENOMEM, "out of memory");
+    }
+    if (rc == 0 && v->def && whole_match(v->pattern, v->def, NULL, 0) != 1) {
+        rc = qhil_yaml_fail(y, node, field, err, QHIL_EINVAL,
+                            "default '%s' does not match the pattern '%s'",
+                            v->def, v->pattern);
+    }
+    return rc;
+}
+
+/* Names the job layer gives its own meaning; no variable may take them. */
+static const char *const reserved_vars[] = {
+    "arch", "machine", "cpu", "memory", "extra_options", "no_kvm",
+    "guestfs_interface", "guestfs_size", "guestfs_driveid", NULL,
+};
+
+static int load_variables(qhil_board *b, qhil_yaml *y, yaml_node_t *node,
+                          qhil_error *err)
+{
+    size_t n = qhil_yaml_count(node);
+    char *sub = NULL;
+    size_t i;
+    size_t k;
+    int rc;
+
+    rc = qhil_yaml_want_mapping(y, node, "qemu.variables",
+                                "a mapping of variable names to their "
+                                "defaults",
+                                err);
+    if (rc == 0) {
+        rc = qhil_yaml_check_unique(y, node, "qemu.variables", err);
+    }
+    if (rc < 0) {
+        return rc;
+    }
+    b->vars = calloc(n + 1, sizeof(*b->vars));
+    if (!b->vars) {
+        return qhil_error_set(err, QHIL_ENOMEM, "out of memory");
+    }
+    for (i = 0; i < n && rc == 0; i++) {
+        yaml_node_t *key;
+        yaml_node_t *val;
+        const char *name;
+        board_var *v = &b->vars[b->n_vars];
+
+        qhil_yaml_pair(y, node, i, &key, &val);
+        name = qhil_yaml_scalar(key, NULL);
+        free(sub);
+        sub = qhil_field("qemu.variables.", "%s", name);
+        if (!sub || !(v->name = strdup(name))) {
+            rc = qhil_error_set(err, QHIL_ENOMEM, "out of memory");
+            break;
+        }
+        v->line = qhil_yaml_line(key);
+        b->n_vars++;
+        for (k = 0; name[k]; k++) {
+            if (!((name[k] >= 'a' && name[k] <= 'z') || name[k] == '_' ||
+                  (k && name[k] >= '0' && name[k] <= '9'))) {
+                break;
+            }
+        }
+        if (!k || name[k]) {
+            rc = qhil_yaml_fail(y, key, sub, err, QHIL_EINVAL,
+                                "'%s' is not a variable name (lower case "
+                                "letters, digits and '_')",
+                                name);
+            break;
+        }
+        if (in_list(reserved_vars, name)) {
+            rc = qhil_yaml_fail(y, key, sub, err, QHIL_EINVAL,
+                                "'%s' is a context value of its own, not a "
+                                "template variable",
+                                name);
+            break;
+        }
+        rc = load_var(y, val, sub, v, err);
+    }
     free(sub);
     return rc;
 }
@@ -717,15 +981,31 @@ static int load_qemu(qhil_board *b, qhil_yaml *y, yaml_node_t *qemu,
     if (rc < 0) {
         return rc;
     }
+    /* No binary: the job layer picks qemu-system-ARCH from the arch. */
     node = qhil_yaml_get(y, qemu, "binary");
-    if (!node) {
-        return qhil_yaml_fail(y, qemu, "qemu", err, QHIL_EINVAL,
-                              "missing 'binary' (e.g. qemu-system-arm)");
+    if (node) {
+        rc = load_word(y, node, "qemu.binary", "a QEMU program name or path",
+                       1, &b->binary, err);
+        if (rc < 0) {
+            return rc;
+        }
     }
-    rc = load_word(y, node, "qemu.binary", "a QEMU program name or path", 1,
-                   &b->binary, err);
-    if (rc < 0) {
-        return rc;
+    node = qhil_yaml_get(y, qemu, "kvm");
+    if (node) {
+        bool kvm = false;
+
+        rc = qhil_yaml_bool(y, node, "qemu.kvm", &kvm, err);
+        if (rc < 0) {
+            return rc;
+        }
+        b->kvm = kvm;
+    }
+    node = qhil_yaml_get(y, qemu, "variables");
+    if (node && !qhil_yaml_is_null(node)) {
+        rc = load_variables(b, y, node, err);
+        if (rc < 0) {
+            return rc;
+        }
     }
     node = qhil_yaml_get(y, qemu, "machine");
     if (!node) {
@@ -1170,7 +1450,7 @@ static int check_extra(const qhil_board *b, const qhil_board_job *job,
                         "memory size",
                         word, b->path);
     }
-    if (!strcmp(name, "-cpu") && b->allow_cpu) {
+    if (!strcmp(name, "-cpu") && (b->allow & CTX_CPU)) {
         return job_fail(err, o, EXTRA,
                         "'%s' is not allowed: set context.cpu instead", word);
     }
@@ -1261,6 +1541,114 @@ cleanup:
     return rc;
 }
 
+/* The value the job gives variable name (NULL: none), or its default. */
+static const qhil_board_value *job_var(const qhil_board_job *job,
+                                       const char *name)
+{
+    size_t i;
+
+    for (i = 0; i < job->n_vars; i++) {
+        if (job->vars[i].name && !strcmp(job->vars[i].name, name)) {
+            return &job->vars[i];
+        }
+    }
+    return NULL;
+}
+
+/*
+ * Check the job's variable values: machine and memory, and the
+ * template's variables.  Who may set which (site or job) is the job
+ * layer's decision; here each value must be one the board has and must
+ * match its pattern, and every variable must end up with a value.
+ */
+static int check_vars(const qhil_board *b, const qhil_board_job *job,
+                      const qhil_board_value **machine,
+                      const qhil_board_value **memory, qhil_error *err)
+{
+    const board_var *bv;
+    const qhil_board_value *v;
+    size_t i;
+    size_t j;
+
+    for (i = 0; i < job->n_vars; i++) {
+        v = &job->vars[i];
+        for (j = 0; j < i; j++) {
+            if (!strcmp(job->vars[j].name, v->name)) {
+                return job_fail(err, v->origin, "context",
+                                "'%s' is given twice", v->name);
+            }
+        }
+        if (!v->value || !*v->value) {
+            return job_fail(err, v->origin, v->name, "empty value");
+        }
+        if (!strcmp(v->name, "machine") || !strcmp(v->name, "memory")) {
+            if (v->value[0] == '-' || strpbrk(v->value, " \t\n\r")) {
+                return job_fail(err, v->origin, v->name,
+                                "'%s' is not a %s value", v->value, v->name);
+            }
+            if (!strcmp(v->name, "machine")) {
+                *machine = v;
+            } else {
+                *memory = v;
+            }
+            continue;
+        }
+        bv = find_var(b, v->name, strlen(v->name));
+        if (!bv) {
+            return job_fail(err, v->origin, v->name,
+                            "device type '%s' has no variable '%s'",
+                            b->device_type, v->name);
+        }
+        if (whole_match(bv->pattern, v->value, NULL, 0) != 1) {
+            return job_fail(err, v->origin, v->name,
+                            "'%s' does not match the pattern '%s' of "
+                            "device type '%s' (%s:%d)",
+                            v->value, bv->pattern, b->device_type, b->path,
+                            bv->line);
+        }
+    }
+    for (i = 0; i < b->n_vars; i++) {
+        if (!b->vars[i].def && !job_var(job, b->vars[i].name)) {
+            return job_fail(err, NULL, b->vars[i].name,
+                            "device type '%s' (%s:%d) needs a value for "
+                            "'%s' and no site or job sets it",
+                            b->device_type, b->path, b->vars[i].line,
+                            b->vars[i].name);
+        }
+    }
+    return QHIL_EOK;
+}
+
+/* word with each {{name}} replaced by its value; *src becomes the origin
+ * of the (last) value when it is the job's or the site's. */
+static char *fill_vars(const qhil_board *b, const qhil_board_job *job,
+                       const char *word, const char **src)
+{
+    char *cur = strdup(word);
+    size_t i;
+
+    for (i = 0; cur && i < b->n_vars; i++) {
+        const qhil_board_value *v = job_var(job, b->vars[i].name);
+        char *slot = NULL;
+        char *next;
+
+        if (asprintf(&slot, "{{%s}}", b->vars[i].name) < 0) {
+            free(cur);
+            return NULL;
+        }
+        if (strstr(cur, slot)) {
+            next = fill_slot(cur, slot, v ? v->value : b->vars[i].def);
+            if (v && v->origin) {
+                *src = v->origin;
+            }
+            free(cur);
+            cur = next;
+        }
+        free(slot);
+    }
+    return cur;
+}
+
 int qhil_board_argv_labelled(const qhil_board *board,
                              const qhil_board_job *job, char ***argv_out,
                              int **kinds_out, char ***sources_out,
@@ -1271,6 +1659,9 @@ int qhil_board_argv_labelled(const qhil_board *board,
     const qhil_board_value **which = NULL;
     const char *cpu = board->cpu;
     const char *cpu_source = board->path;
+    const qhil_board_value *machine = NULL;
+    const qhil_board_value *memory = NULL;
+    char *filled = NULL;
     int cpu_kind = QHIL_ARG_MANDATORY;
     char *slot = NULL;
     char *where = NULL;
@@ -1296,8 +1687,12 @@ int qhil_board_argv_labelled(const qhil_board *board,
     if (rc < 0) {
         goto cleanup;
     }
+    rc = check_vars(board, job, &machine, &memory, err);
+    if (rc < 0) {
+        goto cleanup;
+    }
     if (job->cpu) {
-        if (!board->allow_cpu) {
+        if (!(board->allow & CTX_CPU)) {
             rc = job_fail(err, job->cpu_origin, "context.cpu",
                           "board '%s' does not let jobs choose the CPU",
                           board->device_type);
@@ -1312,7 +1707,7 @@ int qhil_board_argv_labelled(const qhil_board *board,
         cpu_source = job->cpu_origin;
         cpu_kind = QHIL_ARG_SUBSTITUTED;
     }
-    if (job->n_extra_options && !board->allow_extra) {
+    if (job->n_extra_options && !(board->allow & CTX_EXTRA)) {
         rc = job_fail(err, job->extra_origin, EXTRA,
                       "board '%s' does not allow extra options",
                       board->device_type);
@@ -1324,12 +1719,16 @@ int qhil_board_argv_labelled(const qhil_board *board,
             goto cleanup;
         }
     }
-    rc = argv_add(&a, board->binary, QHIL_ARG_MANDATORY, board->path);
+    rc = argv_add(&a, board->binary ? board->binary : "qemu-system",
+                  QHIL_ARG_MANDATORY, board->path);
     if (rc == 0) {
         rc = argv_add(&a, "-machine", QHIL_ARG_MANDATORY, board->path);
     }
     if (rc == 0) {
-        rc = argv_add(&a, board->machine, QHIL_ARG_MANDATORY, board->path);
+        rc = machine ? argv_add(&a, machine->value, QHIL_ARG_SUBSTITUTED,
+                                machine->origin)
+                     : argv_add(&a, board->machine, QHIL_ARG_MANDATORY,
+                                board->path);
     }
     if (rc == 0 && cpu) {
         rc = argv_add(&a, "-cpu", QHIL_ARG_MANDATORY, board->path);
@@ -1337,11 +1736,13 @@ int qhil_board_argv_labelled(const qhil_board *board,
             rc = argv_add(&a, cpu, cpu_kind, cpu_source);
         }
     }
-    if (rc == 0 && board->memory) {
+    if (rc == 0 && (board->memory || memory)) {
         rc = argv_add(&a, "-m", QHIL_ARG_MANDATORY, board->path);
         if (rc == 0) {
-            rc = argv_add(&a, board->memory, QHIL_ARG_MANDATORY,
-                          board->path);
+            rc = memory ? argv_add(&a, memory->value, QHIL_ARG_SUBSTITUTED,
+                                   memory->origin)
+                        : argv_add(&a, board->memory, QHIL_ARG_MANDATORY,
+                                   board->path);
         }
     }
     for (i = 0; rc == 0 && i < board->n_mandatory; i++) {
@@ -1353,8 +1754,21 @@ int qhil_board_argv_labelled(const qhil_board *board,
             break;
         }
         for (j = 0; rc == 0 && j < board->mandatory[i].n_words; j++) {
-            rc = argv_add(&a, board->mandatory[i].words[j],
-                          QHIL_ARG_MANDATORY, where);
+            const char *w = board->mandatory[i].words[j];
+            const char *src = where;
+            int kind = QHIL_ARG_MANDATORY;
+
+            if (strstr(w, "{{")) {
+                free(filled);
+                filled = fill_vars(board, job, w, &src);
+                if (!filled) {
+                    rc = QHIL_ENOMEM;
+                    break;
+                }
+                w = filled;
+                kind = QHIL_ARG_SUBSTITUTED;
+            }
+            rc = argv_add(&a, w, kind, src);
         }
     }
     for (i = 0; rc == 0 && i < board->n_images; i++) {
@@ -1398,6 +1812,7 @@ int qhil_board_argv_labelled(const qhil_board *board,
     }
 
 cleanup:
+    free(filled);
     free(slot);
     free(where);
     free(which);

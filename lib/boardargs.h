@@ -20,4 +20,18 @@ int qhil_board_argv_labelled(const qhil_board *board, const qhil_board_job *job,
                              char ***argv_out, int **kinds_out,
                              char ***sources_out, qhil_error *err);
 
+/*
+ * What the job layer asks a template, beyond board.h: whether it lets a
+ * job set a context value ("cpu", "extra_options", "machine", "memory",
+ * "arch", "guestfs"), whether it may run under KVM, its machine, and its
+ * template variables (name, and whether a job may set it: otherwise only
+ * the site may).
+ */
+int qhil_board_allows(const qhil_board *board, const char *name);
+int qhil_board_kvm(const qhil_board *board);
+const char *qhil_board_machine(const qhil_board *board);
+size_t qhil_board_n_vars(const qhil_board *board);
+const char *qhil_board_var_name(const qhil_board *board, size_t i);
+int qhil_board_var_by_job(const qhil_board *board, size_t i);
+
 #endif /* QHIL_BOARDARGS_H */

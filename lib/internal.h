@@ -66,4 +66,9 @@ int qhil_fd_prepare(int fd);
  * allocation failure. */
 char *qhil_strdup0(const char *s);
 
+/* The site's policy (site.c), for the job layer.  Borrowed. */
+struct qhil_policy;
+struct qhil_site;
+const struct qhil_policy *qhil_site_policy(const struct qhil_site *site);
+
 #endif /* QHIL_INTERNAL_H */

@@ -40,7 +40,9 @@
 #include <qhil/qmp.h>
 #include <qhil/runner.h>
 #include <qhil/runpath.h>
+#include <qhil/site.h>
 
+#include "disk.h"
 #include "internal.h"
 #include "proc.h"
 #include "step.h"
@@ -269,9 +271,50 @@ static char **test_argv(char *const *argv, const qhil_test *test)
     return v;
 }
 
+/* How long qemu-img may take to make a test disk when the test has no
+ * deadline of its own. */
+#define DISK_NS (30 * QHIL_SEC)
+
+/* The test's scratch disk (job.h), when its job asks for one: a fresh
+ * qcow2 in the test's folder.  *path NULL when there is none. */
+static int make_disk(const qhil_job *job, const char *test_dir,
+                     const qhil_run_opts *opts, int64_t deadline,
+                     char **path, qhil_error *err)
+{
+    char *img = NULL;
+    int rc;
+
+    *path = NULL;
+    if (!qhil_job_disk_size(job)) {
+        return QHIL_EOK;
+    }
+    rc = qhil_disk_find_img(opts->qemu_dirs, &img);
+    if (rc < 0) {
+        return qhil_error_set(err, QHIL_ENOENT,
+                              "the job asks for a test disk (guestfs_*) and "
+                              "qemu-img is not installed (Debian package "
+                              "qemu-utils)");
+    }
+    if (asprintf(path, "%s/guestfs.qcow2", test_dir) < 0) {
+        *path = NULL;
+        free(img);
+        return qhil_error_set(err, QHIL_ENOMEM, "out of memory");
+    }
+    rc = qhil_disk_create(img, *path, qhil_job_disk_size(job),
+                          deadline ? deadline : qhil_deadline_in(DISK_NS),
+                          err);
+    free(img);
+    if (rc < 0) {
+        free(*path);
+        *path = NULL;
+    }
+    return rc;
+}
+
 static void run_test(const qhil_suite *suite, const qhil_test *test,
-                     char *const *argv, const char *test_dir, size_t tail_lines,
-                     qhil_test_result *res, const qhil_run_opts *opts)
+                     const qhil_job *job, const char *test_dir,
+                     size_t tail_lines, qhil_test_result *res,
+                     const qhil_run_opts *opts)
 {
     test_run tr = {.opts = opts, .suite = suite, .test = test, .res = res};
     qhil_machine_opts mo = {
@@ -280,6 +323,8 @@ static void run_test(const qhil_suite *suite, const qhil_test *test,
         .qtest_accel = suite->qtest == QHIL_QTEST_ACCEL,
     };
     char **targv = NULL;
+    char **argv = NULL;
+    char *disk = NULL;
     int64_t start = qhil_now();
     qhil_error e;
     size_t i;
@@ -295,12 +340,21 @@ static void run_test(const qhil_suite *suite, const qhil_test *test,
     if (test->timeout_ns) {
         tr.test_deadline = qhil_deadline_in(test->timeout_ns);
     }
+    if (make_disk(job, test_dir, opts, tr.test_deadline, &disk, &e) < 0) {
+        test_failed(&tr, QHIL_ERROR, 0, e.message ? e.message : "test disk");
+        goto done;
+    }
+    if (qhil_job_argv_disk(job, disk, &argv, &e) < 0) {
+        test_failed(&tr, QHIL_ERROR, 0, "out of memory");
+        goto done;
+    }
     targv = test_argv(argv, test);
     if (!targv) {
         test_failed(&tr, QHIL_ERROR, 0, "out of memory");
         goto done;
     }
     mo.argv = (const char *const *)targv;
+    mo.envp = qhil_job_envp(job);
     /* Starting QEMU is part of the test's time. */
     mo.deadline = tr.test_deadline;
     mo.log_limit = test->qemu_log_limit;
@@ -380,7 +434,13 @@ done:
         }
         qhil_machine_free(tr.m);
     }
+    /* The scratch disk goes with the test unless it is to be kept. */
+    if (disk && !opts->keep_disks) {
+        unlink(disk);
+    }
+    free(disk);
     free(targv);
+    qhil_argv_free(argv);
     qhil_step_ctx_release(&tr.sc);
     res->duration_ns = qhil_now() - start;
     qhil_error_release(&e);
@@ -401,36 +461,27 @@ static bool test_selected(const qhil_run_opts *opts, const qhil_test *t)
     return false;
 }
 
-/* The job's argv (job.h): everything shared by all tests. */
-static int prepare_argv(const qhil_suite *suite, const qhil_run_opts *opts,
-                        char ***argv_out, qhil_error *err)
-{
-    qhil_job *job = NULL;
-    int rc;
-
-    rc = qhil_job_from_suite(suite, opts->board_dirs, opts->qemu_dirs, &job,
-                             err);
-    if (rc == QHIL_EOK) {
-        rc = qhil_job_argv_dup(job, argv_out, err);
-    }
-    qhil_job_free(job);
-    return rc;
-}
-
 /*
- * Everything checked before any folder is made or QEMU starts: the argv
- * shared by all tests, and the test names of opts->only.  The one path
- * for qhil_run_suite and qhil_run_check.  *argv_out on success only.
+ * Everything checked before any folder is made or QEMU starts: the job
+ * shared by all tests (job.h), and the test names of opts->only.  The
+ * one path for qhil_run_suite and qhil_run_check.  *job_out on success
+ * only.
  */
 static int run_prepare(const qhil_suite *suite, const qhil_run_opts *opts,
-                       char ***argv_out, qhil_error *err)
+                       bool probe, qhil_job **job_out, qhil_error *err)
 {
-    char **argv = NULL;
+    qhil_job_opts base = {
+        .board_dirs = opts->board_dirs,
+        .qemu_dirs = opts->qemu_dirs,
+        .site = opts->site,
+        .no_probe = !probe,
+    };
+    qhil_job *job = NULL;
     size_t i;
     int rc;
 
-    *argv_out = NULL;
-    rc = prepare_argv(suite, opts, &argv, err);
+    *job_out = NULL;
+    rc = qhil_job_from_suite(suite, &base, &job, err);
     if (rc < 0) {
         return rc;
     }
@@ -443,23 +494,58 @@ static int run_prepare(const qhil_suite *suite, const qhil_run_opts *opts,
             }
         }
         if (j == suite->n_tests) {
-            qhil_argv_free(argv);
+            qhil_job_free(job);
             return qhil_error_set(err, QHIL_EINVAL, "%s: no test named '%s'",
                                   suite->path, opts->only[i]);
         }
     }
-    *argv_out = argv;
+    *job_out = job;
     return QHIL_EOK;
+}
+
+/* RUN/job.log: what the job layer decided, and the labelled command
+ * line, for whoever reads the results later. */
+static void write_job_log(const qhil_job *job, const char *run_dir,
+                          const qhil_run_opts *opts)
+{
+    const char *const *notes = qhil_job_notes(job);
+    char *path = NULL;
+    FILE *fp = NULL;
+    size_t i;
+    int fd = -1;
+
+    for (i = 0; notes[i] && opts->noted; i++) {
+        opts->noted(opts->data, notes[i]);
+    }
+    if (asprintf(&path, "%s/job.log", run_dir) < 0) {
+        return;
+    }
+    fp = qhil_file_create(path, 0, &fd, NULL) == 0 ? fdopen(fd, "w") : NULL;
+    if (fp) {
+        for (i = 0; notes[i]; i++) {
+            fprintf(fp, "%s\n", notes[i]);
+        }
+        fprintf(fp, "command line:\n");
+        for (i = 0; i < qhil_job_nargs(job); i++) {
+            fprintf(fp, "  %-12s %-40s %s\n",
+                    qhil_arg_kind_name(qhil_job_arg_kind(job, i)),
+                    qhil_job_arg(job, i), qhil_job_arg_source(job, i));
+        }
+        fclose(fp);
+    } else if (fd >= 0) {
+        close(fd);
+    }
+    free(path);
 }
 
 int qhil_run_check(const qhil_suite *suite, const qhil_run_opts *opts,
                    qhil_error *err)
 {
-    char **argv = NULL;
+    qhil_job *job = NULL;
     int rc;
 
-    rc = run_prepare(suite, opts, &argv, err);
-    qhil_argv_free(argv);
+    rc = run_prepare(suite, opts, false, &job, err);
+    qhil_job_free(job);
     return rc;
 }
 
@@ -468,14 +554,14 @@ int qhil_run_suite(const qhil_suite *suite, const qhil_run_opts *opts,
 {
     qhil_suite_result *sr = NULL;
     qhil_runpath *rp = NULL;
-    char **argv = NULL;
+    qhil_job *job = NULL;
     size_t tail = opts->tail_lines ? opts->tail_lines : 10;
     int64_t start = qhil_now();
     size_t i;
     int rc;
 
     *out = NULL;
-    rc = run_prepare(suite, opts, &argv, err);
+    rc = run_prepare(suite, opts, true, &job, err);
     if (rc < 0) {
         return rc;
     }
@@ -483,6 +569,7 @@ int qhil_run_suite(const qhil_suite *suite, const qhil_run_opts *opts,
     if (rc < 0) {
         goto cleanup;
     }
+    write_job_log(job, qhil_runpath_dir(rp), opts);
     sr = calloc(1, sizeof(*sr));
     if (!sr || !(sr->tests = calloc(suite->n_tests + 1,
                                     sizeof(*sr->tests)))) {
@@ -522,7 +609,7 @@ int qhil_run_suite(const qhil_suite *suite, const qhil_run_opts *opts,
             r->message = strdup(e.message ? e.message
                                           : "cannot create the test folder");
         } else {
-            run_test(suite, t, argv, dir, tail, r, opts);
+            run_test(suite, t, job, dir, tail, r, opts);
         }
         qhil_error_release(&e);
         free(dir);
@@ -538,6 +625,6 @@ int qhil_run_suite(const qhil_suite *suite, const qhil_run_opts *opts,
 cleanup:
     qhil_suite_result_free(sr);
     qhil_runpath_free(rp);
-    qhil_argv_free(argv);
+    qhil_job_free(job);
     return rc;
 }

@@ -42,7 +42,13 @@ static const char *const test_keys[] = {
     "name", "timeout", "fail_on", "trace", "limits", "steps", NULL,
 };
 static const char *const limits_keys[] = {"console", "qemu_log", NULL};
-static const char *const context_keys[] = {"cpu", "extra_options", NULL};
+/* LAVA's names for a QEMU job's context; the job layer decides which of
+ * them a board lets a job set. */
+static const char *const context_keys[] = {
+    "arch", "boot_console", "cpu", "extra_options", "guestfs_driveid",
+    "guestfs_interface", "guestfs_size", "mac_addr", "machine", "memory",
+    "model", "netdevice", "no_kvm", "serial", "vga", NULL,
+};
 /* State of one load. */
 typedef struct parser {
     qhil_yaml y;
@@ -207,7 +213,11 @@ void qhil_suite_free(qhil_suite *suite)
         free(suite->images[i].path);
     }
     free(suite->images);
-    free(suite->cpu);
+    for (i = 0; i < suite->n_context; i++) {
+        free(suite->context[i].name);
+        free(suite->context[i].value);
+    }
+    free(suite->context);
     strv_free(suite->extra_options, suite->n_extra_options);
     for (i = 0; i < suite->n_tests; i++) {
         test_release(&suite->tests[i]);
@@ -961,7 +971,13 @@ cleanup:
 static int load_context(parser *p, const yaml_node_t *node)
 {
     qhil_suite *s = p->suite;
-    const yaml_node_t *v;
+    yaml_node_t *key;
+    yaml_node_t *v;
+    qhil_suite_var *var;
+    const char *name;
+    char *sub = NULL;
+    size_t n;
+    size_t i;
     int rc;
 
     if (qhil_yaml_is_null(node)) {
@@ -971,24 +987,47 @@ static int load_context(parser *p, const yaml_node_t *node)
     if (rc < 0) {
         return rc;
     }
-    v = qhil_yaml_get(&p->y, node, "cpu");
-    if (v) {
-        s->cpu_line = qhil_yaml_line(v);
-        rc = qhil_yaml_string(&p->y, v, "context.cpu", "a QEMU CPU model",
-                              &s->cpu, p->err);
+    n = qhil_yaml_count(node);
+    s->context = calloc(n + 1, sizeof(*s->context));
+    if (!s->context) {
+        return nomem(p);
+    }
+    for (i = 0; i < n && rc == 0; i++) {
+        qhil_yaml_pair(&p->y, node, i, &key, &v);
+        name = qhil_yaml_scalar(key, NULL);
+        if (!strcmp(name, "extra_options")) {
+            rc = load_extra_options(p, v);
+            continue;
+        }
+        free(sub);
+        sub = qhil_field("context.", "%s", name);
+        if (!sub) {
+            rc = nomem(p);
+            break;
+        }
+        var = &s->context[s->n_context];
+        var->line = qhil_yaml_line(v);
+        rc = qhil_yaml_string(&p->y, v, sub, "a value", &var->value,
+                              p->err);
         if (rc < 0) {
-            return rc;
+            break;
         }
-        if (s->cpu[0] == '-' || strpbrk(s->cpu, " \t\n")) {
-            return qhil_yaml_fail(&p->y, v, "context.cpu", p->err,
-                                  QHIL_EINVAL,
-                                  "'%s' is not a CPU model name", s->cpu);
+        var->name = strdup(name);
+        if (!var->name) {
+            free(var->value);
+            var->value = NULL;
+            rc = nomem(p);
+            break;
+        }
+        s->n_context++;
+        if (var->value[0] == '-' || strpbrk(var->value, " \t\n\r")) {
+            rc = qhil_yaml_fail(&p->y, v, sub, p->err, QHIL_EINVAL,
+                                "'%s' is not a context value: no blank "
+                                "space, and no leading '-'",
+                                var->value);
         }
     }
-    v = qhil_yaml_get(&p->y, node, "extra_options");
-    if (v) {
-        rc = load_extra_options(p, v);
-    }
+    free(sub);
     return rc;
 }
 

@@ -29,6 +29,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include <qhil/clock.h>
 
@@ -1143,4 +1144,25 @@ char *qhil_field(const char *base, const char *fmt, ...)
     }
     free(tail);
     return out;
+}
+
+int qhil_yaml_bool(const qhil_yaml *y, const yaml_node_t *node,
+                   const char *field, bool *out, qhil_error *err)
+{
+    const char *text = qhil_yaml_scalar(node, NULL);
+
+    if (text && qhil_yaml_is_plain(node)) {
+        if (!strcasecmp(text, "true")) {
+            *out = true;
+            return QHIL_EOK;
+        }
+        if (!strcasecmp(text, "false")) {
+            *out = false;
+            return QHIL_EOK;
+        }
+    }
+    return qhil_yaml_fail(y, node, field, err, QHIL_EINVAL,
+                          "expected true or false, got %s%s%s",
+                          text ? "'" : "", text ? text : qhil_yaml_kind(node),
+                          text ? "'" : "");
 }

@@ -16,6 +16,7 @@
 #ifndef QHIL_YAMLUTIL_H
 #define QHIL_YAMLUTIL_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -152,6 +153,13 @@ int qhil_yaml_want_sequence(const qhil_yaml *y, const yaml_node_t *node,
 int qhil_yaml_string(const qhil_yaml *y, const yaml_node_t *node,
                      const char *field, const char *what, char **out,
                      qhil_error *err);
+
+/*
+ * A plain true or false (YAML 1.2's spelling, also True/FALSE...) into
+ * *out; anything else is "FIELD: expected true or false, got ...".
+ */
+int qhil_yaml_bool(const qhil_yaml *y, const yaml_node_t *node,
+                   const char *field, bool *out, qhil_error *err);
 
 /*
  * Parse a duration scalar ("10s", "250ms") with qhil_duration_parse.

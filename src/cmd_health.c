@@ -54,10 +54,7 @@ static void health_usage(FILE *f)
             "  -o, --output DIR   logs of device type D go to "
             "DIR/D/<run-id>/ (default\n"
             "                     qhil-results/health/D)\n"
-            "  -B, --boards DIR   look for board templates in DIR first "
-            "(repeatable)\n"
-            "  -Q, --qemu-dir DIR look for QEMU binaries in DIR before "
-            "PATH (repeatable)\n"
+            CLI_JOB_HELP
             "  -h, --help         show this help\n"
             "\n"
             "Exit status: 0 every health check that ran passed, 1 one "
@@ -188,8 +185,8 @@ static void print_failure(const qhil_suite_result *res)
  * Check one device type; prints its line.  Returns 1 when it passed or
  * was skipped, 0 when it failed, -1 out of memory.
  */
-static int health_one(const health_item *it, char *const *qemu_dirs,
-                      const char *out_base)
+static int health_one(const health_item *it, const qhil_site *site,
+                      char *const *qemu_dirs, const char *out_base)
 {
     const char *check = qhil_board_health_check(it->board);
     char *board_dir = NULL;
@@ -221,6 +218,7 @@ static int health_one(const health_item *it, char *const *qemu_dirs,
             .device_type = it->name,
             .board_dirs = board_dirs,
             .qemu_dirs = (const char *const *)qemu_dirs,
+            .site = site,
         };
 
         rc = qhil_job_new(&jo, &job, &e);
@@ -263,6 +261,7 @@ static int health_one(const health_item *it, char *const *qemu_dirs,
         qhil_run_opts ro = {
             .board_dirs = board_dirs,
             .qemu_dirs = (const char *const *)qemu_dirs,
+            .site = site,
             .out_dir = out_dir,
         };
 
@@ -310,18 +309,13 @@ int cmd_health(int argc, char **argv)
 {
     static const struct option longopts[] = {
         {"output", required_argument, NULL, 'o'},
-        {"boards", required_argument, NULL, 'B'},
-        {"qemu-dir", required_argument, NULL, 'Q'},
+        CLI_JOB_LONGOPTS,
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
     const char *out_base = "qhil-results/health";
-    char **extra_boards = NULL;
-    size_t n_extra = 0;
-    char **extra_qemu = NULL;
-    size_t n_qemu = 0;
-    char **board_dirs = NULL;
-    char **qemu_dirs = NULL;
+    cli_job cj = {0};
+    char **board_dirs;
     char **names = NULL;
     size_t n_names = 0;
     health_item *items = NULL;
@@ -336,19 +330,17 @@ int cmd_health(int argc, char **argv)
     qhil_error_init(&e);
     optind = 1;
     while ((opt = getopt_long(argc, argv, "o:B:Q:h", longopts, NULL)) != -1) {
+        int mine = cli_job_option(&cj, opt, optarg);
+
+        if (mine < 0) {
+            goto oom;
+        }
+        if (mine) {
+            continue;
+        }
         switch (opt) {
         case 'o':
             out_base = optarg;
-            break;
-        case 'B':
-            if (cli_list_add(&extra_boards, &n_extra, optarg) < 0) {
-                goto oom;
-            }
-            break;
-        case 'Q':
-            if (cli_list_add(&extra_qemu, &n_qemu, optarg) < 0) {
-                goto oom;
-            }
             break;
         case 'h':
             health_usage(stdout);
@@ -359,11 +351,16 @@ int cmd_health(int argc, char **argv)
             goto cleanup;
         }
     }
-    board_dirs = cli_board_dirs(extra_boards, n_extra);
-    qemu_dirs = cli_qemu_dirs(extra_qemu, n_qemu);
-    if (!board_dirs || !qemu_dirs) {
+    if (cli_job_ready(&cj, "health") < 0) {
+        goto cleanup;
+    }
+    /* A health check is the device type's own suite, from the site's
+     * folders: the site vouches for it as it does for the template. */
+    if (qhil_site_trust(cj.site, "health check: the device type's own suite",
+                        &e) < 0) {
         goto oom;
     }
+    board_dirs = cj.board_dirs;
     if (optind < argc) {
         names = calloc((size_t)(argc - optind) + 1, sizeof(*names));
         if (!names) {
@@ -404,7 +401,7 @@ int cmd_health(int argc, char **argv)
         }
     }
     for (i = 0; i < n_items; i++) {
-        rc = health_one(&items[i], qemu_dirs, out_base);
+        rc = health_one(&items[i], cj.site, cj.qemu_dirs, out_base);
         if (rc < 0) {
             goto cleanup;
         }
@@ -422,10 +419,7 @@ cleanup:
     }
     free(items);
     qhil_argv_free(names);
-    qhil_argv_free(board_dirs);
-    qhil_argv_free(qemu_dirs);
-    free(extra_boards);
-    free(extra_qemu);
+    cli_job_release(&cj);
     qhil_error_release(&e);
     return status;
 }

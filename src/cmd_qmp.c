@@ -1442,7 +1442,7 @@ typedef struct board_opts {
  * failure. */
 static int board_argv(const board_opts *bo, char ***argv_out)
 {
-    char **board_dirs = cli_board_dirs(bo->extra_boards, bo->n_boards);
+    char **board_dirs = cli_board_dirs(bo->extra_boards, bo->n_boards, NULL);
     char **qemu_dirs = cli_qemu_dirs(bo->extra_qemu, bo->n_qemu);
     qhil_job *job = NULL;
     qhil_board_value image = {"kernel", bo->kernel, "--kernel"};
@@ -1452,17 +1452,26 @@ static int board_argv(const board_opts *bo, char ***argv_out)
     int status = QHIL_EXIT_USAGE;
     int rc;
 
+    qhil_site *site = NULL;
+
     qhil_error_init(&e);
     if (!board_dirs || !qemu_dirs) {
         fprintf(stderr, "qhil qmp: out of memory\n");
         goto cleanup;
     }
-    {
+    /* Everything here is the operator's own command line: trusted. */
+    rc = qhil_site_builtin(&site, &e);
+    if (rc >= 0) {
+        rc = qhil_site_trust(site, "qhil qmp: the operator's command line",
+                             &e);
+    }
+    if (rc >= 0) {
         qhil_job_opts jo = {
             .device_type = bo->device_type,
             .board_dirs = (const char *const *)board_dirs,
             .qemu_dirs = (const char *const *)qemu_dirs,
             .values = &values,
+            .site = site,
             .qtest_accel = bo->qtest_accel,
         };
 
@@ -1480,6 +1489,7 @@ static int board_argv(const board_opts *bo, char ***argv_out)
 
 cleanup:
     qhil_job_free(job);
+    qhil_site_free(site);
     qhil_argv_free(board_dirs);
     qhil_argv_free(qemu_dirs);
     qhil_error_release(&e);

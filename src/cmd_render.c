@@ -29,10 +29,7 @@ static void render_usage(FILE *f)
             "harness, with the file and line it came from.  Starts nothing.\n"
             "\n"
             "  -c, --command      print only the command line, shell-quoted\n"
-            "  -B, --boards DIR   look for board templates in DIR first "
-            "(repeatable)\n"
-            "  -Q, --qemu-dir DIR look for QEMU binaries in DIR before PATH "
-            "(repeatable)\n"
+            CLI_JOB_HELP
             "  -h, --help         show this help\n"
             "\n"
             "Exit status: 0 printed, 2 the command line, the suite or the "
@@ -101,17 +98,11 @@ int cmd_render(int argc, char **argv)
 {
     static const struct option longopts[] = {
         {"command", no_argument, NULL, 'c'},
-        {"boards", required_argument, NULL, 'B'},
-        {"qemu-dir", required_argument, NULL, 'Q'},
+        CLI_JOB_LONGOPTS,
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
-    char **extra_boards = NULL;
-    size_t n_extra = 0;
-    char **extra_qemu = NULL;
-    size_t n_qemu = 0;
-    char **board_dirs = NULL;
-    char **qemu_dirs = NULL;
+    cli_job cj = {0};
     bool command_only = false;
     qhil_suite *suite = NULL;
     qhil_job *job = NULL;
@@ -123,20 +114,18 @@ int cmd_render(int argc, char **argv)
     qhil_error_init(&e);
     optind = 1;
     while ((opt = getopt_long(argc, argv, "cB:Q:h", longopts, NULL)) != -1) {
-        char ***list = NULL;
-        size_t *n = NULL;
+        int mine = cli_job_option(&cj, opt, optarg);
 
+        if (mine < 0) {
+            fprintf(stderr, "qhil: out of memory\n");
+            goto cleanup;
+        }
+        if (mine) {
+            continue;
+        }
         switch (opt) {
         case 'c':
             command_only = true;
-            break;
-        case 'B':
-            list = &extra_boards;
-            n = &n_extra;
-            break;
-        case 'Q':
-            list = &extra_qemu;
-            n = &n_qemu;
             break;
         case 'h':
             render_usage(stdout);
@@ -144,10 +133,6 @@ int cmd_render(int argc, char **argv)
             goto cleanup;
         default:
             render_usage(stderr);
-            goto cleanup;
-        }
-        if (list && cli_list_add(list, n, optarg) < 0) {
-            fprintf(stderr, "qhil: out of memory\n");
             goto cleanup;
         }
     }
@@ -158,16 +143,18 @@ int cmd_render(int argc, char **argv)
         render_usage(stderr);
         goto cleanup;
     }
-    board_dirs = cli_board_dirs(extra_boards, n_extra);
-    qemu_dirs = cli_qemu_dirs(extra_qemu, n_qemu);
-    if (!board_dirs || !qemu_dirs) {
-        fprintf(stderr, "qhil: out of memory\n");
+    if (cli_job_ready(&cj, "render") < 0) {
         goto cleanup;
     }
     rc = qhil_suite_load(argv[optind], &suite, &e);
     if (rc == QHIL_EOK) {
-        rc = qhil_job_from_suite(suite, (const char *const *)board_dirs,
-                                 (const char *const *)qemu_dirs, &job, &e);
+        qhil_job_opts base = {
+            .board_dirs = (const char *const *)cj.board_dirs,
+            .qemu_dirs = (const char *const *)cj.qemu_dirs,
+            .site = cj.site,
+        };
+
+        rc = qhil_job_from_suite(suite, &base, &job, &e);
     }
     if (rc < 0) {
         fprintf(stderr, "qhil: %s\n", qhil_error_message(&e, rc));
@@ -176,10 +163,14 @@ int cmd_render(int argc, char **argv)
     if (command_only) {
         put_command(stdout, job);
     } else {
+        const char *const *notes = qhil_job_notes(job);
         size_t i;
 
         printf("suite %s (%s), board %s\n", suite->name, suite->path,
                suite->device_type);
+        for (i = 0; notes[i]; i++) {
+            printf("  %s\n", notes[i]);
+        }
         printf("%3s  %-11s  %-40s  %s\n", "#", "kind", "from", "argument");
         for (i = 0; i < qhil_job_nargs(job); i++) {
             printf("%3zu  %-11s  %-40s  ", i,
@@ -197,10 +188,7 @@ int cmd_render(int argc, char **argv)
 cleanup:
     qhil_job_free(job);
     qhil_suite_free(suite);
-    qhil_argv_free(board_dirs);
-    qhil_argv_free(qemu_dirs);
-    free(extra_boards);
-    free(extra_qemu);
+    cli_job_release(&cj);
     qhil_error_release(&e);
     return status;
 }

@@ -66,6 +66,7 @@ typedef struct run_cli {
     bool header_done;
     const qhil_suite *suite;
     size_t n_selected;
+    char *notes; /* the job layer's notes, printed with the header */
 } run_cli;
 
 static void run_usage(FILE *f)
@@ -85,10 +86,9 @@ static void run_usage(FILE *f)
             "FILE;\n"
             "                     progress then goes to stderr)\n"
             "  -t, --test NAME    run only this test (repeatable)\n"
-            "  -B, --boards DIR   look for board templates in DIR first "
-            "(repeatable)\n"
-            "  -Q, --qemu-dir DIR look for QEMU binaries in DIR before "
-            "PATH (repeatable)\n"
+            CLI_JOB_HELP
+            "      --keep-disks   keep each test's scratch disk "
+            "(guestfs_*)\n"
             "  -q, --quiet        print only failures and the summary\n"
             "  -h, --help         show this help\n"
             "\n"
@@ -203,10 +203,24 @@ static void on_test_started(void *data, const qhil_test *test)
         return;
     }
     c->header_done = true;
-    fprintf(c->out, "qhil: suite %s (%s), board %s, %zu test%s\n",
+    fprintf(c->out, "qhil: suite %s (%s), board %s, %zu test%s\n%s",
             c->suite->name, c->suite->path, c->suite->device_type,
-            c->n_selected, c->n_selected == 1 ? "" : "s");
+            c->n_selected, c->n_selected == 1 ? "" : "s",
+            c->notes ? c->notes : "");
     progress_flush(c);
+}
+
+/* Kept for the header: "  accelerator: TCG (...)". */
+static void on_noted(void *data, const char *note)
+{
+    run_cli *c = data;
+    size_t len = c->notes ? strlen(c->notes) : 0;
+    char *grown = realloc(c->notes, len + strlen(note) + 4);
+
+    if (grown) {
+        sprintf(grown + len, "  %s\n", note);
+        c->notes = grown;
+    }
 }
 
 static void on_test_done(void *data, const qhil_test *test,
@@ -299,8 +313,8 @@ int cmd_run(int argc, char **argv)
         {"junit", required_argument, NULL, 'J'},
         {"tap", optional_argument, NULL, 'T'},
         {"test", required_argument, NULL, 't'},
-        {"boards", required_argument, NULL, 'B'},
-        {"qemu-dir", required_argument, NULL, 'Q'},
+        CLI_JOB_LONGOPTS,
+        {"keep-disks", no_argument, NULL, 'K'},
         {"quiet", no_argument, NULL, 'q'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
@@ -312,12 +326,8 @@ int cmd_run(int argc, char **argv)
     bool tap_stdout = false;
     char **only = NULL;
     size_t n_only = 0;
-    char **extra_boards = NULL;
-    size_t n_extra = 0;
-    char **board_dirs = NULL;
-    char **extra_qemu = NULL;
-    size_t n_qemu = 0;
-    char **qemu_dirs = NULL;
+    cli_job job = {0};
+    bool keep_disks = false;
     char *default_out = NULL;
     char *suite_dir = NULL;
     qhil_report_file *junit_file = NULL;
@@ -336,7 +346,15 @@ int cmd_run(int argc, char **argv)
            -1) {
         char ***list = NULL;
         size_t *n = NULL;
+        int mine = cli_job_option(&job, opt, optarg);
 
+        if (mine < 0) {
+            fprintf(stderr, "qhil: out of memory\n");
+            goto cleanup;
+        }
+        if (mine) {
+            continue;
+        }
         switch (opt) {
         case 'o':
             out_dir = optarg;
@@ -355,13 +373,8 @@ int cmd_run(int argc, char **argv)
             list = &only;
             n = &n_only;
             break;
-        case 'B':
-            list = &extra_boards;
-            n = &n_extra;
-            break;
-        case 'Q':
-            list = &extra_qemu;
-            n = &n_qemu;
+        case 'K':
+            keep_disks = true;
             break;
         case 'q':
             cli.quiet = true;
@@ -396,10 +409,7 @@ int cmd_run(int argc, char **argv)
         fprintf(stderr, "qhil: %s\n", qhil_error_message(&e, rc));
         goto cleanup;
     }
-    board_dirs = cli_board_dirs(extra_boards, n_extra);
-    qemu_dirs = cli_qemu_dirs(extra_qemu, n_qemu);
-    if (!board_dirs || !qemu_dirs) {
-        fprintf(stderr, "qhil: out of memory\n");
+    if (cli_job_ready(&job, "run") < 0) {
         goto cleanup;
     }
     if (!out_dir) {
@@ -421,12 +431,15 @@ int cmd_run(int argc, char **argv)
     cancel_fd = signals_catch();
     {
         qhil_run_opts ro = {
-            .board_dirs = (const char *const *)board_dirs,
-            .qemu_dirs = (const char *const *)qemu_dirs,
+            .board_dirs = (const char *const *)job.board_dirs,
+            .qemu_dirs = (const char *const *)job.qemu_dirs,
+            .site = job.site,
+            .keep_disks = keep_disks,
             .out_dir = out_dir,
             .only = (const char *const *)only,
             .test_started = on_test_started,
             .test_done = on_test_done,
+            .noted = on_noted,
             .data = &cli,
             .has_cancel = cancel_fd >= 0,
             .cancel_fd = cancel_fd,
@@ -528,13 +541,11 @@ cleanup:
     qhil_report_file_free(tap_file);
     qhil_suite_result_free(res);
     qhil_suite_free(suite);
-    qhil_argv_free(board_dirs);
-    qhil_argv_free(qemu_dirs);
-    free(extra_qemu);
+    cli_job_release(&job);
+    free(cli.notes);
     free(default_out);
     free(suite_dir);
     free(only);
-    free(extra_boards);
     qhil_error_release(&e);
     return status;
 }

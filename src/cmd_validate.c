@@ -9,15 +9,14 @@
  *          is refused here, before any loader could wait on it)
  *   kind   --kind, or told from the file's top-level keys: the first of
  *          the keys in kinds[] found there decides ("tests" for a suite,
- *          "qemu" for a device type).  Only libyaml's event stream is
+ *          "qemu" for a device type, "site" or "policy"... for a site config).  Only libyaml's event stream is
  *          read, at most MAX_SNIFF bytes and SNIFF_DEPTH levels, so a
  *          deep or huge file costs little here; the loader then makes
  *          its own full checks
  *   check  the kind's entry: the library's own loader and checks, which
  *          print as "FILE:LINE:COLUMN: field: reason"
  *
- * A new file kind (site configs) is one entry in kinds[] and its check
- * function.  Exit status: 0 every file is valid, 2 any is not or the
+ * A new file kind is one entry in kinds[] and its check function.  Exit status: 0 every file is valid, 2 any is not or the
  * command line is wrong.
  */
 #include <errno.h>
@@ -46,6 +45,7 @@
 typedef struct validate_cli {
     const char *const *board_dirs;
     const char *const *qemu_dirs;
+    const qhil_site *site;
     bool quiet;
 } validate_cli;
 
@@ -62,14 +62,40 @@ static int check_suite(const validate_cli *c, const char *path, char **summary,
 static int check_device_type(const validate_cli *c, const char *path,
                              char **summary, qhil_error *err);
 
+static int check_site(const validate_cli *c, const char *path,
+                      char **summary, qhil_error *err);
+
+/* Top-level keys only a site config has, besides "site:". */
+static const char *const site_keys[] = {
+    "trusted", "sandbox", "kvm", "device_types", "image_dirs",
+    "environment", "policy", "devices", NULL,
+};
+
 static const struct file_kind {
     const char *name; /* for --kind and in messages */
     const char *key;  /* a top-level key only this kind has */
+    const char *const *more; /* other such keys, NULL-terminated, or NULL */
     check_fn check;
 } kinds[] = {
-    {"suite", "tests", check_suite},
-    {"device-type", "qemu", check_device_type},
+    {"suite", "tests", NULL, check_suite},
+    {"device-type", "qemu", NULL, check_device_type},
+    {"site", "site", site_keys, check_site},
 };
+
+static bool kind_has_key(const struct file_kind *k, const char *key)
+{
+    size_t i;
+
+    if (strcmp(key, k->key) == 0) {
+        return true;
+    }
+    for (i = 0; k->more && k->more[i]; i++) {
+        if (strcmp(key, k->more[i]) == 0) {
+            return true;
+        }
+    }
+    return false;
+}
 
 #define N_KINDS (sizeof(kinds) / sizeof(kinds[0]))
 
@@ -103,10 +129,7 @@ static void validate_usage(FILE *f)
         fprintf(f, "%s%s", i ? ", " : "", kinds[i].name);
     }
     fprintf(f, ")\n"
-               "  -B, --boards DIR   look for board templates in DIR first "
-               "(repeatable)\n"
-               "  -Q, --qemu-dir DIR look for QEMU binaries in DIR before "
-               "PATH (repeatable)\n"
+               CLI_JOB_HELP
                "  -q, --quiet        print only errors\n"
                "  -h, --help         show this help\n"
                "\n"
@@ -128,6 +151,7 @@ static int check_suite(const validate_cli *c, const char *path, char **summary,
     qhil_run_opts ro = {
         .board_dirs = c->board_dirs,
         .qemu_dirs = c->qemu_dirs,
+        .site = c->site,
     };
     int rc;
 
@@ -187,6 +211,27 @@ static int check_device_type(const validate_cli *c, const char *path,
         }
     }
     qhil_board_free(board);
+    return rc;
+}
+
+/* A site config: loaded as `--site` would load it. */
+static int check_site(const validate_cli *c, const char *path,
+                      char **summary, qhil_error *err)
+{
+    qhil_site *site = NULL;
+    int rc;
+
+    (void)c;
+    rc = qhil_site_load(path, &site, err);
+    if (rc == QHIL_EOK &&
+        asprintf(summary, "site, jobs %s, sandbox %s, KVM %s",
+                 qhil_site_trusted(site) ? "trusted" : "untrusted",
+                 qhil_site_sandbox(site) ? "on" : "off",
+                 qhil_site_kvm(site) ? "allowed" : "not allowed") < 0) {
+        *summary = NULL;
+        rc = qhil_error_set(err, QHIL_ENOMEM, "out of memory");
+    }
+    qhil_site_free(site);
     return rc;
 }
 
@@ -326,8 +371,8 @@ static int sniff_kind(const char *path, const char *data, size_t len,
             if (depth == 1 && top_map && want_key &&
                 ev.type == YAML_SCALAR_EVENT) {
                 for (i = 0; i < N_KINDS; i++) {
-                    if (strcmp((const char *)ev.data.scalar.value,
-                               kinds[i].key) == 0) {
+                    if (kind_has_key(&kinds[i],
+                                     (const char *)ev.data.scalar.value)) {
                         *kind = &kinds[i];
                         break;
                     }
@@ -415,20 +460,14 @@ int cmd_validate(int argc, char **argv)
 {
     static const struct option longopts[] = {
         {"kind", required_argument, NULL, 'k'},
-        {"boards", required_argument, NULL, 'B'},
-        {"qemu-dir", required_argument, NULL, 'Q'},
+        CLI_JOB_LONGOPTS,
         {"quiet", no_argument, NULL, 'q'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
     validate_cli cli = {0};
     const struct file_kind *forced = NULL;
-    char **extra_boards = NULL;
-    size_t n_extra = 0;
-    char **extra_qemu = NULL;
-    size_t n_qemu = 0;
-    char **board_dirs = NULL;
-    char **qemu_dirs = NULL;
+    cli_job cj = {0};
     int status = QHIL_EXIT_USAGE;
     bool all_ok = true;
     size_t i;
@@ -436,9 +475,15 @@ int cmd_validate(int argc, char **argv)
 
     optind = 1;
     while ((opt = getopt_long(argc, argv, "k:B:Q:qh", longopts, NULL)) != -1) {
-        char ***list = NULL;
-        size_t *n = NULL;
+        int mine = cli_job_option(&cj, opt, optarg);
 
+        if (mine < 0) {
+            fprintf(stderr, "qhil: out of memory\n");
+            goto cleanup;
+        }
+        if (mine) {
+            continue;
+        }
         switch (opt) {
         case 'k':
             for (i = 0; i < N_KINDS; i++) {
@@ -458,14 +503,6 @@ int cmd_validate(int argc, char **argv)
                 goto cleanup;
             }
             break;
-        case 'B':
-            list = &extra_boards;
-            n = &n_extra;
-            break;
-        case 'Q':
-            list = &extra_qemu;
-            n = &n_qemu;
-            break;
         case 'q':
             cli.quiet = true;
             break;
@@ -477,24 +514,18 @@ int cmd_validate(int argc, char **argv)
             validate_usage(stderr);
             goto cleanup;
         }
-        if (list && cli_list_add(list, n, optarg) < 0) {
-            fprintf(stderr, "qhil: out of memory\n");
-            goto cleanup;
-        }
     }
     if (optind >= argc) {
         fprintf(stderr, "qhil validate: no file given\n");
         validate_usage(stderr);
         goto cleanup;
     }
-    board_dirs = cli_board_dirs(extra_boards, n_extra);
-    qemu_dirs = cli_qemu_dirs(extra_qemu, n_qemu);
-    if (!board_dirs || !qemu_dirs) {
-        fprintf(stderr, "qhil: out of memory\n");
+    if (cli_job_ready(&cj, "validate") < 0) {
         goto cleanup;
     }
-    cli.board_dirs = (const char *const *)board_dirs;
-    cli.qemu_dirs = (const char *const *)qemu_dirs;
+    cli.board_dirs = (const char *const *)cj.board_dirs;
+    cli.qemu_dirs = (const char *const *)cj.qemu_dirs;
+    cli.site = cj.site;
     for (i = (size_t)optind; i < (size_t)argc; i++) {
         if (!validate_file(&cli, forced, argv[i])) {
             all_ok = false;
@@ -503,9 +534,6 @@ int cmd_validate(int argc, char **argv)
     status = all_ok ? QHIL_EXIT_OK : QHIL_EXIT_USAGE;
 
 cleanup:
-    qhil_argv_free(board_dirs);
-    qhil_argv_free(qemu_dirs);
-    free(extra_boards);
-    free(extra_qemu);
+    cli_job_release(&cj);
     return status;
 }

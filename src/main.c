@@ -103,15 +103,22 @@ int cli_list_add(char ***list, size_t *n, char *item)
     return 0;
 }
 
-char **cli_board_dirs(char *const *extra, size_t n_extra)
+char **cli_board_dirs(char *const *extra, size_t n_extra,
+                      const char *const *site_dirs)
 {
     static const char *const fixed[] = {
-        "boards",
         QHIL_BOARDS_DIR,
         QHIL_SOURCE_BOARDS_DIR,
     };
+    size_t n = 0;
 
-    return dir_list(extra, n_extra, "QHIL_BOARDS_PATH", fixed, 3);
+    if (!site_dirs) {
+        return dir_list(extra, n_extra, "QHIL_BOARDS_PATH", fixed, 2);
+    }
+    while (site_dirs[n]) {
+        n++;
+    }
+    return dir_list(extra, n_extra, "QHIL_BOARDS_PATH", site_dirs, n);
 }
 
 char **cli_qemu_dirs(char *const *extra, size_t n_extra)

@@ -71,6 +71,11 @@ typedef struct qhil_board_job {
     const char *const *extra_options; /* extra QEMU args, appended */
     size_t n_extra_options;
     const char *extra_origin;
+    /* Values for "machine", "memory" and the template's variables
+     * (qemu.variables), each with its origin (the site's or the job's);
+     * who may set which is the job layer's decision (job.h). */
+    const qhil_board_value *vars;
+    size_t n_vars;
 } qhil_board_job;
 
 /*

@@ -1,10 +1,13 @@
 /*
  * qhil/job.h - one job's QEMU command line, every argument labelled.
  *
- * A job is a device type (a board template, board.h) plus the job's own
- * values (images, cpu, extra options, each with the file:line it came
- * from).  qhil_job_new() finds and loads the template, resolves the QEMU
- * binary and builds the command line once; the runner, `qhil qmp`, the
+ * A job is LAVA's three layers: a device type (a board template,
+ * board.h), the site config with its device dictionary (site.h), and the
+ * job's own context and images, each value with the file:line it came
+ * from.  qhil_job_new() finds and loads the template, applies the site,
+ * checks the job's values (against the site's policy unless the site
+ * trusts the job), resolves the QEMU binary, decides KVM or TCG and the
+ * sandbox, and builds the command line once; the runner, `qhil qmp`, the
  * benchmarks and the examples all start QEMU from it.  Each argument
  * carries a label saying why it is there, in LAVA's terms:
  *
@@ -32,6 +35,7 @@
 
 #include <qhil/board.h>
 #include <qhil/error.h>
+#include <qhil/site.h>
 #include <qhil/suite.h>
 
 #ifdef __cplusplus
@@ -60,7 +64,21 @@ typedef struct qhil_job_opts {
                                       NULL: none */
     const char *const *qemu_dirs;  /* searched for the binary before
                                       PATH; NULL-terminated or NULL */
-    const qhil_board_job *values;  /* the job's values; NULL: none */
+    const qhil_board_job *values;  /* the job's images and extra
+                                      options; NULL: none */
+    const qhil_board_value *context; /* the job's context values by
+                                        LAVA's names (cpu, machine,
+                                        memory, arch, no_kvm, guestfs_*,
+                                        template variables) */
+    size_t n_context;
+    const qhil_site *site;         /* NULL: the built-in strict site;
+                                      must outlive the job */
+    const char *job_dir;           /* the job's folder: images may come
+                                      from it; NULL: none */
+    bool no_probe;                 /* do not run the binary to see
+                                      whether it has -sandbox: list the
+                                      sandbox as if it had (qhil
+                                      validate starts no process) */
     bool qtest;                    /* harness wiring to list, as in */
     bool qtest_accel;              /* qhil_machine_opts */
 } qhil_job_opts;
@@ -84,16 +102,17 @@ typedef struct qhil_job_opts {
 int qhil_job_new(const qhil_job_opts *opts, qhil_job **out, qhil_error *err);
 
 /*
- * The job of a loaded suite: its device_type, images, cpu and
- * extra_options with their file:line origins, and its QTest mode, as
- * qhil_job_new() takes them.  The one path from a suite to a command
- * line: qhil_run_suite() and `qhil render` both use it.  Errors and
- * ownership as qhil_job_new().
+ * The job of a loaded suite: its device_type, images, context and
+ * extra_options with their file:line origins, its folder and its QTest
+ * mode, on top of base's board_dirs, qemu_dirs and site (the rest of
+ * base is ignored).  Each qmp: step is checked against the site's policy
+ * too, unless the site trusts the job: "FILE:LINE: tests[0].steps[2].qmp:
+ * 'migrate' is not allowed by ...".  The one path from a suite to a
+ * command line: qhil_run_suite() and `qhil render` both use it.  Errors
+ * and ownership as qhil_job_new().
  */
-int qhil_job_from_suite(const qhil_suite *suite,
-                        const char *const *board_dirs,
-                        const char *const *qemu_dirs, qhil_job **out,
-                        qhil_error *err);
+int qhil_job_from_suite(const qhil_suite *suite, const qhil_job_opts *base,
+                        qhil_job **out, qhil_error *err);
 
 /* Free a job; NULL is fine. */
 void qhil_job_free(qhil_job *job);
@@ -125,6 +144,28 @@ const char *qhil_job_arg_source(const qhil_job *job, size_t i);
 /* "mandatory", "substituted", "specific", "harness"; "?" otherwise.
  * Static string. */
 const char *qhil_arg_kind_name(int kind);
+
+/*
+ * What the job layer decided and a user should see in the run's log,
+ * one line each: whether the job is trusted, the accelerator and why,
+ * the sandbox.  NULL-terminated, borrowed, valid while the job lives.
+ */
+const char *const *qhil_job_notes(const qhil_job *job);
+
+/* QEMU's whole environment (the site's), for qhil_machine_opts.envp.
+ * NULL-terminated, borrowed. */
+const char *const *qhil_job_envp(const qhil_job *job);
+
+/*
+ * The size in bytes of the scratch qcow2 disk the job asks for
+ * (context guestfs_*), 0 when it asks for none.  The argv then holds
+ * "{{GUESTFS}}" where the disk's path goes: qhil_job_argv_disk() gives a
+ * malloc'ed argv with disk in its place (commas doubled, as QEMU's
+ * option lists need); free it with qhil_argv_free.  QHIL_ENOMEM only.
+ */
+unsigned long long qhil_job_disk_size(const qhil_job *job);
+int qhil_job_argv_disk(const qhil_job *job, const char *disk, char ***out,
+                       qhil_error *err);
 
 /* The loaded template.  Borrowed, valid while the job lives. */
 const qhil_board *qhil_job_board(const qhil_job *job);

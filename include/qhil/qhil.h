@@ -28,6 +28,7 @@
 #include <qhil/report.h>
 #include <qhil/runner.h>
 #include <qhil/runpath.h>
+#include <qhil/site.h>
 #include <qhil/suite.h>
 
 #ifdef __cplusplus

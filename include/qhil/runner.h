@@ -43,6 +43,7 @@
 
 #include <qhil/error.h>
 #include <qhil/report.h>
+#include <qhil/site.h>
 #include <qhil/suite.h>
 
 #ifdef __cplusplus
@@ -56,6 +57,10 @@ typedef struct qhil_run_opts {
                                       before PATH (NULL-terminated, may
                                       be NULL): where qhil's own QEMU
                                       build lives */
+    const qhil_site *site;         /* the site config (site.h); NULL:
+                                      the built-in strict site */
+    bool keep_disks;               /* keep each test's scratch disk
+                                      (guestfs_*) in its folder */
     const char *out_dir;           /* OUT: created if missing; the run
                                       writes in a new OUT/<run-id>/ */
     const char *const *only;       /* test names to run (NULL-terminated),
@@ -66,6 +71,10 @@ typedef struct qhil_run_opts {
     void (*test_started)(void *data, const qhil_test *test);
     void (*test_done)(void *data, const qhil_test *test,
                       const qhil_test_result *result);
+    /* Each decision of the job layer worth a line in the log (trusted,
+     * accelerator, sandbox: qhil_job_notes), once per run; may be NULL.
+     * The run folder's job.log has them too. */
+    void (*noted)(void *data, const char *note);
     void *data;
     /* Cancel: watched only when has_cancel (so a zeroed opts has none;
      * fd 0 is a valid fd).  Borrowed, never read. */

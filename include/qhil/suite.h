@@ -144,6 +144,14 @@ typedef struct qhil_suite_image {
     int line;
 } qhil_suite_image;
 
+/* One job context value ("memory: 64M").  Which names a job may set is
+ * the job layer's decision (job.h); the suite only knows LAVA's names. */
+typedef struct qhil_suite_var {
+    char *name;
+    char *value; /* as written; "true" for no_kvm: true */
+    int line;
+} qhil_suite_var;
+
 typedef struct qhil_suite {
     char *path;        /* suite file as given */
     char *name;        /* "name:" or the file's base name without .yaml */
@@ -152,8 +160,9 @@ typedef struct qhil_suite {
     qhil_suite_image *images;
     size_t n_images;
     int64_t timeout_ns;  /* default step timeout; 10s when not given */
-    char *cpu;           /* context.cpu or NULL */
-    int cpu_line;
+    qhil_suite_var *context; /* context's values but extra_options, in
+                                file order (cpu, machine, memory, ...) */
+    size_t n_context;
     char **extra_options; /* context.extra_options */
     size_t n_extra_options;
     int extra_options_line;

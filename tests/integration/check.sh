@@ -82,7 +82,8 @@ qemu_child_of() {
     local parent=$1 child guard
     for _ in $(seq 100); do
         for guard in $(pgrep -P "$parent"); do
-            child=$(pgrep -P "$guard" -f qemu-system || true)
+            # The machine, not the sandbox probe: it has qhil's wiring.
+            child=$(pgrep -P "$guard" -f 'qemu-system.*qhil-qmp' || true)
             [ -n "$child" ] && { echo "$child"; return 0; }
         done
         sleep 0.05
@@ -135,10 +136,14 @@ need_firmware() {
 
 # firmware_suite SUITE N: the example suite passes all its N tests and
 # leaves no QEMU.
+# The site of the firmware examples: Debian's firmware folders are image
+# folders there.
+fw_site=examples/firmware/site.yaml
+
 firmware_suite() {
     local stops late
     need_firmware
-    run 0 run -o "$work/r" "$1"
+    run 0 run --site "$fw_site" -o "$work/r" "$1"
     has "^$2 passed, 0 failed$"
     lacks '^(FAIL|ERROR) '
     no_qemu_left
@@ -193,20 +198,21 @@ scenario_firmware_must_fail() {
     need_firmware
     fw_variant examples/firmware/uboot-arm64.yaml crash "$stop" "$key" \
         "$prompt" 'sendline: md.l 0xffff000000000000 1' "$prompt"
-    run 1 run -o "$work/r" "$work/v.yaml"
+    run 1 run --site "$fw_site" -o "$work/r" "$work/v.yaml"
     has '^FAIL +crash '
     has 'fail pattern .*Synchronous Abort.* matched'
     fw_variant examples/firmware/uboot-arm.yaml crash "$stop" "$key" \
         "$prompt" 'sendline: md.l 0xfffffff1 1' "$prompt"
-    run 1 run -o "$work/r" "$work/v.yaml"
+    run 1 run --site "$fw_site" -o "$work/r" "$work/v.yaml"
     has 'fail pattern .*abort.* matched console line "data abort"'
     fw_variant examples/firmware/opensbi-uboot-riscv64.yaml crash "$stop" \
         "$key" "$prompt" 'sendline: md.l 0x1 1' "$prompt"
-    run 1 run -o "$work/r" "$work/v.yaml"
+    run 1 run --site "$fw_site" -o "$work/r" "$work/v.yaml"
     has 'fail pattern "Unhandled exception" matched'
     for suite in examples/firmware/*.yaml; do
+        [ "$suite" = "$fw_site" ] && continue
         fw_variant "$suite" no-key "$stop" "$prompt"
-        run 1 run -o "$work/r" "$work/v.yaml"
+        run 1 run --site "$fw_site" -o "$work/r" "$work/v.yaml"
         has '^FAIL +no-key '
         has 'fail pattern .*scanning bus.* matched console line'
     done
@@ -225,7 +231,8 @@ fw_refused() {
     done
     printf 'device_type: %s\n%s\ntests: [{name: a, steps: [reset]}]\n' \
         "$1" "$2" >"$work/suite.yaml"
-    run 2 run -Q "$work/qemu" -o "$work/r" "$work/suite.yaml"
+    # Trusted: the refusal under test is the slot's, not the folder's.
+    run 2 run --trusted -Q "$work/qemu" -o "$work/r" "$work/suite.yaml"
     has "$3"
     [ ! -e "$work/qemu-ran" ] || fail "QEMU was started for: $2"
 }
@@ -390,7 +397,11 @@ scenario_render() {
 }
 
 scenario_qmp_rejected() {
-    run 1 run -o "$work/r" "$suites/fail-qmp-rejected.yaml"
+    # The policy refuses a command it does not know before QEMU starts...
+    run 2 run -o "$work/r" "$suites/fail-qmp-rejected.yaml"
+    has "fail-qmp-rejected.yaml:9: tests\[0\]\.steps\[0\]\.qmp: 'no-such-command' is not allowed by the strict policy"
+    # ...so QEMU's own rejection is seen in a trusted run.
+    run 1 run --trusted -o "$work/r" "$suites/fail-qmp-rejected.yaml"
     has '^FAIL +rejected '
     has 'QEMU rejected the command: CommandNotFound: '
     has '^PASS +rejection-expected '
@@ -420,7 +431,9 @@ run_folder() {
 scenario_path_escape() {
     local cwd="$work/d1/d2/d3"
     mkdir -p "$cwd"
-    (cd "$cwd" && "$QHIL" run "$suites/escape-name.yaml") >"$work/out" 2>&1 ||
+    # Trusted: its image is outside the suite's folder on purpose.
+    (cd "$cwd" && "$QHIL" run --trusted "$suites/escape-name.yaml") \
+        >"$work/out" 2>&1 ||
         fail "the run failed"
     has '^PASS +boots '
     [ ! -e "$work/d1/x" ] || fail "logs written outside qhil-results"
@@ -786,7 +799,8 @@ scenario_forbidden_option() {
 }
 
 scenario_qemu_dies_at_start() {
-    run 1 run -o "$work/r" "$suites/qemu-dies-at-start.yaml"
+    # Trusted: the policy would refuse the unknown device before QEMU.
+    run 1 run --trusted -o "$work/r" "$suites/qemu-dies-at-start.yaml"
     has '^ERROR +boots '
     has "QEMU exited with status 1 before QMP was ready: .*no-such-device"
     has 'could not run properly \(error\), counted as failed'
@@ -843,9 +857,11 @@ procs_matching() {
 
 # What QEMU starts (here an exec: migration's shell and sleep) ends with
 # the test, passed or failed, before qhil goes on: nothing is left even
-# for a moment after qhil exits.
+# for a moment after qhil exits.  Only a trusted job with no sandbox can
+# make QEMU start anything (the hostile scenario shows the refusals).
 scenario_qemu_children_end() {
-    run 1 run -o "$work/r" "$suites/qemu-children.yaml"
+    run 1 run --site "$SRC/tests/integration/sites/spawn-allowed.yaml" \
+        -o "$work/r" "$suites/qemu-children.yaml"
     has '^PASS +child-then-pass '
     has '^FAIL +child-then-fail '
     has 'does not contain \{"status": ?"paused"\}'
@@ -861,8 +877,8 @@ scenario_qemu_children_end() {
 
 # kill -9 of qhil: QEMU and what it started all end.
 scenario_harness_killed_children() {
-    "$QHIL" run -o "$work/r" "$suites/qemu-child-waits.yaml" \
-        >"$work/out" 2>&1 &
+    "$QHIL" run --site "$SRC/tests/integration/sites/spawn-allowed.yaml" \
+        -o "$work/r" "$suites/qemu-child-waits.yaml" >"$work/out" 2>&1 &
     local qhil=$! left=""
     for _ in $(seq 200); do
         left=$(procs_matching 'sleep 302\.5')
@@ -1167,7 +1183,7 @@ scenario_validate_shipped() {
     printf 'device_type: mps2-an385\nimages: {kernel: %s}\n%s\n' \
         "$SRC/firmware/build/mps2-an385/hello.elf" \
         'tests: [{name: a, steps: [reset]}]' >"$work/abs.yaml"
-    (cd "$work/cwd" && "$QHIL" validate "$work/abs.yaml") \
+    (cd "$work/cwd" && "$QHIL" validate --trusted "$work/abs.yaml") \
         >"$work/out" 2>&1 || fail "validate from another folder failed"
     [ -z "$(ls -A "$work/cwd")" ] || fail "validate wrote into its folder"
     run 0 validate -q examples/hello-mps2.yaml boards/mps2-an385.yaml
@@ -1267,7 +1283,7 @@ scenario_validate_several() {
     has "^$work/none\\.yaml: cannot open: No such file or directory$"
     has "^$work/fifo: not a regular file \\(it is a FIFO\\)$"
     has "^$work: not a regular file \\(it is a directory\\)$"
-    has "^$work/nokind\\.yaml: unknown file kind: .*'tests:' \\(suite\\) or 'qemu:' \\(device-type\\); give --kind$"
+    has "^$work/nokind\\.yaml: unknown file kind: .*'tests:' \\(suite\\), 'qemu:' \\(device-type\\) or 'site:' \\(site\\); give --kind$"
     # Only the good ones: 0.
     run 0 validate examples/hello-mps2.yaml boards/riscv-virt.yaml
     # A forced kind goes to the loader at once: the FIFO is refused first.
@@ -1293,7 +1309,7 @@ scenario_validate_kinds() {
     run 2 validate --kind device-type examples/hello-mps2.yaml
     has "hello-mps2\\.yaml:[0-9]+:[0-9]+: unknown key"
     run 2 validate --kind board boards/mps2-an385.yaml
-    has "--kind: unknown kind 'board' \\(known: suite, device-type\\)"
+    has "--kind: unknown kind 'board' \\(known: suite, device-type, site\\)"
     run 2 validate
     has 'no file given'
     run 0 validate --help

@@ -583,9 +583,28 @@ static void test_bad_templates(void **state)
                  "description, health_check, qemu)");
     bad_template(GOOD_TOP GOOD_QEMU "  machin: virt\n", QHIL_EINVAL, 6,
                  ":6:3: qemu: unknown key 'machin' (known: binary, machine, "
-                 "cpu, memory, mandatory, images, context)");
-    bad_template(GOOD_TOP "qemu:\n  machine: virt\n", QHIL_EINVAL, 4,
-                 "qemu: missing 'binary'");
+                 "cpu, memory, mandatory, images, context, variables, kvm)");
+    bad_template(GOOD_TOP GOOD_QEMU "  kvm: maybe\n", QHIL_EINVAL, 6,
+                 "qemu.kvm: expected true or false, got 'maybe'");
+    /* Template variables: declared names only, plain words by default. */
+    bad_template(GOOD_TOP GOOD_QEMU "  mandatory: [\"-name {{guest}}\"]\n",
+                 QHIL_EINVAL, 6, "'{{guest}}' is not a variable of "
+                                 "qemu.variables");
+    bad_template(GOOD_TOP GOOD_QEMU "  variables: {Guest: x}\n", QHIL_EINVAL,
+                 6, "'Guest' is not a variable name");
+    bad_template(GOOD_TOP GOOD_QEMU "  variables: {memory: 1G}\n",
+                 QHIL_EINVAL, 6, "'memory' is a context value of its own");
+    bad_template(GOOD_TOP GOOD_QEMU
+                 "  variables: {mac: {default: 'a b', set_by: job}}\n",
+                 QHIL_EINVAL, 6, "default 'a b' does not match the pattern");
+    bad_template(GOOD_TOP GOOD_QEMU "  variables: {mac: {pattern: '(', "
+                                    "default: x}}\n",
+                 QHIL_EINVAL, 6, "pattern '(' does not compile");
+    bad_template(GOOD_TOP GOOD_QEMU
+                 "  variables: {mac: {default: x, set_by: anyone}}\n",
+                 QHIL_EINVAL, 6, "set_by is 'site' or 'job', not 'anyone'");
+    bad_template(GOOD_TOP GOOD_QEMU "  context: [vga]\n", QHIL_EINVAL, 6,
+                 "unknown context value 'vga'");
     bad_template(GOOD_TOP "qemu:\n  binary: q\n", QHIL_EINVAL, 4,
                  "qemu: missing 'machine'");
     bad_template("arch: arm\n" GOOD_QEMU, QHIL_EINVAL, 1,
@@ -620,7 +639,7 @@ static void test_bad_templates(void **state)
     bad_template(GOOD_TOP GOOD_QEMU "  mandatory:\n    - -drive "
                                     "file={{DISK}}\n",
                  QHIL_EINVAL, 7,
-                 "qemu.mandatory[0]: '-drive file={{DISK}}': image slots");
+                 "qemu.mandatory[0]: '-drive file={{DISK}}': '{{DISK}}' is not a variable of qemu.variables (image slots");
     bad_template(GOOD_TOP GOOD_QEMU "  mandatory:\n    - -nographic\n"
                                     "    - -qmp unix:/tmp/q\n",
                  QHIL_EINVAL, 8,
@@ -641,9 +660,9 @@ static void test_bad_templates(void **state)
                  "qemu.memory: 'lots' is not a memory size");
     bad_template(GOOD_TOP GOOD_QEMU "  cpu: cortex m3\n", QHIL_EINVAL, 6,
                  "qemu.cpu: 'cortex m3' contains blank space");
-    bad_template(GOOD_TOP GOOD_QEMU "  context: [cpu, memory]\n", QHIL_EINVAL,
-                 6, "qemu.context[1]: unknown context value 'memory' (known: "
-                    "cpu, extra_options)");
+    bad_template(GOOD_TOP GOOD_QEMU "  context: [cpu, memroy]\n", QHIL_EINVAL,
+                 6, "qemu.context[1]: unknown context value 'memroy' (known: "
+                    "cpu, extra_options, machine, memory, arch, guestfs)");
     bad_template(GOOD_TOP GOOD_QEMU "  context: [cpu, cpu]\n", QHIL_EINVAL,
                  6, "qemu.context[1]: 'cpu' is listed twice");
     bad_template(GOOD_TOP "qemu: [1]\n", QHIL_EINVAL, 3,

@@ -173,6 +173,7 @@ static void test_labelled_argv(void **state)
         .board_dirs = board_dirs,
         .qemu_dirs = qemu_dirs,
         .values = &values,
+        .job_dir = f->dir,
     };
     char *exe = join(f->bin, "qemu-system-jobtest");
     char *kernel_drive = NULL;
@@ -250,6 +251,7 @@ static void test_harness_wiring(void **state)
         .device_type = "job-board",
         .board_dirs = board_dirs,
         .qemu_dirs = qemu_dirs,
+        .job_dir = f->dir,
     };
     const char *const *wiring;
     qhil_job *job = NULL;
@@ -299,6 +301,7 @@ static void test_binary_search(void **state)
         .device_type = "job-board",
         .board_dirs = board_dirs,
         .qemu_dirs = qemu_dirs,
+        .job_dir = f->dir,
     };
     char *in_path = join(f->pathdir, "qemu-system-jobtest");
     char *plain = join(f->dir, "qemu-system-jobtest");
@@ -332,6 +335,7 @@ static void test_missing_binary(void **state)
         .origin = "suite.yaml:3",
         .board_dirs = board_dirs,
         .qemu_dirs = qemu_dirs,
+        .job_dir = f->dir,
     };
     qhil_job *job = NULL;
     qhil_error err;
@@ -373,6 +377,7 @@ static void test_bad_board(void **state)
         .origin = "suite.yaml:2",
         .board_dirs = board_dirs,
         .qemu_dirs = qemu_dirs,
+        .job_dir = f->dir,
     };
     qhil_job *job = NULL;
     qhil_error err;
@@ -436,12 +441,27 @@ static void test_job_cannot_lie(void **state)
         .board_dirs = board_dirs,
         .qemu_dirs = qemu_dirs,
         .values = &values,
+        .job_dir = f->dir,
     };
     qhil_job *job = NULL;
+    qhil_site *trusted = NULL;
     qhil_error err;
     size_t n;
 
+    /* Untrusted (the built-in site), -append is not in the policy. */
     qhil_error_init(&err);
+    assert_int_equal(qhil_job_new(&jo, &job, &err), QHIL_EINVAL);
+    assert_null(job);
+    assert_contains(err.message, "suite.yaml:6: context.extra_options: "
+                                 "'-append' is not allowed by the strict "
+                                 "policy");
+    qhil_error_release(&err);
+
+    /* Trusted, it passes, and still cannot lie. */
+    qhil_error_init(&err);
+    assert_int_equal(qhil_site_builtin(&trusted, &err), 0);
+    assert_int_equal(qhil_site_trust(trusted, "test", &err), 0);
+    jo.site = trusted;
     assert_int_equal(qhil_job_new(&jo, &job, &err), 0);
     for (n = 0; qhil_job_argv(job)[n]; n++) {
     }
@@ -470,6 +490,7 @@ static void test_job_cannot_lie(void **state)
     assert_contains(err.message, "suite.yaml:9: images: board 'job-board' "
                                  "has no image slot 'rom'");
     qhil_error_release(&err);
+    qhil_site_free(trusted);
 }
 
 static void test_kind_names(void **state)

@@ -104,7 +104,7 @@ static void test_basic_file(void **state)
     assert_contains(s->images[0].path, "/data/suites/../fw/hello.elf");
     assert_true(access(s->images[0].path, R_OK) == 0);
 
-    assert_null(s->cpu);
+    assert_int_equal(s->n_context, 0);
     assert_int_equal(s->n_extra_options, 2);
     assert_string_equal(s->extra_options[0], "-icount");
     assert_string_equal(s->extra_options[1], "shift=0");
@@ -238,7 +238,7 @@ static void test_defaults(void **state)
     assert_string_equal(s->name, "inline");
     assert_int_equal(s->timeout_ns, 10 * QHIL_SEC);
     assert_int_equal(s->n_images, 0);
-    assert_null(s->cpu);
+    assert_int_equal(s->n_context, 0);
     assert_int_equal(s->n_extra_options, 0);
     assert_int_equal(s->tests[0].timeout_ns, 0);
     assert_int_equal(s->tests[0].n_fail_on, 0);
@@ -258,8 +258,10 @@ static void test_defaults(void **state)
     assert_int_equal(s->tests[0].steps[0].timeout_ns, 1500 * QHIL_MSEC);
     assert_int_equal(s->tests[0].steps[1].timeout_ns, 3 * QHIL_SEC);
     assert_string_equal(s->tests[0].steps[2].text, "\n");
-    assert_string_equal(s->cpu, "rv64");
-    assert_int_equal(s->cpu_line, 4);
+    assert_int_equal(s->n_context, 1);
+    assert_string_equal(s->context[0].name, "cpu");
+    assert_string_equal(s->context[0].value, "rv64");
+    assert_int_equal(s->context[0].line, 4);
     assert_int_equal(s->n_extra_options, 2);
     assert_string_equal(s->extra_options[0], "-icount");
     assert_string_equal(s->extra_options[1], "shift=0");
@@ -298,8 +300,11 @@ static void test_unknown_keys(void **state)
              "inline.yaml:4:5: tests[0]: unknown key 'stpes' (known: name, "
              "timeout, fail_on, trace, limits, steps)",
              NULL);
-    load_bad(HEAD "context: {cpu: a, memory: 1G}\ntests: []\n", QHIL_EINVAL,
-             2, "context: unknown key 'memory' (known: cpu, extra_options)",
+    load_bad(HEAD "context: {cpu: a, memroy: 1G}\ntests: []\n", QHIL_EINVAL,
+             2, "context: unknown key 'memroy' (known: arch, boot_console, "
+                "cpu, extra_options, guestfs_driveid, guestfs_interface, "
+                "guestfs_size, mac_addr, machine, memory, model, netdevice, "
+                "no_kvm, serial, vga)",
              NULL);
     load_bad(HEAD "tests:\n"
                   "  - name: a\n"
@@ -837,9 +842,11 @@ static void test_context(void **state)
     load_bad(HEAD "context: {extra_options: {a: b}}\ntests: []\n",
              QHIL_EINVAL, 2, "context.extra_options: expected a list", NULL);
     load_bad(HEAD "context: {cpu: [a]}\ntests: []\n", QHIL_EINVAL, 2,
-             "context.cpu: expected a QEMU CPU model, got a list", NULL);
+             "context.cpu: expected a value, got a list", NULL);
     load_bad(HEAD "context: {cpu: \"-cpu max\"}\ntests: []\n", QHIL_EINVAL,
-             2, "context.cpu: '-cpu max' is not a CPU model name", NULL);
+             2, "context.cpu: '-cpu max' is not a context value", NULL);
+    load_bad(HEAD "context: {memory: \"64M\\n-kernel\"}\ntests: []\n",
+             QHIL_EINVAL, 2, "context.memory: '64M", NULL);
 }
 
 /* ---- images ---- */
