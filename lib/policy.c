@@ -93,7 +93,8 @@ typedef struct popt {
     ruleset keys;   /* LIST: keys; DEVICE: common keys; GLOBAL: parts */
     pmodel *models; /* OPT_DEVICE */
     size_t n_models;
-    bool json; /* a value starting with "{" is QEMU's JSON form */
+    bool json;   /* a value starting with "{" is QEMU's JSON form */
+    bool keyval; /* machine, cpu: no bare KEY items (KEY=VALUE only) */
 } popt;
 
 enum qmp_kind { QMP_DENY, QMP_ANY, QMP_DEVICE, QMP_HMP, QMP_ARGS };
@@ -547,10 +548,13 @@ static const char *get_value(const char *p, char **out)
 }
 
 /*
- * Split s into keys and values as QEMU's opts_do_parse does.  On a form
- * the check refuses, *why gets the reason (static) and QHIL_EINVAL.
+ * Split s into keys and values as QEMU's opts_do_parse does.  flags: a
+ * later item without "=" is KEY=on (QemuOpts); without it such an item is
+ * refused, as QEMU's keyval parser (-machine) and cpu feature parser do.
+ * On a form the check refuses, *why gets the reason (static) and
+ * QHIL_EINVAL.
  */
-static int kv_parse(const char *s, const char *implied, kvlist *out,
+static int kv_parse(const char *s, const char *implied, bool flags, kvlist *out,
                     const char **why)
 {
     const char *p = s;
@@ -570,6 +574,10 @@ static int kv_parse(const char *s, const char *implied, kvlist *out,
             if (first && implied) {
                 key = strdup(implied);
                 p = get_value(p, &val);
+            } else if (!flags && len > 0) {
+                *why = "an item after the first has no '=' (QEMU reads "
+                       "KEY=VALUE items here)";
+                return QHIL_EINVAL;
             } else {
                 key = strndup(p, len);
                 p += len;
@@ -742,7 +750,7 @@ static int check_list(const checker *c, const popt *o, const char *label,
         rc = kv_from_json(obj, &kvs);
         json_decref(obj);
     } else {
-        rc = kv_parse(arg, o->implied, &kvs, &why);
+        rc = kv_parse(arg, o->implied, !o->keyval, &kvs, &why);
     }
     if (rc == QHIL_ENOMEM) {
         kvlist_release(&kvs);
@@ -801,7 +809,7 @@ static int check_global(const checker *c, const popt *o, const char *arg)
     {
         const char *why = NULL;
 
-        rc = kv_parse(arg, NULL, &kvs, &why);
+        rc = kv_parse(arg, NULL, true, &kvs, &why);
         if (rc == QHIL_ENOMEM) {
             kvlist_release(&kvs);
             return qhil_error_set(c->err, rc, "out of memory");
@@ -1623,6 +1631,7 @@ static int load_value_rule(loader *L, const yaml_node_t *node,
                               "missing '%s'", implied);
     }
     o.kind = OPT_LIST;
+    o.keyval = true;
     o.name = strdup(field);
     o.implied = strdup(implied);
     f = sub(field, implied);

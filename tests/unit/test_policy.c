@@ -228,8 +228,10 @@ static const pcase cases[] = {
     /* machine and cpu values. */
     MA(OK, "virt"),
     MA(OK, "virt,gic-version=3"),
-    MA(OK, "type=virt,secure"),
-    MA(OK, "virt,nohighmem"),
+    MA(OK, "type=virt,secure=on"),
+    MA(OK, "virt,highmem=off,its=off"),
+    MA("an item after the first has no '='", "virt,secure"),
+    MA("an item after the first has no '='", "virt,nohighmem"),
     MA("'virt,dumpdtb=/tmp/x' is not allowed by the strict policy: "
        "sub-option 'dumpdtb' is not allowed; allowed sub-options of "
        "machine: type, gic-version",
@@ -254,7 +256,9 @@ static const pcase cases[] = {
     CP(OK, "cortex-a57,pmu=off,sve=on"),
     CP("value 'cortex-a57,pmu=off' of sub-option 'model' does not match",
        "cortex-a57,,pmu=off"),
-    CP("sub-option '+sve' is not allowed", "max,+sve"),
+    CP("an item after the first has no '='", "max,+sve"),
+    CP("an item after the first has no '='", "cortex-a57,pmu"),
+    CP("sub-option 'x' is not allowed", "max,x="),
     CP("sub-option 'reset-cbar' is not allowed", "cortex-a15,reset-cbar=0"),
 
     /* Memory, as -m reads it. */
