@@ -1829,62 +1829,58 @@ static int load_hmp(loader *L, const yaml_node_t *node, const char *field)
     return rc;
 }
 
+static int load_memory(loader *L, const yaml_node_t *node, const char *field)
+{
+    const char *s, *why = NULL;
+
+    s = want_scalar(L, node, field, "a size such as 1G or 1024 (MiB)");
+    if (!s) {
+        return QHIL_EINVAL;
+    }
+    if (parse_size(s, &L->p->mem_max, &why) < 0) {
+        return qhil_yaml_fail(L->y, node, field, L->err, QHIL_EINVAL,
+                              "'%s': %s", s, why);
+    }
+    L->p->have_mem = true;
+    return 0;
+}
+
+static int load_machine(loader *L, const yaml_node_t *node, const char *field)
+{
+    return load_value_rule(L, node, field, "type", &L->p->machine);
+}
+
+static int load_cpu(loader *L, const yaml_node_t *node, const char *field)
+{
+    return load_value_rule(L, node, field, "model", &L->p->cpu);
+}
+
+/* The keys of a "policy:" mapping besides "base", each with its loader. */
+static const struct {
+    const char *key;
+    int (*load)(loader *L, const yaml_node_t *node, const char *field);
+} sections[] = {
+    {"memory_max", load_memory}, {"options", load_options},
+    {"machine", load_machine},   {"cpu", load_cpu},
+    {"qmp", load_qmp},           {"hmp", load_hmp},
+};
+
 static int load_into(loader *L, const yaml_node_t *node, const char *field)
 {
-    static const struct {
-        const char *key;
-        int which;
-    } parts[] = {
-        {"options", 0}, {"machine", 1}, {"cpu", 2}, {"qmp", 3}, {"hmp", 4}};
-    qhil_yaml *y = L->y;
-    yaml_node_t *v;
-    char *f;
     int rc = 0;
 
-    v = qhil_yaml_get(y, node, "memory_max");
-    if (v) {
-        const char *s, *why = NULL;
+    for (size_t i = 0; rc == 0 && i < QHIL_ARRAY_SIZE(sections); i++) {
+        yaml_node_t *v = qhil_yaml_get(L->y, node, sections[i].key);
+        char *f;
 
-        f = sub(field, "memory_max");
-        if (!f) {
-            return nomem(L);
-        }
-        s = want_scalar(L, v, f, "a size such as 1G or 1024 (MiB)");
-        if (!s) {
-            rc = QHIL_EINVAL;
-        } else if (parse_size(s, &L->p->mem_max, &why) < 0) {
-            rc = qhil_yaml_fail(y, v, f, L->err, QHIL_EINVAL, "'%s': %s", s,
-                                why);
-        }
-        L->p->have_mem = true;
-        free(f);
-    }
-    for (size_t i = 0; rc == 0 && i < QHIL_ARRAY_SIZE(parts); i++) {
-        v = qhil_yaml_get(y, node, parts[i].key);
         if (!v) {
             continue;
         }
-        f = sub(field, parts[i].key);
+        f = sub(field, sections[i].key);
         if (!f) {
             return nomem(L);
         }
-        switch (parts[i].which) {
-        case 0:
-            rc = load_options(L, v, f);
-            break;
-        case 1:
-            rc = load_value_rule(L, v, f, "type", &L->p->machine);
-            break;
-        case 2:
-            rc = load_value_rule(L, v, f, "model", &L->p->cpu);
-            break;
-        case 3:
-            rc = load_qmp(L, v, f);
-            break;
-        default:
-            rc = load_hmp(L, v, f);
-            break;
-        }
+        rc = sections[i].load(L, v, f);
         free(f);
     }
     return rc;
@@ -1893,14 +1889,16 @@ static int load_into(loader *L, const yaml_node_t *node, const char *field)
 int qhil_policy_load(qhil_yaml *y, yaml_node_t *node, const char *field,
                      const char *src, qhil_policy **out, qhil_error *err)
 {
-    static const char *const known[] = {
-        "base", "memory_max", "options", "machine", "cpu", "qmp", "hmp", NULL};
+    const char *known[QHIL_ARRAY_SIZE(sections) + 2] = {"base"};
     loader L = {y, err, NULL};
     yaml_node_t *base;
     bool strict = true;
     int rc;
 
     *out = NULL;
+    for (size_t i = 0; i < QHIL_ARRAY_SIZE(sections); i++) {
+        known[i + 1] = sections[i].key;
+    }
     rc = qhil_yaml_want_mapping(y, node, field, "a mapping", err);
     if (rc == 0) {
         rc = qhil_yaml_check_keys(y, node, field, known, err);
