@@ -299,8 +299,7 @@ typedef struct namelist {
     size_t n;
 } namelist;
 
-static void nl_add(namelist *nl, const char *prefix, const char *name,
-                   const char *suffix)
+static void nl_add(namelist *nl, const char *name, const char *suffix)
 {
     if (nl->n == NAMES_SHOWN) {
         qhil_buf_puts(nl->b, ", ...");
@@ -311,7 +310,7 @@ static void nl_add(namelist *nl, const char *prefix, const char *name,
     if (nl->n > 1) {
         qhil_buf_puts(nl->b, ", ");
     }
-    qhil_buf_printf(nl->b, "%s%s%s", prefix, name, suffix);
+    qhil_buf_printf(nl->b, "%s%s", name, suffix);
 }
 
 static void nl_end(namelist *nl)
@@ -328,26 +327,23 @@ static void list_opts(qhil_buf *b, const qhil_policy *p)
     qhil_buf_puts(b, "allowed options: ");
     for (size_t i = 0; i < p->n_opts; i++) {
         if (p->opts[i].kind != OPT_DENY) {
-            nl_add(&nl, "", p->opts[i].name, "");
+            nl_add(&nl, p->opts[i].name, "");
         }
     }
     nl_end(&nl);
 }
 
-static void list_rules(qhil_buf *b, const ruleset *a, const ruleset *c,
-                       const char *skip)
+/* The names of a, then those of c that a does not have (c may be NULL). */
+static void list_rules(qhil_buf *b, const ruleset *a, const ruleset *c)
 {
     namelist nl = {b, 0};
 
-    for (size_t i = 0; a && i < a->n; i++) {
-        if (!skip || strcmp(a->v[i].name, skip) != 0) {
-            nl_add(&nl, "", a->v[i].name, "");
-        }
+    for (size_t i = 0; i < a->n; i++) {
+        nl_add(&nl, a->v[i].name, "");
     }
     for (size_t i = 0; c && i < c->n; i++) {
-        if ((!a || !rule_find(a, c->v[i].name)) &&
-            (!skip || strcmp(c->v[i].name, skip) != 0)) {
-            nl_add(&nl, "", c->v[i].name, "");
+        if (!rule_find(a, c->v[i].name)) {
+            nl_add(&nl, c->v[i].name, "");
         }
     }
     nl_end(&nl);
@@ -358,7 +354,7 @@ static void list_models(qhil_buf *b, const popt *o)
     namelist nl = {b, 0};
 
     for (size_t i = 0; o && i < o->n_models; i++) {
-        nl_add(&nl, "", o->models[i].name, "");
+        nl_add(&nl, o->models[i].name, "");
     }
     nl_end(&nl);
 }
@@ -370,7 +366,7 @@ static void list_qmp(qhil_buf *b, const qhil_policy *p)
     qhil_buf_puts(b, "allowed QMP commands: ");
     for (size_t i = 0; i < p->n_qmp; i++) {
         if (p->qmp[i].kind != QMP_DENY) {
-            nl_add(&nl, "", p->qmp[i].name, p->qmp[i].prefix ? "*" : "");
+            nl_add(&nl, p->qmp[i].name, p->qmp[i].prefix ? "*" : "");
         }
     }
     nl_end(&nl);
@@ -383,7 +379,7 @@ static void list_hmp(qhil_buf *b, const qhil_policy *p)
     qhil_buf_puts(b, "allowed HMP commands: ");
     for (size_t i = 0; i < p->n_hmp; i++) {
         if (p->hmp[i].allow) {
-            nl_add(&nl, "", p->hmp[i].name, "");
+            nl_add(&nl, p->hmp[i].name, "");
         }
     }
     nl_end(&nl);
@@ -711,7 +707,7 @@ static int check_kvs(const checker *c, const popt *o, const char *label,
             qhil_buf_printf(&r,
                             "' is not allowed; allowed %ss of %s%s%s: ", what,
                             label, model ? " " : "", model ? model->name : "");
-            list_rules(&r, own, common, NULL);
+            list_rules(&r, own, common);
             return refuse(c->p, c->origin, c->field, c->err, c->word, &r);
         }
         if (!rule_match(c->p, rule, val)) {
@@ -1177,7 +1173,7 @@ int qhil_policy_check_qmp(const qhil_policy *p, const json_t *cmd,
                             "' is not allowed; allowed arguments of "
                             "%s: ",
                             name);
-            list_rules(&r, &q->args, NULL, NULL);
+            list_rules(&r, &q->args, NULL);
             return refuse(p, origin, field, err, name, &r);
         }
         if (rule->kind == RULE_ANY) {
