@@ -21,10 +21,19 @@
  * Option lists are split the way QEMU 7.2's util/qemu-option.c splits
  * them: ",," is a comma inside a value; a first item without "=" is the
  * implied key when the entry has one, a later one is KEY=on, or KEY=off
- * when written noKEY; the value checked is the unescaped one, so a
- * pattern without "," refuses every comma trick.  Where QEMU is looser
- * or different (empty items, a key given twice, a trailing comma, cpu's
- * plain comma split), the check refuses rather than guess.
+ * when written noKEY (machine and cpu values, which QEMU reads with its
+ * keyval and cpu feature parsers, take KEY=VALUE items only); the value
+ * checked is the unescaped one, so a pattern without "," refuses every
+ * comma trick.  Where QEMU is looser or different (empty items, a key
+ * given twice, a trailing comma, cpu's plain comma split), the check
+ * refuses rather than guess.
+ *
+ * A QMP command object may hold only "execute" and "arguments" (an
+ * "exec-oob" names a command too).  Its entry is the exact one, else the
+ * longest prefix ("query-*"); device_add is checked with the -device
+ * entry, human-monitor-command's command-line with the HMP table, whose
+ * names match the first word of the line as QEMU's monitor cuts it (at
+ * blank space or "/").
  *
  * Patterns are PCRE2, compiled with PCRE2_ANCHORED | PCRE2_ENDANCHORED
  * (they match the whole value), never in UTF mode, with a match limit so
