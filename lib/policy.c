@@ -21,10 +21,19 @@
  * Option lists are split the way QEMU 7.2's util/qemu-option.c splits
  * them: ",," is a comma inside a value; a first item without "=" is the
  * implied key when the entry has one, a later one is KEY=on, or KEY=off
- * when written noKEY; the value checked is the unescaped one, so a
- * pattern without "," refuses every comma trick.  Where QEMU is looser
- * or different (empty items, a key given twice, a trailing comma, cpu's
- * plain comma split), the check refuses rather than guess.
+ * when written noKEY (machine and cpu values, which QEMU reads with its
+ * keyval and cpu feature parsers, take KEY=VALUE items only); the value
+ * checked is the unescaped one, so a pattern without "," refuses every
+ * comma trick.  Where QEMU is looser or different (empty items, a key
+ * given twice, a trailing comma, cpu's plain comma split), the check
+ * refuses rather than guess.
+ *
+ * A QMP command object may hold only "execute" and "arguments" (an
+ * "exec-oob" names a command too).  Its entry is the exact one, else the
+ * longest prefix ("query-*"); device_add is checked with the -device
+ * entry, human-monitor-command's command-line with the HMP table, whose
+ * names match the first word of the line as QEMU's monitor cuts it (at
+ * blank space or "/").
  *
  * Patterns are PCRE2, compiled with PCRE2_ANCHORED | PCRE2_ENDANCHORED
  * (they match the whole value), never in UTF mode, with a match limit so
@@ -93,7 +102,8 @@ typedef struct popt {
     ruleset keys;   /* LIST: keys; DEVICE: common keys; GLOBAL: parts */
     pmodel *models; /* OPT_DEVICE */
     size_t n_models;
-    bool json; /* a value starting with "{" is QEMU's JSON form */
+    bool json;   /* a value starting with "{" is QEMU's JSON form */
+    bool keyval; /* machine, cpu: no bare KEY items (KEY=VALUE only) */
 } popt;
 
 enum qmp_kind { QMP_DENY, QMP_ANY, QMP_DEVICE, QMP_HMP, QMP_ARGS };
@@ -298,8 +308,7 @@ typedef struct namelist {
     size_t n;
 } namelist;
 
-static void nl_add(namelist *nl, const char *prefix, const char *name,
-                   const char *suffix)
+static void nl_add(namelist *nl, const char *name, const char *suffix)
 {
     if (nl->n == NAMES_SHOWN) {
         qhil_buf_puts(nl->b, ", ...");
@@ -310,7 +319,7 @@ static void nl_add(namelist *nl, const char *prefix, const char *name,
     if (nl->n > 1) {
         qhil_buf_puts(nl->b, ", ");
     }
-    qhil_buf_printf(nl->b, "%s%s%s", prefix, name, suffix);
+    qhil_buf_printf(nl->b, "%s%s", name, suffix);
 }
 
 static void nl_end(namelist *nl)
@@ -327,26 +336,23 @@ static void list_opts(qhil_buf *b, const qhil_policy *p)
     qhil_buf_puts(b, "allowed options: ");
     for (size_t i = 0; i < p->n_opts; i++) {
         if (p->opts[i].kind != OPT_DENY) {
-            nl_add(&nl, "", p->opts[i].name, "");
+            nl_add(&nl, p->opts[i].name, "");
         }
     }
     nl_end(&nl);
 }
 
-static void list_rules(qhil_buf *b, const ruleset *a, const ruleset *c,
-                       const char *skip)
+/* The names of a, then those of c that a does not have (c may be NULL). */
+static void list_rules(qhil_buf *b, const ruleset *a, const ruleset *c)
 {
     namelist nl = {b, 0};
 
-    for (size_t i = 0; a && i < a->n; i++) {
-        if (!skip || strcmp(a->v[i].name, skip) != 0) {
-            nl_add(&nl, "", a->v[i].name, "");
-        }
+    for (size_t i = 0; i < a->n; i++) {
+        nl_add(&nl, a->v[i].name, "");
     }
     for (size_t i = 0; c && i < c->n; i++) {
-        if ((!a || !rule_find(a, c->v[i].name)) &&
-            (!skip || strcmp(c->v[i].name, skip) != 0)) {
-            nl_add(&nl, "", c->v[i].name, "");
+        if (!rule_find(a, c->v[i].name)) {
+            nl_add(&nl, c->v[i].name, "");
         }
     }
     nl_end(&nl);
@@ -357,7 +363,7 @@ static void list_models(qhil_buf *b, const popt *o)
     namelist nl = {b, 0};
 
     for (size_t i = 0; o && i < o->n_models; i++) {
-        nl_add(&nl, "", o->models[i].name, "");
+        nl_add(&nl, o->models[i].name, "");
     }
     nl_end(&nl);
 }
@@ -369,7 +375,7 @@ static void list_qmp(qhil_buf *b, const qhil_policy *p)
     qhil_buf_puts(b, "allowed QMP commands: ");
     for (size_t i = 0; i < p->n_qmp; i++) {
         if (p->qmp[i].kind != QMP_DENY) {
-            nl_add(&nl, "", p->qmp[i].name, p->qmp[i].prefix ? "*" : "");
+            nl_add(&nl, p->qmp[i].name, p->qmp[i].prefix ? "*" : "");
         }
     }
     nl_end(&nl);
@@ -382,7 +388,7 @@ static void list_hmp(qhil_buf *b, const qhil_policy *p)
     qhil_buf_puts(b, "allowed HMP commands: ");
     for (size_t i = 0; i < p->n_hmp; i++) {
         if (p->hmp[i].allow) {
-            nl_add(&nl, "", p->hmp[i].name, "");
+            nl_add(&nl, p->hmp[i].name, "");
         }
     }
     nl_end(&nl);
@@ -547,10 +553,13 @@ static const char *get_value(const char *p, char **out)
 }
 
 /*
- * Split s into keys and values as QEMU's opts_do_parse does.  On a form
- * the check refuses, *why gets the reason (static) and QHIL_EINVAL.
+ * Split s into keys and values as QEMU's opts_do_parse does.  flags: a
+ * later item without "=" is KEY=on (QemuOpts); without it such an item is
+ * refused, as QEMU's keyval parser (-machine) and cpu feature parser do.
+ * On a form the check refuses, *why gets the reason (static) and
+ * QHIL_EINVAL.
  */
-static int kv_parse(const char *s, const char *implied, kvlist *out,
+static int kv_parse(const char *s, const char *implied, bool flags, kvlist *out,
                     const char **why)
 {
     const char *p = s;
@@ -570,6 +579,10 @@ static int kv_parse(const char *s, const char *implied, kvlist *out,
             if (first && implied) {
                 key = strdup(implied);
                 p = get_value(p, &val);
+            } else if (!flags && len > 0) {
+                *why = "an item after the first has no '=' (QEMU reads "
+                       "KEY=VALUE items here)";
+                return QHIL_EINVAL;
             } else {
                 key = strndup(p, len);
                 p += len;
@@ -703,7 +716,7 @@ static int check_kvs(const checker *c, const popt *o, const char *label,
             qhil_buf_printf(&r,
                             "' is not allowed; allowed %ss of %s%s%s: ", what,
                             label, model ? " " : "", model ? model->name : "");
-            list_rules(&r, own, common, NULL);
+            list_rules(&r, own, common);
             return refuse(c->p, c->origin, c->field, c->err, c->word, &r);
         }
         if (!rule_match(c->p, rule, val)) {
@@ -742,7 +755,7 @@ static int check_list(const checker *c, const popt *o, const char *label,
         rc = kv_from_json(obj, &kvs);
         json_decref(obj);
     } else {
-        rc = kv_parse(arg, o->implied, &kvs, &why);
+        rc = kv_parse(arg, o->implied, !o->keyval, &kvs, &why);
     }
     if (rc == QHIL_ENOMEM) {
         kvlist_release(&kvs);
@@ -801,7 +814,7 @@ static int check_global(const checker *c, const popt *o, const char *arg)
     {
         const char *why = NULL;
 
-        rc = kv_parse(arg, NULL, &kvs, &why);
+        rc = kv_parse(arg, NULL, true, &kvs, &why);
         if (rc == QHIL_ENOMEM) {
             kvlist_release(&kvs);
             return qhil_error_set(c->err, rc, "out of memory");
@@ -1169,7 +1182,7 @@ int qhil_policy_check_qmp(const qhil_policy *p, const json_t *cmd,
                             "' is not allowed; allowed arguments of "
                             "%s: ",
                             name);
-            list_rules(&r, &q->args, NULL, NULL);
+            list_rules(&r, &q->args, NULL);
             return refuse(p, origin, field, err, name, &r);
         }
         if (rule->kind == RULE_ANY) {
@@ -1623,6 +1636,7 @@ static int load_value_rule(loader *L, const yaml_node_t *node,
                               "missing '%s'", implied);
     }
     o.kind = OPT_LIST;
+    o.keyval = true;
     o.name = strdup(field);
     o.implied = strdup(implied);
     f = sub(field, implied);
@@ -1820,62 +1834,58 @@ static int load_hmp(loader *L, const yaml_node_t *node, const char *field)
     return rc;
 }
 
+static int load_memory(loader *L, const yaml_node_t *node, const char *field)
+{
+    const char *s, *why = NULL;
+
+    s = want_scalar(L, node, field, "a size such as 1G or 1024 (MiB)");
+    if (!s) {
+        return QHIL_EINVAL;
+    }
+    if (parse_size(s, &L->p->mem_max, &why) < 0) {
+        return qhil_yaml_fail(L->y, node, field, L->err, QHIL_EINVAL,
+                              "'%s': %s", s, why);
+    }
+    L->p->have_mem = true;
+    return 0;
+}
+
+static int load_machine(loader *L, const yaml_node_t *node, const char *field)
+{
+    return load_value_rule(L, node, field, "type", &L->p->machine);
+}
+
+static int load_cpu(loader *L, const yaml_node_t *node, const char *field)
+{
+    return load_value_rule(L, node, field, "model", &L->p->cpu);
+}
+
+/* The keys of a "policy:" mapping besides "base", each with its loader. */
+static const struct {
+    const char *key;
+    int (*load)(loader *L, const yaml_node_t *node, const char *field);
+} sections[] = {
+    {"memory_max", load_memory}, {"options", load_options},
+    {"machine", load_machine},   {"cpu", load_cpu},
+    {"qmp", load_qmp},           {"hmp", load_hmp},
+};
+
 static int load_into(loader *L, const yaml_node_t *node, const char *field)
 {
-    static const struct {
-        const char *key;
-        int which;
-    } parts[] = {
-        {"options", 0}, {"machine", 1}, {"cpu", 2}, {"qmp", 3}, {"hmp", 4}};
-    qhil_yaml *y = L->y;
-    yaml_node_t *v;
-    char *f;
     int rc = 0;
 
-    v = qhil_yaml_get(y, node, "memory_max");
-    if (v) {
-        const char *s, *why = NULL;
+    for (size_t i = 0; rc == 0 && i < QHIL_ARRAY_SIZE(sections); i++) {
+        yaml_node_t *v = qhil_yaml_get(L->y, node, sections[i].key);
+        char *f;
 
-        f = sub(field, "memory_max");
-        if (!f) {
-            return nomem(L);
-        }
-        s = want_scalar(L, v, f, "a size such as 1G or 1024 (MiB)");
-        if (!s) {
-            rc = QHIL_EINVAL;
-        } else if (parse_size(s, &L->p->mem_max, &why) < 0) {
-            rc = qhil_yaml_fail(y, v, f, L->err, QHIL_EINVAL, "'%s': %s", s,
-                                why);
-        }
-        L->p->have_mem = true;
-        free(f);
-    }
-    for (size_t i = 0; rc == 0 && i < QHIL_ARRAY_SIZE(parts); i++) {
-        v = qhil_yaml_get(y, node, parts[i].key);
         if (!v) {
             continue;
         }
-        f = sub(field, parts[i].key);
+        f = sub(field, sections[i].key);
         if (!f) {
             return nomem(L);
         }
-        switch (parts[i].which) {
-        case 0:
-            rc = load_options(L, v, f);
-            break;
-        case 1:
-            rc = load_value_rule(L, v, f, "type", &L->p->machine);
-            break;
-        case 2:
-            rc = load_value_rule(L, v, f, "model", &L->p->cpu);
-            break;
-        case 3:
-            rc = load_qmp(L, v, f);
-            break;
-        default:
-            rc = load_hmp(L, v, f);
-            break;
-        }
+        rc = sections[i].load(L, v, f);
         free(f);
     }
     return rc;
@@ -1884,14 +1894,16 @@ static int load_into(loader *L, const yaml_node_t *node, const char *field)
 int qhil_policy_load(qhil_yaml *y, yaml_node_t *node, const char *field,
                      const char *src, qhil_policy **out, qhil_error *err)
 {
-    static const char *const known[] = {
-        "base", "memory_max", "options", "machine", "cpu", "qmp", "hmp", NULL};
+    const char *known[QHIL_ARRAY_SIZE(sections) + 2] = {"base"};
     loader L = {y, err, NULL};
     yaml_node_t *base;
     bool strict = true;
     int rc;
 
     *out = NULL;
+    for (size_t i = 0; i < QHIL_ARRAY_SIZE(sections); i++) {
+        known[i + 1] = sections[i].key;
+    }
     rc = qhil_yaml_want_mapping(y, node, field, "a mapping", err);
     if (rc == 0) {
         rc = qhil_yaml_check_keys(y, node, field, known, err);

@@ -177,6 +177,8 @@ static const pcase cases[] = {
     O("the JSON form of -smp is not allowed", "-smp", "{\"cpus\":2}"),
     O("model 'virtio-blk-device' is not allowed", "-device",
       "virtio-blk-device,drive=d0"),
+    O("sub-option 'driver' is given twice", "-device",
+      "loader,driver=virtio-blk-device"),
     O("no model given; allowed models of -device: loader", "-device", "id=x"),
     O("value '1bad' of sub-option 'id' does not match", "-device",
       "loader,id=1bad"),
@@ -228,8 +230,10 @@ static const pcase cases[] = {
     /* machine and cpu values. */
     MA(OK, "virt"),
     MA(OK, "virt,gic-version=3"),
-    MA(OK, "type=virt,secure"),
-    MA(OK, "virt,nohighmem"),
+    MA(OK, "type=virt,secure=on"),
+    MA(OK, "virt,highmem=off,its=off"),
+    MA("an item after the first has no '='", "virt,secure"),
+    MA("an item after the first has no '='", "virt,nohighmem"),
     MA("'virt,dumpdtb=/tmp/x' is not allowed by the strict policy: "
        "sub-option 'dumpdtb' is not allowed; allowed sub-options of "
        "machine: type, gic-version",
@@ -254,7 +258,9 @@ static const pcase cases[] = {
     CP(OK, "cortex-a57,pmu=off,sve=on"),
     CP("value 'cortex-a57,pmu=off' of sub-option 'model' does not match",
        "cortex-a57,,pmu=off"),
-    CP("sub-option '+sve' is not allowed", "max,+sve"),
+    CP("an item after the first has no '='", "max,+sve"),
+    CP("an item after the first has no '='", "cortex-a57,pmu"),
+    CP("sub-option 'x' is not allowed", "max,x="),
     CP("sub-option 'reset-cbar' is not allowed", "cortex-a15,reset-cbar=0"),
 
     /* Memory, as -m reads it. */
@@ -861,6 +867,16 @@ static void test_empty_policy(void **state)
     assert_int_equal(qhil_policy_check_hmp(p, "info", "o", "f", &err),
                      QHIL_EINVAL);
     assert_int_equal(qhil_policy_check_options(p, NULL, 0, "o", "f", &err), 0);
+    qhil_policy_free(p);
+    /* The list form of hmp: names allowed, nothing else. */
+    assert_int_equal(
+        load_text("policy: {base: none, hmp: [info, stop]}\n", &p, &err), 0);
+    assert_int_equal(qhil_policy_check_hmp(p, "info mtree", "o", "f", &err), 0);
+    assert_int_equal(qhil_policy_check_hmp(p, "stop", "o", "f", &err), 0);
+    assert_int_equal(qhil_policy_check_hmp(p, "cont", "o", "f", &err),
+                     QHIL_EINVAL);
+    assert_contains(err.message, "'cont' is not allowed by site.yaml: "
+                                 "allowed HMP commands: info, stop");
     json_decref(cmd);
     qhil_policy_free(p);
     qhil_policy_free(NULL);
