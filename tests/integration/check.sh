@@ -1885,6 +1885,161 @@ scenario_health_usage() {
     [ ! -e "$work/r" ] || fail "a results folder was made"
 }
 
+# ---- the hostile corpus ----------------------------------------------
+
+# Processes of session SID, or with TEXT in their command line: "pid
+# args" lines.  Both must be given: an empty one would match every
+# process on the machine.
+hostile_procs() {
+    [ -n "$1" ] && [ -n "$2" ] || return 1
+    ps -eo pid=,sid=,args= | S=$1 T=$2 awk '
+        ENVIRON["S"] != "" && ENVIRON["T"] != "" &&
+        ($2 == ENVIRON["S"] || index($0, ENVIRON["T"])) {
+            $2 = ""; print
+        }'
+}
+
+# hostile_setup JOB ACTION ARGS...: one "# setup:" line of a hostile job,
+# done in the job's folder JOB.
+hostile_setup() {
+    local job=$1 what=$2
+    shift 2
+    case "$what" in
+    symlink) ln -s "$2" "$job/$1" ;;
+    fifo) mkfifo "$job/$1" ;;
+    dir) mkdir "$job/$1" ;;
+    firmware) cp "$SRC/firmware/build/$1/hello.elf" "$job/hello.elf" ;;
+    copy-board)
+        mkdir -p "$job/boards"
+        sed "s|^  binary: .*|  binary: $1|" "$SRC/boards/mps2-an385.yaml" \
+            >"$job/boards/mps2-an385.yaml" ;;
+    copy-board-as)
+        sed -e "s|^  binary: .*|  binary: $2|" \
+            -e "s|^device_type: .*|device_type: ${1%.yaml}|" \
+            "$SRC/boards/mps2-an385.yaml" >"$job/$1" ;;
+    *) return 1 ;;
+    esac
+}
+
+# hostile_job FILE: run one job of tests/hostile/ in a scratch folder of
+# its own; print "ok NAME: ..." or "FAIL NAME: why: ...".  Status 0 when
+# the job was refused as it says and left nothing behind.
+hostile_job() {
+    local f=$1 name base job canary outside want expect line why=""
+    local st sid left first
+    name=$(basename "$f" .yaml)
+    base="$work/hostile/$name"
+    job="$base/job" canary="$base/canary" outside="$base/outside"
+    mkdir -p "$job" "$canary" "$outside"
+    cp "$SRC/firmware/build/mps2-an385/hello.elf" "$job/hello.elf"
+    cp "$SRC/firmware/build/mps2-an385/hello.elf" "$outside/hello.elf"
+    want=$(sed -n 's/^# refused: //p' "$f")
+    expect=$(sed -n 's/^# expect: //p' "$f")
+    if [ -z "$want" ] && [ "$expect" != lab-template ]; then
+        echo "FAIL $name: no '# refused:' or '# expect: lab-template' line"
+        return 1
+    fi
+    subst() {
+        sed -e "s|@CANARY@|$canary|g" -e "s|@OUTSIDE@|$outside|g" \
+            -e "s|@JOB@|$job|g"
+    }
+    subst <"$f" >"$job/job.yaml"
+    while read -r line; do
+        # shellcheck disable=SC2086 # the words of the setup line
+        hostile_setup "$job" $line ||
+            { echo "FAIL $name: bad setup line '$line'"; return 1; }
+    done < <(sed -n 's/^# setup: //p' "$f" | subst)
+    find "$job" -mindepth 1 | sort >"$base/before"
+
+    # The qhil under test, in a session of its own (its id is the pid of
+    # the shell that execs timeout), from the job's folder.
+    # shellcheck disable=SC2016 # $$ is the inner shell's
+    (cd "$job" && exec setsid bash -c 'echo $$ >"$1"; shift; exec "$@"' \
+        sh "$base/sid" timeout -k 5 30 "$QHIL" run -o OUT job.yaml) \
+        >"$base/stdout" 2>"$base/stderr" </dev/null
+    st=$?
+    sid=$(cat "$base/sid" 2>/dev/null)
+    case "$sid" in
+    '' | *[!0-9]* | 0 | 1 | "$(ps -o sid= -p $$ | tr -d ' ')")
+        echo "FAIL $name: no session of its own for qhil (sid '$sid')"
+        return 1 ;;
+    esac
+    first=$(head -n 1 "$base/stderr")
+    if [ "$expect" = lab-template ]; then
+        (cd "$job" && timeout 30 "$QHIL" render -c job.yaml) \
+            >"$base/render" 2>&1
+        local argv0
+        argv0=$(head -n 1 "$base/render" | cut -d' ' -f1)
+        case "$argv0" in
+        */qemu-system-*) ;;
+        *) why="the lab's template was not used: argv[0] is '$argv0'" ;;
+        esac
+        first="argv[0] $argv0"
+    elif [ "$st" -ne 2 ]; then
+        why="exit status $st, expected 2"
+    elif ! grep -qF -- "$want" "$base/stderr"; then
+        why="stderr lacks \"$want\""
+    fi
+    # Nothing may be left running: wait a little, then kill what is.
+    for _ in $(seq 20); do
+        left=$(hostile_procs "$sid" "$base")
+        [ -z "$left" ] && break
+        sleep 0.1
+    done
+    if [ -n "$left" ]; then
+        why="${why:+$why; }left running: $(echo "$left" | head -n 3 |
+            tr '\n' ' ')"
+        # shellcheck disable=SC2046 # a list of pids
+        kill -9 $(echo "$left" | awk '{ print $1 }') 2>/dev/null
+    fi
+    if [ ! -d "$canary" ] || [ -n "$(find "$canary" -mindepth 1)" ]; then
+        why="${why:+$why; }written on the host: $(find "$canary" \
+            -mindepth 1 -printf '%P ')"
+    fi
+    find "$job" -mindepth 1 -path "$job/OUT" -prune -o -print | sort \
+        >"$base/after"
+    if ! cmp -s "$base/before" "$base/after"; then
+        why="${why:+$why; }new in the job's folder: $(comm -13 \
+            "$base/before" "$base/after" | sed "s|^$job/||" | tr '\n' ' ')"
+    fi
+    # qhil validate refuses it the same way (the lab template's job is
+    # valid).
+    (cd "$job" && timeout 30 "$QHIL" validate job.yaml) \
+        >"$base/vstdout" 2>"$base/vstderr" </dev/null
+    st=$?
+    if [ "$expect" = lab-template ]; then
+        [ "$st" -eq 0 ] || why="${why:+$why; }validate exited $st"
+    elif [ "$st" -ne 2 ]; then
+        why="${why:+$why; }validate exited $st, expected 2"
+    elif ! grep -qF -- "$want" "$base/vstderr"; then
+        why="${why:+$why; }validate's stderr lacks \"$want\""
+    fi
+    if [ -n "$why" ]; then
+        echo "FAIL $name: $why: $first"
+        return 1
+    fi
+    echo "ok $name: $first"
+}
+
+# Every job of tests/hostile/ (one attack on the host each) is refused
+# before QEMU starts, with exit status 2 and its reason on stderr, by
+# both qhil run and qhil validate; nothing is written outside the run
+# folder and nothing outlives the run.
+scenario_hostile() {
+    local f n=0 bad=0
+    for f in "$SRC/firmware/build/mps2-an385/hello.elf" \
+        "$SRC/firmware/build/riscv-virt/hello.elf"; do
+        [ -f "$f" ] || fail "$f is missing: make -C firmware"
+    done
+    for f in "$SRC"/tests/hostile/*.yaml; do
+        n=$((n + 1))
+        hostile_job "$f" || bad=$((bad + 1))
+    done
+    echo "hostile: $n jobs, $((n - bad)) refused, $bad failed"
+    [ "$n" -ge 70 ] || fail "only $n hostile jobs"
+    [ "$bad" -eq 0 ] || fail "$bad of $n hostile jobs were not refused"
+}
+
 name=${1:?usage: check.sh SCENARIO}
 fn="scenario_${name//-/_}"
 declare -F "$fn" >/dev/null || { echo "unknown scenario $name" >&2; exit 2; }
