@@ -247,6 +247,53 @@ static int site_owns(const qhil_job *job, const qhil_board *b,
                 v->value, dt, origin);
 }
 
+/* LAVA's names for a QEMU job's context, for the messages. */
+static const char *const lava_names[] = {
+    "arch", "boot_console", "cpu", "extra_options", "guestfs_driveid",
+    "guestfs_interface", "guestfs_size", "mac_addr", "machine", "memory",
+    "model", "netdevice", "no_kvm", "serial", "vga", NULL,
+};
+
+static bool is_lava_name(const char *name)
+{
+    size_t i;
+
+    for (i = 0; lava_names[i]; i++) {
+        if (!strcmp(lava_names[i], name)) {
+            return true;
+        }
+    }
+    return false;
+}
+
+/* "unknown variable 'x' (LAVA's names: ...; device type D's variables:
+ * ...)". */
+static int unknown_variable(const qhil_board *b, const qhil_board_value *v,
+                            qhil_error *err)
+{
+    qhil_buf known;
+    size_t i;
+    int rc;
+
+    qhil_buf_init(&known, 1 << 16);
+    for (i = 0; lava_names[i]; i++) {
+        qhil_buf_printf(&known, "%s%s", i ? ", " : "", lava_names[i]);
+    }
+    qhil_buf_printf(&known, "; device type '%s': ",
+                    qhil_board_device_type(b));
+    for (i = 0; i < qhil_board_n_vars(b); i++) {
+        qhil_buf_printf(&known, "%s%s", i ? ", " : "",
+                        qhil_board_var_name(b, i));
+    }
+    if (!qhil_board_n_vars(b)) {
+        qhil_buf_puts(&known, "no variables");
+    }
+    rc = fail(err, v->origin, v->name, "unknown variable '%s' (known: %s)",
+              v->name, known.data ? known.data : "");
+    qhil_buf_release(&known);
+    return rc;
+}
+
 static int check_context(qhil_job *job, const qhil_board *b,
                          const qhil_board_value *ctx, size_t n, context_values *r,
                          qhil_error *err)
@@ -340,11 +387,13 @@ static int check_context(qhil_job *job, const qhil_board *b,
             continue;
         }
         var = board_var(b, name);
-        if (var < 0) {
+        if (var < 0 && is_lava_name(name)) {
             rc = fail(err, v->origin, name,
                       "'%s' cannot be set by a job: device type '%s' has no "
                       "variable '%s'",
                       v->value, dt, name);
+        } else if (var < 0) {
+            rc = unknown_variable(b, v, err);
         } else if (!qhil_board_var_by_job(b, (size_t)var)) {
             rc = fail(err, v->origin, name,
                       "'%s' cannot be set by a job: device type '%s' (%s) "

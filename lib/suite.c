@@ -42,13 +42,21 @@ static const char *const test_keys[] = {
     "name", "timeout", "fail_on", "trace", "limits", "steps", NULL,
 };
 static const char *const limits_keys[] = {"console", "qemu_log", NULL};
-/* LAVA's names for a QEMU job's context; the job layer decides which of
- * them a board lets a job set. */
-static const char *const context_keys[] = {
-    "arch", "boot_console", "cpu", "extra_options", "guestfs_driveid",
-    "guestfs_interface", "guestfs_size", "mac_addr", "machine", "memory",
-    "model", "netdevice", "no_kvm", "serial", "vga", NULL,
-};
+/* A context name: LAVA's (arch, cpu, memory, mac_addr...) or a board
+ * template's variable, [a-z_][a-z0-9_]*.  Which of them a job may set is
+ * the job layer's decision (it knows the board and the site). */
+static int valid_context_name(const char *s)
+{
+    size_t i;
+
+    for (i = 0; s[i]; i++) {
+        if (!((s[i] >= 'a' && s[i] <= 'z') || s[i] == '_' ||
+              (i && s[i] >= '0' && s[i] <= '9'))) {
+            return 0;
+        }
+    }
+    return i > 0;
+}
 /* State of one load. */
 typedef struct parser {
     qhil_yaml y;
@@ -983,7 +991,12 @@ static int load_context(parser *p, const yaml_node_t *node)
     if (qhil_yaml_is_null(node)) {
         return QHIL_EOK;
     }
-    rc = qhil_yaml_check_keys(&p->y, node, "context", context_keys, p->err);
+    rc = qhil_yaml_want_mapping(&p->y, node, "context",
+                                "a mapping of context names to values",
+                                p->err);
+    if (rc == 0) {
+        rc = qhil_yaml_check_unique(&p->y, node, "context", p->err);
+    }
     if (rc < 0) {
         return rc;
     }
@@ -995,6 +1008,13 @@ static int load_context(parser *p, const yaml_node_t *node)
     for (i = 0; i < n && rc == 0; i++) {
         qhil_yaml_pair(&p->y, node, i, &key, &v);
         name = qhil_yaml_scalar(key, NULL);
+        if (!valid_context_name(name)) {
+            rc = qhil_yaml_fail(&p->y, key, "context", p->err, QHIL_EINVAL,
+                                "'%s' is not a context name (lower case "
+                                "letters, digits and '_')",
+                                name);
+            break;
+        }
         if (!strcmp(name, "extra_options")) {
             rc = load_extra_options(p, v);
             continue;

@@ -1935,6 +1935,15 @@ hostile_job() {
     cp "$SRC/firmware/build/mps2-an385/hello.elf" "$outside/hello.elf"
     want=$(sed -n 's/^# refused: //p' "$f")
     expect=$(sed -n 's/^# expect: //p' "$f")
+    # "# site: NAME": the lab of tests/hostile/sites/NAME.yaml, with the
+    # device types of tests/hostile/boards (the operator's, not the job's).
+    local site
+    local -a opts=()
+    site=$(sed -n 's/^# site: //p' "$f")
+    if [ -n "$site" ]; then
+        opts=(--site "$SRC/tests/hostile/sites/$site.yaml"
+            -B "$SRC/tests/hostile/boards")
+    fi
     if [ -z "$want" ] && [ "$expect" != lab-template ]; then
         echo "FAIL $name: no '# refused:' or '# expect: lab-template' line"
         return 1
@@ -1955,7 +1964,7 @@ hostile_job() {
     # the shell that execs timeout), from the job's folder.
     # shellcheck disable=SC2016 # $$ is the inner shell's
     (cd "$job" && exec setsid bash -c 'echo $$ >"$1"; shift; exec "$@"' \
-        sh "$base/sid" timeout -k 5 30 "$QHIL" run -o OUT job.yaml) \
+        sh "$base/sid" timeout -k 5 30 "$QHIL" run "${opts[@]}" -o OUT job.yaml) \
         >"$base/stdout" 2>"$base/stderr" </dev/null
     st=$?
     sid=$(cat "$base/sid" 2>/dev/null)
@@ -1966,7 +1975,7 @@ hostile_job() {
     esac
     first=$(head -n 1 "$base/stderr")
     if [ "$expect" = lab-template ]; then
-        (cd "$job" && timeout 30 "$QHIL" render -c job.yaml) \
+        (cd "$job" && timeout 30 "$QHIL" render "${opts[@]}" -c job.yaml) \
             >"$base/render" 2>&1
         local argv0
         argv0=$(head -n 1 "$base/render" | cut -d' ' -f1)
@@ -2004,7 +2013,7 @@ hostile_job() {
     fi
     # qhil validate refuses it the same way (the lab template's job is
     # valid).
-    (cd "$job" && timeout 30 "$QHIL" validate job.yaml) \
+    (cd "$job" && timeout 30 "$QHIL" validate "${opts[@]}" job.yaml) \
         >"$base/vstdout" 2>"$base/vstderr" </dev/null
     st=$?
     if [ "$expect" = lab-template ]; then
