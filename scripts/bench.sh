@@ -13,3 +13,6 @@ build/bench/bench_qtest
 echo
 echo "== bench_qmp: QMP query-status round trips, qhil vs a raw client and qemu.qmp"
 build/bench/bench_qmp
+echo
+echo "== suites: qhil validate and render on 1000 generated suites"
+bench/suites.sh
