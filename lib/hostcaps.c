@@ -31,6 +31,12 @@
  * are still being read: the values are not checked and no filter is
  * applied (Debian's 7.2 answers "-sandbox on,spawn=what -version" with
  * its version).  A probe takes a few tens of ms; see hostcaps.md.
+ *
+ * That is a lot for every run of a one-test suite, so the job layer asks
+ * the binary's ELF first (qhil_qemu_links_seccomp, libelf): a QEMU whose
+ * dynamic section needs libseccomp was built with the sandbox.  Reading
+ * the dynamic section costs well under a millisecond.  Only a binary that
+ * does not say so (static, or built without it) is probed.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -44,6 +50,9 @@
 #include <sys/utsname.h>
 #include <sys/wait.h>
 #include <unistd.h>
+
+#include <gelf.h>
+#include <libelf.h>
 
 #include "hostcaps.h"
 #include "internal.h"
@@ -296,4 +305,57 @@ int qhil_qemu_probe_sandbox(const char *binary, int64_t deadline, char *why,
     }
     free(out);
     return 0;
+}
+
+int qhil_qemu_links_seccomp(const char *binary)
+{
+    Elf *elf = NULL;
+    Elf_Scn *scn = NULL;
+    int found = 0;
+    int fd;
+
+    if (elf_version(EV_CURRENT) == EV_NONE) {
+        return QHIL_EIO;
+    }
+    fd = open(binary, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
+    if (fd < 0) {
+        return -errno;
+    }
+    elf = elf_begin(fd, ELF_C_READ, NULL);
+    if (!elf || elf_kind(elf) != ELF_K_ELF) {
+        found = QHIL_EINVAL;
+        goto cleanup;
+    }
+    while (!found && (scn = elf_nextscn(elf, scn)) != NULL) {
+        GElf_Shdr shdr;
+        Elf_Data *data;
+        size_t i;
+
+        if (!gelf_getshdr(scn, &shdr) || shdr.sh_type != SHT_DYNAMIC) {
+            continue;
+        }
+        data = elf_getdata(scn, NULL);
+        for (i = 0; data && shdr.sh_entsize &&
+                    i < shdr.sh_size / shdr.sh_entsize;
+             i++) {
+            GElf_Dyn dyn;
+            const char *name;
+
+            if (!gelf_getdyn(data, (int)i, &dyn) || dyn.d_tag != DT_NEEDED) {
+                continue;
+            }
+            name = elf_strptr(elf, shdr.sh_link, dyn.d_un.d_val);
+            if (name && !strncmp(name, "libseccomp.so", 13)) {
+                found = 1;
+                break;
+            }
+        }
+    }
+
+cleanup:
+    if (elf) {
+        elf_end(elf);
+    }
+    close(fd);
+    return found;
 }

@@ -112,4 +112,14 @@ const char *const *qhil_sandbox_args(void);
 int qhil_qemu_probe_sandbox(const char *binary, int64_t deadline, char *why,
                             size_t n, qhil_error *err);
 
+/*
+ * Whether the ELF binary's dynamic section needs libseccomp, as QEMU's
+ * does when it is built with -sandbox: 1 yes, 0 no (static, or built
+ * without it: then qhil_qemu_probe_sandbox says), negative when it is
+ * not an ELF file or cannot be read.  Reads the file's headers and
+ * dynamic section only (O_NONBLOCK, so a FIFO does not block); never
+ * runs it.
+ */
+int qhil_qemu_links_seccomp(const char *binary);
+
 #endif /* QHIL_HOSTCAPS_H */

@@ -487,6 +487,12 @@ static int pick_sandbox(qhil_job *job, bool no_probe)
                          "probed)",
                     sandbox_args[0], sandbox_args[1]);
     }
+    /* Built with seccomp: no need to run it to ask. */
+    if (qhil_qemu_links_seccomp(job->argv[0]) == 1) {
+        job->sandbox = true;
+        return note(job, "sandbox: %s %s (QEMU is built with seccomp)",
+                    sandbox_args[0], sandbox_args[1]);
+    }
     qhil_error_init(&e);
     rc = qhil_qemu_probe_sandbox(job->argv[0],
                                  qhil_deadline_in(SANDBOX_PROBE_NS), why,

@@ -25,6 +25,7 @@
  * so that the running step's wait ends with QHIL_ECANCELED; it is taken
  * off them again before the shutdown, which must run to its end.
  */
+#include <fcntl.h>
 #include <poll.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -520,7 +521,8 @@ static void write_job_log(const qhil_job *job, const char *run_dir,
     if (asprintf(&path, "%s/job.log", run_dir) < 0) {
         return;
     }
-    fp = qhil_file_create(path, 0, &fd, NULL) == 0 ? fdopen(fd, "w") : NULL;
+    fp = qhil_file_create(path, O_WRONLY, &fd, NULL) == 0 ? fdopen(fd, "w")
+                                                           : NULL;
     if (fp) {
         for (i = 0; notes[i]; i++) {
             fprintf(fp, "%s\n", notes[i]);

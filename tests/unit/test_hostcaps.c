@@ -458,6 +458,32 @@ static void test_probe_real(void **state)
                -1);
 }
 
+/* The ELF answer agrees with the probe where both can be asked, and a
+ * file that is no ELF, or is not there, is an error, never a yes. */
+static void test_links_seccomp(void **state)
+{
+    const char *qemu = "/usr/bin/qemu-system-arm";
+    char path[] = "/tmp/qhil-test-notelf.XXXXXX";
+    int fd;
+
+    (void)state;
+    if (access(qemu, X_OK) == 0) {
+        assert_int_equal(qhil_qemu_links_seccomp(qemu), 1);
+        assert_int_equal(qhil_qemu_probe_sandbox(qemu, soon(), NULL, 0, NULL),
+                         1);
+    }
+    /* An ELF that does not link libseccomp (the shell). */
+    assert_int_equal(qhil_qemu_links_seccomp("/bin/sh"), 0);
+    fd = mkstemp(path);
+    assert_true(fd >= 0);
+    assert_true(write(fd, "#!/bin/sh\nexit 0\n", 18) == 18);
+    close(fd);
+    assert_true(qhil_qemu_links_seccomp(path) < 0);
+    unlink(path);
+    assert_true(qhil_qemu_links_seccomp(path) < 0);
+    assert_true(qhil_qemu_links_seccomp("/dev/null") < 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -474,6 +500,7 @@ int main(void)
         cmocka_unit_test(test_probe_flood),
         cmocka_unit_test(test_probe_not_there),
         cmocka_unit_test(test_probe_real),
+        cmocka_unit_test(test_links_seccomp),
     };
 
     return cmocka_run_group_tests(tests, setup, teardown);
