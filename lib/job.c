@@ -237,11 +237,13 @@ static int site_owns(const qhil_job *job, const qhil_board *b,
 {
     const char *origin = NULL;
     const char *dt = qhil_board_device_type(b);
+    char field[96];
 
     if (!qhil_site_device_var(job->site, dt, v->name, &origin)) {
         return QHIL_EOK;
     }
-    return fail(err, v->origin, v->name,
+    snprintf(field, sizeof(field), "context.%s", v->name);
+    return fail(err, v->origin, field,
                 "'%s' cannot be set by a job: the site sets it for device "
                 "type '%s' (%s)",
                 v->value, dt, origin);
@@ -288,7 +290,7 @@ static int unknown_variable(const qhil_board *b, const qhil_board_value *v,
     if (!qhil_board_n_vars(b)) {
         qhil_buf_puts(&known, "no variables");
     }
-    rc = fail(err, v->origin, v->name, "unknown variable '%s' (known: %s)",
+    rc = fail(err, v->origin, "context", "unknown variable '%s' (known: %s)",
               v->name, known.data ? known.data : "");
     qhil_buf_release(&known);
     return rc;
@@ -309,18 +311,21 @@ static int check_context(qhil_job *job, const qhil_board *b,
     for (i = 0; i < n && rc == 0; i++) {
         const qhil_board_value *v = &ctx[i];
         const char *name = v->name;
+        char field[96];
+
+        snprintf(field, sizeof(field), "context.%s", name);
 
         if (!strcmp(name, "arch")) {
             const char *want = qhil_arch_canonical(qhil_board_arch(b));
             const char *got = qhil_arch_canonical(v->value);
 
             if (!got) {
-                rc = fail(err, v->origin, "arch",
+                rc = fail(err, v->origin, field,
                           "unknown architecture '%s' (e.g. arm, arm64, "
                           "riscv64, x86_64)",
                           v->value);
             } else if (!want || strcmp(want, got)) {
-                rc = fail(err, v->origin, "arch",
+                rc = fail(err, v->origin, field,
                           "device type '%s' is %s, not %s", dt,
                           qhil_board_arch(b), v->value);
             }
@@ -328,7 +333,7 @@ static int check_context(qhil_job *job, const qhil_board *b,
         }
         if (!strcmp(name, "no_kvm")) {
             if (strcmp(v->value, "true") && strcmp(v->value, "false")) {
-                rc = fail(err, v->origin, "no_kvm",
+                rc = fail(err, v->origin, field,
                           "expected true or false, got '%s'", v->value);
             }
             r->no_kvm = !strcmp(v->value, "true");
@@ -341,7 +346,7 @@ static int check_context(qhil_job *job, const qhil_board *b,
         if (!strcmp(name, "cpu") || !strcmp(name, "machine") ||
             !strcmp(name, "memory")) {
             if (!qhil_board_allows(b, name)) {
-                rc = fail(err, v->origin, name,
+                rc = fail(err, v->origin, field,
                           "'%s' cannot be set by a job: device type '%s' "
                           "does not let jobs choose the %s",
                           v->value, dt, name);
@@ -350,11 +355,11 @@ static int check_context(qhil_job *job, const qhil_board *b,
             if (!strcmp(name, "memory")) {
                 rc = trusted ? QHIL_EOK
                              : qhil_policy_check_memory(policy, v->value,
-                                                        v->origin, "memory",
-                                                        &mib, err);
+                                                        v->origin, field, &mib,
+                                                        err);
             } else if (!trusted) {
                 rc = qhil_policy_check_value(policy, name, v->value,
-                                             v->origin, name, err);
+                                             v->origin, field, err);
             }
             if (rc < 0) {
                 break;
@@ -369,7 +374,7 @@ static int check_context(qhil_job *job, const qhil_board *b,
         }
         if (!strncmp(name, "guestfs_", 8)) {
             if (!qhil_board_allows(b, "guestfs")) {
-                rc = fail(err, v->origin, name,
+                rc = fail(err, v->origin, field,
                           "'%s' cannot be set by a job: device type '%s' "
                           "has no test disk (its context has no 'guestfs')",
                           v->value, dt);
@@ -380,7 +385,7 @@ static int check_context(qhil_job *job, const qhil_board *b,
             } else if (!strcmp(name, "guestfs_driveid")) {
                 r->guestfs_driveid = v;
             } else {
-                rc = fail(err, v->origin, name,
+                rc = fail(err, v->origin, field,
                           "unknown variable (known: guestfs_interface, "
                           "guestfs_size, guestfs_driveid)");
             }
@@ -388,14 +393,14 @@ static int check_context(qhil_job *job, const qhil_board *b,
         }
         var = board_var(b, name);
         if (var < 0 && is_lava_name(name)) {
-            rc = fail(err, v->origin, name,
+            rc = fail(err, v->origin, field,
                       "'%s' cannot be set by a job: device type '%s' has no "
                       "variable '%s'",
                       v->value, dt, name);
         } else if (var < 0) {
             rc = unknown_variable(b, v, err);
         } else if (!qhil_board_var_by_job(b, (size_t)var)) {
-            rc = fail(err, v->origin, name,
+            rc = fail(err, v->origin, field,
                       "'%s' cannot be set by a job: device type '%s' (%s) "
                       "lets only the site set it (site: %s)",
                       v->value, dt, qhil_board_path(b),
@@ -660,12 +665,21 @@ int qhil_job_new(const qhil_job_opts *opts, qhil_job **out, qhil_error *err)
         job->site = job->own_site;
     }
     trusted = qhil_site_trusted(job->site);
-    rc = trusted ? note(job, "job: trusted (%s): its options and commands "
-                             "pass unchecked",
-                        trusted)
-                 : note(job, "job: untrusted, checked against %s (%s)",
-                        qhil_policy_name(qhil_site_policy(job->site)),
-                        qhil_site_name(job->site));
+    if (trusted) {
+        rc = note(job, "job: trusted (%s): its options and commands pass "
+                       "unchecked",
+                  trusted);
+    } else {
+        const char *policy = qhil_policy_name(qhil_site_policy(job->site));
+        const char *site = qhil_site_name(job->site);
+
+        rc = strcmp(policy, site)
+                 ? note(job, "job: untrusted, checked against %s (%s)",
+                        policy, site)
+                 : note(job, "job: untrusted, checked against the policy of "
+                             "%s",
+                        site);
+    }
     if (rc < 0) {
         rc = qhil_error_set(err, QHIL_ENOMEM, "out of memory");
         goto cleanup;
@@ -976,8 +990,7 @@ int qhil_job_from_suite(const qhil_suite *suite, const qhil_job_opts *base,
     for (i = 0; i < suite->n_context; i++) {
         char **o = &origins[suite->n_images + i];
 
-        if (asprintf(o, "%s:%d: context", suite->path,
-                     suite->context[i].line) < 0) {
+        if (asprintf(o, "%s:%d", suite->path, suite->context[i].line) < 0) {
             *o = NULL;
         }
         context[i].name = suite->context[i].name;
