@@ -1608,7 +1608,8 @@ static int check_vars(const qhil_board *b, const qhil_board_job *job,
         }
     }
     for (i = 0; i < b->n_vars; i++) {
-        if (!b->vars[i].def && !job_var(job, b->vars[i].name)) {
+        if (!b->vars[i].def && !job_var(job, b->vars[i].name) &&
+            !job->template_only) {
             return job_fail(err, NULL, b->vars[i].name,
                             "device type '%s' (%s:%d) needs a value for "
                             "'%s' and no site or job sets it",
@@ -1636,7 +1637,7 @@ static char *fill_vars(const qhil_board *b, const qhil_board_job *job,
             free(cur);
             return NULL;
         }
-        if (strstr(cur, slot)) {
+        if (strstr(cur, slot) && (v || b->vars[i].def)) {
             next = fill_slot(cur, slot, v ? v->value : b->vars[i].def);
             if (v && v->origin) {
                 *src = v->origin;

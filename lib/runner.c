@@ -531,7 +531,7 @@ static void write_job_log(const qhil_job *job, const char *run_dir,
         for (i = 0; i < qhil_job_nargs(job); i++) {
             fprintf(fp, "  %-12s %-40s %s\n",
                     qhil_arg_kind_name(qhil_job_arg_kind(job, i)),
-                    qhil_job_arg(job, i), qhil_job_arg_source(job, i));
+                    qhil_job_arg_source(job, i), qhil_job_arg(job, i));
         }
         fclose(fp);
     } else if (fd >= 0) {

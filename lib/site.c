@@ -302,8 +302,7 @@ static int load_environment(qhil_site *s, qhil_yaml *y, yaml_node_t *node,
     return QHIL_EOK;
 }
 
-/* A device type or variable name: [a-z0-9._-], not starting with '.'
- * or '-' (device types may have capitals too). */
+/* A device type's name: [A-Za-z0-9._-], not starting with '.' or '-'. */
 static int valid_name(const char *s, int capitals)
 {
     size_t i;
@@ -321,6 +320,20 @@ static int valid_name(const char *s, int capitals)
         }
     }
     return 1;
+}
+
+/* A template variable's name, as board.c takes it: [a-z_][a-z0-9_]*. */
+static int valid_var_name(const char *s)
+{
+    size_t i;
+
+    for (i = 0; s[i]; i++) {
+        if (!((s[i] >= 'a' && s[i] <= 'z') || s[i] == '_' ||
+              (i && s[i] >= '0' && s[i] <= '9'))) {
+            return 0;
+        }
+    }
+    return i > 0;
 }
 
 static int load_device(qhil_site *s, qhil_yaml *y, const char *device_type,
@@ -360,9 +373,10 @@ static int load_device(qhil_site *s, qhil_yaml *y, const char *device_type,
             rc = qhil_error_set(err, QHIL_ENOMEM, "out of memory");
             break;
         }
-        if (!valid_name(name, 0)) {
+        if (!valid_var_name(name)) {
             rc = qhil_yaml_fail(y, key, sub, err, QHIL_EINVAL,
-                                "'%s' is not a variable name ([a-z0-9_])",
+                                "'%s' is not a variable name (lower case "
+                                "letters, digits and '_')",
                                 name);
             break;
         }

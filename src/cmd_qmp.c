@@ -1555,8 +1555,12 @@ static int start_machine(qmp_cli *c, const board_opts *bo)
         goto cleanup;
     }
     {
+        /* QEMU's environment is the site's: the built-in site's is
+         * empty. */
+        static const char *const no_env[] = {NULL};
         qhil_machine_opts mo = {
             .argv = (const char *const *)argv,
+            .envp = no_env,
             .run_dir = c->run_dir,
             .start_timeout = c->timeout,
             .qtest_accel = bo->qtest_accel,

@@ -1,6 +1,6 @@
 /*
- * cmd_validate.c - `qhil validate FILE...`: check suites and device types
- * (board templates) without running QEMU.
+ * cmd_validate.c - `qhil validate FILE...`: check suites, device types
+ * (board templates) and site configs without running QEMU.
  *
  * Each file goes through the same steps, and a bad file does not stop
  * the others:
@@ -105,7 +105,8 @@ static void validate_usage(FILE *f)
 
     fprintf(f, "usage: qhil validate [options] FILE...\n"
                "\n"
-               "Check suites and device types (board templates) without "
+               "Check suites, device types (board templates) and site "
+               "configs without\n"
                "running QEMU.\n"
                "A suite gets every check `qhil run` makes before it starts "
                "QEMU: the\n"
@@ -180,7 +181,7 @@ static int check_device_type(const validate_cli *c, const char *path,
                              char **summary, qhil_error *err)
 {
     qhil_board *board = NULL;
-    qhil_board_job job = {0};
+    qhil_board_job job = {.template_only = true};
     char **argv = NULL;
     int rc;
 
@@ -204,8 +205,11 @@ static int check_device_type(const validate_cli *c, const char *path,
                                 "named '%s': suites find this template "
                                 "only as %s.yaml",
                                 path, dt, base, dt);
-        } else if (asprintf(summary, "device-type, board %s, binary %s", dt,
-                            qhil_board_binary(board)) < 0) {
+        } else if (asprintf(summary, "device-type, board %s, binary %s%s", dt,
+                            qhil_board_binary(board) ? "" : "from arch ",
+                            qhil_board_binary(board)
+                                ? qhil_board_binary(board)
+                                : qhil_board_arch(board)) < 0) {
             *summary = NULL;
             rc = qhil_error_set(err, QHIL_ENOMEM, "out of memory");
         }

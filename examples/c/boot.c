@@ -44,6 +44,7 @@ int main(int argc, char **argv)
     /* 2. Start QEMU; returns once QMP is ready. */
     qhil_machine_opts opts = {
         .argv = qhil_job_argv(job),
+        .envp = qhil_job_envp(job), /* the site's environment only */
         .run_dir = mkdtemp(run_dir),
     };
     if (!opts.run_dir || qhil_machine_launch(&opts, &m, &err) < 0) {

@@ -79,6 +79,7 @@ int main(int argc, char **argv)
         goto out;
     }
     opts.argv = qhil_job_argv(job);
+    opts.envp = qhil_job_envp(job); /* the site's environment only */
     opts.run_dir = mkdtemp(run_dir);
     if (!opts.run_dir || qhil_machine_launch(&opts, &m, &err) < 0) {
         goto out;

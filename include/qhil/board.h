@@ -40,6 +40,7 @@
 #ifndef QHIL_BOARD_H
 #define QHIL_BOARD_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 #include <qhil/error.h>
@@ -76,6 +77,9 @@ typedef struct qhil_board_job {
      * who may set which is the job layer's decision (job.h). */
     const qhil_board_value *vars;
     size_t n_vars;
+    /* Checking a template alone (qhil validate): a variable that only
+     * the site can give a value stays "{{name}}" instead of an error. */
+    bool template_only;
 } qhil_board_job;
 
 /*

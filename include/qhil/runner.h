@@ -104,8 +104,8 @@ int qhil_run_suite(const qhil_suite *suite, const qhil_run_opts *opts,
  * and throw it away, and check the names in opts->only.  These are
  * exactly the checks qhil_run_suite makes before it makes a folder or
  * starts QEMU (it calls the same code), with the same messages.  Only
- * board_dirs, qemu_dirs and only are read from opts; out_dir may be
- * NULL.  Returns QHIL_EOK, or the error qhil_run_suite would return.
+ * board_dirs, qemu_dirs, site and only are read from opts; out_dir may
+ * be NULL.  Returns QHIL_EOK, or the error qhil_run_suite would return.
  * Reads the board file and the first 64 bytes of each image; starts no
  * process, creates no file and does not block otherwise.
  */

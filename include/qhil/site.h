@@ -26,7 +26,7 @@
  * site file qhil uses the built-in site, the strict one: untrusted jobs,
  * sandbox on, no KVM, the installed device types, images from the job's
  * folder and the working folder, an empty environment and the strict
- * policy (docs/policy.md); site/default.yaml spells it out.
+ * policy (docs/policy.md, spelled out in site/strict-policy.yaml).
  */
 #ifndef QHIL_SITE_H
 #define QHIL_SITE_H

@@ -7,7 +7,7 @@
  *   timeout: 10s                       # default per-step timeout
  *   fail_on: [HardFault, "Kernel panic"]   # ends a test at once
  *   limits: {console: 64MiB, qemu_log: 64MiB}  # per-test log caps
- *   context:                           # job context, if the board allows
+ *   context:                           # job context (docs/site.md)
  *     extra_options: [-icount, shift=0]
  *   tests:
  *     - name: boots
@@ -144,8 +144,9 @@ typedef struct qhil_suite_image {
     int line;
 } qhil_suite_image;
 
-/* One job context value ("memory: 64M").  Which names a job may set is
- * the job layer's decision (job.h); the suite only knows LAVA's names. */
+/* One job context value ("memory: 64M"): one of LAVA's names or a board
+ * template's variable.  Which names a job may set is the job layer's
+ * decision (job.h): the suite checks only that the name can be one. */
 typedef struct qhil_suite_var {
     char *name;
     char *value; /* as written; "true" for no_kvm: true */

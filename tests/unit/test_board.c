@@ -750,6 +750,58 @@ static qhil_board *template_ok(const char *text)
     return b;
 }
 
+/* Template variables: values and defaults fill {{name}} (the value's
+ * origin becomes the argument's source), a value must match the
+ * variable's pattern, a variable only the site can fill is an error
+ * unless the template is checked alone, where it stays {{name}}. */
+static void test_variables(void **state)
+{
+    qhil_board *b;
+    qhil_board_value vals[] = {
+        {"speed", "9600", "suite.yaml:4"},
+    };
+    qhil_board_job job = {.vars = vals, .n_vars = 1};
+    char **argv = NULL;
+    qhil_error err;
+    size_t i;
+    int found = 0;
+
+    (void)state;
+    b = template_ok("device_type: v\narch: arm\nqemu:\n"
+                    "  machine: virt\n"
+                    "  variables:\n"
+                    "    mac: {}\n"
+                    "    speed: {default: '115200', pattern: '[0-9]+', "
+                    "set_by: job}\n"
+                    "  mandatory:\n"
+                    "    - \"-global pl011.speed={{speed}}\"\n"
+                    "    - \"-name m={{mac}}\"\n");
+    /* No binary: the job layer derives it; board.c puts a placeholder. */
+    assert_null(qhil_board_binary(b));
+    qhil_error_init(&err);
+    assert_int_equal(qhil_board_argv(b, &job, &argv, &err), QHIL_EINVAL);
+    assert_contains(err.message, "needs a value for 'mac' and no site or "
+                                 "job sets it");
+    qhil_error_release(&err);
+    job.template_only = true;
+    qhil_error_init(&err);
+    assert_int_equal(qhil_board_argv(b, &job, &argv, &err), 0);
+    for (i = 0; argv[i]; i++) {
+        found |= !strcmp(argv[i], "pl011.speed=9600") ? 1 : 0;
+        found |= !strcmp(argv[i], "m={{mac}}") ? 2 : 0;
+    }
+    assert_int_equal(found, 3);
+    qhil_argv_free(argv);
+    argv = NULL;
+    vals[0].value = "9600,chardev=qhil-console";
+    assert_int_equal(qhil_board_argv(b, &job, &argv, &err), QHIL_EINVAL);
+    assert_contains(err.message, "suite.yaml:4: speed: '9600,chardev=qhil-"
+                                 "console' does not match the pattern "
+                                 "'[0-9]+'");
+    qhil_error_release(&err);
+    qhil_board_free(b);
+}
+
 /* health_check: joined to the template's folder; absolute kept; a list
  * or an empty value refused at its line; every shipped template names a
  * health suite that is there, outside the template search (a subfolder),
@@ -1015,6 +1067,7 @@ int main(void)
         cmocka_unit_test(test_extra_cpu_and_mandatory),
         cmocka_unit_test(test_job_values_refused),
         cmocka_unit_test(test_bad_templates),
+        cmocka_unit_test(test_variables),
         cmocka_unit_test(test_load_missing),
         cmocka_unit_test(test_find),
         cmocka_unit_test(test_health_check),
