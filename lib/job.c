@@ -901,8 +901,6 @@ static int check_steps(const qhil_job *job, const qhil_suite *suite,
                        qhil_error *err)
 {
     const qhil_policy *policy = qhil_site_policy(job->site);
-    char origin[64];
-    char field[64];
     size_t i;
     size_t j;
     int rc = QHIL_EOK;
@@ -915,22 +913,28 @@ static int check_steps(const qhil_job *job, const qhil_suite *suite,
 
         for (j = 0; j < t->n_steps && rc == 0; j++) {
             const qhil_step *st = &t->steps[j];
+            char *origin = NULL;
+            char *field = NULL;
             json_t *cmd;
 
             if (st->kind != QHIL_STEP_QMP) {
                 continue;
             }
             cmd = json_pack("{s:s}", "execute", st->command);
-            if (!cmd || (st->arguments &&
-                         json_object_set(cmd, "arguments", st->arguments))) {
+            if (!cmd ||
+                (st->arguments &&
+                 json_object_set(cmd, "arguments", st->arguments)) ||
+                asprintf(&origin, "%s:%d", suite->path, st->line) < 0 ||
+                asprintf(&field, "tests[%zu].steps[%zu].%s", i, j,
+                         st->keyword) < 0) {
                 json_decref(cmd);
+                free(origin);
                 return qhil_error_set(err, QHIL_ENOMEM, "out of memory");
             }
-            snprintf(origin, sizeof(origin), "%s:%d", suite->path, st->line);
-            snprintf(field, sizeof(field), "tests[%zu].steps[%zu].%s", i, j,
-                     st->keyword);
             rc = qhil_policy_check_qmp(policy, cmd, origin, field, err);
             json_decref(cmd);
+            free(origin);
+            free(field);
         }
     }
     return rc;

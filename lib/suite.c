@@ -43,7 +43,7 @@ static const char *const test_keys[] = {
 };
 static const char *const limits_keys[] = {"console", "qemu_log", NULL};
 /* A context name: LAVA's (arch, cpu, memory, mac_addr...) or a board
- * template's variable, [a-z_][a-z0-9_]*.  Which of them a job may set is
+ * template's variable, [a-z_][a-z0-9_]*, at most 64 long.  Which of them a job may set is
  * the job layer's decision (it knows the board and the site). */
 static int valid_context_name(const char *s)
 {
@@ -55,7 +55,7 @@ static int valid_context_name(const char *s)
             return 0;
         }
     }
-    return i > 0;
+    return i > 0 && i <= 64;
 }
 /* State of one load. */
 typedef struct parser {
@@ -1010,8 +1010,8 @@ static int load_context(parser *p, const yaml_node_t *node)
         name = qhil_yaml_scalar(key, NULL);
         if (!valid_context_name(name)) {
             rc = qhil_yaml_fail(&p->y, key, "context", p->err, QHIL_EINVAL,
-                                "'%s' is not a context name (lower case "
-                                "letters, digits and '_')",
+                                "'%s' is not a context name (at most 64 "
+                                "lower case letters, digits and '_')",
                                 name);
             break;
         }

@@ -303,8 +303,8 @@ static void test_unknown_keys(void **state)
     /* Any variable name loads (the job layer knows the board's); a name
      * that cannot be a variable does not. */
     load_bad(HEAD "context: {cpu: a, Memory: 1G}\ntests: []\n", QHIL_EINVAL,
-             2, "context: 'Memory' is not a context name (lower case "
-                "letters, digits and '_')",
+             2, "context: 'Memory' is not a context name (at most 64 lower "
+                "case letters, digits and '_')",
              NULL);
     load_bad(HEAD "context: {cpu: a, cpu: b}\ntests: []\n", QHIL_EINVAL, 2,
              "duplicate key 'cpu'", NULL);
