@@ -1071,6 +1071,20 @@ int qhil_json_subset(const json_t *want, const json_t *have)
     if (!want || !have) {
         return want == have;
     }
+    if (json_is_array(want)) {
+        /* Element by element: same length, so [] still means empty. */
+        if (!json_is_array(have) ||
+            json_array_size(want) != json_array_size(have)) {
+            return 0;
+        }
+        for (size_t i = 0; i < json_array_size(want); i++) {
+            if (!qhil_json_subset(json_array_get(want, i),
+                                  json_array_get(have, i))) {
+                return 0;
+            }
+        }
+        return 1;
+    }
     if (!json_is_object(want)) {
         return json_equal(want, have);
     }

@@ -259,10 +259,12 @@ int qhil_qmp_wait_event_match(qhil_qmp *qmp, const char *name,
                               int64_t deadline, qhil_error *err);
 
 /*
- * True when every key of want is in have with an equal value, recursing
- * into objects (arrays and scalars compare whole): how an event's data is
- * matched here, and a suite's qmp step checks its reply ("expect").  Both
- * borrowed, either may be NULL (equal only when both are).  No blocking.
+ * True when every key of want is in have with a matching value, recursing
+ * into objects; an array matches an array of the same length whose
+ * elements match one by one, in order; scalars compare whole.  How an
+ * event's data is matched here, and a suite's qmp step checks its reply
+ * ("expect").  Both borrowed, either may be NULL (equal only when both
+ * are).  No blocking.
  */
 int qhil_json_subset(const json_t *want, const json_t *have);
 

@@ -2030,6 +2030,177 @@ hostile_job() {
     echo "ok $name: $first"
 }
 
+# qcow2_size FILE: the virtual size qemu-img reads from the qcow2 FILE
+# (and nothing when it is not a qcow2 image).
+qcow2_size() {
+    qemu-img info --output=json "$1" 2>/dev/null | python3 -c '
+import json, sys
+i = json.load(sys.stdin)
+if i.get("format") == "qcow2":
+    print(i["virtual-size"])'
+}
+
+# A scratch qcow2 disk per test (guestfs_*), on Debian's QEMU: QEMU sees
+# the drive lavatest with a 64 MiB qcow2 image in the test's own folder,
+# each test gets a disk of its own, it goes when the test ends unless
+# --keep-disks, a wrong expectation about it fails, guestfs_interface:
+# none takes the job's -device, and qhil render shows the slot.  Then
+# arm64-virt, where Debian's U-Boot finds the disk on virtio.
+scenario_test_disk() {
+    local t d f real ids=""
+    command -v qemu-img >/dev/null ||
+        fail "qemu-img is missing: install qemu-utils"
+    [ -f firmware/build/riscv-virt/hello.elf ] ||
+        fail "firmware/build/riscv-virt/hello.elf is missing: make -C firmware"
+    run 0 run -o "$work/r" "$suites/disk-virtio.yaml"
+    has '^PASS +first '
+    has '^PASS +second '
+    has '^2 passed, 0 failed$'
+    [ -z "$(find "$work/r" -name '*.qcow2')" ] ||
+        fail "disks left without --keep-disks: $(find "$work/r" -name '*.qcow2')"
+    no_qemu_left
+    rm -rf "$work/r"
+
+    run 0 run --keep-disks -o "$work/r" "$suites/disk-virtio.yaml"
+    has '^2 passed, 0 failed$'
+    for t in first second; do
+        f=$(test_dir $t)/guestfs.qcow2
+        [ -f "$f" ] && [ ! -L "$f" ] || fail "--keep-disks did not keep $f"
+        [ "$(qcow2_size "$f")" = 67108864 ] ||
+            fail "$f is not a 64 MiB qcow2: $(qemu-img info "$f" 2>&1)"
+        ids="$ids $(stat -c %d:%i "$f")"
+    done
+    [ "$(echo $ids | tr ' ' '\n' | sort -u | wc -l)" -eq 2 ] ||
+        fail "the two tests shared one disk:$ids"
+    [ "$(find "$work/r" -name '*.qcow2' | wc -l)" -eq 2 ] ||
+        fail "not one disk per test: $(find "$work/r" -name '*.qcow2')"
+    no_qemu_left
+    rm -rf "$work/r"
+
+    # Wrong file, wrong size, a list of the wrong length: each FAILs, the
+    # reply shows the disk in the test's own folder, and the disks still
+    # go.
+    run 1 run -o "$work/r" "$suites/disk-must-fail.yaml"
+    has '^0 passed, 3 failed$'
+    lacks '^PASS '
+    for t in wrong-file wrong-size wrong-length; do
+        has "^FAIL +$t "
+        real=$(readlink -f "$(test_dir $t)")
+        grep -qF "\"filename\":\"$real/guestfs.qcow2\"" "$work/out" ||
+            fail "QEMU's drive of $t is not $real/guestfs.qcow2"
+    done
+    [ -z "$(find "$work/r" -name '*.qcow2')" ] ||
+        fail "a failed test kept its disk"
+    no_qemu_left
+    rm -rf "$work/r"
+
+    # guestfs_interface: none: a drive alone, the job's -device attaches
+    # it, untrusted.
+    run 0 run -o "$work/r" "$suites/disk-none.yaml"
+    has 'job: untrusted'
+    has '^1 passed, 0 failed$'
+    [ -z "$(find "$work/r" -name '*.qcow2')" ] || fail "disk left behind"
+    no_qemu_left
+
+    run 0 render "$suites/disk-virtio.yaml"
+    has "^ +[0-9]+ +substituted +.*disk-virtio\.yaml:[0-9]+: context +-drive$"
+    has "^ +[0-9]+ +substituted +.*'format=qcow2,file=\{\{GUESTFS\}\},media=disk,if=virtio,id=lavatest'$"
+    run 0 render --command "$suites/disk-none.yaml"
+    has "-drive 'format=qcow2,file=\{\{GUESTFS\}\},media=disk,if=none,id=scratch0'"
+    has '-device virtio-blk-device,drive=scratch0,id=vd0'
+    [ -z "$(find "$suites" -name '*.qcow2')" ] || fail "render made a disk"
+
+    if ! command -v qemu-system-aarch64 >/dev/null ||
+        [ ! -f /usr/lib/u-boot/qemu_arm64/u-boot.bin ]; then
+        echo "arm64-virt skipped: qemu-system-aarch64 or u-boot-qemu" \
+            "is not installed"
+        return 0
+    fi
+    rm -rf "$work/r"
+    run 0 run --site "$fw_site" -o "$work/r" "$suites/disk-arm64.yaml"
+    has '^PASS +uboot-sees-disk '
+    has '^1 passed, 0 failed$'
+    grep -qa 'Capacity: 64.0 MB' "$(test_dir uboot-sees-disk)/console.log" ||
+        fail "U-Boot did not see the 64 MiB disk"
+    [ -z "$(find "$work/r" -name '*.qcow2')" ] || fail "disk left behind"
+    no_qemu_left
+}
+
+# disk_refused BOARD CONTEXT MESSAGE: a suite on BOARD with that context
+# is refused with exit status 2 and MESSAGE (a fixed string), before any
+# run folder or qemu-img.
+disk_refused() {
+    printf 'device_type: %s\nimages: {kernel: hello.elf}\ncontext: %s\n%s\n' \
+        "$1" "$2" 'tests: [{name: a, steps: [{expect: Hello}]}]' \
+        >"$work/job/job.yaml"
+    run 2 run -o "$work/r" "$work/job/job.yaml"
+    grep -F -- "$3" "$work/out" | grep -q '^qhil: .*/job\.yaml:3: context' ||
+        fail "context $2 on $1: no \"$3\""
+    [ ! -e "$work/r" ] || fail "context $2 on $1: a run folder was made"
+    [ ! -e "$work/img-ran" ] || fail "context $2 on $1: qemu-img ran"
+    [ -z "$(find "$work/job" -name '*.qcow2')" ] || fail "a disk was made"
+    run 2 validate "$work/job/job.yaml"
+    grep -qF -- "$3" "$work/out" || fail "validate: context $2: no \"$3\""
+}
+
+# Test disks a job may not have: refused before anything is made.  Then
+# a host without qemu-img: the test is an ERROR naming qemu-utils, and
+# nothing is left behind.
+scenario_test_disk_refused() {
+    local real_img
+    real_img=$(command -v qemu-img) ||
+        fail "qemu-img is missing: install qemu-utils"
+    mkdir -p "$work/job" "$work/bin" "$work/noimg"
+    cp firmware/build/riscv-virt/hello.elf "$work/job/"
+    cp firmware/build/mps2-an385/hello.elf "$work/job/hello-mps2.elf"
+    # A qemu-img that leaves a mark (it runs in a clean environment).
+    printf '#!/bin/sh\n/usr/bin/touch %s\nexec %s "$@"\n' \
+        "$work/img-ran" "$real_img" >"$work/bin/qemu-img"
+    chmod +x "$work/bin/qemu-img"
+    export PATH="$work/bin:$PATH"
+    unset QHIL_QEMU_PATH
+    # The mark works: an accepted job runs that qemu-img.
+    printf '%s\n' 'device_type: riscv-virt' 'images: {kernel: hello.elf}' \
+        'context: {guestfs_interface: virtio, guestfs_size: 1M}' \
+        'tests: [{name: a, steps: [{expect: Hello}]}]' >"$work/job/job.yaml"
+    run 0 run -o "$work/ok" "$work/job/job.yaml"
+    [ -e "$work/img-ran" ] || fail "the marking qemu-img was not used"
+    rm -f "$work/img-ran"
+
+    disk_refused mps2-an385 '{guestfs_size: 64M}' \
+        "guestfs_size: '64M' cannot be set by a job: device type 'mps2-an385' has no test disk (its context has no 'guestfs')"
+    disk_refused mps2-an385 '{guestfs_interface: virtio}' \
+        "guestfs_interface: 'virtio' cannot be set by a job: device type 'mps2-an385' has no test disk"
+    disk_refused riscv-virt '{guestfs_interface: floppy}' \
+        "guestfs_interface: 'floppy' is not a disk interface (ide, scsi, virtio, none)"
+    disk_refused riscv-virt '{guestfs_size: 0}' \
+        "guestfs_size: disk size '0' is zero; a test disk needs at least 1K"
+    disk_refused riscv-virt '{guestfs_size: 65G}' \
+        "guestfs_size: disk size '65G' is over the limit of 64G"
+    disk_refused riscv-virt '{guestfs_size: 65537M}' \
+        "guestfs_size: disk size '65537M' is over the limit of 64G"
+    disk_refused riscv-virt '{guestfs_driveid: "a,b"}' \
+        "guestfs: guestfs_driveid 'a,b' is not a QEMU id"
+    disk_refused riscv-virt '{guestfs_driveid: qhil-x}' \
+        "guestfs_driveid: 'qhil-x': ids starting with 'qhil' are reserved for the harness"
+    disk_refused riscv-virt '{guestfs_interface: none, extra_options: [-device, "virtio-blk-device,drive=lavatest,file=/etc/passwd"]}' \
+        "sub-option 'file' is not allowed"
+
+    # No qemu-img anywhere qhil looks: QEMU alone in the PATH.
+    ln -s "$(command -v qemu-system-riscv64)" "$work/noimg/"
+    printf '%s\n' 'device_type: riscv-virt' 'images: {kernel: hello.elf}' \
+        'context: {guestfs_interface: virtio}' \
+        'tests: [{name: a, steps: [{expect: Hello}]}]' >"$work/job/job.yaml"
+    PATH="$work/noimg" run 1 run -o "$work/r" "$work/job/job.yaml"
+    has '^ERROR +a '
+    has 'the job asks for a test disk \(guestfs_\*\) and qemu-img is not installed \(Debian package qemu-utils\)'
+    has '^0 passed, 1 failed$'
+    [ ! -e "$work/img-ran" ] || fail "qemu-img ran"
+    [ -z "$(find "$work/r" \( -name '*.qcow2' -o -name qemu.pid \))" ] ||
+        fail "left behind: $(find "$work/r" -name '*.qcow2' -o -name qemu.pid)"
+    no_qemu_left
+}
+
 # Every job of tests/hostile/ (one attack on the host each) is refused
 # before QEMU starts, with exit status 2 and its reason on stderr, by
 # both qhil run and qhil validate; nothing is written outside the run

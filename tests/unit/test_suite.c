@@ -1101,7 +1101,9 @@ static void test_json_subset(void **state)
 {
     json_error_t jerr;
     json_t *have = json_loads("{\"status\": \"running\", \"singlestep\": "
-                              "false, \"info\": {\"a\": 1, \"b\": [1, 2]}}",
+                              "false, \"info\": {\"a\": 1, \"b\": [1, 2]}, "
+                              "\"list\": [{\"d\": \"x\", \"n\": 1}, "
+                              "{\"d\": \"y\", \"n\": {\"f\": \"q\"}}]}",
                               0, &jerr);
     json_t *w;
 
@@ -1125,6 +1127,16 @@ static void test_json_subset(void **state)
     SUBSET("{\"singlestep\": false}", 1);
     SUBSET("[1]", 0);
     SUBSET("{\"status\": {\"x\": 1}}", 0);
+    /* Arrays: same length, element by element, in order. */
+    SUBSET("{\"list\": [{\"d\": \"x\"}, {}]}", 1);
+    SUBSET("{\"list\": [{}, {\"d\": \"y\", \"n\": {\"f\": \"q\"}}]}", 1);
+    SUBSET("{\"list\": [{}, {\"n\": {\"f\": \"raw\"}}]}", 0);
+    SUBSET("{\"list\": [{\"d\": \"y\"}, {\"d\": \"x\"}]}", 0);
+    SUBSET("{\"list\": [{\"d\": \"x\"}]}", 0);
+    SUBSET("{\"list\": [{}, {}, {}]}", 0);
+    SUBSET("{\"list\": []}", 0);
+    SUBSET("{\"info\": {\"b\": []}}", 0);
+    SUBSET("{\"list\": {\"d\": \"x\"}}", 0);
 #undef SUBSET
     assert_true(qhil_json_subset(NULL, NULL));
     assert_false(qhil_json_subset(have, NULL));
