@@ -585,7 +585,7 @@ static int add_disk(qhil_job *job, const context_values *r, qhil_error *err)
         if (strcmp(iface, "ide") && strcmp(iface, "scsi") &&
             strcmp(iface, "virtio") && strcmp(iface, "none")) {
             return fail(err, r->guestfs_interface->origin,
-                        "guestfs_interface",
+                        "context.guestfs_interface",
                         "'%s' is not a disk interface (ide, scsi, virtio, "
                         "none)",
                         iface);
@@ -594,7 +594,8 @@ static int add_disk(qhil_job *job, const context_values *r, qhil_error *err)
     if (r->guestfs_driveid) {
         id = r->guestfs_driveid->value;
         if (!strncmp(id, "qhil", 4)) {
-            return fail(err, r->guestfs_driveid->origin, "guestfs_driveid",
+            return fail(err, r->guestfs_driveid->origin,
+                        "context.guestfs_driveid",
                         "'%s': ids starting with 'qhil' are reserved for "
                         "the harness",
                         id);
@@ -605,14 +606,15 @@ static int add_disk(qhil_job *job, const context_values *r, qhil_error *err)
         rc = qhil_disk_parse_size(r->guestfs_size->value, &job->disk_bytes,
                                   err);
         if (rc < 0) {
-            qhil_error_prefix(err, "%s: guestfs_size", r->guestfs_size->origin);
+            qhil_error_prefix(err, "%s: context.guestfs_size",
+                              r->guestfs_size->origin);
             return rc;
         }
     }
     /* Checks interface and id; the path is the runner's, per test. */
     rc = qhil_disk_drive_arg("/disk", iface, id, &drive, err);
     if (rc < 0) {
-        qhil_error_prefix(err, "%s: guestfs", origin);
+        qhil_error_prefix(err, "%s: context.guestfs", origin);
         return rc;
     }
     free(drive);

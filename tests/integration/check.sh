@@ -2103,7 +2103,7 @@ scenario_test_disk() {
     no_qemu_left
 
     run 0 render "$suites/disk-virtio.yaml"
-    has "^ +[0-9]+ +substituted +.*disk-virtio\.yaml:[0-9]+: context +-drive$"
+    has "^ +[0-9]+ +substituted +.*disk-virtio\.yaml:[0-9]+ +-drive$"
     has "^ +[0-9]+ +substituted +.*'format=qcow2,file=\{\{GUESTFS\}\},media=disk,if=virtio,id=lavatest'$"
     run 0 render --command "$suites/disk-none.yaml"
     has "-drive 'format=qcow2,file=\{\{GUESTFS\}\},media=disk,if=none,id=scratch0'"
