@@ -714,13 +714,13 @@ static void test_site_owns_values(void **state)
     qhil_job *job;
 
     /* memory: the site's. */
-    ctx[0] = (qhil_board_value){"memory", "16M", "suite.yaml:5: context"};
+    ctx[0] = (qhil_board_value){"memory", "16M", "suite.yaml:5"};
     assert_true(asprintf(&want,
-                         "suite.yaml:5: context: memory: '16M' cannot be set "
+                         "memory: '16M' cannot be set "
                          "by a job: the site sets it for device type "
                          "'site-vars' (%s)",
                          at4) > 0);
-    job_refused(&jo, QHIL_EINVAL, want, NULL);
+    job_refused(&jo, QHIL_EINVAL, "suite.yaml:5: ", want);
     free(want);
     /* The same value as the site's is no excuse. */
     ctx[0].value = "32M";
@@ -728,25 +728,27 @@ static void test_site_owns_values(void **state)
 
     /* mac_addr: set_by site, and the site set it. */
     ctx[0] = (qhil_board_value){"mac_addr", "52:54:00:66:66:66",
-                                "suite.yaml:6: context"};
+                                "suite.yaml:6"};
     job_refused(&jo, QHIL_EINVAL,
-                "suite.yaml:6: context: mac_addr: '52:54:00:66:66:66' "
-                "cannot be set by a job: the site sets it",
-                "site.yaml:5");
+                "suite.yaml:6: ",
+                "mac_addr: '52:54:00:66:66:66' cannot be set by a job: the "
+                "site sets it for device type 'site-vars' (");
+    job_refused(&jo, QHIL_EINVAL, "mac_addr: '52:54:00:66:66:66'",
+                "site.yaml:5)");
     /* set_by site and the site did not set it: still the site's. */
     jo.site = plain;
     assert_true(asprintf(&want,
-                         "suite.yaml:6: context: mac_addr: "
+                         "mac_addr: "
                          "'52:54:00:66:66:66' cannot be set by a job: device "
                          "type 'site-vars' (" BOARDS "/site-vars.yaml) lets "
                          "only the site set it (site: %s/site.yaml)",
                          f->dir) > 0);
-    job_refused(&jo, QHIL_EINVAL, want, NULL);
+    job_refused(&jo, QHIL_EINVAL, "suite.yaml:6: ", want);
     free(want);
 
     /* speed: set_by job. */
     jo.site = site;
-    ctx[0] = (qhil_board_value){"speed", "9600", "suite.yaml:7: context"};
+    ctx[0] = (qhil_board_value){"speed", "9600", "suite.yaml:7"};
     job = job_ok(&jo);
     assert_true(argv_has(job, "pl011.speed=9600"));
     {
@@ -756,14 +758,14 @@ static void test_site_owns_values(void **state)
         }
         assert_int_equal(qhil_job_arg_kind(job, i), QHIL_ARG_SUBSTITUTED);
         assert_string_equal(qhil_job_arg_source(job, i),
-                            "suite.yaml:7: context");
+                            "suite.yaml:7");
     }
     qhil_job_free(job);
     /* ... when it matches the whole pattern: no extra argument, no
      * option list, no short value. */
     ctx[0].value = "12";
     job_refused(&jo, QHIL_EINVAL,
-                "suite.yaml:7: context: speed: '12' does not match the "
+                "suite.yaml:7: speed: '12' does not match the "
                 "pattern '[0-9]{4,7}' of device type 'site-vars' (" BOARDS
                 "/site-vars.yaml:10)",
                 NULL);
@@ -776,9 +778,9 @@ static void test_site_owns_values(void **state)
 
     /* A name no one knows lists the known ones. */
     ctx[0] = (qhil_board_value){"QEMU_AUDIO_DRV", "none",
-                                "suite.yaml:8: context"};
+                                "suite.yaml:8"};
     job_refused(&jo, QHIL_EINVAL,
-                "suite.yaml:8: context: QEMU_AUDIO_DRV: unknown variable",
+                "unknown variable 'QEMU_AUDIO_DRV' (known: arch,",
                 "device type 'site-vars': mac_addr, speed");
 
     qhil_site_free(site);
@@ -819,7 +821,7 @@ static void test_variable_without_value(void **state)
     fixture *f = *state;
     const char *board_dirs[] = {BOARDS, NULL};
     const char *qemu_dirs[] = {f->bin, NULL};
-    qhil_board_value ctx = {"serial_no", "7", "suite.yaml:4: context"};
+    qhil_board_value ctx = {"serial_no", "7", "suite.yaml:4"};
     qhil_site *site = load_site(f, "devices:\n"
                                    "  site-novalue:\n"
                                    "    serial_no: \"42\"\n");
@@ -840,8 +842,7 @@ static void test_variable_without_value(void **state)
                 NULL);
     jo.context = &ctx;
     jo.n_context = 1;
-    job_refused(&jo, QHIL_EINVAL, "suite.yaml:4: context: serial_no: '7' "
-                                  "cannot be set by a job",
+    job_refused(&jo, QHIL_EINVAL, "serial_no: '7' cannot be set by a job",
                 "lets only the site set it");
     jo.context = NULL;
     jo.n_context = 0;
@@ -923,7 +924,7 @@ static void test_arch(void **state)
     const char *board_dirs[] = {BOARDS, NULL};
     const char *qemu_dirs[] = {f->bin, NULL};
     char *exe = fake_qemu(f, "qemu-system-aarch64", "#!/bin/false\n");
-    qhil_board_value ctx = {"arch", "arm64", "suite.yaml:3: context"};
+    qhil_board_value ctx = {"arch", "arm64", "suite.yaml:3"};
     qhil_job_opts jo = {
         .device_type = "site-vars",
         .board_dirs = board_dirs,
@@ -941,9 +942,8 @@ static void test_arch(void **state)
     qhil_job_free(job_ok(&jo));
     ctx.value = "x86_64";
     job_refused(&jo, QHIL_EINVAL,
-                "suite.yaml:3: context: arch: device type 'site-vars' is "
-                "aarch64, not x86_64",
-                NULL);
+                "arch: device type 'site-vars' is aarch64, not x86_64",
+                "suite.yaml:3: ");
     ctx.value = "arm";
     job_refused(&jo, QHIL_EINVAL, "is aarch64, not arm", NULL);
     ctx.value = "banana";
@@ -966,7 +966,7 @@ static void test_accel(void **state)
     char *exe = fake_qemu(f, "qemu-system-x86_64", "#!/bin/false\n");
     char *exe64 = fake_qemu(f, "qemu-system-aarch64", "#!/bin/false\n");
     qhil_site *kvm = load_site(f, "kvm: true\n");
-    qhil_board_value ctx = {"no_kvm", "true", "suite.yaml:3: context"};
+    qhil_board_value ctx = {"no_kvm", "true", "suite.yaml:3"};
     qhil_job_opts jo = {
         .device_type = "kvm-x86",
         .board_dirs = board_dirs,
@@ -1023,12 +1023,10 @@ static void test_accel(void **state)
     qhil_job_free(job);
     ctx.value = "yes";
     job_refused(&jo, QHIL_EINVAL,
-                "suite.yaml:3: context: no_kvm: expected true or false, got "
-                "'yes'",
-                NULL);
+                "no_kvm: expected true or false, got 'yes'", "suite.yaml:3: ");
 
     /* cpu. */
-    ctx = (qhil_board_value){"cpu", "max", "suite.yaml:4: context"};
+    ctx = (qhil_board_value){"cpu", "max", "suite.yaml:4"};
     job = job_ok(&jo);
     assert_string_equal(find_note(job, "accelerator:"),
                         "accelerator: TCG: the job sets cpu, which turns KVM "
@@ -1169,7 +1167,7 @@ static void test_envp(void **state)
                                    "  A: b=c\n"
                                    "  E:\n");
     qhil_board_value ctx = {"environment", "PATH=/evil",
-                            "suite.yaml:3: context"};
+                            "suite.yaml:3"};
     qhil_job_opts jo = {
         .device_type = "job-board",
         .board_dirs = board_dirs,
@@ -1195,7 +1193,7 @@ static void test_envp(void **state)
     jo.context = &ctx;
     jo.n_context = 1;
     job_refused(&jo, QHIL_EINVAL,
-                "suite.yaml:3: context: environment: unknown variable", NULL);
+                "unknown variable 'environment'", "suite.yaml:3: ");
     unsetenv("QHIL_TEST_LEAK");
     qhil_site_free(site);
 }
@@ -1338,8 +1336,8 @@ static void test_guestfs(void **state)
     const char *board_dirs[] = {BOARDS, NULL};
     const char *qemu_dirs[] = {f->bin, NULL};
     qhil_board_value ctx[2] = {
-        {"guestfs_interface", "virtio", "suite.yaml:4: context"},
-        {"guestfs_size", "64M", "suite.yaml:5: context"},
+        {"guestfs_interface", "virtio", "suite.yaml:4"},
+        {"guestfs_size", "64M", "suite.yaml:5"},
     };
     qhil_job_opts jo = {
         .device_type = "guestfs-board",
@@ -1366,7 +1364,7 @@ static void test_guestfs(void **state)
                         "if=virtio,id=lavatest");
     assert_int_equal(qhil_job_arg_kind(job, i + 1), QHIL_ARG_SUBSTITUTED);
     assert_string_equal(qhil_job_arg_source(job, i + 1),
-                        "suite.yaml:5: context");
+                        "suite.yaml:5");
     qhil_error_init(&err);
     assert_int_equal(qhil_job_argv_disk(job, "/r/a,if=none,b/g.qcow2",
                                         &argv, &err),
@@ -1380,7 +1378,7 @@ static void test_guestfs(void **state)
 
     /* Defaults: 512M on ide. */
     ctx[0] = (qhil_board_value){"guestfs_driveid", "disk0",
-                                "suite.yaml:4: context"};
+                                "suite.yaml:4"};
     jo.n_context = 1;
     job = job_ok(&jo);
     assert_int_equal(qhil_job_disk_size(job), 512ull << 20);
@@ -1404,27 +1402,27 @@ static void test_guestfs(void **state)
     /* A job cannot make the drive say more than it should. */
     jo.n_context = 1;
     ctx[0] = (qhil_board_value){"guestfs_interface", "virtio,file=/etc/passwd",
-                                "suite.yaml:4: context"};
-    job_refused(&jo, QHIL_EINVAL, "suite.yaml:4: context: guestfs_interface",
-                "is not a disk interface");
+                                "suite.yaml:4"};
+    job_refused(&jo, QHIL_EINVAL, "guestfs_interface",
+                "'virtio,file=/etc/passwd' is not a disk interface");
     ctx[0] = (qhil_board_value){"guestfs_driveid", "qhil-qmp",
-                                "suite.yaml:4: context"};
-    job_refused(&jo, QHIL_EINVAL, "suite.yaml:4: context: guestfs_driveid",
-                "reserved for the harness");
+                                "suite.yaml:4"};
+    job_refused(&jo, QHIL_EINVAL, "guestfs_driveid",
+                "'qhil-qmp': ids starting with 'qhil' are reserved for the "
+                "harness");
     ctx[0].value = "x,file=/etc/passwd";
     job_refused(&jo, QHIL_EINVAL, "guestfs_driveid", NULL);
     ctx[0] = (qhil_board_value){"guestfs_size", "1E",
-                                "suite.yaml:4: context"};
-    job_refused(&jo, QHIL_EINVAL, "suite.yaml:4: context: guestfs_size",
-                NULL);
+                                "suite.yaml:4"};
+    job_refused(&jo, QHIL_EINVAL, "suite.yaml:4: ", "guestfs_size");
     /* Nor ask for one where the device type has none. */
     ctx[0] = (qhil_board_value){"guestfs_size", "64M",
-                                "suite.yaml:4: context"};
+                                "suite.yaml:4"};
     jo.device_type = "job-board";
     job_refused(&jo, QHIL_EINVAL,
-                "suite.yaml:4: context: guestfs_size: '64M' cannot be set by "
-                "a job: device type 'job-board' has no test disk",
-                NULL);
+                "guestfs_size: '64M' cannot be set by a job: device type "
+                "'job-board' has no test disk",
+                "suite.yaml:4: ");
 }
 
 /* A suite's qmp: steps against the policy, with the step's file:line
