@@ -2220,6 +2220,236 @@ scenario_hostile() {
     [ "$bad" -eq 0 ] || fail "$bad of $n hostile jobs were not refused"
 }
 
+# --- site-*: the site config on the real qhil binary -------------------
+#
+# Each scenario builds a lab ($work/lab: site.yaml and its device types)
+# and a job ($work/job: the suite and its firmware, copied there so that
+# the image is inside the job's folder), then runs qhil on it.
+
+# site_lab: $work/lab/boards/site-only.yaml, a copy of mps2-an385 under a
+# name no other folder has, and $work/job/hello.elf.
+site_lab() {
+    mkdir -p "$work/lab/boards" "$work/job"
+    sed 's/^device_type: mps2-an385$/device_type: site-only/' \
+        boards/mps2-an385.yaml >"$work/lab/boards/site-only.yaml"
+    grep -q '^device_type: site-only$' "$work/lab/boards/site-only.yaml" ||
+        fail "could not make the lab's device type"
+    cp firmware/build/mps2-an385/hello.elf "$work/job/hello.elf"
+}
+
+# site_suite FILE DEVICE_TYPE [STEP...]: a one-test suite in $work/job.
+site_suite() {
+    local file=$1 dt=$2 step
+    shift 2
+    {
+        printf 'device_type: %s\nimages:\n  kernel: hello.elf\n' "$dt"
+        printf 'timeout: 60s\ntests:\n  - name: t\n    steps:\n'
+        printf '      - expect: "Hello, QEMU!"\n'
+        for step in "$@"; do
+            printf '      - %s\n' "$step"
+        done
+    } >"$work/job/$file"
+}
+
+# The site's device_types folder is where templates come from: one only
+# there is found, and a boards/ folder in the working folder is never
+# looked at, even when it holds the very name (and a binary of its own).
+scenario_site_device_types() {
+    site_lab
+    printf 'site: lab\ndevice_types: [boards]\n' >"$work/lab/site.yaml"
+    site_suite suite.yaml site-only
+    run 0 run --site "$work/lab/site.yaml" -o "$work/r" "$work/job/suite.yaml"
+    has '^PASS +t '
+    run 0 render --site "$work/lab/site.yaml" "$work/job/suite.yaml"
+    has "^ +0 +mandatory +$work/lab/boards/site-only\\.yaml +.*qemu-system-arm$"
+    # Without the site, the name is unknown.
+    run 2 run -o "$work/r2" "$work/job/suite.yaml"
+    has 'suite\.yaml:1: device_type: no board template for device type .site-only.'
+    # A planted boards/ in the working folder, same name, own "QEMU".
+    mkdir -p "$work/cwd/boards"
+    printf '#!/bin/sh\ntouch "%s/pwned"\nexit 1\n' "$work" >"$work/cwd/fake"
+    chmod +x "$work/cwd/fake"
+    for dt in site-only mps2-an385; do
+        printf 'device_type: %s\narch: arm\nqemu:\n  binary: %s\n  machine: mps2-an385\n  images:\n    kernel: -kernel {{KERNEL}}\n' \
+            "$dt" "$work/cwd/fake" >"$work/cwd/boards/$dt.yaml"
+    done
+    (cd "$work/cwd" && "$QHIL" run --site "$work/lab/site.yaml" \
+        -o "$work/r3" "$work/job/suite.yaml") >"$work/out" 2>&1 ||
+        fail "the run from a folder with boards/ failed"
+    has '^PASS +t '
+    # The built-in site, from that folder: the shipped mps2-an385.
+    site_suite shipped.yaml mps2-an385
+    (cd "$work/cwd" && "$QHIL" run -o "$work/r4" "$work/job/shipped.yaml") \
+        >"$work/out" 2>&1 || fail "the shipped board from a folder with boards/ failed"
+    has '^PASS +t '
+    (cd "$work/cwd" && "$QHIL" render "$work/job/shipped.yaml") \
+        >"$work/out" 2>&1 || fail "render failed"
+    lacks "$work/cwd"
+    [ ! -e "$work/pwned" ] || fail "a template from the working folder ran"
+    no_qemu_left
+}
+
+# QEMU's environment is the site's and nothing else: what qhil was
+# started with does not reach it.
+scenario_site_environment() {
+    site_lab
+    printf 'site: lab\nenvironment:\n  QEMU_AUDIO_DRV: none\n  QHIL_SITE_A: "b=c d"\n  QHIL_SITE_EMPTY:\n' \
+        >"$work/lab/site.yaml"
+    site_suite suite.yaml mps2-an385 'expect: "never printed"'
+    QHIL_LEAK=1 "$QHIL" run --site "$work/lab/site.yaml" -o "$work/r" \
+        "$work/job/suite.yaml" >"$work/out" 2>&1 &
+    local qhil=$! qemu got want
+    qemu=$(qemu_child_of $qhil) || { kill $qhil; fail "QEMU never started"; }
+    got=$(tr '\0' '\n' <"/proc/$qemu/environ" | sort)
+    kill -TERM $qhil
+    wait $qhil 2>/dev/null
+    want=$(printf 'QEMU_AUDIO_DRV=none\nQHIL_SITE_A=b=c d\nQHIL_SITE_EMPTY=\n' | sort)
+    [ "$got" = "$want" ] ||
+        fail "QEMU's environment is '$got', expected '$want'"
+    # The built-in site: an empty environment.
+    site_suite builtin.yaml mps2-an385 'expect: "never printed"'
+    QHIL_LEAK=1 "$QHIL" run -o "$work/r2" "$work/job/builtin.yaml" \
+        >"$work/out" 2>&1 &
+    qhil=$!
+    qemu=$(qemu_child_of $qhil) || { kill $qhil; fail "QEMU never started"; }
+    got=$(tr '\0' '\n' <"/proc/$qemu/environ")
+    kill -TERM $qhil
+    wait $qhil 2>/dev/null
+    [ -z "$got" ] || fail "QEMU's environment under the built-in site is '$got'"
+    no_qemu_left
+}
+
+# The run's header and job.log say what was decided: untrusted or
+# trusted and why, the accelerator and why, the sandbox; job.log has the
+# labelled command line.
+scenario_site_notes() {
+    site_lab
+    printf 'site: lab\n' >"$work/lab/site.yaml"
+    site_suite suite.yaml mps2-an385
+    local log w="$work" sandbox='-sandbox on,obsolete=deny,elevateprivileges=deny,spawn=deny,resourcecontrol=deny'
+    # The sandbox note may say how qhil knows the binary has it.
+    local sb_note="sandbox: $sandbox( \\(QEMU is built with seccomp\\))?"
+    run 0 run --site "$w/lab/site.yaml" -o "$w/r" "$w/job/suite.yaml"
+    has "^  job: untrusted, checked against the strict policy \\($w/lab/site\\.yaml\\)$"
+    has "^  accelerator: TCG \\(device type 'mps2-an385' does not allow KVM\\)$"
+    has "^  $sb_note$"
+    log="$w/r/latest/job.log"
+    grep -qx "job: untrusted, checked against the strict policy ($w/lab/site.yaml)" "$log" ||
+        fail "job.log lacks the trust note"
+    grep -qx "accelerator: TCG (device type 'mps2-an385' does not allow KVM)" "$log" ||
+        fail "job.log lacks the accelerator note"
+    grep -qxE "$sb_note" "$log" || fail "job.log lacks the sandbox note"
+    grep -qx 'command line:' "$log" || fail "job.log lacks the command line"
+    # "  KIND  SOURCE  ARG" (or ARG before SOURCE): one labelled line each.
+    log_has() {
+        grep -qE "^  $1 +($2 +$3|$3 +$2)$" "$log" || fail "job.log lacks: $4"
+    }
+    log_has mandatory '[^ ]*boards/mps2-an385\.yaml' '[^ ]*qemu-system-arm' \
+        "the binary"
+    log_has substituted "$w/job/suite\\.yaml:3" "$w/job/hello\\.elf" \
+        "the image, resolved, with its origin"
+    log_has harness "$w/lab/site\\.yaml" '-sandbox' "the sandbox arguments"
+    log_has harness qhil 'socket,id=qhil-qmp,fd=3' "the QMP wiring"
+    # Trusted on the command line; the sandbox still on.
+    run 0 run --trusted --site "$w/lab/site.yaml" -o "$w/r2" "$w/job/suite.yaml"
+    has '^  job: trusted \(--trusted\): its options and commands pass unchecked$'
+    has "^  $sb_note$"
+    # Trusted by the site, sandbox off by the site.
+    printf 'site: lab\ntrusted: true\nsandbox: false\n' >"$w/lab/site.yaml"
+    run 0 run --site "$w/lab/site.yaml" -o "$w/r3" "$w/job/suite.yaml"
+    has "^  job: trusted \\($w/lab/site\\.yaml:2\\)"
+    has "^  sandbox: off \\($w/lab/site\\.yaml\\)$"
+    ! grep -q -- '-sandbox' "$w/r3/latest/job.log" ||
+        fail "job.log has -sandbox with the sandbox off"
+    no_qemu_left
+}
+
+# qhil validate on site files: ok with a summary, or FILE:LINE:COLUMN
+# and exit 2; --site on a missing file or a folder: a clear error, exit
+# 2, before anything runs.
+scenario_site_validate() {
+    site_lab
+    printf 'site: lab\nkvm: true\ndevices:\n  mps2-an385:\n    memory: 16M\n' \
+        >"$work/lab/site.yaml"
+    run 0 validate "$work/lab/site.yaml"
+    has "^$work/lab/site\\.yaml: ok \\(site, jobs untrusted, sandbox on, KVM allowed\\)$"
+    printf 'site: lab\ntrusted: true\nsandbox: false\n' >"$work/lab/t.yaml"
+    run 0 validate "$work/lab/t.yaml"
+    has "t\\.yaml: ok \\(site, jobs trusted, sandbox off, KVM not allowed\\)$"
+    printf 'site: lab\ndevices:\n  mps2-an385:\n    memroy: 16M\n    "bad name": 1\n' \
+        >"$work/lab/bad.yaml"
+    run 2 validate "$work/lab/bad.yaml"
+    has "bad\\.yaml:5:5: devices\\.mps2-an385\\.bad name: 'bad name' is not a variable name"
+    printf 'site: lab\nsandbox: maybe\n' >"$work/lab/bad2.yaml"
+    run 2 validate "$work/lab/bad2.yaml"
+    has "bad2\\.yaml:2:10: sandbox: expected true or false, got 'maybe'"
+    printf 'site: lab\npolicy:\n  base: lenient\n' >"$work/lab/bad3.yaml"
+    run 2 validate "$work/lab/bad3.yaml"
+    has "bad3\\.yaml:3:[0-9]+: policy\\.base"
+    # The same file as --site: the same error, exit 2, no run folder.
+    site_suite suite.yaml mps2-an385
+    run 2 run --site "$work/lab/bad2.yaml" -o "$work/r" "$work/job/suite.yaml"
+    has "^qhil run: --site: .*bad2\\.yaml:2:10: sandbox: expected true or false"
+    [ ! -e "$work/r" ] || fail "a run folder was made with a bad site"
+    run 2 run --site "$work/lab/nope.yaml" -o "$work/r" "$work/job/suite.yaml"
+    has "^qhil run: --site: .*$work/lab/nope\\.yaml"
+    has 'No such file'
+    run 2 run --site "$work/lab" -o "$work/r" "$work/job/suite.yaml"
+    has "^qhil run: --site: .*$work/lab"
+    run 2 render --site "$work/lab/nope.yaml" "$work/job/suite.yaml"
+    has "^qhil render: --site: .*nope\\.yaml"
+    [ ! -e "$work/r" ] || fail "a run folder was made with a missing site"
+}
+
+# The sandbox holds even when the policy is bypassed: the running QEMU
+# has -sandbox ...spawn=deny, and a trusted job's exec: migration cannot
+# start a process.  The control run (the same job, sandbox off) shows
+# that the migration would have.
+scenario_site_spawn_denied() {
+    site_lab
+    local sandbox='on,obsolete=deny,elevateprivileges=deny,spawn=deny,resourcecontrol=deny'
+    site_suite control.yaml mps2-an385 \
+        "qmp: {execute: migrate, arguments: {uri: \"exec:touch $work/control\"}}" \
+        'wait: 500ms'
+    "$QHIL" run --site "$SRC/tests/integration/sites/spawn-allowed.yaml" \
+        -o "$work/r0" "$work/job/control.yaml" >"$work/out" 2>&1
+    for _ in $(seq 50); do
+        [ -e "$work/control" ] && break
+        sleep 0.1
+    done
+    [ -e "$work/control" ] ||
+        fail "control: the exec: migration did not run without the sandbox"
+    printf 'site: lab\ntrusted: true\n' >"$work/lab/site.yaml"
+    site_suite suite.yaml mps2-an385 'wait: 1500ms' \
+        "qmp: {execute: migrate, arguments: {uri: \"exec:touch $work/pwned; sleep 304.5\"}}" \
+        'wait: 500ms'
+    "$QHIL" run --site "$work/lab/site.yaml" -o "$work/r" \
+        "$work/job/suite.yaml" >"$work/out" 2>&1 &
+    local qhil=$! qemu cmdline status left
+    qemu=$(qemu_child_of $qhil) || { kill $qhil; fail "QEMU never started"; }
+    cmdline=$(tr '\0' ' ' <"/proc/$qemu/cmdline")
+    wait $qhil
+    status=$?
+    case "$cmdline" in
+    *" -sandbox $sandbox "*) ;;
+    *) fail "QEMU runs without -sandbox $sandbox: $cmdline" ;;
+    esac
+    [ "$status" -le 1 ] || fail "qhil exited $status: the job was refused, not run"
+    lacks "not allowed"
+    # How it ended (QEMU 7.2 kills itself with SIGSYS at the fork).
+    grep -E 'killed by signal|migrat|^(PASS|FAIL|ERROR) ' "$work/out" || true
+    has 'job: trusted'
+    sleep 0.5
+    [ ! -e "$work/pwned" ] || fail "QEMU started a process under spawn=deny"
+    left=$(procs_matching 'sleep 304\.5')
+    if [ -n "$left" ]; then
+        # shellcheck disable=SC2086 # a list of pids
+        kill -9 $left 2>/dev/null
+        fail "QEMU started a process under spawn=deny: pids $left"
+    fi
+    no_qemu_left
+}
+
 name=${1:?usage: check.sh SCENARIO}
 fn="scenario_${name//-/_}"
 declare -F "$fn" >/dev/null || { echo "unknown scenario $name" >&2; exit 2; }
