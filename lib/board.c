@@ -1693,7 +1693,7 @@ int qhil_board_argv_labelled(const qhil_board *board,
         goto cleanup;
     }
     if (job->cpu) {
-        if (!(board->allow & CTX_CPU)) {
+        if (!(board->allow & CTX_CPU) && !job->cpu_by_site) {
             rc = job_fail(err, job->cpu_origin, "context.cpu",
                           "board '%s' does not let jobs choose the CPU",
                           board->device_type);

@@ -71,4 +71,11 @@ struct qhil_policy;
 struct qhil_site;
 const struct qhil_policy *qhil_site_policy(const struct qhil_site *site);
 
+/* The name of the i-th value the site's device dictionary sets for
+ * device_type (NULL past the last); *origin gets its "FILE:LINE".
+ * Borrowed. */
+const char *qhil_site_device_var_at(const struct qhil_site *site,
+                                    const char *device_type, size_t i,
+                                    const char **origin);
+
 #endif /* QHIL_INTERNAL_H */

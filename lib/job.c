@@ -164,6 +164,7 @@ typedef struct context_values {
     size_t n_vars;
     const char *cpu;
     const char *cpu_origin;
+    bool cpu_by_site; /* the site's cpu, which the board need not allow */
     bool no_kvm;
     const qhil_board_value *guestfs_interface;
     const qhil_board_value *guestfs_size;
@@ -204,10 +205,34 @@ static int site_values(const qhil_job *job, const qhil_board *b,
     static const char *const builtin[] = {"machine", "memory", "cpu", NULL};
     const char *dt = qhil_board_device_type(b);
     const char *origin = NULL;
+    const char *name;
     const char *v;
     size_t i;
     int rc = QHIL_EOK;
 
+    /* Every value of the dictionary names something the template has:
+     * a typo ("mac_adr") is the lab's error, not a silent default. */
+    for (i = 0; (name = qhil_site_device_var_at(job->site, dt, i, &origin));
+         i++) {
+        size_t k;
+
+        for (k = 0; builtin[k] && strcmp(builtin[k], name); k++) {
+        }
+        if (!builtin[k] && board_var(b, name) < 0) {
+            char *field = NULL;
+
+            if (asprintf(&field, "devices.%s.%s", dt, name) < 0) {
+                return qhil_error_set(err, QHIL_ENOMEM, "out of memory");
+            }
+            rc = fail(err, origin, field,
+                      "device type '%s' (%s) has no variable '%s' "
+                      "(the site can set machine, memory, cpu and the "
+                      "template's qemu.variables)",
+                      dt, qhil_board_path(b), name);
+            free(field);
+            return rc;
+        }
+    }
     for (i = 0; builtin[i] && rc == 0; i++) {
         v = qhil_site_device_var(job->site, dt, builtin[i], &origin);
         if (!v) {
@@ -216,13 +241,13 @@ static int site_values(const qhil_job *job, const qhil_board *b,
         if (!strcmp(builtin[i], "cpu")) {
             r->cpu = v;
             r->cpu_origin = origin;
+            r->cpu_by_site = true;
         } else {
             rc = add_var(r, builtin[i], v, origin, err);
         }
     }
     for (i = 0; i < qhil_board_n_vars(b) && rc == 0; i++) {
-        const char *name = qhil_board_var_name(b, i);
-
+        name = qhil_board_var_name(b, i);
         v = qhil_site_device_var(job->site, dt, name, &origin);
         if (v) {
             rc = add_var(r, name, v, origin, err);
@@ -471,6 +496,11 @@ static int pick_accel(qhil_job *job, const qhil_job_opts *opts,
     }
     if (opts->qtest_accel) {
         return note(job, "accelerator: qtest (the suite asks for it)");
+    }
+    if (r->cpu_by_site) {
+        return note(job, "accelerator: TCG (%s sets cpu, which turns KVM "
+                         "off)",
+                    qhil_site_name(job->site));
     }
     job->kvm = qhil_kvm_decide(&wish, why, sizeof(why)) == 1;
     return note(job, "accelerator: %s", why);
@@ -764,6 +794,7 @@ int qhil_job_new(const qhil_job_opts *opts, qhil_job **out, qhil_error *err)
     }
     values.cpu = r.cpu;
     values.cpu_origin = r.cpu_origin;
+    values.cpu_by_site = r.cpu_by_site;
     values.vars = r.vars;
     values.n_vars = r.n_vars;
     rc = qhil_board_argv_labelled(job->board, &values, &job->argv,

@@ -272,7 +272,9 @@ static int load_environment(qhil_site *s, qhil_yaml *y, yaml_node_t *node,
                                 name);
             break;
         }
-        if (qhil_yaml_is_null(val)) {
+        if (qhil_yaml_is_null(val) ||
+            (val->type == YAML_SCALAR_NODE && !qhil_yaml_scalar(val, NULL)[0])) {
+            /* NAME: and NAME: "" both give NAME= */
             value = strdup("");
             rc = value ? 0 : QHIL_ENOMEM;
         } else {
@@ -579,6 +581,26 @@ const char *qhil_site_device_var(const qhil_site *site,
                 *origin = site->vars[i].origin;
             }
             return site->vars[i].value;
+        }
+    }
+    return NULL;
+}
+
+const char *qhil_site_device_var_at(const qhil_site *site,
+                                    const char *device_type, size_t i,
+                                    const char **origin)
+{
+    size_t k;
+
+    for (k = 0; k < site->n_vars; k++) {
+        if (strcmp(site->vars[k].device_type, device_type)) {
+            continue;
+        }
+        if (i-- == 0) {
+            if (origin) {
+                *origin = site->vars[k].origin;
+            }
+            return site->vars[k].name;
         }
     }
     return NULL;

@@ -69,6 +69,8 @@ typedef struct qhil_board_job {
     size_t n_images;
     const char *cpu; /* context cpu, or NULL for the template's */
     const char *cpu_origin;
+    bool cpu_by_site; /* cpu is the site's (its device dictionary): the
+                         template need not let jobs choose it */
     const char *const *extra_options; /* extra QEMU args, appended */
     size_t n_extra_options;
     const char *extra_origin;
