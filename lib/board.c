@@ -912,7 +912,6 @@ static int load_variables(qhil_board *b, qhil_yaml *y, yaml_node_t *node,
     size_t n = qhil_yaml_count(node);
     char *sub = NULL;
     size_t i;
-    size_t k;
     int rc;
 
     rc = qhil_yaml_want_mapping(y, node, "qemu.variables",
@@ -945,16 +944,10 @@ static int load_variables(qhil_board *b, qhil_yaml *y, yaml_node_t *node,
         }
         v->line = qhil_yaml_line(key);
         b->n_vars++;
-        for (k = 0; name[k]; k++) {
-            if (!((name[k] >= 'a' && name[k] <= 'z') || name[k] == '_' ||
-                  (k && name[k] >= '0' && name[k] <= '9'))) {
-                break;
-            }
-        }
-        if (!k || name[k]) {
+        if (!qhil_name_is_variable(name)) {
             rc = qhil_yaml_fail(y, key, sub, err, QHIL_EINVAL,
-                                "'%s' is not a variable name (lower case "
-                                "letters, digits and '_')",
+                                "'%s' is not a variable name (at most 64 "
+                                "lower case letters, digits and '_')",
                                 name);
             break;
         }

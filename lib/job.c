@@ -34,6 +34,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <unistd.h>
 
 #include <qhil/clock.h>
@@ -623,7 +624,7 @@ static int add_disk(qhil_job *job, const context_values *r, qhil_error *err)
     }
     if (r->guestfs_driveid) {
         id = r->guestfs_driveid->value;
-        if (!strncmp(id, "qhil", 4)) {
+        if (!strncasecmp(id, "qhil", 4)) {
             return fail(err, r->guestfs_driveid->origin,
                         "context.guestfs_driveid",
                         "'%s': ids starting with 'qhil' are reserved for "

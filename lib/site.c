@@ -324,20 +324,6 @@ static int valid_name(const char *s, int capitals)
     return 1;
 }
 
-/* A template variable's name, as board.c takes it: [a-z_][a-z0-9_]*. */
-static int valid_var_name(const char *s)
-{
-    size_t i;
-
-    for (i = 0; s[i]; i++) {
-        if (!((s[i] >= 'a' && s[i] <= 'z') || s[i] == '_' ||
-              (i && s[i] >= '0' && s[i] <= '9'))) {
-            return 0;
-        }
-    }
-    return i > 0;
-}
-
 static int load_device(qhil_site *s, qhil_yaml *y, const char *device_type,
                        yaml_node_t *node, const char *field, qhil_error *err)
 {
@@ -375,10 +361,10 @@ static int load_device(qhil_site *s, qhil_yaml *y, const char *device_type,
             rc = qhil_error_set(err, QHIL_ENOMEM, "out of memory");
             break;
         }
-        if (!valid_var_name(name)) {
+        if (!qhil_name_is_variable(name)) {
             rc = qhil_yaml_fail(y, key, sub, err, QHIL_EINVAL,
-                                "'%s' is not a variable name (lower case "
-                                "letters, digits and '_')",
+                                "'%s' is not a variable name (at most 64 "
+                                "lower case letters, digits and '_')",
                                 name);
             break;
         }

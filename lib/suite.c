@@ -42,21 +42,6 @@ static const char *const test_keys[] = {
     "name", "timeout", "fail_on", "trace", "limits", "steps", NULL,
 };
 static const char *const limits_keys[] = {"console", "qemu_log", NULL};
-/* A context name: LAVA's (arch, cpu, memory, mac_addr...) or a board
- * template's variable, [a-z_][a-z0-9_]*, at most 64 long.  Which of them a job may set is
- * the job layer's decision (it knows the board and the site). */
-static int valid_context_name(const char *s)
-{
-    size_t i;
-
-    for (i = 0; s[i]; i++) {
-        if (!((s[i] >= 'a' && s[i] <= 'z') || s[i] == '_' ||
-              (i && s[i] >= '0' && s[i] <= '9'))) {
-            return 0;
-        }
-    }
-    return i > 0 && i <= 64;
-}
 /* State of one load. */
 typedef struct parser {
     qhil_yaml y;
@@ -1008,7 +993,8 @@ static int load_context(parser *p, const yaml_node_t *node)
     for (i = 0; i < n && rc == 0; i++) {
         qhil_yaml_pair(&p->y, node, i, &key, &v);
         name = qhil_yaml_scalar(key, NULL);
-        if (!valid_context_name(name)) {
+        /* LAVA's names or a template's variable: the job layer decides. */
+        if (!qhil_name_is_variable(name)) {
             rc = qhil_yaml_fail(&p->y, key, "context", p->err, QHIL_EINVAL,
                                 "'%s' is not a context name (at most 64 "
                                 "lower case letters, digits and '_')",

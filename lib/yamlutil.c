@@ -1166,3 +1166,16 @@ int qhil_yaml_bool(const qhil_yaml *y, const yaml_node_t *node,
                           text ? "'" : "", text ? text : qhil_yaml_kind(node),
                           text ? "'" : "");
 }
+
+bool qhil_name_is_variable(const char *s)
+{
+    size_t i;
+
+    for (i = 0; s[i]; i++) {
+        if (!((s[i] >= 'a' && s[i] <= 'z') || s[i] == '_' ||
+              (i && s[i] >= '0' && s[i] <= '9'))) {
+            return false;
+        }
+    }
+    return i > 0 && i <= 64;
+}

@@ -191,6 +191,12 @@ int qhil_split_words(const char *s, char ***words_out, size_t *n_out);
 void qhil_words_free(char **words);
 
 /*
+ * A variable's name, as board templates, site device dictionaries and
+ * suite contexts all spell it: [a-z_][a-z0-9_]*, 1 to 64 long.
+ */
+bool qhil_name_is_variable(const char *s);
+
+/*
  * Join a dotted field path: "tests[0]" + ".steps" or "[2]".  Returns a
  * malloc'ed string (caller frees) or NULL when out of memory.
  */
