@@ -11,7 +11,7 @@
  * this device type (the device dictionary), each with the file:line it
  * came from so that `qhil render` and the errors can say so.
  *
- * The policy section is parsed by policy.c; the built-in site uses the
+ * The policy section is parsed by policy_load.c; the built-in site uses the
  * built-in strict policy, so a run with no site file at all is the
  * strict case, not the permissive one.
  */
