@@ -180,6 +180,7 @@ int main(int argc, char **argv)
     char *text = NULL;
     char **qemu_argv = NULL;
     qhil_suite *suite = NULL;
+    qhil_site *site = NULL;
     qhil_error e;
     int64_t *raw_wall;
     int64_t *raw_cpu;
@@ -251,8 +252,18 @@ int main(int argc, char **argv)
     raw_cpu = calloc((size_t)n, sizeof(int64_t));
     q_wall = calloc((size_t)n, sizeof(int64_t));
     q_cpu = calloc((size_t)n, sizeof(int64_t));
+    /* The site is configuration, read once like the suite above (a
+     * qhil run reads both once); suites.sh times reading them. */
+    if (qhil_site_builtin(&site, &e) < 0) {
+        fprintf(stderr, "bench: %s\n", qhil_error_message(&e, -1));
+        return 2;
+    }
     {
-        qhil_run_opts ro = {.board_dirs = board_dirs, .out_dir = out_dir};
+        qhil_run_opts ro = {
+            .board_dirs = board_dirs,
+            .site = site,
+            .out_dir = out_dir,
+        };
 
         for (i = 0; i < n; i++) {
             int64_t t0 = qhil_now();
@@ -303,6 +314,7 @@ int main(int argc, char **argv)
     free(out_dir);
     qhil_argv_free(qemu_argv);
     qhil_suite_free(suite);
+    qhil_site_free(site);
     free(text);
     free(raw_wall);
     free(raw_cpu);
