@@ -323,8 +323,8 @@ static int unknown_variable(const qhil_board *b, const qhil_board_value *v,
 }
 
 static int check_context(qhil_job *job, const qhil_board *b,
-                         const qhil_board_value *ctx, size_t n, context_values *r,
-                         qhil_error *err)
+                         const qhil_board_value *ctx, size_t n,
+                         context_values *r, qhil_error *err)
 {
     const qhil_policy *policy = qhil_site_policy(job->site);
     bool trusted = qhil_site_trusted(job->site) != NULL;
@@ -340,7 +340,6 @@ static int check_context(qhil_job *job, const qhil_board *b,
         char field[96];
 
         snprintf(field, sizeof(field), "context.%s", name);
-
         if (!strcmp(name, "arch")) {
             const char *want = qhil_arch_canonical(qhil_board_arch(b));
             const char *got = qhil_arch_canonical(v->value);

@@ -272,8 +272,8 @@ static int load_environment(qhil_site *s, qhil_yaml *y, yaml_node_t *node,
                                 name);
             break;
         }
-        if (qhil_yaml_is_null(val) ||
-            (val->type == YAML_SCALAR_NODE && !qhil_yaml_scalar(val, NULL)[0])) {
+        if (qhil_yaml_is_null(val) || (val->type == YAML_SCALAR_NODE &&
+                                       !qhil_yaml_scalar(val, NULL)[0])) {
             /* NAME: and NAME: "" both give NAME= */
             value = strdup("");
             rc = value ? 0 : QHIL_ENOMEM;

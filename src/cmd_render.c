@@ -24,9 +24,13 @@ static void render_usage(FILE *f)
     fprintf(f,
             "usage: qhil render [options] SUITE.yaml\n"
             "\n"
-            "Print the QEMU command line of the suite's board with the suite's\n"
-            "values, each argument labelled mandatory, substituted, specific or\n"
-            "harness, with the file and line it came from.  Starts nothing.\n"
+            "Print what the job layer decided for the suite (trust, "
+            "accelerator,\n"
+            "sandbox) and the QEMU command line of its board with its "
+            "values, each\n"
+            "argument labelled mandatory, substituted, specific or harness, "
+            "with\n"
+            "the file and line it came from.  Starts no machine.\n"
             "\n"
             "  -c, --command      print only the command line, shell-quoted\n"
             CLI_JOB_HELP

@@ -9,15 +9,17 @@
  *          is refused here, before any loader could wait on it)
  *   kind   --kind, or told from the file's top-level keys: the first of
  *          the keys in kinds[] found there decides ("tests" for a suite,
- *          "qemu" for a device type, "site" or "policy"... for a site config).  Only libyaml's event stream is
+ *          "qemu" for a device type, "site", "policy", "devices"... for a
+ *          site config).  Only libyaml's event stream is
  *          read, at most MAX_SNIFF bytes and SNIFF_DEPTH levels, so a
  *          deep or huge file costs little here; the loader then makes
  *          its own full checks
  *   check  the kind's entry: the library's own loader and checks, which
  *          print as "FILE:LINE:COLUMN: field: reason"
  *
- * A new file kind is one entry in kinds[] and its check function.  Exit status: 0 every file is valid, 2 any is not or the
- * command line is wrong.
+ * A new file kind is one entry in kinds[] and its check function.  Exit
+ * status: 0 every file is valid, 2 any is not or the command line is
+ * wrong.
  */
 #include <errno.h>
 #include <fcntl.h>

@@ -639,7 +639,8 @@ static void test_bad_templates(void **state)
     bad_template(GOOD_TOP GOOD_QEMU "  mandatory:\n    - -drive "
                                     "file={{DISK}}\n",
                  QHIL_EINVAL, 7,
-                 "qemu.mandatory[0]: '-drive file={{DISK}}': '{{DISK}}' is not a variable of qemu.variables (image slots");
+                 "qemu.mandatory[0]: '-drive file={{DISK}}': '{{DISK}}' is "
+                 "not a variable of qemu.variables (image slots");
     bad_template(GOOD_TOP GOOD_QEMU "  mandatory:\n    - -nographic\n"
                                     "    - -qmp unix:/tmp/q\n",
                  QHIL_EINVAL, 8,
