@@ -1,13 +1,16 @@
 /*
  * runner.c - run a parsed suite on fresh machines and collect verdicts.
  *
- * run_suite: run_prepare (resolve board -> load template -> check the
- *            QEMU binary -> build argv once -> check "only"; also all
- *            of qhil_run_check) -> make the run folder (runpath.c) ->
- *            for each test: make its folder -> run_test -> callbacks.
- *            A test whose folder cannot be made gets an ERROR verdict and
- *            the run goes on.
- * run_test:  launch -> fail patterns -> steps -> shutdown -> verdict
+ * run_suite: run_prepare (the job, once: device type + site + the
+ *            suite's context and steps checked, argv built, job.c; then
+ *            "only"; also all of qhil_run_check) -> make the run folder
+ *            (runpath.c) -> job.log (the job's notes and labelled command
+ *            line) -> for each test: make its folder -> run_test ->
+ *            callbacks.  A test whose folder cannot be made gets an ERROR
+ *            verdict and the run goes on.
+ * run_test:  its scratch disk if the job asks (guestfs_*, removed after
+ *            unless kept) -> launch with the job's argv and the site's
+ *            environment -> fail patterns -> steps -> shutdown -> verdict
  *            (pass / fail / error, see runner.h).
  * run_step:  the step's entry in the step table (step.c) runs it with a
  *            qhil_step_ctx: the machine, the deadlines, and callbacks
