@@ -170,6 +170,8 @@ typedef struct context_values {
     const qhil_board_value *guestfs_interface;
     const qhil_board_value *guestfs_size;
     const qhil_board_value *guestfs_driveid;
+    qhil_board_value site_iface; /* the site's defaults for them, or */
+    qhil_board_value site_driveid; /* value NULL */
 } context_values;
 
 /* The template variable name, or -1. */
@@ -203,7 +205,10 @@ static int add_var(context_values *r, const char *name, const char *value,
 static int site_values(const qhil_job *job, const qhil_board *b,
                        context_values *r, qhil_error *err)
 {
-    static const char *const builtin[] = {"machine", "memory", "cpu", NULL};
+    static const char *const builtin[] = {
+        "machine", "memory", "cpu", "guestfs_interface", "guestfs_driveid",
+        NULL,
+    };
     const char *dt = qhil_board_device_type(b);
     const char *origin = NULL;
     const char *name;
@@ -227,7 +232,8 @@ static int site_values(const qhil_job *job, const qhil_board *b,
             }
             rc = fail(err, origin, field,
                       "device type '%s' (%s) has no variable '%s' "
-                      "(the site can set machine, memory, cpu and the "
+                      "(the site can set machine, memory, cpu, "
+                      "guestfs_interface, guestfs_driveid and the "
                       "template's qemu.variables)",
                       dt, qhil_board_path(b), name);
             free(field);
@@ -243,6 +249,14 @@ static int site_values(const qhil_job *job, const qhil_board *b,
             r->cpu = v;
             r->cpu_origin = origin;
             r->cpu_by_site = true;
+        } else if (!strncmp(builtin[i], "guestfs_", 8)) {
+            /* The lab's defaults for a disk a job asks for. */
+            qhil_board_value *d = builtin[i][8] == 'i' ? &r->site_iface
+                                                       : &r->site_driveid;
+
+            d->name = builtin[i];
+            d->value = v;
+            d->origin = origin;
         } else {
             rc = add_var(r, builtin[i], v, origin, err);
         }
@@ -604,27 +618,36 @@ static int add_disk(qhil_job *job, const context_values *r, qhil_error *err)
     const char *words[2];
     int rc;
 
+    const qhil_board_value *want_if = r->guestfs_interface;
+    const qhil_board_value *want_id = r->guestfs_driveid;
+
+    /* Only a job asks for a disk; the site may say how it is attached. */
     if (!r->guestfs_size && !r->guestfs_interface && !r->guestfs_driveid) {
         return QHIL_EOK;
     }
     origin = r->guestfs_size        ? r->guestfs_size->origin
              : r->guestfs_interface ? r->guestfs_interface->origin
                                     : r->guestfs_driveid->origin;
-    if (r->guestfs_interface) {
-        iface = r->guestfs_interface->value;
+    if (!want_if && r->site_iface.value) {
+        want_if = &r->site_iface;
+    }
+    if (!want_id && r->site_driveid.value) {
+        want_id = &r->site_driveid;
+    }
+    if (want_if) {
+        iface = want_if->value;
         if (strcmp(iface, "ide") && strcmp(iface, "scsi") &&
             strcmp(iface, "virtio") && strcmp(iface, "none")) {
-            return fail(err, r->guestfs_interface->origin,
-                        "context.guestfs_interface",
+            return fail(err, want_if->origin, "context.guestfs_interface",
                         "'%s' is not a disk interface (ide, scsi, virtio, "
                         "none)",
                         iface);
         }
     }
-    if (r->guestfs_driveid) {
-        id = r->guestfs_driveid->value;
+    if (want_id) {
+        id = want_id->value;
         if (!strncasecmp(id, "qhil", 4)) {
-            return fail(err, r->guestfs_driveid->origin,
+            return fail(err, want_id->origin,
                         "context.guestfs_driveid",
                         "'%s': ids starting with 'qhil' are reserved for "
                         "the harness",

@@ -1330,6 +1330,65 @@ static void test_image_confinement(void **state)
 
 /* A test disk: its size, the slot in the argv, and the real path put in
  * with its commas doubled so that it cannot add drive options. */
+/* The site's device dictionary says how a disk is attached on its
+ * board; the job still decides whether there is one, and cannot change
+ * what the site set. */
+static void test_guestfs_site_defaults(void **state)
+{
+    fixture *f = *state;
+    const char *board_dirs[] = {BOARDS, NULL};
+    const char *qemu_dirs[] = {f->bin, NULL};
+    qhil_board_value ctx[2] = {
+        {"guestfs_size", "16M", "suite.yaml:5"},
+        {"guestfs_interface", "ide", "suite.yaml:6"},
+    };
+    qhil_site *site = load_site(f, "devices:\n"
+                                   "  guestfs-board:\n"
+                                   "    guestfs_interface: virtio\n"
+                                   "    guestfs_driveid: scratch\n");
+    qhil_job_opts jo = {
+        .device_type = "guestfs-board",
+        .board_dirs = board_dirs,
+        .qemu_dirs = qemu_dirs,
+        .site = site,
+        .context = ctx,
+        .n_context = 0,
+        .job_dir = f->dir,
+    };
+    char *at = site_at(f, 3);
+    qhil_error err;
+    qhil_job *job;
+    size_t i;
+
+    /* No guestfs_* in the job: no disk, whatever the site says. */
+    job = job_ok(&jo);
+    assert_int_equal(qhil_job_disk_size(job), 0);
+    qhil_job_free(job);
+    jo.n_context = 1;
+    job = job_ok(&jo);
+    assert_int_equal(qhil_job_disk_size(job), 16ull << 20);
+    for (i = 0; qhil_job_argv(job)[i] &&
+                strcmp(qhil_job_argv(job)[i], "-drive");
+         i++) {
+    }
+    assert_non_null(qhil_job_argv(job)[i]);
+    assert_string_equal(qhil_job_argv(job)[i + 1],
+                        "format=qcow2,file={{GUESTFS}},media=disk,"
+                        "if=virtio,id=scratch");
+    qhil_job_free(job);
+    /* The job's own interface is the site's to set here. */
+    jo.n_context = 2;
+    qhil_error_init(&err);
+    assert_int_equal(qhil_job_new(&jo, &job, &err), QHIL_EINVAL);
+    assert_contains(err.message, "suite.yaml:6: context.guestfs_interface: "
+                                 "'ide' cannot be set by a job: the site "
+                                 "sets it for device type 'guestfs-board'");
+    assert_contains(err.message, at);
+    qhil_error_release(&err);
+    free(at);
+    qhil_site_free(site);
+}
+
 static void test_guestfs(void **state)
 {
     fixture *f = *state;
@@ -1547,6 +1606,7 @@ int main(void)
         cmocka_unit_test(test_trusted_site),
         cmocka_unit_test(test_image_confinement),
         cmocka_unit_test(test_guestfs),
+        cmocka_unit_test(test_guestfs_site_defaults),
         cmocka_unit_test(test_suite_steps),
         cmocka_unit_test(test_kind_names),
     };
