@@ -8,6 +8,7 @@
  *   job.h      a job's labelled QEMU argv
  *   suite.h    suite files                   runner.h  running suites
  *   report.h   results, JUnit and TAP     runpath.h run and test folders
+ *   shard.h    a runner's share of a suite (--shard K/N, durations)
  *
  * libqhil.so exports what these headers declare and nothing else: the
  * library is built with hidden visibility, and each header wraps its
@@ -28,6 +29,7 @@
 #include <qhil/report.h>
 #include <qhil/runner.h>
 #include <qhil/runpath.h>
+#include <qhil/shard.h>
 #include <qhil/site.h>
 #include <qhil/suite.h>
 

@@ -1,0 +1,718 @@
+/*
+ * shard.c - one runner's share of a suite, and the durations it is
+ * balanced by (qhil/shard.h).
+ *
+ * Everything here is a pure function of its input, so that N runners
+ * that never talk to each other agree on the split:
+ *
+ *   spec "K/N"  -> qhil_shard_parse: digits only, no sign, no space, no
+ *                  leading zero, 1 <= K <= N <= 10000
+ *   JUnit file  -> qhil_durations_load: expat, streaming, 64 KiB at a
+ *                  time; <testcase name time> of a <testsuite>; sorted
+ *                  by name, a name seen twice keeps its longest time
+ *   suite, only -> qhil_shard_select: the selected tests, each weighted
+ *                  (recorded time, else the file's median, else 1 s),
+ *                  heaviest first (ties by name) onto the least loaded
+ *                  shard (ties: fewer tests, then lower number), a
+ *                  binary heap of the N shards; shard K's tests back in
+ *                  suite order
+ *
+ * No floating point: times are integer ns from the decimal text, loads
+ * are saturating uint64_t sums, so an i386 runner and an aarch64 runner
+ * take the same decisions.  The order of the durations file cannot
+ * matter: its entries are sorted by name before anything reads them,
+ * and a duplicate keeps the maximum, which does not depend on order.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdbool.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <expat.h>
+
+#include <qhil/shard.h>
+
+#define DURATIONS_FILE_MAX (64u << 20) /* bytes */
+#define DURATIONS_CHUNK 65536
+#define DEFAULT_WEIGHT_NS 1000000000LL
+
+/* ---- the spec ---- */
+
+/* One number of the spec: [1-9][0-9]* up to QHIL_SHARD_MAX; *end after
+ * it.  0 and the reason in *why on failure. */
+static int spec_number(const char *s, const char **end, unsigned *v,
+                       const char **why)
+{
+    unsigned long x = 0;
+    const char *p = s;
+
+    if (*p < '0' || *p > '9') {
+        *why = "expected a decimal number";
+        return 0;
+    }
+    if (*p == '0' && p[1] >= '0' && p[1] <= '9') {
+        *why = "a number may not start with 0";
+        return 0;
+    }
+    for (; *p >= '0' && *p <= '9'; p++) {
+        if (x <= QHIL_SHARD_MAX) {
+            x = x * 10 + (unsigned long)(*p - '0');
+        }
+    }
+    *end = p;
+    *v = x > QHIL_SHARD_MAX ? QHIL_SHARD_MAX + 1 : (unsigned)x;
+    return 1;
+}
+
+int qhil_shard_parse(const char *spec, unsigned *k, unsigned *n,
+                     qhil_error *err)
+{
+    const char *why = NULL;
+    const char *p = spec;
+    unsigned kk = 0;
+    unsigned nn = 0;
+
+    if (!spec) {
+        return qhil_error_set(err, QHIL_EINVAL, "no shard spec given");
+    }
+    if (!spec_number(p, &p, &kk, &why)) {
+        goto bad;
+    }
+    if (*p != '/') {
+        why = *p ? "expected '/' after K" : "expected K/N, got no '/'";
+        goto bad;
+    }
+    p++;
+    if (!spec_number(p, &p, &nn, &why)) {
+        goto bad;
+    }
+    if (*p) {
+        why = "unexpected text after N";
+        goto bad;
+    }
+    if (nn == 0) {
+        why = "N must be at least 1";
+        goto bad;
+    }
+    if (nn > QHIL_SHARD_MAX) {
+        return qhil_error_set(err, QHIL_EINVAL,
+                              "'%s': N is over the limit of %u shards",
+                              spec, QHIL_SHARD_MAX);
+    }
+    if (kk == 0 || kk > nn) {
+        return qhil_error_set(err, QHIL_EINVAL,
+                              "'%s': K must be 1 to N (1 to %u)", spec, nn);
+    }
+    *k = kk;
+    *n = nn;
+    return QHIL_EOK;
+
+bad:
+    return qhil_error_set(err, QHIL_EINVAL,
+                          "'%s': %s (expected K/N, two decimal numbers "
+                          "with 1 <= K <= N, such as 2/4)",
+                          spec, why);
+}
+
+/* ---- durations ---- */
+
+typedef struct duration {
+    char *name;
+    int64_t ns;
+} duration;
+
+struct qhil_durations {
+    duration *items; /* sorted by name, names distinct */
+    size_t n;
+    int64_t median_ns;
+};
+
+/* Parser state; the first error stops expat and stays. */
+typedef struct load_ctx {
+    XML_Parser xp;
+    const char *path;
+    qhil_error *err;
+    int rc;
+    unsigned depth;      /* elements open */
+    unsigned suite_open; /* <testsuite> elements open */
+    unsigned case_depth; /* depth of the open <testcase>, 0 = none */
+    duration *items;
+    size_t n, cap;
+} load_ctx;
+
+static int load_fail(load_ctx *c, int code, const char *fmt, const char *a)
+{
+    if (c->rc == 0) {
+        c->rc = qhil_error_set_at(
+            c->err, code, c->path, (int)XML_GetCurrentLineNumber(c->xp),
+            (int)XML_GetCurrentColumnNumber(c->xp) + 1, fmt, a);
+        XML_StopParser(c->xp, XML_FALSE);
+    }
+    return c->rc;
+}
+
+/* "12", "0.250", "3.1415926535": decimal seconds to ns (digits past the
+ * ninth are dropped).  0 when s is not that or over the limit. */
+static int parse_seconds(const char *s, int64_t *ns)
+{
+    int64_t whole = 0;
+    int64_t frac = 0;
+    int64_t scale = 100000000;
+    const char *p = s;
+
+    if (*p < '0' || *p > '9') {
+        return 0;
+    }
+    for (; *p >= '0' && *p <= '9'; p++) {
+        whole = whole * 10 + (*p - '0');
+        if (whole > QHIL_DURATION_MAX_NS / 1000000000) {
+            return 0;
+        }
+    }
+    if (*p == '.') {
+        p++;
+        if (*p < '0' || *p > '9') {
+            return 0;
+        }
+        for (; *p >= '0' && *p <= '9'; p++) {
+            frac += (*p - '0') * scale;
+            scale /= 10;
+        }
+    }
+    if (*p) {
+        return 0;
+    }
+    *ns = whole * 1000000000 + frac;
+    if (*ns > QHIL_DURATION_MAX_NS) {
+        return 0;
+    }
+    return 1;
+}
+
+static void testcase_seen(load_ctx *c, const char **attr)
+{
+    const char *name = NULL;
+    const char *time = NULL;
+    int64_t ns = 0;
+    size_t i;
+
+    for (i = 0; attr[i]; i += 2) {
+        if (strcmp(attr[i], "name") == 0) {
+            name = attr[i + 1];
+        } else if (strcmp(attr[i], "time") == 0) {
+            time = attr[i + 1];
+        }
+    }
+    if (!c->suite_open) {
+        load_fail(c, QHIL_ESYNTAX,
+                  "not a JUnit report: <testcase> outside a <testsuite>%s",
+                  "");
+        return;
+    }
+    if (c->case_depth) {
+        load_fail(c, QHIL_ESYNTAX,
+                  "not a JUnit report: <testcase> inside a <testcase>%s",
+                  "");
+        return;
+    }
+    if (!name || !*name) {
+        load_fail(c, QHIL_ESYNTAX, "<testcase> without a name%s", "");
+        return;
+    }
+    if (!time) {
+        load_fail(c, QHIL_ESYNTAX,
+                  "<testcase name=\"%s\"> has no time attribute", name);
+        return;
+    }
+    if (!parse_seconds(time, &ns)) {
+        load_fail(c, QHIL_ESYNTAX,
+                  "<testcase> time=\"%s\": expected seconds as a decimal "
+                  "number from 0 to 1000000",
+                  time);
+        return;
+    }
+    if (c->n == c->cap) {
+        size_t cap = c->cap ? c->cap * 2 : 64;
+        duration *grown = realloc(c->items, cap * sizeof(*grown));
+
+        if (!grown) {
+            load_fail(c, QHIL_ENOMEM, "out of memory%s", "");
+            return;
+        }
+        c->items = grown;
+        c->cap = cap;
+    }
+    c->items[c->n].name = strdup(name);
+    if (!c->items[c->n].name) {
+        load_fail(c, QHIL_ENOMEM, "out of memory%s", "");
+        return;
+    }
+    c->items[c->n++].ns = ns;
+}
+
+static void XMLCALL on_start(void *data, const XML_Char *el,
+                             const XML_Char **attr)
+{
+    load_ctx *c = data;
+
+    if (c->rc) {
+        return;
+    }
+    if (c->depth == 0 && strcmp(el, "testsuites") != 0 &&
+        strcmp(el, "testsuite") != 0) {
+        load_fail(c, QHIL_ESYNTAX,
+                  "not a JUnit report: the root element is <%s>, expected "
+                  "<testsuites> or <testsuite>",
+                  el);
+        return;
+    }
+    c->depth++;
+    if (strcmp(el, "testsuite") == 0) {
+        if (c->case_depth) {
+            load_fail(c, QHIL_ESYNTAX,
+                      "not a JUnit report: <testsuite> inside a "
+                      "<testcase>%s",
+                      "");
+            return;
+        }
+        c->suite_open++;
+    } else if (strcmp(el, "testcase") == 0) {
+        testcase_seen(c, attr);
+        c->case_depth = c->depth;
+    }
+}
+
+static void XMLCALL on_end(void *data, const XML_Char *el)
+{
+    load_ctx *c = data;
+
+    /* expat may still report the end of an empty element it stopped
+     * in. */
+    if (c->rc) {
+        return;
+    }
+    if (c->case_depth == c->depth) {
+        c->case_depth = 0;
+    }
+    if (strcmp(el, "testsuite") == 0 && c->suite_open) {
+        c->suite_open--;
+    }
+    c->depth--;
+}
+
+/* A DTD could declare entities; a test report has no use for one. */
+static void XMLCALL on_doctype(void *data, const XML_Char *name,
+                               const XML_Char *sysid, const XML_Char *pubid,
+                               int has_internal_subset)
+{
+    (void)sysid;
+    (void)pubid;
+    (void)has_internal_subset;
+    load_fail(data, QHIL_ESYNTAX,
+              "DOCTYPE %s: a JUnit report has no DTD (refused)", name);
+}
+
+static int by_name(const void *a, const void *b)
+{
+    return strcmp(((const duration *)a)->name, ((const duration *)b)->name);
+}
+
+static int by_ns(const void *a, const void *b)
+{
+    int64_t x = *(const int64_t *)a;
+    int64_t y = *(const int64_t *)b;
+
+    return (x > y) - (x < y);
+}
+
+/* Sort by name, keep each name's longest time, compute the median. */
+static int durations_finish(qhil_durations *d)
+{
+    int64_t *times;
+    size_t i, j;
+
+    if (d->n == 0) {
+        d->median_ns = DEFAULT_WEIGHT_NS;
+        return QHIL_EOK;
+    }
+    qsort(d->items, d->n, sizeof(*d->items), by_name);
+    for (i = 0, j = 0; i < d->n; i++) {
+        if (j > 0 && strcmp(d->items[j - 1].name, d->items[i].name) == 0) {
+            if (d->items[i].ns > d->items[j - 1].ns) {
+                d->items[j - 1].ns = d->items[i].ns;
+            }
+            free(d->items[i].name);
+            continue;
+        }
+        d->items[j++] = d->items[i];
+    }
+    d->n = j;
+    times = malloc(d->n * sizeof(*times));
+    if (!times) {
+        return QHIL_ENOMEM;
+    }
+    for (i = 0; i < d->n; i++) {
+        times[i] = d->items[i].ns;
+    }
+    qsort(times, d->n, sizeof(*times), by_ns);
+    d->median_ns = d->n % 2 ? times[d->n / 2]
+                            : times[d->n / 2 - 1] +
+                                  (times[d->n / 2] - times[d->n / 2 - 1]) / 2;
+    free(times);
+    return QHIL_EOK;
+}
+
+/* Open path for reading without ever blocking in open() (a FIFO with no
+ * writer), and only when it is a regular file of a sane size. */
+static int durations_open(const char *path, qhil_error *err)
+{
+    struct stat st;
+    int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
+    int e = errno;
+
+    if (fd < 0) {
+        return qhil_error_set(err, -e, "%s: cannot open: %s", path,
+                              strerror(e));
+    }
+    if (fstat(fd, &st) < 0) {
+        e = errno;
+        close(fd);
+        return qhil_error_set(err, -e, "%s: %s", path, strerror(e));
+    }
+    if (!S_ISREG(st.st_mode)) {
+        close(fd);
+        return qhil_error_set(err, QHIL_EINVAL,
+                              "%s: not a regular file (a JUnit XML report "
+                              "is expected)",
+                              path);
+    }
+    if (st.st_size > (off_t)DURATIONS_FILE_MAX) {
+        close(fd);
+        return qhil_error_set(err, QHIL_ETOOBIG,
+                              "%s: %lld bytes, over the limit of %u MiB "
+                              "for a durations file",
+                              path, (long long)st.st_size,
+                              DURATIONS_FILE_MAX >> 20);
+    }
+    return fd;
+}
+
+int qhil_durations_load(const char *path, qhil_durations **out,
+                        qhil_error *err)
+{
+    load_ctx c = {.path = path, .err = err};
+    qhil_durations *d = NULL;
+    char *buf = NULL;
+    size_t total = 0;
+    int fd;
+    int rc;
+
+    *out = NULL;
+    fd = durations_open(path, err);
+    if (fd < 0) {
+        return fd;
+    }
+    buf = malloc(DURATIONS_CHUNK);
+    c.xp = XML_ParserCreate(NULL);
+    if (!buf || !c.xp) {
+        rc = qhil_error_set(err, QHIL_ENOMEM, "out of memory");
+        goto cleanup;
+    }
+    XML_SetUserData(c.xp, &c);
+    XML_SetElementHandler(c.xp, on_start, on_end);
+    XML_SetStartDoctypeDeclHandler(c.xp, on_doctype);
+    XML_SetParamEntityParsing(c.xp, XML_PARAM_ENTITY_PARSING_NEVER);
+    for (;;) {
+        ssize_t got = read(fd, buf, DURATIONS_CHUNK);
+
+        if (got < 0 && errno == EINTR) {
+            continue;
+        }
+        if (got < 0) {
+            rc = qhil_error_set(err, -errno, "%s: read: %s", path,
+                                strerror(errno));
+            goto cleanup;
+        }
+        total += (size_t)got;
+        if (total > DURATIONS_FILE_MAX) {
+            rc = qhil_error_set(err, QHIL_ETOOBIG,
+                                "%s: grew over the limit of %u MiB while "
+                                "read",
+                                path, DURATIONS_FILE_MAX >> 20);
+            goto cleanup;
+        }
+        if (XML_Parse(c.xp, buf, (int)got, got == 0) == XML_STATUS_ERROR) {
+            if (c.rc == 0) {
+                c.rc = qhil_error_set_at(
+                    err, QHIL_ESYNTAX, path,
+                    (int)XML_GetCurrentLineNumber(c.xp),
+                    (int)XML_GetCurrentColumnNumber(c.xp) + 1,
+                    "not a JUnit XML report: %s",
+                    XML_ErrorString(XML_GetErrorCode(c.xp)));
+            }
+            rc = c.rc;
+            goto cleanup;
+        }
+        if (c.rc < 0) {
+            rc = c.rc;
+            goto cleanup;
+        }
+        if (got == 0) {
+            break;
+        }
+    }
+    d = calloc(1, sizeof(*d));
+    if (!d) {
+        rc = qhil_error_set(err, QHIL_ENOMEM, "out of memory");
+        goto cleanup;
+    }
+    d->items = c.items;
+    d->n = c.n;
+    c.items = NULL;
+    c.n = 0;
+    rc = durations_finish(d);
+    if (rc < 0) {
+        qhil_error_set(err, rc, "out of memory");
+        qhil_durations_free(d);
+        goto cleanup;
+    }
+    *out = d;
+    rc = QHIL_EOK;
+
+cleanup:
+    while (c.n > 0) {
+        free(c.items[--c.n].name);
+    }
+    free(c.items);
+    if (c.xp) {
+        XML_ParserFree(c.xp);
+    }
+    free(buf);
+    close(fd);
+    return rc;
+}
+
+void qhil_durations_free(qhil_durations *d)
+{
+    size_t i;
+
+    if (!d) {
+        return;
+    }
+    for (i = 0; i < d->n; i++) {
+        free(d->items[i].name);
+    }
+    free(d->items);
+    free(d);
+}
+
+size_t qhil_durations_count(const qhil_durations *d)
+{
+    return d ? d->n : 0;
+}
+
+int qhil_durations_get(const qhil_durations *d, const char *name,
+                       int64_t *ns)
+{
+    duration key = {.name = (char *)name};
+    const duration *hit;
+
+    if (!d || !d->n || !name) {
+        return 0;
+    }
+    hit = bsearch(&key, d->items, d->n, sizeof(*d->items), by_name);
+    if (!hit) {
+        return 0;
+    }
+    *ns = hit->ns;
+    return 1;
+}
+
+int64_t qhil_durations_median(const qhil_durations *d)
+{
+    return d && d->n ? d->median_ns : DEFAULT_WEIGHT_NS;
+}
+
+/* ---- the split ---- */
+
+typedef struct item {
+    const char *name;
+    size_t index; /* in suite->tests */
+    int64_t weight;
+} item;
+
+typedef struct bin {
+    uint64_t load;
+    size_t count;
+    unsigned id; /* 0-based */
+} bin;
+
+static int heaviest_first(const void *a, const void *b)
+{
+    const item *x = a;
+    const item *y = b;
+
+    if (x->weight != y->weight) {
+        return x->weight > y->weight ? -1 : 1;
+    }
+    return strcmp(x->name, y->name);
+}
+
+static int by_item_name(const void *a, const void *b)
+{
+    return strcmp(((const item *)a)->name, ((const item *)b)->name);
+}
+
+static int by_index(const void *a, const void *b)
+{
+    size_t x = *(const size_t *)a;
+    size_t y = *(const size_t *)b;
+
+    return (x > y) - (x < y);
+}
+
+/* The shard that takes the next test: least load, then fewest tests,
+ * then lowest number. */
+static bool bin_before(const bin *a, const bin *b)
+{
+    if (a->load != b->load) {
+        return a->load < b->load;
+    }
+    if (a->count != b->count) {
+        return a->count < b->count;
+    }
+    return a->id < b->id;
+}
+
+/* Restore the heap after heap[0] grew. */
+static void bin_sift_down(bin *heap, size_t n)
+{
+    size_t i = 0;
+
+    for (;;) {
+        size_t l = 2 * i + 1;
+        size_t r = l + 1;
+        size_t m = i;
+        bin t;
+
+        if (l < n && bin_before(&heap[l], &heap[m])) {
+            m = l;
+        }
+        if (r < n && bin_before(&heap[r], &heap[m])) {
+            m = r;
+        }
+        if (m == i) {
+            return;
+        }
+        t = heap[i];
+        heap[i] = heap[m];
+        heap[m] = t;
+        i = m;
+    }
+}
+
+int qhil_shard_select(const qhil_suite *suite, const char *const *only,
+                      unsigned k, unsigned n, const qhil_durations *d,
+                      const char ***names_out, size_t *n_out,
+                      qhil_error *err)
+{
+    item *items = NULL;
+    bool *chosen = NULL;
+    bin *heap = NULL;
+    size_t *mine = NULL;
+    const char **names = NULL;
+    size_t n_items = 0;
+    size_t n_mine = 0;
+    int64_t fallback = qhil_durations_median(d);
+    size_t i;
+    int rc;
+
+    *names_out = NULL;
+    if (n < 1 || n > QHIL_SHARD_MAX || k < 1 || k > n) {
+        return qhil_error_set(err, QHIL_EINVAL,
+                              "shard %u/%u: K must be 1 to N and N 1 to %u",
+                              k, n, QHIL_SHARD_MAX);
+    }
+    items = calloc(suite->n_tests + 1, sizeof(*items));
+    chosen = calloc(suite->n_tests + 1, sizeof(*chosen));
+    heap = calloc(n, sizeof(*heap));
+    mine = calloc(suite->n_tests + 1, sizeof(*mine));
+    if (!items || !chosen || !heap || !mine) {
+        rc = qhil_error_set(err, QHIL_ENOMEM, "out of memory");
+        goto cleanup;
+    }
+    /* The selection: every test, or the ones named in only (found by
+     * name in a sorted copy, so a long -t list stays cheap). */
+    for (i = 0; i < suite->n_tests; i++) {
+        items[i].name = suite->tests[i].name;
+        items[i].index = i;
+    }
+    qsort(items, suite->n_tests, sizeof(*items), by_item_name);
+    for (i = 0; only && only[i]; i++) {
+        item key = {.name = only[i]};
+        const item *hit = bsearch(&key, items, suite->n_tests,
+                                  sizeof(*items), by_item_name);
+
+        if (!hit) {
+            rc = qhil_error_set(err, QHIL_EINVAL, "%s: no test named '%s'",
+                                suite->path ? suite->path : "suite",
+                                only[i]);
+            goto cleanup;
+        }
+        chosen[hit->index] = true;
+    }
+    for (i = 0; i < suite->n_tests; i++) {
+        size_t t = items[i].index;
+
+        if (only && !chosen[t]) {
+            continue;
+        }
+        items[n_items] = items[i];
+        if (!qhil_durations_get(d, items[n_items].name,
+                                &items[n_items].weight)) {
+            items[n_items].weight = fallback;
+        }
+        n_items++;
+    }
+    qsort(items, n_items, sizeof(*items), heaviest_first);
+    /* All shards empty: the heap order is the id order. */
+    for (i = 0; i < n; i++) {
+        heap[i].id = (unsigned)i;
+    }
+    for (i = 0; i < n_items; i++) {
+        uint64_t w = (uint64_t)items[i].weight;
+
+        heap[0].load = heap[0].load > UINT64_MAX - w ? UINT64_MAX
+                                                     : heap[0].load + w;
+        heap[0].count++;
+        if (heap[0].id == k - 1) {
+            mine[n_mine++] = items[i].index;
+        }
+        bin_sift_down(heap, n);
+    }
+    qsort(mine, n_mine, sizeof(*mine), by_index);
+    names = calloc(n_mine + 1, sizeof(*names));
+    if (!names) {
+        rc = qhil_error_set(err, QHIL_ENOMEM, "out of memory");
+        goto cleanup;
+    }
+    for (i = 0; i < n_mine; i++) {
+        names[i] = suite->tests[mine[i]].name;
+    }
+    *names_out = names;
+    if (n_out) {
+        *n_out = n_mine;
+    }
+    rc = QHIL_EOK;
+
+cleanup:
+    free(items);
+    free(chosen);
+    free(heap);
+    free(mine);
+    return rc;
+}
