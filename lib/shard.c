@@ -26,7 +26,9 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <stdarg.h>
 #include <stdbool.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -45,17 +47,17 @@
 /* One number of the spec: [1-9][0-9]* up to QHIL_SHARD_MAX; *end after
  * it.  0 and the reason in *why on failure. */
 static int spec_number(const char *s, const char **end, unsigned *v,
-                       const char **why)
+                       bool is_k, const char **why)
 {
     unsigned long x = 0;
     const char *p = s;
 
     if (*p < '0' || *p > '9') {
-        *why = "expected a decimal number";
+        *why = is_k ? "K is not a decimal number" : "N is not a decimal number";
         return 0;
     }
     if (*p == '0' && p[1] >= '0' && p[1] <= '9') {
-        *why = "a number may not start with 0";
+        *why = is_k ? "K starts with 0" : "N starts with 0";
         return 0;
     }
     for (; *p >= '0' && *p <= '9'; p++) {
@@ -79,15 +81,15 @@ int qhil_shard_parse(const char *spec, unsigned *k, unsigned *n,
     if (!spec) {
         return qhil_error_set(err, QHIL_EINVAL, "no shard spec given");
     }
-    if (!spec_number(p, &p, &kk, &why)) {
+    if (!spec_number(p, &p, &kk, true, &why)) {
         goto bad;
     }
     if (*p != '/') {
-        why = *p ? "expected '/' after K" : "expected K/N, got no '/'";
+        why = "no '/' after K";
         goto bad;
     }
     p++;
-    if (!spec_number(p, &p, &nn, &why)) {
+    if (!spec_number(p, &p, &nn, false, &why)) {
         goto bad;
     }
     if (*p) {
@@ -144,14 +146,28 @@ typedef struct load_ctx {
     size_t n, cap;
 } load_ctx;
 
-static int load_fail(load_ctx *c, int code, const char *fmt, const char *a)
+static int load_fail(load_ctx *c, int code, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+static int load_fail(load_ctx *c, int code, const char *fmt, ...)
 {
-    if (c->rc == 0) {
-        c->rc = qhil_error_set_at(
-            c->err, code, c->path, (int)XML_GetCurrentLineNumber(c->xp),
-            (int)XML_GetCurrentColumnNumber(c->xp) + 1, fmt, a);
-        XML_StopParser(c->xp, XML_FALSE);
+    char *text = NULL;
+    va_list ap;
+
+    if (c->rc != 0) {
+        return c->rc;
     }
+    va_start(ap, fmt);
+    if (vasprintf(&text, fmt, ap) < 0) {
+        text = NULL;
+    }
+    va_end(ap);
+    c->rc = qhil_error_set_at(c->err, text ? code : QHIL_ENOMEM, c->path,
+                              (int)XML_GetCurrentLineNumber(c->xp),
+                              (int)XML_GetCurrentColumnNumber(c->xp) + 1,
+                              "%s", text ? text : "out of memory");
+    free(text);
+    XML_StopParser(c->xp, XML_FALSE);
     return c->rc;
 }
 
@@ -209,18 +225,16 @@ static void testcase_seen(load_ctx *c, const char **attr)
     }
     if (!c->suite_open) {
         load_fail(c, QHIL_ESYNTAX,
-                  "not a JUnit report: <testcase> outside a <testsuite>%s",
-                  "");
+                  "not a JUnit report: <testcase> outside a <testsuite>");
         return;
     }
     if (c->case_depth) {
         load_fail(c, QHIL_ESYNTAX,
-                  "not a JUnit report: <testcase> inside a <testcase>%s",
-                  "");
+                  "not a JUnit report: <testcase> inside a <testcase>");
         return;
     }
     if (!name || !*name) {
-        load_fail(c, QHIL_ESYNTAX, "<testcase> without a name%s", "");
+        load_fail(c, QHIL_ESYNTAX, "<testcase> without a name");
         return;
     }
     if (!time) {
@@ -240,7 +254,7 @@ static void testcase_seen(load_ctx *c, const char **attr)
         duration *grown = realloc(c->items, cap * sizeof(*grown));
 
         if (!grown) {
-            load_fail(c, QHIL_ENOMEM, "out of memory%s", "");
+            load_fail(c, QHIL_ENOMEM, "out of memory");
             return;
         }
         c->items = grown;
@@ -248,7 +262,7 @@ static void testcase_seen(load_ctx *c, const char **attr)
     }
     c->items[c->n].name = strdup(name);
     if (!c->items[c->n].name) {
-        load_fail(c, QHIL_ENOMEM, "out of memory%s", "");
+        load_fail(c, QHIL_ENOMEM, "out of memory");
         return;
     }
     c->items[c->n++].ns = ns;
@@ -275,8 +289,7 @@ static void XMLCALL on_start(void *data, const XML_Char *el,
         if (c->case_depth) {
             load_fail(c, QHIL_ESYNTAX,
                       "not a JUnit report: <testsuite> inside a "
-                      "<testcase>%s",
-                      "");
+                      "<testcase>");
             return;
         }
         c->suite_open++;

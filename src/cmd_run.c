@@ -66,6 +66,7 @@ typedef struct run_cli {
     bool header_done;
     const qhil_suite *suite;
     size_t n_selected;
+    const char *shard; /* "K/N" as given, or NULL */
     char *notes; /* the job layer's notes, printed with the header */
 } run_cli;
 
@@ -86,6 +87,16 @@ static void run_usage(FILE *f)
             "FILE;\n"
             "                     progress then goes to stderr)\n"
             "  -t, --test NAME    run only this test (repeatable)\n"
+            "      --shard K/N    run shard K of N: N runners with the "
+            "same suite,\n"
+            "                     -t and --durations run each test "
+            "once together\n"
+            "      --durations FILE  balance the shards by the times in "
+            "FILE, a\n"
+            "                     JUnit report of an earlier run\n"
+            "      --list         print the tests that would run, one a "
+            "line, and\n"
+            "                     exit without running them\n"
             CLI_JOB_HELP
             "      --keep-disks   keep each test's scratch disk "
             "(guestfs_*)\n"
@@ -203,10 +214,11 @@ static void on_test_started(void *data, const qhil_test *test)
         return;
     }
     c->header_done = true;
-    fprintf(c->out, "qhil: suite %s (%s), board %s, %zu test%s\n%s",
+    fprintf(c->out, "qhil: suite %s (%s), board %s, %zu test%s%s%s%s\n%s",
             c->suite->name, c->suite->path, c->suite->device_type,
             c->n_selected, c->n_selected == 1 ? "" : "s",
-            c->notes ? c->notes : "");
+            c->shard ? " (shard " : "", c->shard ? c->shard : "",
+            c->shard ? ")" : "", c->notes ? c->notes : "");
     progress_flush(c);
 }
 
@@ -306,6 +318,88 @@ static int write_report(const qhil_suite_result *res, qhil_report_format fmt,
     return rc;
 }
 
+/*
+ * --list: the names, one a line, in the order they would run.  A name
+ * with a line break or another control character could not be read back
+ * one a line: refused rather than printed so that it lies.
+ */
+static int list_tests(const qhil_suite *suite, const char *const *names)
+{
+    size_t i, j;
+
+    for (i = 0; names[i]; i++) {
+        const unsigned char *p = (const unsigned char *)names[i];
+
+        for (; *p; p++) {
+            if (*p < 0x20 || *p == 0x7f) {
+                break;
+            }
+        }
+        if (!*p) {
+            continue;
+        }
+        for (j = 0; j < suite->n_tests; j++) {
+            if (suite->tests[j].name == names[i]) {
+                break;
+            }
+        }
+        fprintf(stderr,
+                "qhil run: --list: %s:%d: the name of this test has a "
+                "control character (0x%02x), it cannot be printed one "
+                "name a line; nothing was listed\n",
+                suite->path, j < suite->n_tests ? suite->tests[j].line : 0,
+                *p);
+        return QHIL_EXIT_USAGE;
+    }
+    for (i = 0; names[i]; i++) {
+        fprintf(stdout, "%s\n", names[i]);
+    }
+    if (fflush(stdout) != 0) {
+        fprintf(stderr, "qhil run: --list: stdout: %s\n", strerror(errno));
+        return QHIL_EXIT_USAGE;
+    }
+    return QHIL_EXIT_OK;
+}
+
+/* The tests this runner runs: -t's, then shard K of N of those. */
+static int select_tests(const qhil_suite *suite, const char *const *only,
+                        const char *shard, const char *durations_path,
+                        const char ***sel, size_t *n_sel)
+{
+    qhil_durations *d = NULL;
+    unsigned k = 1;
+    unsigned n = 1;
+    qhil_error e;
+    int rc = 0;
+
+    qhil_error_init(&e);
+    if (shard) {
+        rc = qhil_shard_parse(shard, &k, &n, &e);
+        if (rc < 0) {
+            fprintf(stderr, "qhil run: --shard %s\n",
+                    qhil_error_message(&e, rc));
+            goto cleanup;
+        }
+    }
+    if (durations_path) {
+        rc = qhil_durations_load(durations_path, &d, &e);
+        if (rc < 0) {
+            fprintf(stderr, "qhil run: --durations: %s; nothing was run\n",
+                    qhil_error_message(&e, rc));
+            goto cleanup;
+        }
+    }
+    rc = qhil_shard_select(suite, only, k, n, d, sel, n_sel, &e);
+    if (rc < 0) {
+        fprintf(stderr, "qhil: %s\n", qhil_error_message(&e, rc));
+    }
+
+cleanup:
+    qhil_durations_free(d);
+    qhil_error_release(&e);
+    return rc;
+}
+
 int cmd_run(int argc, char **argv)
 {
     static const struct option longopts[] = {
@@ -315,6 +409,9 @@ int cmd_run(int argc, char **argv)
         {"test", required_argument, NULL, 't'},
         CLI_JOB_LONGOPTS,
         {"keep-disks", no_argument, NULL, 'K'},
+        {"shard", required_argument, NULL, 'S'},
+        {"durations", required_argument, NULL, 'D'},
+        {"list", no_argument, NULL, 'L'},
         {"quiet", no_argument, NULL, 'q'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
@@ -326,6 +423,11 @@ int cmd_run(int argc, char **argv)
     bool tap_stdout = false;
     char **only = NULL;
     size_t n_only = 0;
+    const char *shard = NULL;
+    const char *durations = NULL;
+    bool list_only = false;
+    const char **selected = NULL;
+    size_t n_selected = 0;
     cli_job job = {0};
     bool keep_disks = false;
     char *default_out = NULL;
@@ -376,6 +478,15 @@ int cmd_run(int argc, char **argv)
         case 'K':
             keep_disks = true;
             break;
+        case 'S':
+            shard = optarg;
+            break;
+        case 'D':
+            durations = optarg;
+            break;
+        case 'L':
+            list_only = true;
+            break;
         case 'q':
             cli.quiet = true;
             break;
@@ -399,6 +510,22 @@ int cmd_run(int argc, char **argv)
         run_usage(stderr);
         goto cleanup;
     }
+    if (durations && !shard) {
+        fprintf(stderr, "qhil run: --durations balances shards: it needs "
+                        "--shard K/N\n");
+        goto cleanup;
+    }
+    if (shard) {
+        /* The spec is checked before the suite is read. */
+        unsigned k, n;
+
+        rc = qhil_shard_parse(shard, &k, &n, &e);
+        if (rc < 0) {
+            fprintf(stderr, "qhil run: --shard %s\n",
+                    qhil_error_message(&e, rc));
+            goto cleanup;
+        }
+    }
     if (tap_stdout) {
         cli.out = stderr;
     }
@@ -411,6 +538,22 @@ int cmd_run(int argc, char **argv)
     }
     if (cli_job_ready(&job, "run") < 0) {
         goto cleanup;
+    }
+    if ((shard || list_only) &&
+        select_tests(suite, (const char *const *)only, shard, durations,
+                     &selected, &n_selected) < 0) {
+        goto cleanup;
+    }
+    if (list_only) {
+        /* Before any report file or folder is made. */
+        status = list_tests(suite, selected);
+        goto cleanup;
+    }
+    if (shard && n_selected == 0) {
+        fprintf(stderr,
+                "qhil run: shard %s has no tests (fewer tests than "
+                "shards); its reports are empty\n",
+                shard);
     }
     if (!out_dir) {
         /* The suite name is input: one safe folder name. */
@@ -427,7 +570,8 @@ int cmd_run(int argc, char **argv)
         goto cleanup;
     }
     cli.suite = suite;
-    cli.n_selected = only ? n_only : suite->n_tests;
+    cli.shard = shard;
+    cli.n_selected = shard ? n_selected : only ? n_only : suite->n_tests;
     cancel_fd = signals_catch();
     {
         qhil_run_opts ro = {
@@ -436,7 +580,7 @@ int cmd_run(int argc, char **argv)
             .site = job.site,
             .keep_disks = keep_disks,
             .out_dir = out_dir,
-            .only = (const char *const *)only,
+            .only = shard ? selected : (const char *const *)only,
             .test_started = on_test_started,
             .test_done = on_test_done,
             .noted = on_noted,
@@ -546,6 +690,7 @@ cleanup:
     free(default_out);
     free(suite_dir);
     free(only);
+    free(selected);
     qhil_error_release(&e);
     return status;
 }
