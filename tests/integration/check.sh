@@ -2450,6 +2450,133 @@ scenario_site_spawn_denied() {
     no_qemu_left
 }
 
+# --shard K/N --list for K = 1..3 of the example suite: together every
+# test once, each shard in the suite's order, nothing made; then a real
+# run of one shard runs exactly the tests its --list printed.
+scenario_shard_list() {
+    local k all
+    run 0 run --list -o "$work/r" --junit "$work/j.xml" examples/hello-mps2.yaml
+    cp "$work/out" "$work/all"
+    [ "$(wc -l <"$work/all")" -eq 6 ] || fail "--list printed $(wc -l <"$work/all") lines, expected 6"
+    [ "$(head -1 "$work/all")" = boots ] || fail "--list is not in run order"
+    for k in 1 2 3; do
+        run 0 run --shard "$k/3" --list -o "$work/r" examples/hello-mps2.yaml
+        [ -s "$work/out" ] || fail "shard $k/3 is empty"
+        cp "$work/out" "$work/s$k"
+        # In the suite's order: the lines of all, filtered.
+        grep -Fxf "$work/s$k" "$work/all" | cmp -s - "$work/s$k" ||
+            fail "shard $k/3 not in suite order: $(cat "$work/s$k")"
+    done
+    all=$(cat "$work"/s1 "$work"/s2 "$work"/s3 | sort)
+    [ "$all" = "$(sort "$work/all")" ] ||
+        fail "shards 1..3 of 3 together: $all"
+    [ -z "$(cat "$work"/s1 "$work"/s2 "$work"/s3 | sort | uniq -d)" ] ||
+        fail "a test in two shards"
+    [ ! -e "$work/r" ] && [ ! -e "$work/j.xml" ] ||
+        fail "--list made a folder or a report"
+    # -t first, then the shard of those: 3 tests over 2 shards.
+    run 0 run -t version -t boots -t shell-echo --shard 1/2 --list \
+        examples/hello-mps2.yaml
+    cp "$work/out" "$work/t1"
+    run 0 run -t version -t boots -t shell-echo --shard 2/2 --list \
+        examples/hello-mps2.yaml
+    [ "$(cat "$work/t1" "$work/out" | sort | tr '\n' ' ')" = \
+        "boots shell-echo version " ] ||
+        fail "-t then --shard: $(cat "$work/t1" "$work/out")"
+    run 2 run -t nope --shard 1/2 --list examples/hello-mps2.yaml
+    has "no test named 'nope'"
+    # A real run of shard 2/3: exactly its listed tests, in its JUnit.
+    run 0 run --shard 2/3 -o "$work/r" --junit "$work/j.xml" \
+        examples/hello-mps2.yaml
+    has "^qhil: suite hello-mps2 .*, $(wc -l <"$work/s2") tests? \(shard 2/3\)"
+    grep -Eo '^PASS +[^ ]+' "$work/out" | awk '{print $2}' >"$work/ran"
+    cmp -s "$work/ran" "$work/s2" || fail "ran $(cat "$work/ran"), listed $(cat "$work/s2")"
+    grep -o '<testcase [^>]*name="[^"]*"' "$work/j.xml" |
+        sed 's/.*name="//; s/"$//' >"$work/inj"
+    cmp -s "$work/inj" "$work/s2" || fail "JUnit has $(cat "$work/inj")"
+    no_qemu_left
+    # That report, as durations: still a partition of the 6 tests.
+    for k in 1 2 3; do
+        run 0 run --shard "$k/3" --durations "$work/j.xml" --list \
+            examples/hello-mps2.yaml
+        cat "$work/out"
+    done | sort >"$work/dall"
+    cmp -s "$work/dall" <(sort "$work/all") ||
+        fail "with durations, shards 1..3: $(cat "$work/dall")"
+    # More shards than tests: the extra ones are empty, not everything.
+    run 0 run --shard 7/8 --list examples/hello-mps2.yaml
+    [ ! -s "$work/out" ] || fail "shard 7/8 of 6 tests lists $(cat "$work/out")"
+}
+
+# Bad shard specs: status 2, the option named, nothing run or made.
+scenario_shard_bad_spec() {
+    local spec
+    for spec in 3/2 0/2 a/b 1/0 /2 1/ 1/2/3 " 1/2" "1/2 " +1/2 -1/2 01/2 \
+        1/10001 1/99999999999999999999 "" 1; do
+        run 2 run --shard "$spec" -o "$work/r" --junit "$work/j.xml" \
+            examples/hello-mps2.yaml
+        grep -qF -- "qhil run: --shard '$spec': " "$work/out" ||
+            fail "--shard '$spec' not named"
+        lacks '^qhil: suite |PASS|FAIL'
+        [ ! -e "$work/r" ] && [ ! -e "$work/j.xml" ] ||
+            fail "--shard '$spec' made a folder or a report"
+    done
+    run 2 run --shard 1/2 --list nonexistent.yaml
+    run 2 run --durations /dev/null --list examples/hello-mps2.yaml
+    has '^qhil run: --durations balances shards: it needs --shard K/N'
+}
+
+# Durations files that are not JUnit reports: status 2 naming the file
+# (and the line); a FIFO with no writer must not block; nothing made.
+scenario_shard_durations() {
+    local f
+    mkfifo "$work/fifo"
+    mkdir "$work/dir"
+    printf 'plain text\n' >"$work/text.xml"
+    printf '<?xml version="1.0"?>\n<html>\n<body/></html>\n' >"$work/html.xml"
+    printf '<testsuites>\n<testsuite>\n<testcase name="boots" time="x"/>\n' \
+        >"$work/time.xml"
+    printf '<?xml version="1.0"?>\n<!DOCTYPE t SYSTEM "/etc/passwd">\n<testsuites/>\n' \
+        >"$work/dtd.xml"
+    printf '<testsuites><testsuite>\n<testcase name="boots" time="1.5"/>\n' \
+        >"$work/cut.xml"
+    : >"$work/empty.xml"
+    for f in missing.xml fifo dir text.xml html.xml time.xml dtd.xml \
+        cut.xml empty.xml; do
+        timeout 10 "$QHIL" run --shard 1/2 --durations "$work/$f" \
+            -o "$work/r" --junit "$work/j.xml" examples/hello-mps2.yaml \
+            >"$work/out" 2>&1
+        case $? in
+        2) ;;
+        124) fail "--durations $f blocked" ;;
+        *) fail "--durations $f exited $?, expected 2" ;;
+        esac
+        has "^qhil run: --durations: $work/$f"
+        lacks '^qhil: suite |PASS|FAIL'
+        [ ! -e "$work/r" ] && [ ! -e "$work/j.xml" ] ||
+            fail "--durations $f made a folder or a report"
+    done
+    run 2 run --shard 1/2 --durations "$work/html.xml" --list \
+        examples/hello-mps2.yaml
+    has "html\.xml:2:1: not a JUnit report: the root element is <html>"
+    run 2 run --shard 1/2 --durations "$work/time.xml" --list \
+        examples/hello-mps2.yaml
+    has 'time\.xml:3:1: <testcase> time="x"'
+    run 2 run --shard 1/2 --durations "$work/fifo" --list \
+        examples/hello-mps2.yaml
+    has 'fifo: not a regular file'
+    # A good file names tests the suite lacks and misses some it has.
+    printf '<testsuites><testsuite>\n<testcase name="gone" time="99"/>\n<testcase name="boots" time="30"/>\n</testsuite></testsuites>\n' \
+        >"$work/good.xml"
+    run 0 run --shard 1/2 --durations "$work/good.xml" --list \
+        examples/hello-mps2.yaml
+    # The others weigh the median, 64.5 s, boots 30 s: counter, reset
+    # and version go to 1/2 (by name, without durations, boots would).
+    [ "$(tr '\n' ' ' <"$work/out")" = \
+        "reset-restarts version counter-survives-no-reset " ] ||
+        fail "balanced by durations, 1/2 is $(cat "$work/out")"
+}
+
 name=${1:?usage: check.sh SCENARIO}
 fn="scenario_${name//-/_}"
 declare -F "$fn" >/dev/null || { echo "unknown scenario $name" >&2; exit 2; }
