@@ -14,5 +14,8 @@ echo
 echo "== bench_qmp: QMP query-status round trips, qhil vs a raw client and qemu.qmp"
 build/bench/bench_qmp
 echo
+echo "== bench_shard: --shard K/N balance on 200 tests with recorded durations"
+build/bench/bench_shard
+echo
 echo "== suites: qhil validate and render on 1000 generated suites"
 bench/suites.sh
