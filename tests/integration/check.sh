@@ -2506,6 +2506,20 @@ scenario_shard_list() {
     # More shards than tests: the extra ones are empty, not everything.
     run 0 run --shard 7/8 --list examples/hello-mps2.yaml
     [ ! -s "$work/out" ] || fail "shard 7/8 of 6 tests lists $(cat "$work/out")"
+    # A name with a line break would list as two tests: refused.
+    cat >"$work/nl.yaml" <<'YAML'
+device_type: mps2-an385
+images:
+  kernel: firmware/build/mps2-an385/hello.elf
+tests:
+  - name: plain
+    steps: [{expect: "Hello"}]
+  - name: "two\nlines"
+    steps: [{expect: "Hello"}]
+YAML
+    run 2 run --list "$work/nl.yaml"
+    has "nl\.yaml:7: the name of this test has a control character \(0x0a\)"
+    lacks '^plain$'
 }
 
 # Bad shard specs: status 2, the option named, nothing run or made.
