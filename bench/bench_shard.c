@@ -128,8 +128,8 @@ int main(int argc, char **argv)
           f);
     for (i = 0; i < TESTS; i++) {
         /* Box-Muller normal, then e^(mu + sigma z), median 5 s. */
-        double z = sqrt(-2 * log(uniform(&seed))) *
-                   cos(2 * M_PI * uniform(&seed));
+        double z =
+            sqrt(-2 * log(uniform(&seed))) * cos(2 * M_PI * uniform(&seed));
         double sec = 5.0 * exp(z);
 
         longest = sec > longest ? sec : longest;
@@ -170,8 +170,8 @@ int main(int argc, char **argv)
         const char **names = NULL;
 
         clock_gettime(CLOCK_MONOTONIC, &t0);
-        if (qhil_shard_select(s, NULL, 5000, 10000, NULL, &names, NULL,
-                              NULL) < 0) {
+        if (qhil_shard_select(s, NULL, 5000, 10000, NULL, &names, NULL, NULL) <
+            0) {
             return 1;
         }
         clock_gettime(CLOCK_MONOTONIC, &t1);

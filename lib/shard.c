@@ -46,8 +46,8 @@
 
 /* One number of the spec: [1-9][0-9]* up to QHIL_SHARD_MAX; *end after
  * it.  0 and the reason in *why on failure. */
-static int spec_number(const char *s, const char **end, unsigned *v,
-                       bool is_k, const char **why)
+static int spec_number(const char *s, const char **end, unsigned *v, bool is_k,
+                       const char **why)
 {
     unsigned long x = 0;
     const char *p = s;
@@ -102,8 +102,8 @@ int qhil_shard_parse(const char *spec, unsigned *k, unsigned *n,
     }
     if (nn > QHIL_SHARD_MAX) {
         return qhil_error_set(err, QHIL_EINVAL,
-                              "'%s': N is over the limit of %u shards",
-                              spec, QHIL_SHARD_MAX);
+                              "'%s': N is over the limit of %u shards", spec,
+                              QHIL_SHARD_MAX);
     }
     if (kk == 0 || kk > nn) {
         return qhil_error_set(err, QHIL_EINVAL,
@@ -164,8 +164,8 @@ static int load_fail(load_ctx *c, int code, const char *fmt, ...)
     va_end(ap);
     c->rc = qhil_error_set_at(c->err, text ? code : QHIL_ENOMEM, c->path,
                               (int)XML_GetCurrentLineNumber(c->xp),
-                              (int)XML_GetCurrentColumnNumber(c->xp) + 1,
-                              "%s", text ? text : "out of memory");
+                              (int)XML_GetCurrentColumnNumber(c->xp) + 1, "%s",
+                              text ? text : "out of memory");
     free(text);
     XML_StopParser(c->xp, XML_FALSE);
     return c->rc;
@@ -414,8 +414,7 @@ static int durations_open(const char *path, qhil_error *err)
     return fd;
 }
 
-int qhil_durations_load(const char *path, qhil_durations **out,
-                        qhil_error *err)
+int qhil_durations_load(const char *path, qhil_durations **out, qhil_error *err)
 {
     load_ctx c = {.path = path, .err = err};
     qhil_durations *d = NULL;
@@ -460,12 +459,12 @@ int qhil_durations_load(const char *path, qhil_durations **out,
         }
         if (XML_Parse(c.xp, buf, (int)got, got == 0) == XML_STATUS_ERROR) {
             if (c.rc == 0) {
-                c.rc = qhil_error_set_at(
-                    err, QHIL_ESYNTAX, path,
-                    (int)XML_GetCurrentLineNumber(c.xp),
-                    (int)XML_GetCurrentColumnNumber(c.xp) + 1,
-                    "not a JUnit XML report: %s",
-                    XML_ErrorString(XML_GetErrorCode(c.xp)));
+                c.rc =
+                    qhil_error_set_at(err, QHIL_ESYNTAX, path,
+                                      (int)XML_GetCurrentLineNumber(c.xp),
+                                      (int)XML_GetCurrentColumnNumber(c.xp) + 1,
+                                      "not a JUnit XML report: %s",
+                                      XML_ErrorString(XML_GetErrorCode(c.xp)));
             }
             rc = c.rc;
             goto cleanup;
@@ -528,8 +527,7 @@ size_t qhil_durations_count(const qhil_durations *d)
     return d ? d->n : 0;
 }
 
-int qhil_durations_get(const qhil_durations *d, const char *name,
-                       int64_t *ns)
+int qhil_durations_get(const qhil_durations *d, const char *name, int64_t *ns)
 {
     duration key = {.name = (char *)name};
     const duration *hit;
@@ -630,8 +628,7 @@ static void bin_sift_down(bin *heap, size_t n)
 
 int qhil_shard_select(const qhil_suite *suite, const char *const *only,
                       unsigned k, unsigned n, const qhil_durations *d,
-                      const char ***names_out, size_t *n_out,
-                      qhil_error *err)
+                      const char ***names_out, size_t *n_out, qhil_error *err)
 {
     item *items = NULL;
     bool *chosen = NULL;
@@ -647,8 +644,8 @@ int qhil_shard_select(const qhil_suite *suite, const char *const *only,
     *names_out = NULL;
     if (n < 1 || n > QHIL_SHARD_MAX || k < 1 || k > n) {
         return qhil_error_set(err, QHIL_EINVAL,
-                              "shard %u/%u: K must be 1 to N and N 1 to %u",
-                              k, n, QHIL_SHARD_MAX);
+                              "shard %u/%u: K must be 1 to N and N 1 to %u", k,
+                              n, QHIL_SHARD_MAX);
     }
     items = calloc(suite->n_tests + 1, sizeof(*items));
     chosen = calloc(suite->n_tests + 1, sizeof(*chosen));
@@ -667,13 +664,12 @@ int qhil_shard_select(const qhil_suite *suite, const char *const *only,
     qsort(items, suite->n_tests, sizeof(*items), by_item_name);
     for (i = 0; only && only[i]; i++) {
         item key = {.name = only[i]};
-        const item *hit = bsearch(&key, items, suite->n_tests,
-                                  sizeof(*items), by_item_name);
+        const item *hit =
+            bsearch(&key, items, suite->n_tests, sizeof(*items), by_item_name);
 
         if (!hit) {
             rc = qhil_error_set(err, QHIL_EINVAL, "%s: no test named '%s'",
-                                suite->path ? suite->path : "suite",
-                                only[i]);
+                                suite->path ? suite->path : "suite", only[i]);
             goto cleanup;
         }
         chosen[hit->index] = true;
@@ -699,8 +695,8 @@ int qhil_shard_select(const qhil_suite *suite, const char *const *only,
     for (i = 0; i < n_items; i++) {
         uint64_t w = (uint64_t)items[i].weight;
 
-        heap[0].load = heap[0].load > UINT64_MAX - w ? UINT64_MAX
-                                                     : heap[0].load + w;
+        heap[0].load =
+            heap[0].load > UINT64_MAX - w ? UINT64_MAX : heap[0].load + w;
         heap[0].count++;
         if (heap[0].id == k - 1) {
             mine[n_mine++] = items[i].index;

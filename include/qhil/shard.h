@@ -80,8 +80,7 @@ size_t qhil_durations_count(const qhil_durations *d);
  * The time recorded for test name: 1 and *ns set when d has it, 0 when
  * it does not (*ns untouched).  d may be NULL (then 0).
  */
-int qhil_durations_get(const qhil_durations *d, const char *name,
-                       int64_t *ns);
+int qhil_durations_get(const qhil_durations *d, const char *name, int64_t *ns);
 
 /*
  * The weight a test without a recorded time gets: the median of d's
@@ -103,8 +102,7 @@ int64_t qhil_durations_median(const qhil_durations *d);
  */
 int qhil_shard_select(const qhil_suite *suite, const char *const *only,
                       unsigned k, unsigned n, const qhil_durations *d,
-                      const char ***names_out, size_t *n_out,
-                      qhil_error *err);
+                      const char ***names_out, size_t *n_out, qhil_error *err);
 
 #pragma GCC visibility pop
 

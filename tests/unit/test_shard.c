@@ -41,7 +41,8 @@ static qhil_suite *suite_make(size_t n, const char *prefix, int width)
     s->tests = calloc(n + 1, sizeof(*s->tests));
     assert_non_null(s->tests);
     for (i = 0; i < n; i++) {
-        assert_true(asprintf(&s->tests[i].name, "%s%0*zu", prefix, width, i) > 0);
+        assert_true(asprintf(&s->tests[i].name, "%s%0*zu", prefix, width, i) >
+                    0);
         s->tests[i].line = (int)i + 1;
     }
     s->n_tests = n;
@@ -172,8 +173,8 @@ static void split(const qhil_suite *s, const char *const *only, unsigned n,
             }
             assert_true(i < s->n_tests);
             if (shard_of[i] != -1) {
-                fail_msg("%s in shard %d and %u of %u", names[j],
-                         shard_of[i], k, n);
+                fail_msg("%s in shard %d and %u of %u", names[j], shard_of[i],
+                         k, n);
             }
             shard_of[i] = (int)k;
             if (j > 0) {
@@ -194,8 +195,9 @@ static void test_parse_good(void **state)
         const char *spec;
         unsigned k, n;
     } good[] = {
-        {"1/1", 1, 1},     {"1/2", 1, 2},         {"2/2", 2, 2},
-        {"7/13", 7, 13},   {"1/10000", 1, 10000}, {"10000/10000", 10000, 10000},
+        {"1/1", 1, 1},         {"1/2", 1, 2},
+        {"2/2", 2, 2},         {"7/13", 7, 13},
+        {"1/10000", 1, 10000}, {"10000/10000", 10000, 10000},
         {"10/100", 10, 100},
     };
     size_t i;
@@ -761,8 +763,7 @@ static void test_durations_bad_text(void **state)
         {"<testsuites/><testsuites/>", "junk after document element"},
         {"<?xml version=\"1.0\"?>\n<html><body/></html>",
          ":2:1: not a JUnit report: the root element is <html>"},
-        {"<testcase name=\"a\" time=\"1\"/>",
-         "the root element is <testcase>"},
+        {"<testcase name=\"a\" time=\"1\"/>", "the root element is <testcase>"},
         {"<testsuites>\n<testcase name=\"a\" time=\"1\"/></testsuites>",
          ":2:1: not a JUnit report: <testcase> outside a <testsuite>"},
         {"<testsuites><testsuite><testcase name=\"a\" time=\"1\">"
@@ -835,9 +836,9 @@ static int setup(void **state)
 static int teardown(void **state)
 {
     static const char *const files[] = {
-        "part.xml", "order.xml", "d1.xml",     "d2.xml",   "bal.xml",
-        "zero.xml", "huge.xml",  "good.xml",   "single.xml", "none.xml",
-        "med.xml",  "fifo",      "big.xml",    "bad.xml",
+        "part.xml", "order.xml", "d1.xml",   "d2.xml",     "bal.xml",
+        "zero.xml", "huge.xml",  "good.xml", "single.xml", "none.xml",
+        "med.xml",  "fifo",      "big.xml",  "bad.xml",
     };
     size_t i;
 
