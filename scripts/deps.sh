@@ -11,7 +11,7 @@ packages=(
     gcc make pkg-config meson ninja-build
     # libraries (one line each in meson.build says why)
     libjansson-dev libyaml-dev libpcre2-dev libcmocka-dev libedit-dev
-    libelf-dev
+    libelf-dev libexpat1-dev
     # QEMU for the boards in boards/
     qemu-system-arm qemu-system-misc
     # qemu-img, for the scratch qcow2 disks a job can ask for
