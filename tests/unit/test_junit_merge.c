@@ -570,7 +570,7 @@ static void test_save(void **state)
     got = read_file(out);
     assert_string_equal(got, want);
     free(got);
-    write_file("out.xml", "keep me");
+    free(write_file("out.xml", "keep me"));
     assert_int_equal(qhil_junit_merge_save(m, out, 0, &err), QHIL_EINVAL);
     assert_contains(err.message, "--force");
     assert_contains(err.message, out);
