@@ -92,7 +92,10 @@ struct qhil_junit_merge {
 /* Counters of one <testsuite> element: tests, failures, errors, skipped. */
 enum { TOT_TESTS, TOT_FAILURES, TOT_ERRORS, TOT_SKIPPED, TOT_N };
 static const char *const tot_names[TOT_N] = {
-    "tests", "failures", "errors", "skipped",
+    "tests",
+    "failures",
+    "errors",
+    "skipped",
 };
 
 typedef struct parse {
@@ -179,8 +182,8 @@ static void pfail(parse *c, int code, const char *fmt, ...)
     va_end(ap);
     c->rc = qhil_error_set_at(c->err, msg ? code : QHIL_ENOMEM, c->path,
                               (int)XML_GetCurrentLineNumber(c->p),
-                              (int)XML_GetCurrentColumnNumber(c->p) + 1,
-                              "%s", msg ? msg : "out of memory");
+                              (int)XML_GetCurrentColumnNumber(c->p) + 1, "%s",
+                              msg ? msg : "out of memory");
     free(msg);
     XML_StopParser(c->p, XML_FALSE);
 }
@@ -288,29 +291,32 @@ static void begin_suite(parse *c, const XML_Char **attrs)
     int i;
 
     if (!name) {
-        pfail(c, QHIL_EINVAL, "<testsuite> has no name attribute: not a "
-                              "JUnit report of qhil run");
+        pfail(c, QHIL_EINVAL,
+              "<testsuite> has no name attribute: not a "
+              "JUnit report of qhil run");
         return;
     }
     if (time && parse_seconds(time, &ns) < 0) {
-        pfail(c, QHIL_EINVAL, "testsuite \"%s\": time=\"%s\" is not a "
-                              "number of seconds", name, time);
+        pfail(c, QHIL_EINVAL,
+              "testsuite \"%s\": time=\"%s\" is not a "
+              "number of seconds",
+              name, time);
         return;
     }
     for (i = 0; i < TOT_N; i++) {
         c->declared[i] = parse_count(attr_get(attrs, tot_names[i]));
         c->counted[i] = 0;
         if (c->declared[i] == -2) {
-            pfail(c, QHIL_EINVAL, "testsuite \"%s\": %s=\"%s\" is not a "
-                                  "count", name, tot_names[i],
-                  attr_get(attrs, tot_names[i]));
+            pfail(c, QHIL_EINVAL,
+                  "testsuite \"%s\": %s=\"%s\" is not a "
+                  "count",
+                  name, tot_names[i], attr_get(attrs, tot_names[i]));
             return;
         }
     }
     at = find_suite(&c->batch, name);
     if (at < 0) {
-        s = realloc(c->batch.suites,
-                    (c->batch.n_suites + 1) * sizeof(*s));
+        s = realloc(c->batch.suites, (c->batch.n_suites + 1) * sizeof(*s));
         if (!s) {
             pfail(c, QHIL_ENOMEM, "out of memory");
             return;
@@ -339,8 +345,7 @@ static void begin_suite(parse *c, const XML_Char **attrs)
 }
 
 /* Write a start tag to the case's stream, without its closing '>'. */
-static void write_start(parse *c, const XML_Char *name,
-                        const XML_Char **attrs)
+static void write_start(parse *c, const XML_Char *name, const XML_Char **attrs)
 {
     size_t i;
 
@@ -370,22 +375,26 @@ static void begin_case(parse *c, const XML_Char **attrs)
     const jcase *dup;
 
     if (!name) {
-        pfail(c, QHIL_EINVAL, "testsuite \"%s\": a <testcase> has no name "
-                              "attribute", suite);
+        pfail(c, QHIL_EINVAL,
+              "testsuite \"%s\": a <testcase> has no name "
+              "attribute",
+              suite);
         return;
     }
     dup = find_case(&c->batch, suite, name);
     if (dup) {
-        pfail(c, QHIL_EINVAL, "test \"%s\" of suite \"%s\" appears twice "
-                              "in this file (first on line %d)",
+        pfail(c, QHIL_EINVAL,
+              "test \"%s\" of suite \"%s\" appears twice "
+              "in this file (first on line %d)",
               name, suite, dup->line);
         return;
     }
     dup = find_case(&c->m->set, suite, name);
     if (dup) {
-        pfail(c, QHIL_EINVAL, "this file and %s:%d disagree on test \"%s\" "
-                              "of suite \"%s\": both ran it, so the shards "
-                              "did not split the suite",
+        pfail(c, QHIL_EINVAL,
+              "this file and %s:%d disagree on test \"%s\" "
+              "of suite \"%s\": both ran it, so the shards "
+              "did not split the suite",
               c->m->files[dup->file].path, dup->line, name, suite);
         return;
     }
@@ -429,16 +438,20 @@ static void XMLCALL on_start(void *ud, const XML_Char *name,
         if (strcmp(name, "testsuite") == 0) {
             begin_suite(c, attrs);
         } else if (strcmp(name, "testsuites") != 0) {
-            pfail(c, QHIL_EINVAL, "the root element is <%s>, expected "
-                                  "<testsuites> or <testsuite>: not a "
-                                  "JUnit report", name);
+            pfail(c, QHIL_EINVAL,
+                  "the root element is <%s>, expected "
+                  "<testsuites> or <testsuite>: not a "
+                  "JUnit report",
+                  name);
         }
     } else if (!c->suite_depth) {
         if (strcmp(name, "testsuite") == 0) {
             begin_suite(c, attrs);
         } else {
-            pfail(c, QHIL_EINVAL, "<%s> in <testsuites>, expected "
-                                  "<testsuite>", name);
+            pfail(c, QHIL_EINVAL,
+                  "<%s> in <testsuites>, expected "
+                  "<testsuite>",
+                  name);
         }
     } else if (strcmp(name, "testcase") == 0) {
         begin_case(c, attrs);
@@ -446,10 +459,11 @@ static void XMLCALL on_start(void *ud, const XML_Char *name,
             write_start(c, name, attrs);
         }
     } else {
-        pfail(c, QHIL_EINVAL, "<%s> in testsuite \"%s\", expected "
-                              "<testcase> (a merge keeps test cases "
-                              "only)", name,
-              c->batch.suites[c->suite].name);
+        pfail(c, QHIL_EINVAL,
+              "<%s> in testsuite \"%s\", expected "
+              "<testcase> (a merge keeps test cases "
+              "only)",
+              name, c->batch.suites[c->suite].name);
     }
 }
 
@@ -464,8 +478,7 @@ static void end_case(parse *c)
     c->cur.xml_len = c->mem_len;
     c->mem_buf = NULL;
     v = failed ? NULL
-               : realloc(c->batch.cases,
-                         (c->batch.n_cases + 1) * sizeof(*v));
+               : realloc(c->batch.cases, (c->batch.n_cases + 1) * sizeof(*v));
     if (!v) {
         free(c->cur.name);
         free(c->cur.xml);
@@ -488,11 +501,12 @@ static void end_suite(parse *c)
 
     for (i = 0; i < TOT_N; i++) {
         if (c->declared[i] >= 0 && c->declared[i] != c->counted[i]) {
-            pfail(c, QHIL_EINVAL, "testsuite \"%s\" (line %d) says %s=\"%ld\" "
-                                  "but holds %ld: the file was changed or "
-                                  "cut", c->batch.suites[c->suite].name,
-                  c->suite_line, tot_names[i], c->declared[i],
-                  c->counted[i]);
+            pfail(c, QHIL_EINVAL,
+                  "testsuite \"%s\" (line %d) says %s=\"%ld\" "
+                  "but holds %ld: the file was changed or "
+                  "cut",
+                  c->batch.suites[c->suite].name, c->suite_line, tot_names[i],
+                  c->declared[i], c->counted[i]);
             return;
         }
     }
@@ -538,8 +552,9 @@ static void XMLCALL on_text(void *ud, const XML_Char *s, int len)
     }
     for (i = 0; i < len; i++) {
         if (!strchr(" \t\r\n", s[i])) {
-            pfail(c, QHIL_EINVAL, "text outside a <testcase>: not a JUnit "
-                                  "report of qhil run");
+            pfail(c, QHIL_EINVAL,
+                  "text outside a <testcase>: not a JUnit "
+                  "report of qhil run");
             return;
         }
     }
@@ -551,8 +566,9 @@ static void XMLCALL on_doctype(void *ud, const XML_Char *name,
 {
     parse *c = ud;
 
-    pfail(c, QHIL_EINVAL, "a DOCTYPE declaration: JUnit reports have "
-                          "none, and entities are never expanded here");
+    pfail(c, QHIL_EINVAL,
+          "a DOCTYPE declaration: JUnit reports have "
+          "none, and entities are never expanded here");
 }
 
 /* Read the file at fd into c->batch. */
@@ -579,19 +595,18 @@ static int parse_fd(parse *c, int fd)
         if (total > QHIL_JUNIT_FILE_MAX) {
             return qhil_error_set(c->err, QHIL_ETOOBIG,
                                   "%s: over %zu MiB, the most a JUnit file "
-                                  "may hold here", c->path,
-                                  QHIL_JUNIT_FILE_MAX >> 20);
+                                  "may hold here",
+                                  c->path, QHIL_JUNIT_FILE_MAX >> 20);
         }
         if (XML_ParseBuffer(c->p, (int)n, n == 0) != XML_STATUS_OK) {
             if (c->rc < 0) {
                 return c->rc;
             }
-            return qhil_error_set_at(
-                c->err, QHIL_ESYNTAX, c->path,
-                (int)XML_GetCurrentLineNumber(c->p),
-                (int)XML_GetCurrentColumnNumber(c->p) + 1,
-                "not well-formed XML: %s",
-                XML_ErrorString(XML_GetErrorCode(c->p)));
+            return qhil_error_set_at(c->err, QHIL_ESYNTAX, c->path,
+                                     (int)XML_GetCurrentLineNumber(c->p),
+                                     (int)XML_GetCurrentColumnNumber(c->p) + 1,
+                                     "not well-formed XML: %s",
+                                     XML_ErrorString(XML_GetErrorCode(c->p)));
         }
         if (n == 0) {
             return c->rc;
@@ -659,8 +674,7 @@ static int commit_batch(qhil_junit_merge *m, jset *b, jfile *file)
     return QHIL_EOK;
 }
 
-int qhil_junit_merge_add(qhil_junit_merge *m, const char *path,
-                         qhil_error *err)
+int qhil_junit_merge_add(qhil_junit_merge *m, const char *path, qhil_error *err)
 {
     parse c;
     struct stat st;
@@ -686,14 +700,15 @@ int qhil_junit_merge_add(qhil_junit_merge *m, const char *path,
     if (!S_ISREG(st.st_mode)) {
         rc = qhil_error_set(err, QHIL_EINVAL,
                             "%s: not a regular file (a folder, FIFO or "
-                            "device is never read)", path);
+                            "device is never read)",
+                            path);
         goto cleanup;
     }
     for (i = 0; i < m->n_files; i++) {
         if (m->files[i].dev == st.st_dev && m->files[i].ino == st.st_ino) {
             rc = qhil_error_set(err, QHIL_EINVAL,
-                                "%s: the same file as %s, given twice",
-                                path, m->files[i].path);
+                                "%s: the same file as %s, given twice", path,
+                                m->files[i].path);
             goto cleanup;
         }
     }
@@ -737,8 +752,7 @@ cleanup:
     return rc;
 }
 
-size_t qhil_junit_merge_count(const qhil_junit_merge *m,
-                              qhil_junit_count what)
+size_t qhil_junit_merge_count(const qhil_junit_merge *m, qhil_junit_count what)
 {
     unsigned want = 0;
     size_t n = 0;
@@ -861,8 +875,7 @@ int qhil_junit_merge_save(const qhil_junit_merge *m, const char *path,
     }
     if (stat(path, &st) == 0) {
         for (i = 0; i < m->n_files; i++) {
-            if (m->files[i].dev == st.st_dev &&
-                m->files[i].ino == st.st_ino) {
+            if (m->files[i].dev == st.st_dev && m->files[i].ino == st.st_ino) {
                 return qhil_error_set(err, QHIL_EINVAL,
                                       "%s: is the input %s; the merged "
                                       "report must go to another file",
@@ -872,20 +885,19 @@ int qhil_junit_merge_save(const qhil_junit_merge *m, const char *path,
     }
     if (!(flags & QHIL_JUNIT_FORCE) && lstat(path, &st) == 0) {
         return qhil_error_set(err, QHIL_EINVAL,
-                              "%s: exists; give --force to replace it",
-                              path);
+                              "%s: exists; give --force to replace it", path);
     }
     slash = strrchr(path, '/');
-    if (asprintf(&tmp, "%.*s.%s.tmpXXXXXX",
-                 slash ? (int)(slash - path + 1) : 0, path,
-                 slash ? slash + 1 : path) < 0) {
+    if (asprintf(&tmp, "%.*s.%s.tmpXXXXXX", slash ? (int)(slash - path + 1) : 0,
+                 path, slash ? slash + 1 : path) < 0) {
         return qhil_error_set(err, QHIL_ENOMEM, "out of memory");
     }
     fd = mkostemp(tmp, O_CLOEXEC);
     if (fd < 0) {
         rc = qhil_error_set(err, -errno,
                             "%s: cannot create a temporary file beside "
-                            "it: %s", path, strerror(errno));
+                            "it: %s",
+                            path, strerror(errno));
         free(tmp);
         return rc;
     }

@@ -21,27 +21,26 @@
 
 static void merge_usage(FILE *f)
 {
-    fprintf(f,
-            "usage: qhil report merge [options] -o OUT IN...\n"
-            "\n"
-            "Join the JUnit reports of the shards of a run (qhil run "
-            "--shard K/N\n"
-            "--junit IN) into one: one testsuite per suite name, its "
-            "tests from every\n"
-            "IN in the order given, totals recomputed, each testcase "
-            "kept as it was.\n"
-            "A test that two inputs both ran is an error.\n"
-            "\n"
-            "options:\n"
-            "  -o, --output FILE  write the merged report to FILE "
-            "(required)\n"
-            "  -f, --force        replace FILE if it exists (never an "
-            "input)\n"
-            "  -q, --quiet        print nothing on success\n"
-            "  -h, --help         show this help\n"
-            "\n"
-            "Exit status: 0 written, 2 bad command line or input (FILE "
-            "untouched).\n");
+    fprintf(f, "usage: qhil report merge [options] -o OUT IN...\n"
+               "\n"
+               "Join the JUnit reports of the shards of a run (qhil run "
+               "--shard K/N\n"
+               "--junit IN) into one: one testsuite per suite name, its "
+               "tests from every\n"
+               "IN in the order given, totals recomputed, each testcase "
+               "kept as it was.\n"
+               "A test that two inputs both ran is an error.\n"
+               "\n"
+               "options:\n"
+               "  -o, --output FILE  write the merged report to FILE "
+               "(required)\n"
+               "  -f, --force        replace FILE if it exists (never an "
+               "input)\n"
+               "  -q, --quiet        print nothing on success\n"
+               "  -h, --help         show this help\n"
+               "\n"
+               "Exit status: 0 written, 2 bad command line or input (FILE "
+               "untouched).\n");
 }
 
 static int report_merge(int argc, char **argv)

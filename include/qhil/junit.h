@@ -65,8 +65,7 @@ typedef enum qhil_junit_count {
 } qhil_junit_count;
 
 /* How many files, suites, tests... m holds so far. */
-size_t qhil_junit_merge_count(const qhil_junit_merge *m,
-                              qhil_junit_count what);
+size_t qhil_junit_merge_count(const qhil_junit_merge *m, qhil_junit_count what);
 
 /* Write the merged report to an open stream.  QHIL_EIO when writing
  * fails. */

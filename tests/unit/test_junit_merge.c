@@ -31,8 +31,7 @@ static int setup(void **state)
     const char *base = getenv("TMPDIR");
 
     (void)state;
-    if (asprintf(&tmp_dir, "%s/qhil-merge-XXXXXX", base ? base : "/tmp") <
-            0 ||
+    if (asprintf(&tmp_dir, "%s/qhil-merge-XXXXXX", base ? base : "/tmp") < 0 ||
         !mkdtemp(tmp_dir)) {
         return -1;
     }
@@ -179,8 +178,8 @@ static qhil_suite_result *make_result(const char *suite, unsigned mask,
     return r;
 }
 
-static char *save_result(const char *name, const char *suite,
-                         unsigned mask, int64_t ns)
+static char *save_result(const char *name, const char *suite, unsigned mask,
+                         int64_t ns)
 {
     qhil_suite_result *r = make_result(suite, mask, ns);
     char *path = path_of(name);
@@ -254,8 +253,8 @@ static void test_shards_join(void **state)
     full->tests[3] = full->tests[4];
     full->tests[4] = full->tests[2];
     full->tests[2] = t;
-    assert_int_equal(
-        qhil_report_save(full, QHIL_REPORT_JUNIT, full_path, NULL), 0);
+    assert_int_equal(qhil_report_save(full, QHIL_REPORT_JUNIT, full_path, NULL),
+                     0);
     qhil_suite_result_free(full);
     free(save_result("full-other.xml", "other", 1, 250000000));
 
@@ -276,8 +275,7 @@ static void test_shards_join(void **state)
     assert_non_null(end);
     *end = '\0';
     assert_true(strncmp(got, want, strlen(want)) == 0);
-    assert_string_equal(got + strlen(want),
-                        strstr(other, "  <testsuite "));
+    assert_string_equal(got + strlen(want), strstr(other, "  <testsuite "));
     free(got);
     free(want);
     free(other);
@@ -379,8 +377,8 @@ static void test_not_xml(void **state)
     char *cut = write_file("cut.xml", "<?xml version=\"1.0\"?>\n<testsuites>\n"
                                       "  <testsuite name=\"s\" tests=\"1\">\n"
                                       "    <testcase name=\"t\">\n");
-    char *amp = write_file("amp.xml",
-                           "<testsuites>\n\n <testsuite name=\"a&b\"/>");
+    char *amp =
+        write_file("amp.xml", "<testsuites>\n\n <testsuite name=\"a&b\"/>");
 
     (void)state;
     expect_refused(empty, QHIL_ESYNTAX, ":1:", "not well-formed XML", NULL);
@@ -396,20 +394,20 @@ static void test_not_xml(void **state)
 static void test_not_junit(void **state)
 {
     char *html = write_file("html.xml", "<html><body/></html>");
-    char *noname = write_file("noname.xml",
-                              "<testsuites>\n<testsuite tests=\"0\"/>\n"
-                              "</testsuites>\n");
-    char *casename = write_file("casename.xml",
-                                "<testsuite name=\"s\">\n"
-                                "<testcase classname=\"s\"/></testsuite>");
-    char *stray = write_file("stray.xml",
-                             "<testsuites><testsuite name=\"s\">PASS"
-                             "</testsuite></testsuites>");
-    char *other = write_file("other.xml",
-                             "<testsuites><testsuite name=\"s\">\n"
-                             "  <properties/></testsuite></testsuites>");
-    char *badtime = write_file("badtime.xml",
-                               "<testsuite name=\"s\" time=\"1e3\"/>");
+    char *noname =
+        write_file("noname.xml", "<testsuites>\n<testsuite tests=\"0\"/>\n"
+                                 "</testsuites>\n");
+    char *casename =
+        write_file("casename.xml", "<testsuite name=\"s\">\n"
+                                   "<testcase classname=\"s\"/></testsuite>");
+    char *stray =
+        write_file("stray.xml", "<testsuites><testsuite name=\"s\">PASS"
+                                "</testsuite></testsuites>");
+    char *other =
+        write_file("other.xml", "<testsuites><testsuite name=\"s\">\n"
+                                "  <properties/></testsuite></testsuites>");
+    char *badtime =
+        write_file("badtime.xml", "<testsuite name=\"s\" time=\"1e3\"/>");
 
     (void)state;
     expect_refused(html, QHIL_EINVAL, ":1:", "root element is <html>", NULL);
@@ -431,11 +429,10 @@ static void test_not_junit(void **state)
 static void test_doctype(void **state)
 {
     char *p = write_file(
-        "lol.xml",
-        "<?xml version=\"1.0\"?>\n"
-        "<!DOCTYPE t [<!ENTITY a \"aaaaaaaaaa\">"
-        "<!ENTITY b \"&a;&a;&a;&a;&a;&a;&a;&a;&a;&a;\">]>\n"
-        "<testsuites><testsuite name=\"&b;\"/></testsuites>\n");
+        "lol.xml", "<?xml version=\"1.0\"?>\n"
+                   "<!DOCTYPE t [<!ENTITY a \"aaaaaaaaaa\">"
+                   "<!ENTITY b \"&a;&a;&a;&a;&a;&a;&a;&a;&a;&a;\">]>\n"
+                   "<testsuites><testsuite name=\"&b;\"/></testsuites>\n");
 
     (void)state;
     expect_refused(p, QHIL_EINVAL, ":2:", "DOCTYPE", NULL);
@@ -557,8 +554,8 @@ static void test_save(void **state)
                      QHIL_EINVAL);
     assert_contains(err.message, "is the input");
     assert_int_equal(symlink(in, link), 0);
-    assert_int_equal(
-        qhil_junit_merge_save(m, link, QHIL_JUNIT_FORCE, &err), QHIL_EINVAL);
+    assert_int_equal(qhil_junit_merge_save(m, link, QHIL_JUNIT_FORCE, &err),
+                     QHIL_EINVAL);
     assert_contains(err.message, "is the input");
     got = read_file(in);
     assert_string_equal(got, want);
@@ -577,15 +574,13 @@ static void test_save(void **state)
     got = read_file(out);
     assert_string_equal(got, "keep me");
     free(got);
-    assert_int_equal(qhil_junit_merge_save(m, out, QHIL_JUNIT_FORCE, &err),
-                     0);
+    assert_int_equal(qhil_junit_merge_save(m, out, QHIL_JUNIT_FORCE, &err), 0);
     got = read_file(out);
     assert_string_equal(got, want);
     free(got);
 
     /* A folder, and a folder that does not exist. */
-    assert_int_equal(qhil_junit_merge_save(m, tmp_dir, QHIL_JUNIT_FORCE,
-                                           &err),
+    assert_int_equal(qhil_junit_merge_save(m, tmp_dir, QHIL_JUNIT_FORCE, &err),
                      QHIL_EINVAL);
     assert_contains(err.message, "is a folder");
     free(link);
@@ -621,8 +616,7 @@ int main(void)
                                         teardown),
         cmocka_unit_test_setup_teardown(test_twice_in_one_file, setup,
                                         teardown),
-        cmocka_unit_test_setup_teardown(test_same_file_twice, setup,
-                                        teardown),
+        cmocka_unit_test_setup_teardown(test_same_file_twice, setup, teardown),
         cmocka_unit_test_setup_teardown(test_save, setup, teardown),
     };
 
