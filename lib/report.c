@@ -4,7 +4,8 @@
  * Console output is firmware output: any bytes at all.  XML 1.0 cannot
  * carry most control characters even as character references, and a
  * report that does not parse is worse than none, so the JUnit writer
- * passes text through one filter: valid UTF-8 that XML allows is kept
+ * passes text through one filter (xmltext.c, which the JUnit merger
+ * shares): valid UTF-8 that XML allows is kept
  * (with & < > " ' escaped), anything else becomes U+FFFD.  TAP's YAML
  * blocks use double-quoted scalars with YAML escapes for the same reason.
  *
@@ -26,6 +27,7 @@
 #include <qhil/report.h>
 
 #include "internal.h"
+#include "xmltext.h"
 
 /* Largest part of a console or QEMU log embedded in a JUnit report. */
 #define LOG_TAIL_MAX ((size_t)1 << 20)
@@ -91,122 +93,10 @@ size_t qhil_suite_result_count(const qhil_suite_result *r, qhil_verdict v)
 
 /* ---- text filters ---- */
 
-/*
- * Length of the valid UTF-8 sequence at s (1 to 4), storing its code
- * point, or 0 when the bytes are not valid UTF-8 (overlong forms,
- * surrogates, code points above U+10FFFF, truncated sequences).
- */
-static size_t utf8_decode(const unsigned char *s, size_t len, uint32_t *cp)
-{
-    unsigned char c = s[0];
-    unsigned char lo = 0x80;
-    unsigned char hi = 0xBF;
-    size_t n;
-    size_t i;
-
-    if (c < 0x80) {
-        *cp = c;
-        return 1;
-    }
-    if (c >= 0xC2 && c <= 0xDF) {
-        n = 2;
-        *cp = c & 0x1F;
-    } else if (c >= 0xE0 && c <= 0xEF) {
-        n = 3;
-        *cp = c & 0x0F;
-        lo = c == 0xE0 ? 0xA0 : 0x80;
-        hi = c == 0xED ? 0x9F : 0xBF;
-    } else if (c >= 0xF0 && c <= 0xF4) {
-        n = 4;
-        *cp = c & 0x07;
-        lo = c == 0xF0 ? 0x90 : 0x80;
-        hi = c == 0xF4 ? 0x8F : 0xBF;
-    } else {
-        return 0;
-    }
-    if (len < n || s[1] < lo || s[1] > hi) {
-        return 0;
-    }
-    for (i = 1; i < n; i++) {
-        if ((s[i] & 0xC0) != 0x80) {
-            return 0;
-        }
-        *cp = (*cp << 6) | (s[i] & 0x3F);
-    }
-    return n;
-}
-
-/* Characters XML 1.0 allows (its Char production). */
-static int xml_char(uint32_t cp)
-{
-    return cp == 0x9 || cp == 0xA || cp == 0xD ||
-           (cp >= 0x20 && cp <= 0xD7FF) || (cp >= 0xE000 && cp <= 0xFFFD) ||
-           (cp >= 0x10000 && cp <= 0x10FFFF);
-}
-
-/*
- * Write len bytes of s as XML character data.  In an attribute (attr),
- * tab and line breaks are written as references so that attribute value
- * normalisation keeps them.  In text, CR LF is written as LF, which is
- * what an XML parser would make of it anyway; any other CR is a
- * reference so that end-of-line handling does not turn it into LF.
- */
-static void xml_write(FILE *out, const char *s, size_t len, int attr)
-{
-    const unsigned char *p = (const unsigned char *)s;
-    const unsigned char *end = p + len;
-    uint32_t cp = 0;
-    size_t n;
-
-    while (p < end) {
-        n = utf8_decode(p, (size_t)(end - p), &cp);
-        if (n == 0 || !xml_char(cp)) {
-            fputs("\xEF\xBF\xBD", out);
-            p += n ? n : 1;
-            continue;
-        }
-        switch (cp) {
-        case '&':
-            fputs("&amp;", out);
-            break;
-        case '<':
-            fputs("&lt;", out);
-            break;
-        case '>':
-            fputs("&gt;", out);
-            break;
-        case '"':
-            fputs("&quot;", out);
-            break;
-        case '\'':
-            fputs("&apos;", out);
-            break;
-        case '\r':
-            /* CR LF reads as a plain line break in the report (the
-             * console log on disk keeps every byte); a lone CR stays. */
-            if (!attr && p + 1 < end && p[1] == '\n') {
-                break;
-            }
-            fputs("&#13;", out);
-            break;
-        case '\n':
-            fputs(attr ? "&#10;" : "\n", out);
-            break;
-        case '\t':
-            fputs(attr ? "&#9;" : "\t", out);
-            break;
-        default:
-            fwrite(p, 1, n, out);
-            break;
-        }
-        p += n;
-    }
-}
-
 static void xml_puts(FILE *out, const char *s, int attr)
 {
     if (s) {
-        xml_write(out, s, strlen(s), attr);
+        qhil_xml_write(out, s, strlen(s), attr ? QHIL_XML_ATTR : 0);
     }
 }
 
@@ -228,7 +118,7 @@ static void yaml_quote(FILE *out, const char *s)
 
     fputc('"', out);
     while (p < end) {
-        n = utf8_decode(p, (size_t)(end - p), &cp);
+        n = qhil_utf8_decode(p, (size_t)(end - p), &cp);
         if (n == 0) {
             fputs("\\uFFFD", out);
             p++;
@@ -382,7 +272,7 @@ static void junit_log(FILE *out, const char *element, const char *what,
                     what, b.len - skip, (uint64_t)total);
         }
         if (b.len > skip) {
-            xml_write(out, b.data + skip, b.len - skip, 0);
+            qhil_xml_write(out, b.data + skip, b.len - skip, 0);
         }
     }
     fprintf(out, "</%s>\n", element);

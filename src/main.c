@@ -21,6 +21,7 @@ static const struct command {
     {"health", cmd_health, "run the health check of each device type"},
     {"qmp", cmd_qmp, "QMP shell: talk to a running or new QEMU"},
     {"render", cmd_render, "print a suite's QEMU command line, labelled"},
+    {"report", cmd_report, "merge the JUnit reports of sharded runs"},
     {"run", cmd_run, "run a test suite on QEMU"},
     {"validate", cmd_validate,
      "check suites and device types without running QEMU"},

@@ -19,6 +19,7 @@
 int cmd_health(int argc, char **argv);
 int cmd_qmp(int argc, char **argv);
 int cmd_render(int argc, char **argv);
+int cmd_report(int argc, char **argv);
 int cmd_run(int argc, char **argv);
 int cmd_validate(int argc, char **argv);
 int cmd_version(int argc, char **argv);

@@ -23,6 +23,7 @@
 #include <qhil/console.h>
 #include <qhil/error.h>
 #include <qhil/job.h>
+#include <qhil/junit.h>
 #include <qhil/machine.h>
 #include <qhil/qmp.h>
 #include <qhil/qtest.h>

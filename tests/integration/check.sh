@@ -2591,6 +2591,175 @@ scenario_shard_durations() {
         fail "balanced by durations, 1/2 is $(cat "$work/out")"
 }
 
+# ---- qhil report merge ----
+
+# The <testcase> elements of a JUnit file, one per line (their line breaks
+# as \x01), sorted: qhil writes '<' only as markup, so lines tell them.
+junit_cases() {
+    awk '/^    <testcase /{rec=""; on=1}
+         on{rec=rec $0 "\001"}
+         on && (/^    <\/testcase>$/ || /^    <testcase .*\/>$/){on=0; print rec}' \
+        "$@" | LC_ALL=C sort
+}
+
+# Two JUnit files hold the same suites with the same totals and the same
+# tests, element by element, except times and console text (a console
+# log ends wherever the test stopped reading it, which differs from one
+# run to the next).
+junit_same_tests() {
+    python3 - "$1" "$2" <<'PY'
+import sys, xml.etree.ElementTree as ET
+
+def view(path):
+    suites = {}
+    for s in ET.parse(path).getroot().iter("testsuite"):
+        a = {k: v for k, v in s.attrib.items() if k not in ("time", "timestamp")}
+        cases = {}
+        for c in s.findall("testcase"):
+            kids = []
+            for k in c:
+                text = None if k.tag in ("system-out", "system-err") else k.text
+                kids.append((k.tag, sorted(k.attrib.items()), text))
+            ca = {k: v for k, v in c.attrib.items() if k != "time"}
+            assert c.get("name") not in cases, c.get("name")
+            cases[c.get("name")] = (sorted(ca.items()), kids)
+        suites[s.get("name")] = (sorted(a.items()), cases)
+    return suites
+
+a, b = view(sys.argv[1]), view(sys.argv[2])
+if a != b:
+    print("differ:\n%r\n%r" % (a, b), file=sys.stderr)
+    sys.exit(1)
+PY
+}
+
+# Three shard reports of a real run (disjoint -t selections standing in
+# for --shard) merge into the report of one full run: the same tests and
+# totals, each testcase byte for byte as its shard wrote it, the suite's
+# time the sum of the shards'.
+scenario_report_merge() {
+    run 0 run -o "$work/r" --junit "$work/full.xml" examples/hello-mps2.yaml
+    run 0 run -o "$work/r1" --junit "$work/s1.xml" -t boots -t shell-echo \
+        examples/hello-mps2.yaml
+    run 0 run -o "$work/r2" --junit "$work/s2.xml" -t reset-restarts \
+        -t version examples/hello-mps2.yaml
+    run 0 run -o "$work/r3" --junit "$work/s3.xml" \
+        -t counter-survives-no-reset -t pause-and-resume \
+        examples/hello-mps2.yaml
+    run 0 report merge -o "$work/merged.xml" "$work/s1.xml" "$work/s2.xml" \
+        "$work/s3.xml"
+    has "^qhil: merged 3 files into .*merged.xml: 1 suites, 6 tests, 0 failures, 0 errors, 0 skipped$"
+    junit_same_tests "$work/full.xml" "$work/merged.xml" ||
+        fail "the merged report is not the full run's"
+    [ "$(junit_cases "$work/merged.xml" | wc -l)" -eq 6 ] ||
+        fail "merged report does not hold 6 test cases"
+    junit_cases "$work/s1.xml" "$work/s2.xml" "$work/s3.xml" >"$work/want"
+    junit_cases "$work/merged.xml" | cmp -s - "$work/want" ||
+        fail "a test case changed on its way through the merge"
+    python3 - "$work/merged.xml" "$work/s1.xml" "$work/s2.xml" \
+        "$work/s3.xml" <<'PY' || fail "merged suite time is not the sum"
+import sys, xml.etree.ElementTree as ET
+t = lambda p: round(float(ET.parse(p).getroot().find("testsuite").get("time")) * 1000)
+sys.exit(0 if t(sys.argv[1]) == sum(t(p) for p in sys.argv[2:]) else 1)
+PY
+    no_qemu_left
+}
+
+# With a failing test: its failure (message, step, console tail) comes
+# through byte for byte and counts in the merged totals.
+scenario_report_merge_failures() {
+    run 1 run -o "$work/r" --junit "$work/full.xml" \
+        "$suites/fail-wrong-pattern.yaml"
+    run 1 run -o "$work/r1" --junit "$work/s1.xml" -t wrong-banner \
+        "$suites/fail-wrong-pattern.yaml"
+    run 0 run -o "$work/r2" --junit "$work/s2.xml" -t passes-afterwards \
+        "$suites/fail-wrong-pattern.yaml"
+    run 0 report merge -o "$work/merged.xml" "$work/s2.xml" "$work/s1.xml"
+    has "2 tests, 1 failures, 0 errors, 0 skipped$"
+    grep -q '<testsuite name="fail-wrong-pattern" tests="2" failures="1" errors="0" skipped="0"' \
+        "$work/merged.xml" || fail "merged totals wrong"
+    grep -q '<failure message=' "$work/merged.xml" || fail "failure lost"
+    junit_same_tests "$work/full.xml" "$work/merged.xml" ||
+        fail "the merged report is not the full run's"
+    junit_cases "$work/s1.xml" "$work/s2.xml" >"$work/want"
+    junit_cases "$work/merged.xml" | cmp -s - "$work/want" ||
+        fail "a test case changed on its way through the merge"
+    no_qemu_left
+}
+
+# merge_refused FILE-NAMED NEEDLE qhil-args...: exit 2, the message names
+# the file and says NEEDLE, the output is untouched, no temporary file.
+merge_refused() {
+    local named=$1 needle=$2
+    shift 2
+    run 2 report merge -o "$work/m/out.xml" "$@"
+    has "$needle"
+    [ -z "$named" ] || grep -qF -- "$named" "$work/out" ||
+        fail "the message does not name $named"
+    [ "$(cat "$work/m/out.xml")" = "keep" ] || fail "the output was touched"
+    [ "$(ls -A "$work/m")" = "out.xml" ] ||
+        fail "left in the output folder: $(ls -A "$work/m")"
+}
+
+# Every bad input: exit 2, the file named, nothing half-written.
+scenario_report_merge_bad() {
+    run 0 run -o "$work/r1" --junit "$work/s1.xml" -t boots \
+        examples/hello-mps2.yaml
+    run 0 run -o "$work/r2" --junit "$work/s2.xml" -t version \
+        examples/hello-mps2.yaml
+    mkdir "$work/m"
+    echo keep >"$work/m/out.xml"
+    cp "$work/s1.xml" "$work/copy.xml"
+    mkfifo "$work/fifo.xml"
+    printf 'PASS\n' >"$work/text.xml"
+    head -c 300 "$work/s1.xml" >"$work/cut.xml"
+    printf '<html><body/></html>\n' >"$work/html.xml"
+
+    merge_refused "" "no JUnit file to merge"
+    merge_refused "$work/none.xml" "cannot open" "$work/s1.xml" \
+        "$work/none.xml"
+    # A FIFO with no writer: refused at once, never waited on.
+    local t0=$SECONDS
+    merge_refused "$work/fifo.xml" "not a regular file" "$work/fifo.xml"
+    [ $((SECONDS - t0)) -lt 5 ] || fail "a FIFO input blocked the merge"
+    merge_refused "$work/text.xml:1:" "not well-formed XML" "$work/text.xml"
+    merge_refused "$work/cut.xml:" "not well-formed XML" "$work/s2.xml" \
+        "$work/cut.xml"
+    merge_refused "$work/html.xml:1:" "not a JUnit report" "$work/html.xml"
+    merge_refused "$work/copy.xml" "disagree on test \"boots\"" \
+        "$work/s1.xml" "$work/s2.xml" "$work/copy.xml"
+    has "$work/s1.xml"
+    merge_refused "$work/s1.xml" "given twice" "$work/s1.xml" "$work/s1.xml"
+    merge_refused "$work/m/out.xml" "exists; give --force" "$work/s1.xml"
+    # Usage errors.
+    run 2 report merge "$work/s1.xml"
+    has "-o OUT is required"
+    run 2 report frobnicate
+    has "unknown verb"
+
+    # The output is never an input, even with --force.
+    cp "$work/s1.xml" "$work/s1.keep"
+    run 2 report merge --force -o "$work/s1.xml" "$work/s1.xml" \
+        "$work/s2.xml"
+    has "is the input"
+    cmp -s "$work/s1.xml" "$work/s1.keep" || fail "an input was overwritten"
+    # --force replaces a file, and a planted symlink is replaced, not
+    # written through.
+    echo secret >"$work/victim"
+    ln -s "$work/victim" "$work/m/link.xml"
+    run 0 report merge --force -o "$work/m/link.xml" "$work/s1.xml" \
+        "$work/s2.xml"
+    [ "$(cat "$work/victim")" = "secret" ] ||
+        fail "the merge wrote through a symlink"
+    [ -f "$work/m/link.xml" ] && [ ! -L "$work/m/link.xml" ] ||
+        fail "the symlink was not replaced by the report"
+    run 0 report merge --force -o "$work/m/out.xml" "$work/s1.xml" \
+        "$work/s2.xml"
+    has "2 tests"
+    grep -q 'tests="2"' "$work/m/out.xml" || fail "--force did not write"
+    no_qemu_left
+}
+
 name=${1:?usage: check.sh SCENARIO}
 fn="scenario_${name//-/_}"
 declare -F "$fn" >/dev/null || { echo "unknown scenario $name" >&2; exit 2; }
