@@ -1,11 +1,13 @@
 /*
  * junit_merge.c - join the JUnit reports of several shards (junit.h).
  *
- * Each file goes through expat once, as a stream of 64 KiB reads, with a
- * small state machine on the element depth:
+ * Each file goes once through junit_read.c, which owns the rules on
+ * opening and reading it (regular file, size cap, no DOCTYPE, the root,
+ * <testcase> only in a <testsuite>) and calls back here:
  *
- *   root       <testsuites> or a lone <testsuite>; anything else is not
- *              JUnit
+ *   opened     the file is not one already merged (same device, inode)
+ *   other      any element but <testsuite> in <testsuites> and
+ *              <testcase> in <testsuite>: refused, like a nested suite
  *   suite      <testsuite name=...>: its declared totals are kept to be
  *              checked at its end tag against the cases it held, its time
  *              added to the suite's, its timestamp kept if earliest
@@ -18,8 +20,7 @@
  *              (expat reports no bytes for the end of an empty-element
  *              tag) and as "<x></x>" otherwise
  *
- * Text outside a test case must be white space; a DOCTYPE stops the
- * parse, so no entity is ever declared or expanded.  A file's cases go
+ * Text outside a test case must be white space.  A file's cases go
  * to a batch first; only when the whole file parsed and none of its
  * tests is already held is the batch moved into the merge (with room
  * reserved first, so that move cannot fail half-way).
@@ -31,7 +32,6 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
-#include <stdarg.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -40,14 +40,14 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include <expat.h>
-
 #include <qhil/junit.h>
 
 #include "internal.h"
+#include "junit_read.h"
 #include "xmltext.h"
 
-#define READ_CHUNK 65536
+/* A suite's time="...": what ten of them sum to still fits an int64_t. */
+#define SUITE_TIME_MAX_NS (INT64_MAX / 10)
 
 /* Verdict of a test case, from the elements it holds. */
 #define CASE_FAILURE (1u << 0)
@@ -99,25 +99,21 @@ static const char *const tot_names[TOT_N] = {
 };
 
 typedef struct parse {
-    XML_Parser p;
     const qhil_junit_merge *m;
     const char *path;
-    size_t file; /* index this file will have in m->files */
-    qhil_error *err;
-    int rc;
-    int depth;       /* of the element being read, root is 1 */
-    int suite_depth; /* depth of the open <testsuite>, 0 for none */
+    size_t file;     /* index this file will have in m->files */
+    bool suite_open; /* a <testsuite> is open */
     size_t suite;    /* its index in batch */
     int suite_line;
     long declared[TOT_N]; /* -1 when the attribute is absent */
     long counted[TOT_N];
-    int case_depth; /* depth of the open <testcase>, 0 for none */
-    FILE *mem;
+    FILE *mem; /* the open <testcase>, written back; NULL outside */
     char *mem_buf;
     size_t mem_len;
     bool tag_open; /* a start tag written without its '>' yet */
     jcase cur;
     jset batch;
+    struct stat st; /* of the file, once open */
 } parse;
 
 static void jset_release(jset *s)
@@ -163,43 +159,6 @@ void qhil_junit_merge_free(qhil_junit_merge *m)
 
 /* ---- parsing ---- */
 
-static void pfail(parse *c, int code, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
-/* Record the first failure at the parser's position and stop it. */
-static void pfail(parse *c, int code, const char *fmt, ...)
-{
-    char *msg = NULL;
-    va_list ap;
-
-    if (c->rc < 0) {
-        return;
-    }
-    va_start(ap, fmt);
-    if (vasprintf(&msg, fmt, ap) < 0) {
-        msg = NULL;
-    }
-    va_end(ap);
-    c->rc = qhil_error_set_at(c->err, msg ? code : QHIL_ENOMEM, c->path,
-                              (int)XML_GetCurrentLineNumber(c->p),
-                              (int)XML_GetCurrentColumnNumber(c->p) + 1, "%s",
-                              msg ? msg : "out of memory");
-    free(msg);
-    XML_StopParser(c->p, XML_FALSE);
-}
-
-static const char *attr_get(const XML_Char **attrs, const char *name)
-{
-    size_t i;
-
-    for (i = 0; attrs[i]; i += 2) {
-        if (strcmp(attrs[i], name) == 0) {
-            return attrs[i + 1];
-        }
-    }
-    return NULL;
-}
-
 /* A count attribute: digits only.  -1 when absent, -2 when malformed. */
 static long parse_count(const char *s)
 {
@@ -218,40 +177,6 @@ static long parse_count(const char *s)
         v = v * 10 + (*s - '0');
     }
     return v;
-}
-
-/* Seconds as JUnit writes them ("12", "12.345") into *ns; -1 if not. */
-static int parse_seconds(const char *s, int64_t *ns)
-{
-    int64_t sec = 0;
-    int64_t frac = 0;
-    int64_t scale = 100000000;
-    const char *p = s;
-
-    if (!*p || *p == '.') {
-        return -1;
-    }
-    for (; *p >= '0' && *p <= '9'; p++) {
-        if (sec > INT64_MAX / 1000000000 / 10 - 1) {
-            return -1;
-        }
-        sec = sec * 10 + (*p - '0');
-    }
-    if (*p == '.') {
-        p++;
-        if (*p < '0' || *p > '9') {
-            return -1;
-        }
-        for (; *p >= '0' && *p <= '9'; p++) {
-            frac += (*p - '0') * scale;
-            scale /= 10;
-        }
-    }
-    if (*p) {
-        return -1;
-    }
-    *ns = sec * 1000000000 + frac;
-    return 0;
 }
 
 static long find_suite(const jset *s, const char *name)
@@ -280,37 +205,79 @@ static const jcase *find_case(const jset *s, const char *suite,
     return NULL;
 }
 
-static void begin_suite(parse *c, const XML_Char **attrs)
+/* The same file given twice would merge every test with itself. */
+static int on_opened(void *ud, const struct stat *st, qhil_error *err)
 {
-    const char *name = attr_get(attrs, "name");
-    const char *time = attr_get(attrs, "time");
-    const char *stamp = attr_get(attrs, "timestamp");
+    parse *c = ud;
+    size_t i;
+
+    for (i = 0; i < c->m->n_files; i++) {
+        if (c->m->files[i].dev == st->st_dev &&
+            c->m->files[i].ino == st->st_ino) {
+            return qhil_error_set(err, QHIL_EINVAL,
+                                  "%s: the same file as %s, given twice",
+                                  c->path, c->m->files[i].path);
+        }
+    }
+    c->st = *st;
+    return QHIL_EOK;
+}
+
+/* Any element but a <testsuite> in <testsuites> or a <testcase> in a
+ * <testsuite>: a merge keeps test cases only. */
+static void on_other(qhil_junit_reader *r, void *ud, const char *name,
+                     bool in_suite)
+{
+    parse *c = ud;
+
+    if (!in_suite) {
+        qhil_junit_read_fail(
+            r, QHIL_EINVAL, "<%s> in <testsuites>, expected <testsuite>", name);
+        return;
+    }
+    qhil_junit_read_fail(r, QHIL_EINVAL,
+                         "<%s> in testsuite \"%s\", expected <testcase> (a "
+                         "merge keeps test cases only)",
+                         name, c->batch.suites[c->suite].name);
+}
+
+static void begin_suite(qhil_junit_reader *r, void *ud, const char **attrs)
+{
+    parse *c = ud;
+    const char *name = qhil_junit_attr(attrs, "name");
+    const char *time = qhil_junit_attr(attrs, "time");
+    const char *stamp = qhil_junit_attr(attrs, "timestamp");
     int64_t ns = 0;
     jsuite *s;
     long at;
     int i;
 
-    if (!name) {
-        pfail(c, QHIL_EINVAL,
-              "<testsuite> has no name attribute: not a "
-              "JUnit report of qhil run");
+    if (c->suite_open) {
+        on_other(r, ud, "testsuite", true);
         return;
     }
-    if (time && parse_seconds(time, &ns) < 0) {
-        pfail(c, QHIL_EINVAL,
-              "testsuite \"%s\": time=\"%s\" is not a "
-              "number of seconds",
-              name, time);
+    if (!name) {
+        qhil_junit_read_fail(r, QHIL_EINVAL,
+                             "<testsuite> has no name attribute: not a "
+                             "JUnit report of qhil run");
+        return;
+    }
+    if (time && !qhil_junit_seconds(time, SUITE_TIME_MAX_NS, &ns)) {
+        qhil_junit_read_fail(r, QHIL_EINVAL,
+                             "testsuite \"%s\": time=\"%s\" is not a "
+                             "number of seconds",
+                             name, time);
         return;
     }
     for (i = 0; i < TOT_N; i++) {
-        c->declared[i] = parse_count(attr_get(attrs, tot_names[i]));
+        c->declared[i] = parse_count(qhil_junit_attr(attrs, tot_names[i]));
         c->counted[i] = 0;
         if (c->declared[i] == -2) {
-            pfail(c, QHIL_EINVAL,
-                  "testsuite \"%s\": %s=\"%s\" is not a "
-                  "count",
-                  name, tot_names[i], attr_get(attrs, tot_names[i]));
+            qhil_junit_read_fail(r, QHIL_EINVAL,
+                                 "testsuite \"%s\": %s=\"%s\" is not a "
+                                 "count",
+                                 name, tot_names[i],
+                                 qhil_junit_attr(attrs, tot_names[i]));
             return;
         }
     }
@@ -318,14 +285,14 @@ static void begin_suite(parse *c, const XML_Char **attrs)
     if (at < 0) {
         s = realloc(c->batch.suites, (c->batch.n_suites + 1) * sizeof(*s));
         if (!s) {
-            pfail(c, QHIL_ENOMEM, "out of memory");
+            qhil_junit_read_fail(r, QHIL_ENOMEM, "out of memory");
             return;
         }
         c->batch.suites = s;
         s = &c->batch.suites[c->batch.n_suites];
         memset(s, 0, sizeof(*s));
         if (!(s->name = strdup(name))) {
-            pfail(c, QHIL_ENOMEM, "out of memory");
+            qhil_junit_read_fail(r, QHIL_ENOMEM, "out of memory");
             return;
         }
         at = (long)c->batch.n_suites++;
@@ -335,17 +302,36 @@ static void begin_suite(parse *c, const XML_Char **attrs)
     if (stamp && (!s->timestamp || strcmp(stamp, s->timestamp) < 0)) {
         free(s->timestamp);
         if (!(s->timestamp = strdup(stamp))) {
-            pfail(c, QHIL_ENOMEM, "out of memory");
+            qhil_junit_read_fail(r, QHIL_ENOMEM, "out of memory");
             return;
         }
     }
     c->suite = (size_t)at;
-    c->suite_depth = c->depth;
-    c->suite_line = (int)XML_GetCurrentLineNumber(c->p);
+    c->suite_open = true;
+    c->suite_line = qhil_junit_read_line(r);
+}
+
+static void end_suite(qhil_junit_reader *r, void *ud)
+{
+    parse *c = ud;
+    int i;
+
+    for (i = 0; i < TOT_N; i++) {
+        if (c->declared[i] >= 0 && c->declared[i] != c->counted[i]) {
+            qhil_junit_read_fail(r, QHIL_EINVAL,
+                                 "testsuite \"%s\" (line %d) says "
+                                 "%s=\"%ld\" but holds %ld: the file was "
+                                 "changed or cut",
+                                 c->batch.suites[c->suite].name, c->suite_line,
+                                 tot_names[i], c->declared[i], c->counted[i]);
+            return;
+        }
+    }
+    c->suite_open = false;
 }
 
 /* Write a start tag to the case's stream, without its closing '>'. */
-static void write_start(parse *c, const XML_Char *name, const XML_Char **attrs)
+static void write_start(parse *c, const char *name, const char **attrs)
 {
     size_t i;
 
@@ -368,112 +354,66 @@ static void close_tag(parse *c)
     }
 }
 
-static void begin_case(parse *c, const XML_Char **attrs)
+/* The end tag of an element of the case, as the file wrote it. */
+static void write_end(parse *c, const char *name, bool empty)
 {
-    const char *suite = c->batch.suites[c->suite].name;
-    const char *name = attr_get(attrs, "name");
+    if (c->tag_open && empty) {
+        fputs("/>", c->mem);
+        c->tag_open = false;
+    } else {
+        close_tag(c);
+        fprintf(c->mem, "</%s>", name);
+    }
+}
+
+static void begin_case(qhil_junit_reader *r, void *ud, const char *name,
+                       const char **attrs)
+{
+    parse *c = ud;
+    const char *suite;
     const jcase *dup;
 
-    if (!name) {
-        pfail(c, QHIL_EINVAL,
-              "testsuite \"%s\": a <testcase> has no name "
-              "attribute",
-              suite);
-        return;
-    }
+    suite = c->batch.suites[c->suite].name;
     dup = find_case(&c->batch, suite, name);
     if (dup) {
-        pfail(c, QHIL_EINVAL,
-              "test \"%s\" of suite \"%s\" appears twice "
-              "in this file (first on line %d)",
-              name, suite, dup->line);
+        qhil_junit_read_fail(r, QHIL_EINVAL,
+                             "test \"%s\" of suite \"%s\" appears twice "
+                             "in this file (first on line %d)",
+                             name, suite, dup->line);
         return;
     }
     dup = find_case(&c->m->set, suite, name);
     if (dup) {
-        pfail(c, QHIL_EINVAL,
-              "this file and %s:%d disagree on test \"%s\" "
-              "of suite \"%s\": both ran it, so the shards "
-              "did not split the suite",
-              c->m->files[dup->file].path, dup->line, name, suite);
+        qhil_junit_read_fail(r, QHIL_EINVAL,
+                             "this file and %s:%d disagree on test \"%s\" "
+                             "of suite \"%s\": both ran it, so the shards "
+                             "did not split the suite",
+                             c->m->files[dup->file].path, dup->line, name,
+                             suite);
         return;
     }
     memset(&c->cur, 0, sizeof(c->cur));
     c->cur.suite = c->suite;
     c->cur.file = c->file;
-    c->cur.line = (int)XML_GetCurrentLineNumber(c->p);
+    c->cur.line = qhil_junit_read_line(r);
     c->cur.name = strdup(name);
     c->mem = open_memstream(&c->mem_buf, &c->mem_len);
     if (!c->cur.name || !c->mem) {
-        pfail(c, QHIL_ENOMEM, "out of memory");
+        qhil_junit_read_fail(r, QHIL_ENOMEM, "out of memory");
         return;
     }
-    c->case_depth = c->depth;
+    write_start(c, "testcase", attrs);
 }
 
-static void XMLCALL on_start(void *ud, const XML_Char *name,
-                             const XML_Char **attrs)
+static void end_case(qhil_junit_reader *r, void *ud, bool empty)
 {
     parse *c = ud;
-
-    if (c->rc < 0) {
-        return;
-    }
-    c->depth++;
-    if (c->case_depth) {
-        close_tag(c);
-        write_start(c, name, attrs);
-        if (c->depth == c->case_depth + 1) {
-            if (strcmp(name, "failure") == 0) {
-                c->cur.kind |= CASE_FAILURE;
-            } else if (strcmp(name, "error") == 0) {
-                c->cur.kind |= CASE_ERROR;
-            } else if (strcmp(name, "skipped") == 0) {
-                c->cur.kind |= CASE_SKIPPED;
-            }
-        }
-        return;
-    }
-    if (c->depth == 1) {
-        if (strcmp(name, "testsuite") == 0) {
-            begin_suite(c, attrs);
-        } else if (strcmp(name, "testsuites") != 0) {
-            pfail(c, QHIL_EINVAL,
-                  "the root element is <%s>, expected "
-                  "<testsuites> or <testsuite>: not a "
-                  "JUnit report",
-                  name);
-        }
-    } else if (!c->suite_depth) {
-        if (strcmp(name, "testsuite") == 0) {
-            begin_suite(c, attrs);
-        } else {
-            pfail(c, QHIL_EINVAL,
-                  "<%s> in <testsuites>, expected "
-                  "<testsuite>",
-                  name);
-        }
-    } else if (strcmp(name, "testcase") == 0) {
-        begin_case(c, attrs);
-        if (c->rc == 0) {
-            write_start(c, name, attrs);
-        }
-    } else {
-        pfail(c, QHIL_EINVAL,
-              "<%s> in testsuite \"%s\", expected "
-              "<testcase> (a merge keeps test cases "
-              "only)",
-              name, c->batch.suites[c->suite].name);
-    }
-}
-
-static void end_case(parse *c)
-{
     jcase *v;
-    int failed = fclose(c->mem);
+    int failed;
 
+    write_end(c, "testcase", empty);
+    failed = fclose(c->mem);
     c->mem = NULL;
-    c->case_depth = 0;
     c->cur.xml = c->mem_buf;
     c->cur.xml_len = c->mem_len;
     c->mem_buf = NULL;
@@ -483,7 +423,7 @@ static void end_case(parse *c)
         free(c->cur.name);
         free(c->cur.xml);
         memset(&c->cur, 0, sizeof(c->cur));
-        pfail(c, QHIL_ENOMEM, "out of memory");
+        qhil_junit_read_fail(r, QHIL_ENOMEM, "out of memory");
         return;
     }
     c->batch.cases = v;
@@ -495,124 +435,64 @@ static void end_case(parse *c)
     memset(&c->cur, 0, sizeof(c->cur));
 }
 
-static void end_suite(parse *c)
-{
-    int i;
-
-    for (i = 0; i < TOT_N; i++) {
-        if (c->declared[i] >= 0 && c->declared[i] != c->counted[i]) {
-            pfail(c, QHIL_EINVAL,
-                  "testsuite \"%s\" (line %d) says %s=\"%ld\" "
-                  "but holds %ld: the file was changed or "
-                  "cut",
-                  c->batch.suites[c->suite].name, c->suite_line, tot_names[i],
-                  c->declared[i], c->counted[i]);
-            return;
-        }
-    }
-    c->suite_depth = 0;
-}
-
-static void XMLCALL on_end(void *ud, const XML_Char *name)
+static void on_inner_begin(qhil_junit_reader *r, void *ud, const char *name,
+                           const char **attrs, unsigned level)
 {
     parse *c = ud;
 
-    if (c->rc < 0) {
-        return;
-    }
-    if (c->case_depth) {
-        if (c->tag_open && XML_GetCurrentByteCount(c->p) == 0) {
-            fputs("/>", c->mem);
-            c->tag_open = false;
-        } else {
-            close_tag(c);
-            fprintf(c->mem, "</%s>", name);
+    (void)r;
+    close_tag(c);
+    write_start(c, name, attrs);
+    if (level == 1) {
+        if (strcmp(name, "failure") == 0) {
+            c->cur.kind |= CASE_FAILURE;
+        } else if (strcmp(name, "error") == 0) {
+            c->cur.kind |= CASE_ERROR;
+        } else if (strcmp(name, "skipped") == 0) {
+            c->cur.kind |= CASE_SKIPPED;
         }
-        if (c->depth == c->case_depth) {
-            end_case(c);
-        }
-    } else if (c->depth == c->suite_depth) {
-        end_suite(c);
     }
-    c->depth--;
 }
 
-static void XMLCALL on_text(void *ud, const XML_Char *s, int len)
+static void on_inner_end(qhil_junit_reader *r, void *ud, const char *name,
+                         bool empty)
+{
+    (void)r;
+    write_end(ud, name, empty);
+}
+
+static void on_text(qhil_junit_reader *r, void *ud, const char *s, size_t len,
+                    bool in_case)
 {
     parse *c = ud;
-    int i;
+    size_t i;
 
-    if (c->rc < 0) {
-        return;
-    }
-    if (c->case_depth) {
+    if (in_case) {
         close_tag(c);
-        qhil_xml_write(c->mem, s, (size_t)len, QHIL_XML_KEEP_CR);
+        qhil_xml_write(c->mem, s, len, QHIL_XML_KEEP_CR);
         return;
     }
     for (i = 0; i < len; i++) {
         if (!strchr(" \t\r\n", s[i])) {
-            pfail(c, QHIL_EINVAL,
-                  "text outside a <testcase>: not a JUnit "
-                  "report of qhil run");
+            qhil_junit_read_fail(r, QHIL_EINVAL,
+                                 "text outside a <testcase>: not a JUnit "
+                                 "report of qhil run");
             return;
         }
     }
 }
 
-static void XMLCALL on_doctype(void *ud, const XML_Char *name,
-                               const XML_Char *sysid, const XML_Char *pubid,
-                               int has_internal_subset)
-{
-    parse *c = ud;
-
-    pfail(c, QHIL_EINVAL,
-          "a DOCTYPE declaration: JUnit reports have "
-          "none, and entities are never expanded here");
-}
-
-/* Read the file at fd into c->batch. */
-static int parse_fd(parse *c, int fd)
-{
-    size_t total = 0;
-    ssize_t n;
-    void *buf;
-
-    for (;;) {
-        buf = XML_GetBuffer(c->p, READ_CHUNK);
-        if (!buf) {
-            return qhil_error_set(c->err, QHIL_ENOMEM, "out of memory");
-        }
-        n = read(fd, buf, READ_CHUNK);
-        if (n < 0 && errno == EINTR) {
-            continue;
-        }
-        if (n < 0) {
-            return qhil_error_set(c->err, -errno, "%s: cannot read: %s",
-                                  c->path, strerror(errno));
-        }
-        total += (size_t)n;
-        if (total > QHIL_JUNIT_FILE_MAX) {
-            return qhil_error_set(c->err, QHIL_ETOOBIG,
-                                  "%s: over %zu MiB, the most a JUnit file "
-                                  "may hold here",
-                                  c->path, QHIL_JUNIT_FILE_MAX >> 20);
-        }
-        if (XML_ParseBuffer(c->p, (int)n, n == 0) != XML_STATUS_OK) {
-            if (c->rc < 0) {
-                return c->rc;
-            }
-            return qhil_error_set_at(c->err, QHIL_ESYNTAX, c->path,
-                                     (int)XML_GetCurrentLineNumber(c->p),
-                                     (int)XML_GetCurrentColumnNumber(c->p) + 1,
-                                     "not well-formed XML: %s",
-                                     XML_ErrorString(XML_GetErrorCode(c->p)));
-        }
-        if (n == 0) {
-            return c->rc;
-        }
-    }
-}
+static const qhil_junit_read_ops merge_ops = {
+    .opened = on_opened,
+    .suite_begin = begin_suite,
+    .suite_end = end_suite,
+    .case_begin = begin_case,
+    .case_end = end_case,
+    .inner_begin = on_inner_begin,
+    .inner_end = on_inner_end,
+    .text = on_text,
+    .other = on_other,
+};
 
 /* Move the batch into m; room is reserved first so this cannot fail
  * half-way.  Returns 0 or QHIL_ENOMEM (m unchanged). */
@@ -677,58 +557,23 @@ static int commit_batch(qhil_junit_merge *m, jset *b, jfile *file)
 int qhil_junit_merge_add(qhil_junit_merge *m, const char *path, qhil_error *err)
 {
     parse c;
-    struct stat st;
     jfile file = {0};
-    size_t i;
-    int fd = -1;
     int rc;
 
     memset(&c, 0, sizeof(c));
     if (!m || !path) {
         return qhil_error_set(err, QHIL_EINVAL, "no merge or no file name");
     }
-    fd = open(path, O_RDONLY | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
-    if (fd < 0) {
-        rc = -errno;
-        return qhil_error_set(err, rc, "%s: cannot open: %s", path,
-                              strerror(-rc));
-    }
-    if (fstat(fd, &st) < 0) {
-        rc = qhil_error_set(err, -errno, "%s: %s", path, strerror(errno));
-        goto cleanup;
-    }
-    if (!S_ISREG(st.st_mode)) {
-        rc = qhil_error_set(err, QHIL_EINVAL,
-                            "%s: not a regular file (a folder, FIFO or "
-                            "device is never read)",
-                            path);
-        goto cleanup;
-    }
-    for (i = 0; i < m->n_files; i++) {
-        if (m->files[i].dev == st.st_dev && m->files[i].ino == st.st_ino) {
-            rc = qhil_error_set(err, QHIL_EINVAL,
-                                "%s: the same file as %s, given twice", path,
-                                m->files[i].path);
-            goto cleanup;
-        }
-    }
-    file.dev = st.st_dev;
-    file.ino = st.st_ino;
     c.m = m;
     c.path = path;
     c.file = m->n_files;
-    c.err = err;
-    c.p = XML_ParserCreate(NULL);
-    if (!c.p || !(file.path = strdup(path))) {
-        rc = qhil_error_set(err, QHIL_ENOMEM, "out of memory");
-        goto cleanup;
+    if (!(file.path = strdup(path))) {
+        return qhil_error_set(err, QHIL_ENOMEM, "out of memory");
     }
-    XML_SetUserData(c.p, &c);
-    XML_SetElementHandler(c.p, on_start, on_end);
-    XML_SetCharacterDataHandler(c.p, on_text);
-    XML_SetStartDoctypeDeclHandler(c.p, on_doctype);
-    rc = parse_fd(&c, fd);
+    rc = qhil_junit_read(path, QHIL_JUNIT_FILE_MAX, &merge_ops, &c, err);
     if (rc == 0) {
+        file.dev = c.st.st_dev;
+        file.ino = c.st.st_ino;
         rc = commit_batch(m, &c.batch, &file);
         if (rc < 0) {
             qhil_error_set(err, rc, "out of memory");
@@ -736,19 +581,13 @@ int qhil_junit_merge_add(qhil_junit_merge *m, const char *path, qhil_error *err)
             file.path = NULL;
         }
     }
-
-cleanup:
     if (c.mem) {
         fclose(c.mem);
     }
     free(c.mem_buf);
     free(c.cur.name);
     jset_release(&c.batch);
-    if (c.p) {
-        XML_ParserFree(c.p);
-    }
     free(file.path);
-    close(fd);
     return rc;
 }
 

@@ -7,9 +7,10 @@
  *
  *   spec "K/N"  -> qhil_shard_parse: digits only, no sign, no space, no
  *                  leading zero, 1 <= K <= N <= 10000
- *   JUnit file  -> qhil_durations_load: expat, streaming, 64 KiB at a
- *                  time; <testcase name time> of a <testsuite>; sorted
- *                  by name, a name seen twice keeps its longest time
+ *   JUnit file  -> qhil_durations_load: read by junit_read.c (at most
+ *                  64 MiB); <testcase name time> of a <testsuite>;
+ *                  sorted by name, a name seen twice keeps its longest
+ *                  time
  *   suite, only -> qhil_shard_select: the selected tests, each weighted
  *                  (recorded time, else the file's median, else 1 s),
  *                  heaviest first (ties by name) onto the least loaded
@@ -23,23 +24,16 @@
  * matter: its entries are sorted by name before anything reads them,
  * and a duplicate keeps the maximum, which does not depend on order.
  */
-#include <errno.h>
-#include <fcntl.h>
-#include <limits.h>
-#include <stdarg.h>
 #include <stdbool.h>
-#include <stdio.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
-#include <unistd.h>
-
-#include <expat.h>
 
 #include <qhil/shard.h>
 
+#include "junit_read.h"
+
 #define DURATIONS_FILE_MAX (64u << 20) /* bytes */
-#define DURATIONS_CHUNK 65536
 #define DEFAULT_WEIGHT_NS 1000000000LL
 
 /* ---- the spec ---- */
@@ -133,120 +127,30 @@ struct qhil_durations {
     int64_t median_ns;
 };
 
-/* Parser state; the first error stops expat and stays. */
+/* What the walk collects; the first error stops the read and stays. */
 typedef struct load_ctx {
-    XML_Parser xp;
-    const char *path;
-    qhil_error *err;
-    int rc;
-    unsigned depth;      /* elements open */
-    unsigned suite_open; /* <testsuite> elements open */
-    unsigned case_depth; /* depth of the open <testcase>, 0 = none */
     duration *items;
     size_t n, cap;
 } load_ctx;
 
-static int load_fail(load_ctx *c, int code, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
-static int load_fail(load_ctx *c, int code, const char *fmt, ...)
+static void testcase_seen(qhil_junit_reader *r, void *ud, const char *name,
+                          const char **attrs)
 {
-    char *text = NULL;
-    va_list ap;
-
-    if (c->rc != 0) {
-        return c->rc;
-    }
-    va_start(ap, fmt);
-    if (vasprintf(&text, fmt, ap) < 0) {
-        text = NULL;
-    }
-    va_end(ap);
-    c->rc = qhil_error_set_at(c->err, text ? code : QHIL_ENOMEM, c->path,
-                              (int)XML_GetCurrentLineNumber(c->xp),
-                              (int)XML_GetCurrentColumnNumber(c->xp) + 1, "%s",
-                              text ? text : "out of memory");
-    free(text);
-    XML_StopParser(c->xp, XML_FALSE);
-    return c->rc;
-}
-
-/* "12", "0.250", "3.1415926535": decimal seconds to ns (digits past the
- * ninth are dropped).  0 when s is not that or over the limit. */
-static int parse_seconds(const char *s, int64_t *ns)
-{
-    int64_t whole = 0;
-    int64_t frac = 0;
-    int64_t scale = 100000000;
-    const char *p = s;
-
-    if (*p < '0' || *p > '9') {
-        return 0;
-    }
-    for (; *p >= '0' && *p <= '9'; p++) {
-        whole = whole * 10 + (*p - '0');
-        if (whole > QHIL_DURATION_MAX_NS / 1000000000) {
-            return 0;
-        }
-    }
-    if (*p == '.') {
-        p++;
-        if (*p < '0' || *p > '9') {
-            return 0;
-        }
-        for (; *p >= '0' && *p <= '9'; p++) {
-            frac += (*p - '0') * scale;
-            scale /= 10;
-        }
-    }
-    if (*p) {
-        return 0;
-    }
-    *ns = whole * 1000000000 + frac;
-    if (*ns > QHIL_DURATION_MAX_NS) {
-        return 0;
-    }
-    return 1;
-}
-
-static void testcase_seen(load_ctx *c, const char **attr)
-{
-    const char *name = NULL;
-    const char *time = NULL;
+    load_ctx *c = ud;
+    const char *time = qhil_junit_attr(attrs, "time");
     int64_t ns = 0;
-    size_t i;
 
-    for (i = 0; attr[i]; i += 2) {
-        if (strcmp(attr[i], "name") == 0) {
-            name = attr[i + 1];
-        } else if (strcmp(attr[i], "time") == 0) {
-            time = attr[i + 1];
-        }
-    }
-    if (!c->suite_open) {
-        load_fail(c, QHIL_ESYNTAX,
-                  "not a JUnit report: <testcase> outside a <testsuite>");
-        return;
-    }
-    if (c->case_depth) {
-        load_fail(c, QHIL_ESYNTAX,
-                  "not a JUnit report: <testcase> inside a <testcase>");
-        return;
-    }
-    if (!name || !*name) {
-        load_fail(c, QHIL_ESYNTAX, "<testcase> without a name");
-        return;
-    }
     if (!time) {
-        load_fail(c, QHIL_ESYNTAX,
-                  "<testcase name=\"%s\"> has no time attribute", name);
+        qhil_junit_read_fail(r, QHIL_ESYNTAX,
+                             "<testcase name=\"%s\"> has no time attribute",
+                             name);
         return;
     }
-    if (!parse_seconds(time, &ns)) {
-        load_fail(c, QHIL_ESYNTAX,
-                  "<testcase> time=\"%s\": expected seconds as a decimal "
-                  "number from 0 to 1000000",
-                  time);
+    if (!qhil_junit_seconds(time, QHIL_DURATION_MAX_NS, &ns)) {
+        qhil_junit_read_fail(r, QHIL_ESYNTAX,
+                             "<testcase> time=\"%s\": expected seconds as a "
+                             "decimal number from 0 to 1000000",
+                             time);
         return;
     }
     if (c->n == c->cap) {
@@ -254,7 +158,7 @@ static void testcase_seen(load_ctx *c, const char **attr)
         duration *grown = realloc(c->items, cap * sizeof(*grown));
 
         if (!grown) {
-            load_fail(c, QHIL_ENOMEM, "out of memory");
+            qhil_junit_read_fail(r, QHIL_ENOMEM, "out of memory");
             return;
         }
         c->items = grown;
@@ -262,71 +166,10 @@ static void testcase_seen(load_ctx *c, const char **attr)
     }
     c->items[c->n].name = strdup(name);
     if (!c->items[c->n].name) {
-        load_fail(c, QHIL_ENOMEM, "out of memory");
+        qhil_junit_read_fail(r, QHIL_ENOMEM, "out of memory");
         return;
     }
     c->items[c->n++].ns = ns;
-}
-
-static void XMLCALL on_start(void *data, const XML_Char *el,
-                             const XML_Char **attr)
-{
-    load_ctx *c = data;
-
-    if (c->rc) {
-        return;
-    }
-    if (c->depth == 0 && strcmp(el, "testsuites") != 0 &&
-        strcmp(el, "testsuite") != 0) {
-        load_fail(c, QHIL_ESYNTAX,
-                  "not a JUnit report: the root element is <%s>, expected "
-                  "<testsuites> or <testsuite>",
-                  el);
-        return;
-    }
-    c->depth++;
-    if (strcmp(el, "testsuite") == 0) {
-        if (c->case_depth) {
-            load_fail(c, QHIL_ESYNTAX,
-                      "not a JUnit report: <testsuite> inside a "
-                      "<testcase>");
-            return;
-        }
-        c->suite_open++;
-    } else if (strcmp(el, "testcase") == 0) {
-        testcase_seen(c, attr);
-        c->case_depth = c->depth;
-    }
-}
-
-static void XMLCALL on_end(void *data, const XML_Char *el)
-{
-    load_ctx *c = data;
-
-    /* expat may still report the end of an empty element it stopped
-     * in. */
-    if (c->rc) {
-        return;
-    }
-    if (c->case_depth == c->depth) {
-        c->case_depth = 0;
-    }
-    if (strcmp(el, "testsuite") == 0 && c->suite_open) {
-        c->suite_open--;
-    }
-    c->depth--;
-}
-
-/* A DTD could declare entities; a test report has no use for one. */
-static void XMLCALL on_doctype(void *data, const XML_Char *name,
-                               const XML_Char *sysid, const XML_Char *pubid,
-                               int has_internal_subset)
-{
-    (void)sysid;
-    (void)pubid;
-    (void)has_internal_subset;
-    load_fail(data, QHIL_ESYNTAX,
-              "DOCTYPE %s: a JUnit report has no DTD (refused)", name);
 }
 
 static int by_name(const void *a, const void *b)
@@ -379,103 +222,17 @@ static int durations_finish(qhil_durations *d)
     return QHIL_EOK;
 }
 
-/* Open path for reading without ever blocking in open() (a FIFO with no
- * writer), and only when it is a regular file of a sane size. */
-static int durations_open(const char *path, qhil_error *err)
-{
-    struct stat st;
-    int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
-    int e = errno;
-
-    if (fd < 0) {
-        return qhil_error_set(err, -e, "%s: cannot open: %s", path,
-                              strerror(e));
-    }
-    if (fstat(fd, &st) < 0) {
-        e = errno;
-        close(fd);
-        return qhil_error_set(err, -e, "%s: %s", path, strerror(e));
-    }
-    if (!S_ISREG(st.st_mode)) {
-        close(fd);
-        return qhil_error_set(err, QHIL_EINVAL,
-                              "%s: not a regular file (a JUnit XML report "
-                              "is expected)",
-                              path);
-    }
-    if (st.st_size > (off_t)DURATIONS_FILE_MAX) {
-        close(fd);
-        return qhil_error_set(err, QHIL_ETOOBIG,
-                              "%s: %lld bytes, over the limit of %u MiB "
-                              "for a durations file",
-                              path, (long long)st.st_size,
-                              DURATIONS_FILE_MAX >> 20);
-    }
-    return fd;
-}
-
 int qhil_durations_load(const char *path, qhil_durations **out, qhil_error *err)
 {
-    load_ctx c = {.path = path, .err = err};
+    static const qhil_junit_read_ops ops = {.case_begin = testcase_seen};
+    load_ctx c = {0};
     qhil_durations *d = NULL;
-    char *buf = NULL;
-    size_t total = 0;
-    int fd;
     int rc;
 
     *out = NULL;
-    fd = durations_open(path, err);
-    if (fd < 0) {
-        return fd;
-    }
-    buf = malloc(DURATIONS_CHUNK);
-    c.xp = XML_ParserCreate(NULL);
-    if (!buf || !c.xp) {
-        rc = qhil_error_set(err, QHIL_ENOMEM, "out of memory");
+    rc = qhil_junit_read(path, DURATIONS_FILE_MAX, &ops, &c, err);
+    if (rc < 0) {
         goto cleanup;
-    }
-    XML_SetUserData(c.xp, &c);
-    XML_SetElementHandler(c.xp, on_start, on_end);
-    XML_SetStartDoctypeDeclHandler(c.xp, on_doctype);
-    XML_SetParamEntityParsing(c.xp, XML_PARAM_ENTITY_PARSING_NEVER);
-    for (;;) {
-        ssize_t got = read(fd, buf, DURATIONS_CHUNK);
-
-        if (got < 0 && errno == EINTR) {
-            continue;
-        }
-        if (got < 0) {
-            rc = qhil_error_set(err, -errno, "%s: read: %s", path,
-                                strerror(errno));
-            goto cleanup;
-        }
-        total += (size_t)got;
-        if (total > DURATIONS_FILE_MAX) {
-            rc = qhil_error_set(err, QHIL_ETOOBIG,
-                                "%s: grew over the limit of %u MiB while "
-                                "read",
-                                path, DURATIONS_FILE_MAX >> 20);
-            goto cleanup;
-        }
-        if (XML_Parse(c.xp, buf, (int)got, got == 0) == XML_STATUS_ERROR) {
-            if (c.rc == 0) {
-                c.rc =
-                    qhil_error_set_at(err, QHIL_ESYNTAX, path,
-                                      (int)XML_GetCurrentLineNumber(c.xp),
-                                      (int)XML_GetCurrentColumnNumber(c.xp) + 1,
-                                      "not a JUnit XML report: %s",
-                                      XML_ErrorString(XML_GetErrorCode(c.xp)));
-            }
-            rc = c.rc;
-            goto cleanup;
-        }
-        if (c.rc < 0) {
-            rc = c.rc;
-            goto cleanup;
-        }
-        if (got == 0) {
-            break;
-        }
     }
     d = calloc(1, sizeof(*d));
     if (!d) {
@@ -500,11 +257,6 @@ cleanup:
         free(c.items[--c.n].name);
     }
     free(c.items);
-    if (c.xp) {
-        XML_ParserFree(c.xp);
-    }
-    free(buf);
-    close(fd);
     return rc;
 }
 

@@ -410,9 +410,10 @@ static void test_not_junit(void **state)
         write_file("badtime.xml", "<testsuite name=\"s\" time=\"1e3\"/>");
 
     (void)state;
-    expect_refused(html, QHIL_EINVAL, ":1:", "root element is <html>", NULL);
+    expect_refused(html, QHIL_ESYNTAX, ":1:", "root element is <html>", NULL);
     expect_refused(noname, QHIL_EINVAL, ":2:", "no name", NULL);
-    expect_refused(casename, QHIL_EINVAL, ":2:", "no name", NULL);
+    expect_refused(casename, QHIL_ESYNTAX, ":2:", "<testcase> without a name",
+                   NULL);
     expect_refused(stray, QHIL_EINVAL, "text outside", NULL);
     expect_refused(other, QHIL_EINVAL, ":2:", "<properties>", NULL);
     expect_refused(badtime, QHIL_EINVAL, "time=\"1e3\"", NULL);
@@ -422,6 +423,41 @@ static void test_not_junit(void **state)
     free(stray);
     free(other);
     free(badtime);
+}
+
+/* The rules the durations reader applies hold for a merge too: what a
+ * merge writes, qhil run --durations must be able to read. */
+static void test_shared_rules(void **state)
+{
+    char *nested = write_file("nested.xml",
+                              "<testsuite name=\"s\">\n<testcase name=\"a\">\n"
+                              "<testcase name=\"b\"/></testcase></testsuite>");
+    char *empty =
+        write_file("emptyname.xml", "<testsuite name=\"s\">\n"
+                                    "<testcase name=\"\"/></testsuite>");
+    char *loose = write_file("loose.xml", "<testsuites>\n"
+                                          "<testcase name=\"a\"/>"
+                                          "</testsuites>");
+    char *big = path_of("big.xml");
+    int fd;
+
+    (void)state;
+    expect_refused(nested, QHIL_ESYNTAX,
+                   ":3:", "<testcase> inside a <testcase>", NULL);
+    expect_refused(empty, QHIL_ESYNTAX, ":2:", "<testcase> without a name",
+                   NULL);
+    expect_refused(loose, QHIL_ESYNTAX,
+                   ":2:", "<testcase> outside a <testsuite>", NULL);
+    /* Over the cap (sparse): refused from its size, before a read. */
+    fd = open(big, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+    assert_true(fd >= 0);
+    assert_int_equal(ftruncate(fd, (off_t)QHIL_JUNIT_FILE_MAX + 1), 0);
+    close(fd);
+    expect_refused(big, QHIL_ETOOBIG, "bytes, over the limit of 512 MiB", NULL);
+    free(nested);
+    free(empty);
+    free(loose);
+    free(big);
 }
 
 /* Entities are never expanded: a billion-laughs file stops at its
@@ -435,7 +471,8 @@ static void test_doctype(void **state)
                    "<testsuites><testsuite name=\"&b;\"/></testsuites>\n");
 
     (void)state;
-    expect_refused(p, QHIL_EINVAL, ":2:", "DOCTYPE", NULL);
+    expect_refused(p, QHIL_ESYNTAX,
+                   ":2:", "DOCTYPE t: a JUnit report has no DTD", NULL);
     free(p);
 }
 
@@ -609,6 +646,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_folder, setup, teardown),
         cmocka_unit_test_setup_teardown(test_not_xml, setup, teardown),
         cmocka_unit_test_setup_teardown(test_not_junit, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_shared_rules, setup, teardown),
         cmocka_unit_test_setup_teardown(test_doctype, setup, teardown),
         cmocka_unit_test_setup_teardown(test_totals_lie, setup, teardown),
         cmocka_unit_test_setup_teardown(test_disagree, setup, teardown),

@@ -754,11 +754,11 @@ static void test_durations_bad_text(void **state)
         const char *text;
         const char *want;
     } bad[] = {
-        {"", ":1:1: not a JUnit XML report: no element found"},
-        {"not xml at all\n", ":1:1: not a JUnit XML report: syntax error"},
-        {"{\"testcase\": 1}", "not a JUnit XML report"},
+        {"", ":1:1: not well-formed XML: no element found"},
+        {"not xml at all\n", ":1:1: not well-formed XML: syntax error"},
+        {"{\"testcase\": 1}", "not well-formed XML"},
         {"<testsuites><testsuite>\n<testcase name=\"a\" time=\"1\">\n",
-         ":3:1: not a JUnit XML report: no element found"},
+         ":3:1: not well-formed XML: no element found"},
         {"<testsuites></testsuite>", "mismatched tag"},
         {"<testsuites/><testsuites/>", "junk after document element"},
         {"<?xml version=\"1.0\"?>\n<html><body/></html>",
