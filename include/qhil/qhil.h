@@ -5,7 +5,7 @@
  *   qmp.h      QMP client                    console.h serial console
  *   qtest.h    QTest client (MMIO, IRQs)
  *   machine.h  QEMU process lifecycle        board.h   board templates
- *   job.h      a job's labelled QEMU argv
+ *   job.h      a job's labelled QEMU argv    lava.h    LAVA job export
  *   suite.h    suite files                   runner.h  running suites
  *   report.h   results, JUnit and TAP     runpath.h run and test folders
  *   shard.h    a runner's share of a suite (--shard K/N, durations)
@@ -24,6 +24,7 @@
 #include <qhil/error.h>
 #include <qhil/job.h>
 #include <qhil/junit.h>
+#include <qhil/lava.h>
 #include <qhil/machine.h>
 #include <qhil/qmp.h>
 #include <qhil/qtest.h>
