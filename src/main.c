@@ -19,6 +19,7 @@ static const struct command {
     const char *summary;
 } commands[] = {
     {"health", cmd_health, "run the health check of each device type"},
+    {"lava", cmd_lava, "export a suite as LAVA jobs (qemu device type)"},
     {"qmp", cmd_qmp, "QMP shell: talk to a running or new QEMU"},
     {"render", cmd_render, "print a suite's QEMU command line, labelled"},
     {"report", cmd_report, "merge the JUnit reports of sharded runs"},

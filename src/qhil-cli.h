@@ -17,6 +17,7 @@
 #define QHIL_EXIT_USAGE 2
 
 int cmd_health(int argc, char **argv);
+int cmd_lava(int argc, char **argv);
 int cmd_qmp(int argc, char **argv);
 int cmd_render(int argc, char **argv);
 int cmd_report(int argc, char **argv);
