@@ -21,6 +21,9 @@ packages=(
     # firmware written by others, for examples/firmware/: U-Boot for
     # QEMU's Arm and RISC-V virt machines, OpenSBI for RISC-V
     u-boot-qemu opensbi
+    # LAVA's own code, to check `qhil lava export` jobs with LAVA's
+    # schema (lava-common) and run them with lava-run (lava-dispatcher)
+    lava-dispatcher lava-common
     "$@"
 )
 

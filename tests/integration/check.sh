@@ -396,6 +396,98 @@ scenario_render() {
     no_qemu_left
 }
 
+# LAVA's own schema code, from Debian's python3 (lava-common).
+lava_check() {
+    /usr/bin/python3 "$SRC/tests/lava/check-jobs.py" "$@" >"$work/check" 2>&1 ||
+        { cat "$work/check" >&2; fail "LAVA's schema refused a job"; }
+}
+
+scenario_lava_export() {
+    local f n site
+    [ -x /usr/bin/python3 ] && /usr/bin/python3 -c 'import lava_common' ||
+        fail "lava-common is not installed (scripts/deps.sh)"
+    # Every example suite LAVA can run, one job per suite and per test.
+    for f in examples/hello-riscv.yaml examples/firmware/uboot-arm.yaml \
+            examples/firmware/uboot-arm64.yaml \
+            examples/firmware/opensbi-uboot-riscv64.yaml; do
+        site=()
+        [[ $f == examples/firmware/* ]] &&
+            site=(--site examples/firmware/site.yaml)
+        run 0 lava export "${site[@]}" -o "$work/suite" "$f"
+        run 0 lava export "${site[@]}" --per-test -o "$work/test" "$f"
+        n=$(grep -c '^  - name:' "$f")
+        [ "$(wc -l <"$work/out")" -eq "$n" ] ||
+            fail "$f: $n tests but $(wc -l <"$work/out") jobs written"
+    done
+    [ "$(ls "$work/suite" | wc -l)" -eq 4 ] || fail "not 4 suite jobs"
+    lava_check "$work"/suite/*.yaml "$work"/test/*.yaml
+    [ "$(grep -c '^ok ' "$work/check")" -eq "$(ls "$work"/suite "$work"/test |
+        grep -c 'yaml$')" ] || fail "a job was not checked"
+    # The checker can fail: a job without its visibility.
+    grep -v '^visibility:' "$work/suite/uboot-arm.yaml" >"$work/broken.yaml"
+    ! /usr/bin/python3 "$SRC/tests/lava/check-jobs.py" "$work/broken.yaml" \
+        >/dev/null 2>&1 || fail "LAVA's schema took a job without visibility"
+    # What the job says, as a LAVA user would write it.
+    cp "$work/suite/uboot-arm.yaml" "$work/out"
+    has '^device_type: qemu$'
+    has '^job_name: uboot-arm$'
+    has '^  arch: arm$'
+    has '^  machine: virt$'
+    has '^  cpu: cortex-a15$'
+    has '^  memory: 128M$'
+    has '^  - -nic none$'
+    has '^        image_arg: -bios \{bios\}$'
+    has '^        url: file:///usr/lib/u-boot/qemu_arm/u-boot.bin$'
+    has '^    method: qemu$'
+    has '^    - name: qmp-system-reset$'
+    # fail_on patterns are the prompts; a reset goes through the monitor;
+    # a send without a newline ends in Ctrl-A.
+    has 'prompts:'
+    has '\(\?m\)\(\?-s:### ERROR ### Please RESET the board ###\)'
+    has 'command: "\\x01csystem_reset\\n\\x01c\\x01"'
+    has 'command: " \\x01"'
+    lacks '-monitor'
+    cp "$work/test/uboot-arm-version.yaml" "$work/out"
+    has '^job_name: "uboot-arm: version"$|^job_name: .uboot-arm: version.$'
+    [ "$(grep -c '^- boot:' "$work/out")" -eq 1 ] || fail "not one boot"
+
+    # Never replaces a file, leaves no temporary one.
+    cp "$work/suite/uboot-arm.yaml" "$work/before"
+    run 2 lava export --site examples/firmware/site.yaml -o "$work/suite" \
+        examples/firmware/uboot-arm.yaml
+    has 'uboot-arm\.yaml: exists already, not replaced'
+    cmp -s "$work/before" "$work/suite/uboot-arm.yaml" || fail "job replaced"
+    ls -A "$work/suite" | grep -q '^\.' && fail "a temporary file was left"
+    # ...not even through a symlink planted at its name.
+    mkdir "$work/planted"
+    echo keep >"$work/victim"
+    ln -s "$work/victim" "$work/planted/hello-riscv.yaml"
+    run 2 lava export -o "$work/planted" examples/hello-riscv.yaml
+    [ "$(cat "$work/victim")" = keep ] || fail "wrote through a symlink"
+
+    # What LAVA cannot express is refused, with its line, nothing written.
+    run 2 lava export -o "$work/none" examples/devices/cmsdk-stock.yaml
+    has 'cmsdk-stock\.yaml:[0-9]+: tests\[0\]\.steps\[[0-9]+\]\.[a-z_]+: a QTest step'
+    run 2 lava export -o "$work/none" examples/hello-mps2.yaml
+    has "hello-mps2\.yaml:46: tests\[5\]\.steps\[1\]\.qmp: 'query-status'"
+    cp firmware/build/riscv-virt/hello.elf "$work/"
+    printf '%s\n' 'device_type: riscv-virt' 'images:' \
+        "  kernel: hello.elf" 'tests:' \
+        '  - name: a' '    steps: [expect: x, qmp: stop]' >"$work/stop.yaml"
+    run 2 lava export -o "$work/none" "$work/stop.yaml"
+    has "stop\.yaml:6: tests\[0\]\.steps\[1\]\.qmp: 'stop'"
+    # Two tests, one file name: refused before anything is written.
+    printf '%s\n' 'device_type: riscv-virt' 'images:' \
+        "  kernel: hello.elf" 'tests:' \
+        '  - {name: "a b", steps: [expect: x]}' \
+        '  - {name: "a_b", steps: [expect: x]}' >"$work/twins.yaml"
+    run 2 lava export --per-test -o "$work/none" "$work/twins.yaml"
+    has 'twins-a_b\.yaml is that of tests\[0\] too'
+    [ ! -e "$work/none" ] || fail "a refused export wrote $(ls -A "$work/none")"
+    run 2 lava export examples/hello-riscv.yaml
+    has 'no -o DIR given'
+}
+
 scenario_qmp_rejected() {
     # The policy refuses a command it does not know before QEMU starts...
     run 2 run -o "$work/r" "$suites/fail-qmp-rejected.yaml"
