@@ -17,7 +17,6 @@
  * is QEMU's escape for a literal comma there.
  */
 #include <ctype.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -1331,60 +1330,10 @@ fail:
     return NULL;
 }
 
-/*
- * Refuse a job value: "ORIGIN: FIELD: TEXT" (no origin part when origin
- * is NULL or empty).  Returns QHIL_EINVAL.
- */
-static int job_vfail(qhil_error *err, int code, const char *origin,
-                     const char *field, const char *fmt, va_list ap)
-    __attribute__((format(printf, 5, 0)));
-
-static int job_vfail(qhil_error *err, int code, const char *origin,
-                     const char *field, const char *fmt, va_list ap)
-{
-    char *text = NULL;
-
-    if (vasprintf(&text, fmt, ap) < 0) {
-        text = NULL;
-    }
-    qhil_error_set(err, code, "%s%s%s: %s",
-                   origin && *origin ? origin : "",
-                   origin && *origin ? ": " : "", field,
-                   text ? text : qhil_strerror(code));
-    free(text);
-    return code;
-}
-
-static int job_fail(qhil_error *err, const char *origin, const char *field,
-                    const char *fmt, ...) __attribute__((format(printf, 4, 5)));
-
-static int job_fail(qhil_error *err, const char *origin, const char *field,
-                    const char *fmt, ...)
-{
-    va_list ap;
-    int rc;
-
-    va_start(ap, fmt);
-    rc = job_vfail(err, QHIL_EINVAL, origin, field, fmt, ap);
-    va_end(ap);
-    return rc;
-}
-
-static int job_fail_code(qhil_error *err, int code, const char *origin,
-                         const char *field, const char *fmt, ...)
-    __attribute__((format(printf, 5, 6)));
-
-static int job_fail_code(qhil_error *err, int code, const char *origin,
-                         const char *field, const char *fmt, ...)
-{
-    va_list ap;
-    int rc;
-
-    va_start(ap, fmt);
-    rc = job_vfail(err, code, origin, field, fmt, ap);
-    va_end(ap);
-    return rc;
-}
+/* A refused job value: "ORIGIN: FIELD: TEXT" (error.c). */
+#define job_fail(err, origin, field, ...)                                 \
+    qhil_error_field(err, QHIL_EINVAL, origin, field, __VA_ARGS__)
+#define job_fail_code qhil_error_field
 
 /* The file for slot o must be a kind the slot accepts (any regular file
  * when it names none), checked from its first bytes. */

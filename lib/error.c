@@ -12,6 +12,8 @@
 
 #include <qhil/error.h>
 
+#include "internal.h"
+
 void qhil_error_init(qhil_error *err)
 {
     if (err) {
@@ -181,4 +183,30 @@ const char *qhil_errname(int code)
 #undef QHIL_X_NAME
     }
     return "QHIL_E?";
+}
+
+int qhil_error_vfield(qhil_error *err, int code, const char *origin,
+                      const char *field, const char *fmt, va_list ap)
+{
+    char *text = NULL;
+
+    if (vasprintf(&text, fmt, ap) < 0) {
+        return qhil_error_set(err, QHIL_ENOMEM, "out of memory");
+    }
+    qhil_error_set(err, code, "%s%s%s: %s", origin && *origin ? origin : "",
+                   origin && *origin ? ": " : "", field, text);
+    free(text);
+    return code;
+}
+
+int qhil_error_field(qhil_error *err, int code, const char *origin,
+                     const char *field, const char *fmt, ...)
+{
+    va_list ap;
+    int rc;
+
+    va_start(ap, fmt);
+    rc = qhil_error_vfield(err, code, origin, field, fmt, ap);
+    va_end(ap);
+    return rc;
 }

@@ -66,6 +66,18 @@ int qhil_fd_prepare(int fd);
  * allocation failure. */
 char *qhil_strdup0(const char *s);
 
+/*
+ * A refused value: "ORIGIN: FIELD: TEXT" with code (the origin part left
+ * out when origin is NULL or empty), as board.c, job.c and site values
+ * word them.  Returns code, or QHIL_ENOMEM when TEXT cannot be made.
+ */
+int qhil_error_field(qhil_error *err, int code, const char *origin,
+                     const char *field, const char *fmt, ...)
+    __attribute__((format(printf, 5, 6)));
+int qhil_error_vfield(qhil_error *err, int code, const char *origin,
+                      const char *field, const char *fmt, va_list ap)
+    __attribute__((format(printf, 5, 0)));
+
 /* The site's policy (site.c), for the job layer.  Borrowed. */
 struct qhil_policy;
 struct qhil_site;

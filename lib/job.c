@@ -136,28 +136,9 @@ static int find_qemu(const char *name, const char *const *dirs, char **path)
     return qhil_proc_find(name, path);
 }
 
-/* "ORIGIN: FIELD: TEXT", the origin left out when there is none. */
-static int fail(qhil_error *err, const char *origin, const char *field,
-                const char *fmt, ...) __attribute__((format(printf, 4, 5)));
-
-static int fail(qhil_error *err, const char *origin, const char *field,
-                const char *fmt, ...)
-{
-    char *text = NULL;
-    va_list ap;
-    int n;
-
-    va_start(ap, fmt);
-    n = vasprintf(&text, fmt, ap);
-    va_end(ap);
-    if (n < 0) {
-        return qhil_error_set(err, QHIL_ENOMEM, "out of memory");
-    }
-    qhil_error_set(err, QHIL_EINVAL, "%s%s%s: %s", origin ? origin : "",
-                   origin ? ": " : "", field, text);
-    free(text);
-    return QHIL_EINVAL;
-}
+/* A refused job value: "ORIGIN: FIELD: TEXT" (error.c). */
+#define fail(err, origin, field, ...)                                     \
+    qhil_error_field(err, QHIL_EINVAL, origin, field, __VA_ARGS__)
 
 /* The job's context values, sorted out for board.c and the rest. */
 typedef struct context_values {
