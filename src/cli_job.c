@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include <qhil/board.h>
+#include <qhil/job.h>
 #include <qhil/site.h>
 
 #include "qhil-cli.h"
@@ -27,9 +28,13 @@ int cli_job_option(cli_job *j, int opt, char *arg)
 {
     switch (opt) {
     case 'B':
-        return cli_list_add(&j->extra_boards, &j->n_boards, arg) < 0 ? -1 : 1;
     case 'Q':
-        return cli_list_add(&j->extra_qemu, &j->n_qemu, arg) < 0 ? -1 : 1;
+        if (opt == 'B' ? cli_list_add(&j->extra_boards, &j->n_boards, arg)
+                       : cli_list_add(&j->extra_qemu, &j->n_qemu, arg)) {
+            fprintf(stderr, "qhil: out of memory\n");
+            return -1;
+        }
+        return 1;
     case CLI_OPT_SITE:
         j->site_path = arg;
         return 1;
@@ -71,6 +76,25 @@ int cli_job_ready(cli_job *j, const char *cmd)
         return -1;
     }
     return 0;
+}
+
+int cli_job_suite(const cli_job *j, const char *path, bool probe,
+                  qhil_suite **suite, qhil_job **job, qhil_error *err)
+{
+    qhil_job_opts base = {
+        .board_dirs = (const char *const *)j->board_dirs,
+        .qemu_dirs = (const char *const *)j->qemu_dirs,
+        .site = j->site,
+        .no_probe = !probe,
+    };
+    int rc;
+
+    *job = NULL;
+    rc = qhil_suite_load(path, suite, err);
+    if (rc == QHIL_EOK) {
+        rc = qhil_job_from_suite(*suite, &base, job, err);
+    }
+    return rc;
 }
 
 void cli_job_release(cli_job *j)

@@ -333,7 +333,7 @@ int cmd_health(int argc, char **argv)
         int mine = cli_job_option(&cj, opt, optarg);
 
         if (mine < 0) {
-            goto oom;
+            goto cleanup;
         }
         if (mine) {
             continue;

@@ -68,7 +68,6 @@ static int lava_export(int argc, char **argv)
         int mine = cli_job_option(&cj, opt, optarg);
 
         if (mine < 0) {
-            fprintf(stderr, "qhil: out of memory\n");
             goto cleanup;
         }
         if (mine) {
@@ -102,17 +101,7 @@ static int lava_export(int argc, char **argv)
     if (cli_job_ready(&cj, "lava export") < 0) {
         goto cleanup;
     }
-    rc = qhil_suite_load(argv[optind], &suite, &e);
-    if (rc == QHIL_EOK) {
-        qhil_job_opts base = {
-            .board_dirs = (const char *const *)cj.board_dirs,
-            .qemu_dirs = (const char *const *)cj.qemu_dirs,
-            .site = cj.site,
-            .no_probe = true,
-        };
-
-        rc = qhil_job_from_suite(suite, &base, &job, &e);
-    }
+    rc = cli_job_suite(&cj, argv[optind], false, &suite, &job, &e);
     if (rc == QHIL_EOK) {
         rc = qhil_lava_export(suite, job, &lo, &written, &e);
     }

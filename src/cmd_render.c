@@ -121,7 +121,6 @@ int cmd_render(int argc, char **argv)
         int mine = cli_job_option(&cj, opt, optarg);
 
         if (mine < 0) {
-            fprintf(stderr, "qhil: out of memory\n");
             goto cleanup;
         }
         if (mine) {
@@ -150,16 +149,7 @@ int cmd_render(int argc, char **argv)
     if (cli_job_ready(&cj, "render") < 0) {
         goto cleanup;
     }
-    rc = qhil_suite_load(argv[optind], &suite, &e);
-    if (rc == QHIL_EOK) {
-        qhil_job_opts base = {
-            .board_dirs = (const char *const *)cj.board_dirs,
-            .qemu_dirs = (const char *const *)cj.qemu_dirs,
-            .site = cj.site,
-        };
-
-        rc = qhil_job_from_suite(suite, &base, &job, &e);
-    }
+    rc = cli_job_suite(&cj, argv[optind], true, &suite, &job, &e);
     if (rc < 0) {
         fprintf(stderr, "qhil: %s\n", qhil_error_message(&e, rc));
         goto cleanup;

@@ -451,7 +451,6 @@ int cmd_run(int argc, char **argv)
         int mine = cli_job_option(&job, opt, optarg);
 
         if (mine < 0) {
-            fprintf(stderr, "qhil: out of memory\n");
             goto cleanup;
         }
         if (mine) {

@@ -484,7 +484,6 @@ int cmd_validate(int argc, char **argv)
         int mine = cli_job_option(&cj, opt, optarg);
 
         if (mine < 0) {
-            fprintf(stderr, "qhil: out of memory\n");
             goto cleanup;
         }
         if (mine) {

@@ -12,6 +12,8 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#include <qhil/job.h>
+
 #define QHIL_EXIT_OK 0
 #define QHIL_EXIT_FAILED 1
 #define QHIL_EXIT_USAGE 2
@@ -45,7 +47,7 @@ char **cli_qemu_dirs(char *const *extra, size_t n_extra);
  * The options of every command that builds a job (cli_job.c): -B DIR,
  * -Q DIR, --site FILE, --trusted.  Zero-initialise, hand each getopt
  * result to cli_job_option (1: it was one of these, 0: not, -1: out of
- * memory), then cli_job_ready once (loads the site and builds the
+ * memory; it says so on stderr), then cli_job_ready once (loads the site and builds the
  * folder lists; prints the error itself and returns -1 on failure).
  */
 #define CLI_OPT_SITE 0x100
@@ -83,6 +85,15 @@ typedef struct cli_job {
 
 int cli_job_option(cli_job *j, int opt, char *arg);
 int cli_job_ready(cli_job *j, const char *cmd);
+
+/*
+ * Load the suite at path and its job with the options' folders and site
+ * (after cli_job_ready), as qhil run does; probe: let the job run the
+ * QEMU binary once to ask for -sandbox when its ELF does not say.  The
+ * caller frees *suite (set whenever it loaded) and *job; errors in err.
+ */
+int cli_job_suite(const cli_job *j, const char *path, bool probe,
+                  qhil_suite **suite, qhil_job **job, qhil_error *err);
 void cli_job_release(cli_job *j);
 
 #endif /* QHIL_CLI_H */
