@@ -58,6 +58,7 @@ struct qhil_board {
     char *arch;
     char *description;
     char *health_check; /* the health suite's path, or NULL */
+    char *lava[3];      /* lava.context values by lava_names, or NULL */
     char *binary;
     char *machine;
     char *cpu;
@@ -98,7 +99,19 @@ static const char *const image_options[] = {
 };
 
 static const char *const top_keys[] = {
-    "device_type", "arch", "description", "health_check", "qemu", NULL,
+    "device_type", "arch", "description", "health_check", "lava", "qemu",
+    NULL,
+};
+
+/* What lava.context may hold: LAVA's qemu device type's names for what
+ * it adds to every job's command line and a board may need changed (the
+ * NIC: -net nic,MODEL,macaddr=MAC_ADDR -net NETDEVICE). */
+static const char *const lava_names[] = {
+    "model", "netdevice", "mac_addr", NULL,
+};
+
+static const char *const lava_keys[] = {
+    "context", NULL,
 };
 
 static const char *const qemu_keys[] = {
@@ -147,6 +160,9 @@ void qhil_board_free(qhil_board *board)
     free(board->arch);
     free(board->description);
     free(board->health_check);
+    for (i = 0; i < QHIL_ARRAY_SIZE(board->lava); i++) {
+        free(board->lava[i]);
+    }
     free(board->binary);
     free(board->machine);
     free(board->cpu);
@@ -167,6 +183,18 @@ const char *qhil_board_arch(const qhil_board *board)
 const char *qhil_board_health_check(const qhil_board *board)
 {
     return board->health_check;
+}
+
+const char *qhil_board_lava(const qhil_board *board, const char *name)
+{
+    size_t i;
+
+    for (i = 0; lava_names[i]; i++) {
+        if (strcmp(lava_names[i], name) == 0) {
+            return board->lava[i];
+        }
+    }
+    return NULL;
 }
 
 const char *qhil_board_binary(const qhil_board *board)
@@ -1089,6 +1117,53 @@ static int load_health_check(qhil_board *b, const qhil_yaml *y,
     return QHIL_EOK;
 }
 
+/*
+ * lava: {context: {model: ..., netdevice: ..., mac_addr: ...}}: values
+ * `qhil lava export` puts into every job's context for this board, where
+ * LAVA's qemu device type would otherwise add what the machine cannot
+ * take (its default NIC is virtio, which needs PCI).  One word each, of
+ * the characters LAVA's command line takes unquoted.
+ */
+static int load_lava(qhil_board *b, qhil_yaml *y, yaml_node_t *node,
+                     qhil_error *err)
+{
+    yaml_node_t *ctx;
+    size_t i;
+    int rc;
+
+    rc = qhil_yaml_check_keys(y, node, "lava", lava_keys, err);
+    if (rc < 0) {
+        return rc;
+    }
+    ctx = qhil_yaml_get(y, node, "context");
+    if (!ctx) {
+        return QHIL_EOK;
+    }
+    rc = qhil_yaml_check_keys(y, ctx, "lava.context", lava_names, err);
+    for (i = 0; rc == QHIL_EOK && lava_names[i]; i++) {
+        yaml_node_t *v = qhil_yaml_get(y, ctx, lava_names[i]);
+        char field[64];
+        const char *p;
+
+        if (!v) {
+            continue;
+        }
+        snprintf(field, sizeof(field), "lava.context.%s", lava_names[i]);
+        rc = load_word(y, v, field, "one word, e.g. model=lan9118", 0,
+                       &b->lava[i], err);
+        for (p = b->lava[i]; rc == QHIL_EOK && *p; p++) {
+            if (!isalnum((unsigned char)*p) && !strchr("_-+=/.,:@%", *p)) {
+                rc = qhil_yaml_fail(y, v, field, err, QHIL_EINVAL,
+                                    "'%s': only [A-Za-z0-9_+=/.,:@%%-] "
+                                    "(LAVA joins the options into one "
+                                    "command line)",
+                                    b->lava[i]);
+            }
+        }
+    }
+    return rc;
+}
+
 int qhil_board_load(const char *path, qhil_board **out, qhil_error *err)
 {
     qhil_board *b = NULL;
@@ -1152,6 +1227,13 @@ int qhil_board_load(const char *path, qhil_board **out, qhil_error *err)
     node = qhil_yaml_get(&y, root, "health_check");
     if (node) {
         rc = load_health_check(b, &y, node, err);
+        if (rc < 0) {
+            goto cleanup;
+        }
+    }
+    node = qhil_yaml_get(&y, root, "lava");
+    if (node) {
+        rc = load_lava(b, &y, node, err);
         if (rc < 0) {
             goto cleanup;
         }

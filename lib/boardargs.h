@@ -34,4 +34,8 @@ size_t qhil_board_n_vars(const qhil_board *board);
 const char *qhil_board_var_name(const qhil_board *board, size_t i);
 int qhil_board_var_by_job(const qhil_board *board, size_t i);
 
+/* The template's lava.context value for name ("model", "netdevice",
+ * "mac_addr"), NULL when it sets none.  Borrowed. */
+const char *qhil_board_lava(const qhil_board *board, const char *name);
+
 #endif /* QHIL_BOARDARGS_H */

@@ -37,12 +37,13 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include <yaml.h>
-
 #include <qhil/board.h>
 #include <qhil/lava.h>
 
+#include "boardargs.h"
 #include "internal.h"
+#include "lava_device.h"
+#include "yamlout.h"
 
 #define LAVA_MAX_JOB (4u << 20) /* bytes of YAML per job */
 #define LAVA_DEPLOY_S 60        /* deploy and boot actions' timeouts */
@@ -172,6 +173,12 @@ static int check_suite(const qhil_suite *s, const qhil_job *job,
                       "no equivalent",
                       s->device_type, base);
     }
+    if (!qhil_lava_arch_find(base + 12)) {
+        return refuse(err, s, s->device_type_line,
+                      "device_type %s: its QEMU binary is %s, and LAVA's "
+                      "qemu device type has no arch '%s': no equivalent",
+                      s->device_type, base, base + 12);
+    }
     if (s->qtest != QHIL_QTEST_OFF) {
         return refuse(err, s, 1,
                       "qtest/accel: a QTest suite: LAVA's qemu device type "
@@ -201,13 +208,10 @@ static int list_add(char ***list, size_t *n, char *item)
 /* --- command line -> context, images, extra_options ------------------- */
 
 typedef struct lava_split {
-    const char *arch;
-    const char *machine;
-    const char *cpu;
-    const char *memory;
-    char **image_arg; /* per suite image, malloc'ed */
-    char **extra;     /* NULL-terminated, malloc'ed */
+    qhil_lava_context ctx; /* its extra is ours, malloc'ed */
+    char **image_arg;      /* per suite image, malloc'ed */
     size_t n_extra;
+    bool kvm; /* the job runs under KVM */
 } lava_split;
 
 static void split_release(lava_split *sp, size_t n_images)
@@ -220,7 +224,7 @@ static void split_release(lava_split *sp, size_t n_images)
         }
     }
     free(sp->image_arg);
-    qhil_argv_free(sp->extra);
+    qhil_argv_free(sp->ctx.extra);
 }
 
 /* s with every "path" replaced by "{name}"; NULL when out of memory. */
@@ -246,18 +250,69 @@ static char *subst_image(const char *s, const char *path, const char *name)
     return qhil_buf_steal(&b);
 }
 
+/*
+ * What LAVA's template adds by itself when the context leaves it out
+ * must not change the machine: the board names it, or it is refused.
+ */
+static int check_defaults(const qhil_suite *s, const qhil_lava_context *c,
+                          qhil_error *err)
+{
+    const qhil_lava_arch *a = c->arch;
+    const char *key = NULL;
+    const char *opt = NULL;
+    const char *def = NULL;
+
+    if (a->machine && !c->machine) {
+        key = "machine";
+        opt = "-machine";
+        def = a->machine;
+    } else if (a->cpu && !c->cpu) {
+        key = "cpu";
+        opt = "-cpu";
+        def = a->cpu;
+    } else if (!c->memory) {
+        key = "memory";
+        opt = "-m";
+        def = "512";
+    }
+    if (!key) {
+        return QHIL_EOK;
+    }
+    return refuse(err, s, s->device_type_line,
+                  "device_type %s: its command line has no %s, and LAVA's "
+                  "qemu device type then adds %s %s for arch %s: name it in "
+                  "the board (qemu.%s)",
+                  s->device_type, opt, opt, def, a->name, key);
+}
+
+/* Append "opt" or "opt val" to the job's extra_options. */
+static int add_extra(lava_split *sp, const char *opt, const char *val)
+{
+    char *word = NULL;
+
+    if (val ? asprintf(&word, "%s %s", opt, val) < 0 : !(word = strdup(opt))) {
+        return QHIL_ENOMEM;
+    }
+    if (list_add(&sp->ctx.extra, &sp->n_extra, word) < 0) {
+        free(word);
+        return QHIL_ENOMEM;
+    }
+    return QHIL_EOK;
+}
+
 static int split_argv(const qhil_suite *s, const qhil_job *job, lava_split *sp,
                       qhil_error *err)
 {
     const char *const *argv = qhil_job_argv(job);
     size_t i;
     size_t k;
+    const char *bin = qhil_board_binary(qhil_job_board(job));
 
     memset(sp, 0, sizeof(*sp));
-    sp->arch =
-        strstr(qhil_board_binary(qhil_job_board(job)), "qemu-system-") + 12;
+    bin = strrchr(bin, '/') ? strrchr(bin, '/') + 1 : bin;
+    sp->ctx.arch = qhil_lava_arch_find(bin + 12); /* check_suite: found */
     sp->image_arg = calloc(s->n_images + 1, sizeof(char *));
-    if (!sp->image_arg) {
+    if (!sp->image_arg || add_extra(sp, "-serial", "mon:stdio") < 0) {
         return qhil_error_set(err, QHIL_ENOMEM, "out of memory");
     }
     for (i = 1; argv[i]; i++) {
@@ -269,17 +324,23 @@ static int split_argv(const qhil_suite *s, const qhil_job *job, lava_split *sp,
         if (opt[0] == '-' && argv[i + 1] && argv[i + 1][0] != '-') {
             val = argv[++i];
         }
-        if (val && strcmp(opt, "-machine") == 0) {
-            sp->machine = val;
+        if (val && strcmp(opt, "-machine") == 0 && sp->ctx.arch->machine) {
+            sp->ctx.machine = val;
             continue;
         }
-        if (val && strcmp(opt, "-cpu") == 0) {
-            sp->cpu = val;
+        if (val && strcmp(opt, "-cpu") == 0 && sp->ctx.arch->cpu) {
+            sp->ctx.cpu = val;
             continue;
         }
         if (val && strcmp(opt, "-m") == 0) {
-            sp->memory = val;
+            sp->ctx.memory = val;
             continue;
+        }
+        if (val && strcmp(opt, "-accel") == 0 && strcmp(val, "kvm") == 0) {
+            sp->kvm = true;
+            if (sp->ctx.arch->kvm) {
+                continue; /* the template adds -enable-kvm */
+            }
         }
         if (!val && strcmp(opt, "-nographic") == 0) {
             continue; /* LAVA's qemu device type adds it */
@@ -327,15 +388,14 @@ static int split_argv(const qhil_suite *s, const qhil_job *job, lava_split *sp,
                           "exported",
                           opt, val ? " ..." : "");
         }
-        if (val ? asprintf(&word, "%s %s", opt, val) < 0
-                : !(word = strdup(opt))) {
-            return qhil_error_set(err, QHIL_ENOMEM, "out of memory");
-        }
-        if (list_add(&sp->extra, &sp->n_extra, word) < 0) {
-            free(word);
+        if (add_extra(sp, opt, val) < 0) {
             return qhil_error_set(err, QHIL_ENOMEM, "out of memory");
         }
     }
+    sp->ctx.no_kvm = !sp->kvm;
+    sp->ctx.model = qhil_board_lava(qhil_job_board(job), "model");
+    sp->ctx.netdevice = qhil_board_lava(qhil_job_board(job), "netdevice");
+    sp->ctx.mac_addr = qhil_board_lava(qhil_job_board(job), "mac_addr");
     for (k = 0; k < s->n_images; k++) {
         if (!sp->image_arg[k]) {
             return refuse(err, s, s->images[k].line,
@@ -349,150 +409,28 @@ static int split_argv(const qhil_suite *s, const qhil_job *job, lava_split *sp,
                           s->images[k].name, s->images[k].path);
         }
     }
-    return QHIL_EOK;
+    return check_defaults(s, &sp->ctx, err);
 }
 
 /* --- build ------------------------------------------------------------ */
 
-typedef struct lava_emit {
-    yaml_emitter_t em;
-    qhil_buf out;
-    bool failed;
-} lava_emit;
-
-static int emit_write(void *data, unsigned char *buffer, size_t size)
-{
-    lava_emit *e = data;
-
-    return qhil_buf_append(&e->out, buffer, size) == 0;
-}
-
-static void emit_event(lava_emit *e, yaml_event_t *ev, int made)
-{
-    if (!made) {
-        e->failed = true; /* not UTF-8, or out of memory */
-        return;
-    }
-    if (e->failed) {
-        yaml_event_delete(ev);
-        return;
-    }
-    if (!yaml_emitter_emit(&e->em, ev)) {
-        e->failed = true;
-    }
-}
-
-/*
- * Whether a plain s could read back as something other than a string
- * under YAML 1.1 (what LAVA's loader resolves): empty, a number or date
- * (only digits and "+-._:eExXoObB"), a bool or null word, or "<<", "=".
- * Erring towards quotes is harmless.
- */
-static bool looks_typed(const char *s)
-{
-    static const char *const words[] = {
-        "y",   "n",    "yes", "no", "true", "false", "on",
-        "off", "null", "~",   "<<", "=",    ".inf",  ".nan",
-    };
-    size_t i;
-
-    if (!*s || !s[strspn(s, "0123456789+-._:eExXoObB")]) {
-        return true;
-    }
-    for (i = 0; i < QHIL_ARRAY_SIZE(words); i++) {
-        if (strcasecmp(s, words[i]) == 0) {
-            return true;
-        }
-    }
-    return false;
-}
-
-/* A string: plain when the emitter finds that safe and it cannot read
- * back as a number, bool or null; quoted otherwise. */
-static void e_str(lava_emit *e, const char *s)
-{
-    yaml_event_t ev;
-    int plain = !looks_typed(s);
-
-    emit_event(e, &ev,
-               yaml_scalar_event_initialize(
-                   &ev, NULL, (yaml_char_t *)YAML_STR_TAG, (yaml_char_t *)s, -1,
-                   plain, 1, YAML_ANY_SCALAR_STYLE));
-}
-
-static void e_plain(lava_emit *e, const char *s)
-{
-    yaml_event_t ev;
-
-    emit_event(e, &ev,
-               yaml_scalar_event_initialize(&ev, NULL, NULL, (yaml_char_t *)s,
-                                            -1, 1, 0, YAML_PLAIN_SCALAR_STYLE));
-}
-
-static void e_int(lava_emit *e, int64_t v)
-{
-    char num[24];
-
-    snprintf(num, sizeof(num), "%lld", (long long)v);
-    e_plain(e, num);
-}
-
-static void e_map(lava_emit *e, bool flow)
-{
-    yaml_event_t ev;
-
-    emit_event(e, &ev,
-               yaml_mapping_start_event_initialize(
-                   &ev, NULL, NULL, 1,
-                   flow ? YAML_FLOW_MAPPING_STYLE : YAML_BLOCK_MAPPING_STYLE));
-}
-
-static void e_map_end(lava_emit *e)
-{
-    yaml_event_t ev;
-
-    emit_event(e, &ev, yaml_mapping_end_event_initialize(&ev));
-}
-
-static void e_seq(lava_emit *e)
-{
-    yaml_event_t ev;
-
-    emit_event(e, &ev,
-               yaml_sequence_start_event_initialize(&ev, NULL, NULL, 1,
-                                                    YAML_BLOCK_SEQUENCE_STYLE));
-}
-
-static void e_seq_end(lava_emit *e)
-{
-    yaml_event_t ev;
-
-    emit_event(e, &ev, yaml_sequence_end_event_initialize(&ev));
-}
-
-static void e_kv(lava_emit *e, const char *k, const char *v)
-{
-    e_str(e, k);
-    e_str(e, v);
-}
-
 /* {minutes: N} when N seconds are whole minutes, else {seconds: N}. */
-static void e_timeout(lava_emit *e, const char *key, int64_t secs)
+static void e_timeout(qhil_yamlout *e, const char *key, int64_t secs)
 {
-    e_str(e, key);
-    e_map(e, true);
+    qhil_yamlout_str(e, key);
+    qhil_yamlout_map(e, true);
     if (secs % 60 == 0) {
-        e_str(e, "minutes");
-        e_int(e, secs / 60);
+        qhil_yamlout_str(e, "minutes");
+        qhil_yamlout_int(e, secs / 60);
     } else {
-        e_str(e, "seconds");
-        e_int(e, secs);
+        qhil_yamlout_str(e, "seconds");
+        qhil_yamlout_int(e, secs);
     }
-    e_map_end(e);
+    qhil_yamlout_map_end(e);
 }
 
 /* A pattern as pexpect must compile it to mean what it means in qhil. */
-static void e_pattern(lava_emit *e, const char *p)
+static void e_pattern(qhil_yamlout *e, const char *p)
 {
     char *w = NULL;
 
@@ -500,7 +438,7 @@ static void e_pattern(lava_emit *e, const char *p)
         e->failed = true;
         return;
     }
-    e_str(e, w);
+    qhil_yamlout_str(e, w);
     free(w);
 }
 
@@ -560,38 +498,38 @@ static char *send_command(const qhil_step *st)
     return strndup(st->text, st->text_len);
 }
 
-static void e_item_success(lava_emit *e, const char *pattern)
+static void e_item_success(qhil_yamlout *e, const char *pattern)
 {
-    e_str(e, "successes");
-    e_seq(e);
-    e_map(e, false);
-    e_str(e, "message");
+    qhil_yamlout_str(e, "successes");
+    qhil_yamlout_seq(e, false);
+    qhil_yamlout_map(e, false);
+    qhil_yamlout_str(e, "message");
     if (pattern) {
         e_pattern(e, pattern);
     } else {
-        e_str(e, LAVA_AT_ONCE);
+        qhil_yamlout_str(e, LAVA_AT_ONCE);
     }
-    e_map_end(e);
-    e_seq_end(e);
-    e_str(e, "wait_for_prompt");
-    e_plain(e, "false");
+    qhil_yamlout_map_end(e);
+    qhil_yamlout_seq_end(e);
+    qhil_yamlout_str(e, "wait_for_prompt");
+    qhil_yamlout_plain(e, "false");
 }
 
-static void e_script(lava_emit *e, const qhil_test *t)
+static void e_script(qhil_yamlout *e, const qhil_test *t)
 {
     size_t i;
 
-    e_seq(e);
+    qhil_yamlout_seq(e, false);
     for (i = 0; i < t->n_steps; i++) {
         const qhil_step *st = &t->steps[i];
         const qhil_step *next = i + 1 < t->n_steps ? &t->steps[i + 1] : NULL;
         char *cmd = NULL;
 
-        e_map(e, false);
+        qhil_yamlout_map(e, false);
         switch (st->kind) {
         case QHIL_STEP_EXPECT:
-            e_str(e, "command");
-            e_plain(e, "null");
+            qhil_yamlout_str(e, "command");
+            qhil_yamlout_plain(e, "null");
             e_item_success(e, st->pattern);
             break;
         case QHIL_STEP_SEND:
@@ -611,7 +549,7 @@ static void e_script(lava_emit *e, const qhil_test *t)
                 e->failed = true;
                 break;
             }
-            e_kv(e, "command", cmd);
+            qhil_yamlout_kv(e, "command", cmd);
             if (next && next->kind == QHIL_STEP_EXPECT) {
                 e_item_success(e, next->pattern);
                 i++;
@@ -622,29 +560,30 @@ static void e_script(lava_emit *e, const qhil_test *t)
         case QHIL_STEP_QMP:
             /* Ctrl-A c: to the monitor; Ctrl-A c: back; Ctrl-A eats
              * LAVA's newline. */
-            e_kv(e, "command",
-                 strcmp(st->command, "quit") == 0 ? "\x01"
-                                                    "cquit\n"
-                                                  : "\x01"
-                                                    "csystem_reset\n\x01"
-                                                    "c\x01");
+            qhil_yamlout_kv(e, "command",
+                            strcmp(st->command, "quit") == 0
+                                ? "\x01"
+                                  "cquit\n"
+                                : "\x01"
+                                  "csystem_reset\n\x01"
+                                  "c\x01");
             e_item_success(e, NULL);
             break;
         case QHIL_STEP_WAIT:
-            e_str(e, "delay");
-            e_int(e, secs_up(st->duration_ns));
+            qhil_yamlout_str(e, "delay");
+            qhil_yamlout_int(e, secs_up(st->duration_ns));
             break;
         default:
             e->failed = true;
             break;
         }
         free(cmd);
-        e_map_end(e);
+        qhil_yamlout_map_end(e);
     }
-    e_seq_end(e);
+    qhil_yamlout_seq_end(e);
 }
 
-static void e_test_actions(lava_emit *e, const qhil_suite *s,
+static void e_test_actions(qhil_yamlout *e, const qhil_suite *s,
                            const qhil_test *t)
 {
     char *name = lava_name(t->name);
@@ -654,38 +593,38 @@ static void e_test_actions(lava_emit *e, const qhil_suite *s,
         e->failed = true;
         return;
     }
-    e_map(e, false);
-    e_str(e, "boot");
-    e_map(e, false);
-    e_kv(e, "method", "qemu");
-    e_kv(e, "media", "tmpfs");
+    qhil_yamlout_map(e, false);
+    qhil_yamlout_str(e, "boot");
+    qhil_yamlout_map(e, false);
+    qhil_yamlout_kv(e, "method", "qemu");
+    qhil_yamlout_kv(e, "media", "tmpfs");
     e_timeout(e, "timeout", LAVA_BOOT_S);
-    e_map_end(e);
-    e_map_end(e);
+    qhil_yamlout_map_end(e);
+    qhil_yamlout_map_end(e);
 
-    e_map(e, false);
-    e_str(e, "test");
-    e_map(e, false);
+    qhil_yamlout_map(e, false);
+    qhil_yamlout_str(e, "test");
+    qhil_yamlout_map(e, false);
     e_timeout(e, "timeout", test_secs(t));
-    e_str(e, "interactive");
-    e_seq(e);
-    e_map(e, false);
-    e_kv(e, "name", name);
-    e_str(e, "prompts");
-    e_seq(e);
+    qhil_yamlout_str(e, "interactive");
+    qhil_yamlout_seq(e, false);
+    qhil_yamlout_map(e, false);
+    qhil_yamlout_kv(e, "name", name);
+    qhil_yamlout_str(e, "prompts");
+    qhil_yamlout_seq(e, false);
     for (i = 0; i < t->n_fail_on; i++) {
         e_pattern(e, t->fail_on[i]);
     }
     if (!t->n_fail_on) {
-        e_str(e, LAVA_NEVER);
+        qhil_yamlout_str(e, LAVA_NEVER);
     }
-    e_seq_end(e);
-    e_str(e, "script");
+    qhil_yamlout_seq_end(e);
+    qhil_yamlout_str(e, "script");
     e_script(e, t);
-    e_map_end(e);
-    e_seq_end(e);
-    e_map_end(e);
-    e_map_end(e);
+    qhil_yamlout_map_end(e);
+    qhil_yamlout_seq_end(e);
+    qhil_yamlout_map_end(e);
+    qhil_yamlout_map_end(e);
     (void)s;
     free(name);
 }
@@ -694,8 +633,16 @@ static void e_test_actions(lava_emit *e, const qhil_suite *s,
 static int emit_job(const qhil_suite *s, const lava_split *sp, size_t first,
                     size_t n, bool per_test, qhil_buf *out, qhil_error *err)
 {
-    lava_emit e;
-    yaml_event_t ev;
+    const struct {
+        const char *name;
+        const char *value;
+    } keys[] = {
+        {"machine", sp->ctx.machine},     {"cpu", sp->ctx.cpu},
+        {"memory", sp->ctx.memory},       {"model", sp->ctx.model},
+        {"netdevice", sp->ctx.netdevice}, {"mac_addr", sp->ctx.mac_addr},
+    };
+    qhil_yamlout e;
+    const char *why = NULL;
     int64_t job_s = LAVA_DEPLOY_S;
     int64_t action_s = LAVA_BOOT_S;
     int64_t conn_s = 1;
@@ -704,14 +651,9 @@ static int emit_job(const qhil_suite *s, const lava_split *sp, size_t first,
     size_t j;
     int rc = QHIL_EOK;
 
-    memset(&e, 0, sizeof(e));
-    qhil_buf_init(&e.out, LAVA_MAX_JOB);
-    if (!yaml_emitter_initialize(&e.em)) {
+    if (qhil_yamlout_begin(&e, LAVA_MAX_JOB, NULL) < 0) {
         return qhil_error_set(err, QHIL_ENOMEM, "out of memory");
     }
-    yaml_emitter_set_output(&e.em, emit_write, &e);
-    yaml_emitter_set_unicode(&e.em, 1);
-    yaml_emitter_set_width(&e.em, 78);
     for (i = first; i < first + n; i++) {
         const qhil_test *t = &s->tests[i];
         int64_t ts = test_secs(t);
@@ -737,52 +679,46 @@ static int emit_job(const qhil_suite *s, const lava_split *sp, size_t first,
         job_name[cut] = '\0';
     }
 
-    emit_event(&e, &ev,
-               yaml_stream_start_event_initialize(&ev, YAML_UTF8_ENCODING));
-    emit_event(&e, &ev,
-               yaml_document_start_event_initialize(&ev, NULL, NULL, NULL, 1));
-    e_map(&e, false);
-    e_kv(&e, "device_type", "qemu");
-    e_kv(&e, "job_name", job_name ? job_name : "");
-    e_str(&e, "timeouts");
-    e_map(&e, false);
+    qhil_yamlout_map(&e, false);
+    qhil_yamlout_kv(&e, "device_type", "qemu");
+    qhil_yamlout_kv(&e, "job_name", job_name ? job_name : "");
+    qhil_yamlout_str(&e, "timeouts");
+    qhil_yamlout_map(&e, false);
     e_timeout(&e, "job", job_s);
     e_timeout(&e, "action", action_s);
     e_timeout(&e, "connection", conn_s);
-    e_map_end(&e);
-    e_kv(&e, "visibility", "public");
-    e_kv(&e, "priority", "medium");
-    e_str(&e, "context");
-    e_map(&e, false);
-    e_kv(&e, "arch", sp->arch);
-    if (sp->machine) {
-        e_kv(&e, "machine", sp->machine);
-    }
-    if (sp->cpu) {
-        e_kv(&e, "cpu", sp->cpu);
-    }
-    if (sp->memory) {
-        e_kv(&e, "memory", sp->memory);
-    }
-    if (sp->n_extra) {
-        e_str(&e, "extra_options");
-        e_seq(&e);
-        for (i = 0; i < sp->n_extra; i++) {
-            e_str(&e, sp->extra[i]);
+    qhil_yamlout_map_end(&e);
+    qhil_yamlout_kv(&e, "visibility", "public");
+    qhil_yamlout_kv(&e, "priority", "medium");
+    qhil_yamlout_str(&e, "context");
+    qhil_yamlout_map(&e, false);
+    qhil_yamlout_kv(&e, "arch", sp->ctx.arch->name);
+    for (i = 0; i < QHIL_ARRAY_SIZE(keys); i++) {
+        if (keys[i].value) {
+            qhil_yamlout_kv(&e, keys[i].name, keys[i].value);
         }
-        e_seq_end(&e);
     }
-    e_map_end(&e);
-    e_str(&e, "actions");
-    e_seq(&e);
+    if (sp->ctx.no_kvm) {
+        qhil_yamlout_str(&e, "no_kvm");
+        qhil_yamlout_plain(&e, "true");
+    }
+    qhil_yamlout_str(&e, "extra_options");
+    qhil_yamlout_seq(&e, false);
+    for (i = 0; i < sp->n_extra; i++) {
+        qhil_yamlout_str(&e, sp->ctx.extra[i]);
+    }
+    qhil_yamlout_seq_end(&e);
+    qhil_yamlout_map_end(&e);
+    qhil_yamlout_str(&e, "actions");
+    qhil_yamlout_seq(&e, false);
 
-    e_map(&e, false);
-    e_str(&e, "deploy");
-    e_map(&e, false);
-    e_kv(&e, "to", "tmpfs");
+    qhil_yamlout_map(&e, false);
+    qhil_yamlout_str(&e, "deploy");
+    qhil_yamlout_map(&e, false);
+    qhil_yamlout_kv(&e, "to", "tmpfs");
     e_timeout(&e, "timeout", LAVA_DEPLOY_S);
-    e_str(&e, "images");
-    e_map(&e, false);
+    qhil_yamlout_str(&e, "images");
+    qhil_yamlout_map(&e, false);
     for (i = 0; i < s->n_images; i++) {
         char *abs = realpath(s->images[i].path, NULL);
         char *url = NULL;
@@ -797,43 +733,78 @@ static int emit_job(const qhil_suite *s, const lava_split *sp, size_t first,
             url = NULL;
             e.failed = true;
         }
-        e_str(&e, s->images[i].name);
-        e_map(&e, false);
-        e_kv(&e, "image_arg", sp->image_arg[i]);
-        e_kv(&e, "url", url ? url : "");
-        e_map_end(&e);
+        qhil_yamlout_str(&e, s->images[i].name);
+        qhil_yamlout_map(&e, false);
+        qhil_yamlout_kv(&e, "image_arg", sp->image_arg[i]);
+        qhil_yamlout_kv(&e, "url", url ? url : "");
+        qhil_yamlout_map_end(&e);
         free(url);
         free(abs);
     }
-    e_map_end(&e);
-    e_map_end(&e);
-    e_map_end(&e);
+    qhil_yamlout_map_end(&e);
+    qhil_yamlout_map_end(&e);
+    qhil_yamlout_map_end(&e);
 
     for (i = first; i < first + n; i++) {
         e_test_actions(&e, s, &s->tests[i]);
     }
-    e_seq_end(&e);
-    e_map_end(&e);
-    emit_event(&e, &ev, yaml_document_end_event_initialize(&ev, 1));
-    emit_event(&e, &ev, yaml_stream_end_event_initialize(&ev));
-    yaml_emitter_flush(&e.em);
-
-    if (e.failed && rc == QHIL_EOK) {
-        rc = qhil_error_set(
-            err, QHIL_EINVAL, "%s: cannot write the LAVA job%s%s: %s", s->path,
-            per_test ? " of test " : "", per_test ? s->tests[first].name : "",
-            e.em.problem ? e.em.problem
-                         : "a text is not UTF-8, or the "
-                           "job is over 4 MiB");
+    qhil_yamlout_seq_end(&e);
+    qhil_yamlout_map_end(&e);
+    if (qhil_yamlout_end(&e, out, &why) < 0 && rc == QHIL_EOK) {
+        rc = qhil_error_set(err, QHIL_EINVAL,
+                            "%s: cannot write the LAVA job%s%s: %s", s->path,
+                            per_test ? " of test " : "",
+                            per_test ? s->tests[first].name : "", why);
     }
-    yaml_emitter_delete(&e.em);
     free(job_name);
-    if (rc < 0) {
-        qhil_buf_release(&e.out);
-        return rc;
+    return rc;
+}
+
+/*
+ * SUITE.device.yaml: the device configuration for lava-run, with a
+ * header that says what it is and how to use it (first_job: the name of
+ * the first job file, for the example command).
+ */
+static int device_file(const qhil_suite *s, const qhil_job *job,
+                       const lava_split *sp, const char *first_job, char **name,
+                       qhil_buf *out, qhil_error *err)
+{
+    char *base = lava_name(s->name);
+    char *header = NULL;
+    int rc;
+
+    *name = NULL;
+    if (!base || asprintf(name, "%s.device.yaml", base) < 0) {
+        *name = NULL;
+        free(base);
+        return qhil_error_set(err, QHIL_ENOMEM, "out of memory");
     }
-    *out = e.out;
-    return QHIL_EOK;
+    if (asprintf(&header,
+                 "# lava-run's device configuration for the LAVA jobs of "
+                 "suite %s\n"
+                 "# (device type %s), written by qhil lava export "
+                 "--device-config:\n"
+                 "# what lava-server renders from its qemu device type "
+                 "(lava-server 2023.01)\n"
+                 "# with the device dictionary\n"
+                 "#     {%% extends 'qemu.jinja2' %%}\n"
+                 "# and these jobs' context, kept to what lava-run reads "
+                 "for them.\n"
+                 "# Check a job on this machine before submitting it:\n"
+                 "#     lava-run --job-id 1 --output-dir OUT --device %s "
+                 "%s\n",
+                 base, qhil_board_device_type(qhil_job_board(job)), *name,
+                 first_job) < 0) {
+        free(base);
+        return qhil_error_set(err, QHIL_ENOMEM, "out of memory");
+    }
+    free(base);
+    rc = qhil_lava_device_config(&sp->ctx, header, out, err);
+    free(header);
+    if (rc < 0) {
+        qhil_error_prefix(err, "%s", s->path);
+    }
+    return rc;
 }
 
 /* --- write ------------------------------------------------------------ */
@@ -895,6 +866,7 @@ int qhil_lava_export(const qhil_suite *suite, const qhil_job *job,
 {
     lava_split sp;
     size_t n_jobs = opts->per_test ? suite->n_tests : 1;
+    size_t n_files = n_jobs + (opts->device_config ? 1 : 0);
     qhil_buf *bufs = NULL;
     char **names = NULL;
     char **paths = NULL;
@@ -915,8 +887,8 @@ int qhil_lava_export(const qhil_suite *suite, const qhil_job *job,
     if (rc < 0) {
         goto cleanup;
     }
-    bufs = calloc(n_jobs, sizeof(*bufs));
-    names = calloc(n_jobs + 1, sizeof(*names));
+    bufs = calloc(n_files, sizeof(*bufs));
+    names = calloc(n_files + 1, sizeof(*names));
     if (!bufs || !names) {
         rc = qhil_error_set(err, QHIL_ENOMEM, "out of memory");
         goto cleanup;
@@ -949,6 +921,10 @@ int qhil_lava_export(const qhil_suite *suite, const qhil_job *job,
                           &bufs[i], err);
         }
     }
+    if (rc == QHIL_EOK && opts->device_config) {
+        rc = device_file(suite, job, &sp, names[0], &names[n_jobs],
+                         &bufs[n_jobs], err);
+    }
     if (rc < 0) {
         goto cleanup;
     }
@@ -963,7 +939,7 @@ int qhil_lava_export(const qhil_suite *suite, const qhil_job *job,
         rc = qhil_error_set(err, -errno, "%s: %s", opts->dir, strerror(errno));
         goto cleanup;
     }
-    for (i = 0; i < n_jobs; i++) {
+    for (i = 0; i < n_files; i++) {
         struct stat st;
 
         if (fstatat(dfd, names[i], &st, AT_SYMLINK_NOFOLLOW) == 0 ||
@@ -975,12 +951,12 @@ int qhil_lava_export(const qhil_suite *suite, const qhil_job *job,
             goto cleanup;
         }
     }
-    paths = calloc(n_jobs + 1, sizeof(*paths));
+    paths = calloc(n_files + 1, sizeof(*paths));
     if (!paths) {
         rc = qhil_error_set(err, QHIL_ENOMEM, "out of memory");
         goto cleanup;
     }
-    for (i = 0; i < n_jobs; i++) {
+    for (i = 0; i < n_files; i++) {
         rc = write_one(dfd, opts->dir, names[i], &bufs[i], err);
         if (rc == QHIL_EOK &&
             asprintf(&paths[n_paths], "%s/%s", opts->dir, names[i]) < 0) {
@@ -1007,7 +983,7 @@ cleanup:
     }
     qhil_argv_free(paths);
     qhil_argv_free(names);
-    for (i = 0; bufs && i < n_jobs; i++) {
+    for (i = 0; bufs && i < n_files; i++) {
         qhil_buf_release(&bufs[i]);
     }
     free(bufs);

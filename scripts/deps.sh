@@ -22,8 +22,9 @@ packages=(
     # QEMU's Arm and RISC-V virt machines, OpenSBI for RISC-V
     u-boot-qemu opensbi
     # LAVA's own code, to check `qhil lava export` jobs with LAVA's
-    # schema (lava-common) and run them with lava-run (lava-dispatcher)
-    lava-dispatcher lava-common
+    # schema (lava-common) and run them with lava-run (lava-dispatcher);
+    # jinja2 renders lava-server's device type templates in the tests
+    lava-dispatcher lava-common python3-jinja2
     "$@"
 )
 

@@ -18,6 +18,7 @@
 #include "qhil-cli.h"
 
 #define OPT_PER_TEST 0x200
+#define OPT_DEVICE_CONFIG 0x201
 
 static void lava_usage(FILE *f)
 {
@@ -34,7 +35,12 @@ static void lava_usage(FILE *f)
             "\n"
             "  -o, --output DIR   write the jobs into DIR (made when "
             "missing)\n"
-            "      --per-test     one job per test\n" CLI_JOB_HELP
+            "      --per-test     one job per test\n"
+            "      --device-config\n"
+            "                     also write SUITE.device.yaml, the device "
+            "configuration\n"
+            "                     lava-run needs to run the jobs on this "
+            "machine\n" CLI_JOB_HELP
             "  -h, --help         show this help\n"
             "\n"
             "Exit status: 0 written, 2 the command line or the suite is "
@@ -47,6 +53,7 @@ static int lava_export(int argc, char **argv)
     static const struct option longopts[] = {
         {"output", required_argument, NULL, 'o'},
         {"per-test", no_argument, NULL, OPT_PER_TEST},
+        {"device-config", no_argument, NULL, OPT_DEVICE_CONFIG},
         CLI_JOB_LONGOPTS,
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
@@ -79,6 +86,9 @@ static int lava_export(int argc, char **argv)
             break;
         case OPT_PER_TEST:
             lo.per_test = true;
+            break;
+        case OPT_DEVICE_CONFIG:
+            lo.device_config = true;
             break;
         case 'h':
             lava_usage(stdout);

@@ -35,8 +35,11 @@ extern "C" {
 
 /* Where and how to write.  Borrowed for the duration of the call. */
 typedef struct qhil_lava_opts {
-    const char *dir; /* output folder; made (one level) when missing */
-    bool per_test;   /* one job per test instead of one per suite */
+    const char *dir;    /* output folder; made (one level) when missing */
+    bool per_test;      /* one job per test instead of one per suite */
+    bool device_config; /* also SUITE.device.yaml: the device
+                           configuration lava-run needs to run the jobs
+                           standalone (lava-run --device) */
 } qhil_lava_opts;
 
 /*

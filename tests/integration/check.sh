@@ -402,6 +402,100 @@ lava_check() {
         { cat "$work/check" >&2; fail "LAVA's schema refused a job"; }
 }
 
+# scenario lava-run: exported jobs run end to end under LAVA's own
+# standalone dispatcher (lava-run, Debian's lava-dispatcher), with the
+# device configuration qhil writes, and their verdicts are qhil's.
+lava_run_jobs() {
+    local device=$1 job name n=0
+    shift
+    for job in "$@"; do
+        n=$((n + 1))
+        name=$(basename "$job" .yaml)
+        mkdir -p "$work/lava/$name"
+        timeout 240 lava-run --job-id "qhil-$$-$n" --output-dir "$work/lava/$name" \
+            --device "$device" "$job" >"$work/lava/$name.log" 2>&1
+        [ $? -le 1 ] || { tail -n 5 "$work/lava/$name.log" >&2
+            fail "lava-run $job did not finish"; }
+    done
+}
+
+scenario_lava_run() {
+    local f t site=(--site examples/firmware/site.yaml) templates
+    command -v lava-run >/dev/null ||
+        fail "lava-dispatcher is not installed (scripts/deps.sh)"
+    templates=$("$SRC/scripts/lava-templates.sh" "$SRC/build-lava") ||
+        fail "cannot fetch LAVA's device type templates"
+    mkdir -p "$work/jobs"
+    for f in examples/firmware/uboot-arm.yaml \
+            examples/firmware/opensbi-uboot-riscv64.yaml \
+            tests/lava/uboot-arm-fails.yaml \
+            tests/lava/uboot-arm-monitor.yaml; do
+        t=$(basename "$f" .yaml)
+        run 0 lava export "${site[@]}" --per-test --device-config \
+            -o "$work/jobs/$t" "$f"
+        has "/$t\.device\.yaml$"
+        # The device configuration passes LAVA's device schema, and its
+        # QEMU command line is what LAVA's own qemu.jinja2 renders for
+        # each job.
+        /usr/bin/python3 "$SRC/tests/lava/check-device.py" "$templates" \
+            "$work/jobs/$t/$t.device.yaml" "$work/jobs/$t/$t"-*.yaml \
+            >"$work/check" 2>&1 || { cat "$work/check" >&2
+            fail "$t: device configuration is not LAVA's"; }
+        lava_run_jobs "$work/jobs/$t/$t.device.yaml" "$work/jobs/$t/$t"-*.yaml
+        # qhil's own verdicts on the same suite, to compare.
+        "$QHIL" run "${site[@]}" -o "$work/r" --junit "$work/$t.xml" "$f" \
+            >"$work/out" 2>&1
+    done
+    /usr/bin/python3 - "$work" <<'PY' || fail "LAVA and qhil disagree"
+import glob, json, os, sys
+import xml.etree.ElementTree as ET
+work = sys.argv[1]
+qhil = {}
+for x in glob.glob(os.path.join(work, "*.xml")):
+    suite = os.path.basename(x)[:-4]
+    for tc in ET.parse(x).iter("testcase"):
+        bad = tc.find("failure") is not None or tc.find("error") is not None
+        qhil["%s-%s" % (suite, tc.get("name"))] = "fail" if bad else "pass"
+lava = {}
+for log in glob.glob(os.path.join(work, "lava", "*.log")):
+    job = os.path.basename(log)[:-4]
+    for line in open(log):
+        try:
+            e = json.loads(line)
+        except ValueError:
+            continue
+        m = e.get("msg")
+        if e.get("lvl") == "results" and isinstance(m, dict) and \
+                m.get("case", "").startswith("0_"):
+            lava[job] = m["result"]
+want_fail = {"uboot-arm-fails-fail-pattern-printed",
+             "uboot-arm-fails-never-printed",
+             "uboot-arm-monitor-quit-then-prompt"}
+bad = 0
+for job in sorted(set(qhil) | set(lava)):
+    print("%-60s qhil %-4s LAVA %s" % (job, qhil.get(job), lava.get(job)))
+    if qhil.get(job) != lava.get(job) or \
+            qhil.get(job) != ("fail" if job in want_fail else "pass"):
+        bad += 1
+print("%d jobs, %d passed, %d disagree" % (
+    len(lava), sum(v == "pass" for v in lava.values()), bad))
+sys.exit(1 if bad or len(lava) != 19 else 0)
+PY
+    # LAVA's own rendering of its device type runs the jobs too: the
+    # monitor on the console (reset through Ctrl-A c) included.
+    /usr/bin/python3 "$SRC/tests/lava/check-device.py" --render "$templates" \
+        "$work/jobs/uboot-arm/uboot-arm-qmp-system-reset.yaml" \
+        >"$work/lava-device.yaml" || fail "cannot render LAVA's template"
+    rm -rf "$work/lava"
+    lava_run_jobs "$work/lava-device.yaml" \
+        "$work/jobs/uboot-arm/uboot-arm-qmp-system-reset.yaml"
+    grep -q '"case": "0_qmp-system-reset".*"result": "pass"' \
+        "$work/lava/uboot-arm-qmp-system-reset.log" ||
+        fail "the reset job failed on LAVA's rendered device"
+    grep -q 'csystem_reset' "$work/lava/uboot-arm-qmp-system-reset.log" ||
+        fail "the reset did not go through the monitor"
+}
+
 scenario_lava_export() {
     local f n site
     [ -x /usr/bin/python3 ] && /usr/bin/python3 -c 'import lava_common' ||

@@ -20,6 +20,8 @@
 
 #include <qhil/board.h>
 
+#include "boardargs.h"
+
 #define BOARDS QHIL_TEST_SRCDIR "/../../boards"
 #define DATA QHIL_TEST_SRCDIR "/data"
 
@@ -217,9 +219,9 @@ static void test_riscv_argv(void **state)
     job.images = &img;
     job.n_images = 1;
     assert_int_equal(qhil_board_argv(b, &job, &argv, NULL), 0);
-    assert_argv(argv, "qemu-system-riscv64", "-machine", "virt", "-m",
-                "128M", "-nographic", "-monitor", "none", "-bios", "none",
-                "-kernel", fw, NULL);
+    assert_argv(argv, "qemu-system-riscv64", "-machine", "virt", "-cpu",
+                "rv64", "-m", "128M", "-nographic", "-monitor", "none",
+                "-bios", "none", "-kernel", fw, NULL);
     qhil_argv_free(argv);
 
     job.cpu = "rv64,v=true";
@@ -326,9 +328,9 @@ static void test_firmware_boards_argv(void **state)
     /* No -bios none: OpenSBI goes in the bios slot, ELF or raw. */
     assert_string_equal(qhil_board_binary(rv), "qemu-system-riscv64");
     assert_int_equal(firmware_argv(rv, rv_elf, raw, &argv, NULL), 0);
-    assert_argv(argv, "qemu-system-riscv64", "-machine", "virt", "-m",
-                "128M", "-nographic", "-monitor", "none", "-bios", rv_elf,
-                "-kernel", raw, NULL);
+    assert_argv(argv, "qemu-system-riscv64", "-machine", "virt", "-cpu",
+                "rv64", "-m", "128M", "-nographic", "-monitor", "none",
+                "-bios", rv_elf, "-kernel", raw, NULL);
     qhil_argv_free(argv);
     argv = (char **)1;
     assert_int_equal(firmware_argv(rv, arm_elf, raw, &argv, &err),
@@ -580,7 +582,7 @@ static void test_bad_templates(void **state)
     (void)state;
     bad_template(GOOD_TOP GOOD_QEMU "extra: 1\n", QHIL_EINVAL, 6,
                  ":6:1: unknown key 'extra' (known: device_type, arch, "
-                 "description, health_check, qemu)");
+                 "description, health_check, lava, qemu)");
     bad_template(GOOD_TOP GOOD_QEMU "  machin: virt\n", QHIL_EINVAL, 6,
                  ":6:3: qemu: unknown key 'machin' (known: binary, machine, "
                  "cpu, memory, mandatory, images, context, variables, kvm)");
@@ -801,6 +803,37 @@ static void test_variables(void **state)
                                  "'[0-9]+'");
     qhil_error_release(&err);
     qhil_board_free(b);
+}
+
+/* lava.context: the NIC values LAVA's qemu template takes, one plain
+ * word each; anything else refused at its line. */
+static void test_lava_context(void **state)
+{
+    qhil_board *b;
+
+    (void)state;
+    b = template_ok(GOOD_TOP "lava:\n  context:\n    model: model=lan9118\n"
+                             "    netdevice: user\n" GOOD_QEMU);
+    assert_string_equal(qhil_board_lava(b, "model"), "model=lan9118");
+    assert_string_equal(qhil_board_lava(b, "netdevice"), "user");
+    assert_null(qhil_board_lava(b, "mac_addr"));
+    assert_null(qhil_board_lava(b, "cpu"));
+    qhil_board_free(b);
+    b = template_ok(GOOD_TOP GOOD_QEMU);
+    assert_null(qhil_board_lava(b, "model"));
+    qhil_board_free(b);
+    bad_template(GOOD_TOP "lava:\n  context:\n    cpu: host\n" GOOD_QEMU,
+                 QHIL_EINVAL, 5,
+                 ":5:5: lava.context: unknown key 'cpu' (known: model, "
+                 "netdevice, mac_addr)");
+    bad_template(GOOD_TOP "lava:\n  contxt: {}\n" GOOD_QEMU, QHIL_EINVAL, 4,
+                 "lava: unknown key 'contxt' (known: context)");
+    bad_template(GOOD_TOP "lava:\n  context:\n    model: \"a;b\"\n" GOOD_QEMU,
+                 QHIL_EINVAL, 5, "lava.context.model: 'a;b': only");
+    bad_template(GOOD_TOP "lava:\n  context:\n    model: \"a b\"\n" GOOD_QEMU,
+                 QHIL_EINVAL, 5, "lava.context.model: 'a b' contains blank");
+    bad_template(GOOD_TOP "lava: [model]\n" GOOD_QEMU, QHIL_EINVAL, 3,
+                 "lava: expected a mapping");
 }
 
 /* health_check: joined to the template's folder; absolute kept; a list
@@ -1072,6 +1105,7 @@ int main(void)
         cmocka_unit_test(test_load_missing),
         cmocka_unit_test(test_find),
         cmocka_unit_test(test_health_check),
+        cmocka_unit_test(test_lava_context),
         cmocka_unit_test(test_image_kinds),
         cmocka_unit_test(test_slot_kinds),
         cmocka_unit_test(test_bad_slot_kinds),
