@@ -64,6 +64,7 @@ typedef struct lp_frame {
     enum lp_kind kind;
     bool caseless, dotall; /* options now; restored at the group's end */
     int cap;               /* capture number, 0 for none */
+    size_t at;             /* where the group's text starts */
     size_t bmin, bmax;     /* width of the current branch */
     size_t gmin, gmax;     /* over the finished branches */
     bool branches;         /* a branch has finished */
@@ -82,6 +83,7 @@ typedef struct lp_state {
     int depth; /* index of the current frame */
     enum lp_last last;
     size_t pre_min, pre_max; /* branch width before the last atom */
+    size_t last_at;          /* where the last atom's text starts */
     size_t last_min, last_max;
     int behind; /* lookbehinds open */
     int ncap;
@@ -112,6 +114,20 @@ static int put(lp_state *st, const char *s)
         st->oom = 1;
         return QHIL_ENOMEM;
     }
+    return 0;
+}
+
+/* Insert s at offset at of the output. */
+static int insert(lp_state *st, size_t at, const char *s)
+{
+    size_t n = strlen(s), tail = st->out.len - at;
+    int rc = put(st, s);
+
+    if (rc < 0) {
+        return rc;
+    }
+    memmove(st->out.data + at + n, st->out.data + at, tail);
+    memcpy(st->out.data + at, s, n);
     return 0;
 }
 
@@ -153,10 +169,13 @@ static lp_frame *cur(lp_state *st)
     return &st->fr[st->depth];
 }
 
-static void atom(lp_state *st, size_t min, size_t max, enum lp_last kind)
+/* The item whose text started at out.len == at is an atom of that width. */
+static void atom_at(lp_state *st, size_t at, size_t min, size_t max,
+                    enum lp_last kind)
 {
     lp_frame *f = cur(st);
 
+    st->last_at = at;
     st->pre_min = f->bmin;
     st->pre_max = f->bmax;
     st->last_min = min;
@@ -292,6 +311,7 @@ static int emit_set(lp_state *st, const lp_set *in)
     lp_set s = *in, comp;
     bool lf = set_has(&s, '\n'), cr = set_has(&s, '\r');
     unsigned c, high = 0, members = 0;
+    size_t at = st->out.len;
     bool neg, rest;
     int n = 0, rc = 0;
 
@@ -347,13 +367,14 @@ static int emit_set(lp_state *st, const lp_set *in)
     if (rc < 0) {
         return rc;
     }
-    atom(st, (cr || rest) ? 1 : 2, lf ? 2 : 1, LP_LAST_ATOM);
+    atom_at(st, at, (cr || rest) ? 1 : 2, lf ? 2 : 1, LP_LAST_ATOM);
     return 0;
 }
 
 /* A literal byte of the pattern (c < 0x80). */
 static int emit_char(lp_state *st, unsigned c)
 {
+    size_t at = st->out.len;
     char s[4];
     int rc;
 
@@ -378,7 +399,7 @@ static int emit_char(lp_state *st, unsigned c)
     if (rc < 0) {
         return rc;
     }
-    atom(st, 1, 1, LP_LAST_ATOM);
+    atom_at(st, at, 1, 1, LP_LAST_ATOM);
     return 0;
 }
 
@@ -417,7 +438,7 @@ static size_t utf8_len(const unsigned char *s)
  * character, which agree as long as no quantifier splits it. */
 static int emit_utf8(lp_state *st)
 {
-    size_t n = utf8_len(st->p);
+    size_t n = utf8_len(st->p), at = st->out.len;
     char s[5];
     int rc;
 
@@ -431,7 +452,7 @@ static int emit_utf8(lp_state *st)
         return rc;
     }
     st->p += n;
-    atom(st, 1, 1, LP_LAST_MB);
+    atom_at(st, at, 1, 1, LP_LAST_MB);
     return 0;
 }
 
@@ -682,6 +703,7 @@ static int parse_name(lp_state *st, char end, char *name)
 static int emit_backref(lp_state *st, int n, const char *name)
 {
     char s[LP_NAME_LEN + 16];
+    size_t at = st->out.len;
     int rc;
 
     if (n < 1 || n > st->ncap || !st->closed[n]) {
@@ -702,7 +724,7 @@ static int emit_backref(lp_state *st, int n, const char *name)
     if (rc < 0) {
         return rc;
     }
-    atom(st, 0, LP_INF, LP_LAST_ATOM);
+    atom_at(st, at, 0, LP_INF, LP_LAST_ATOM);
     return 0;
 }
 
@@ -871,6 +893,7 @@ static int push(lp_state *st, enum lp_kind kind, const char *open)
     f = &st->fr[st->depth + 1];
     *f = *cur(st);
     f->kind = kind;
+    f->at = st->out.len;
     f->cap = 0;
     f->bmin = f->bmax = 0;
     f->gmin = f->gmax = 0;
@@ -1109,7 +1132,7 @@ static int parse_close(lp_state *st)
         st->closed[f.cap] = true;
     }
     if (f.kind == LP_GROUP) {
-        atom(st, f.gmin, f.gmax, LP_LAST_ATOM);
+        atom_at(st, f.at, f.gmin, f.gmax, LP_LAST_ATOM);
     } else {
         st->last = LP_LAST_ASSERT;
     }
@@ -1173,13 +1196,23 @@ static int parse_quant(lp_state *st)
     } else {
         snprintf(s, sizeof(s), "%c", *st->p);
     }
-    if (*p == '?' || *p == '+') {
+    if (*p == '?') {
         size_t len = strlen(s);
 
         s[len] = (char)*p++;
         s[len + 1] = '\0';
     }
     rc = put(st, s);
+    if (rc >= 0 && *p == '+') {
+        /* X*+ as (?>X*): Python 3.11.2's possessive repeat skips a
+         * lookahead inside X after the first pass ((?:\r(?=[^\n]))++
+         * takes "\r\r" of "\r\r\n"); its atomic group does not. */
+        p++;
+        rc = insert(st, st->last_at, "(?>");
+        if (rc >= 0) {
+            rc = put(st, ")");
+        }
+    }
     if (rc < 0) {
         return rc;
     }
@@ -1214,7 +1247,7 @@ static int parse(lp_state *st)
             break;
         case '^':
             st->p++;
-            rc = emit_assert(st, "(?<=\\n)");
+            rc = emit_assert(st, "(?<=\\n)(?=[\\s\\S])");
             break;
         case '$':
             st->p++;

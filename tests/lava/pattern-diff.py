@@ -40,7 +40,7 @@ OLD = "old"  # the same answer, and the old wrapper gets it wrong
 LIMIT = "limit"  # qhil matches; LAVA does not, by design (see
 #                  docs/lava-patterns.md): a ^, \b, \B or lookbehind at
 #                  the start of the stream or of pexpect's buffer, a
-#                  negative lookahead at the very end of the output
+#                  negative lookahead or a CR at the very end of the output
 
 # (pattern, stream bytes, offset the search starts at, how)
 CASES = [
@@ -117,6 +117,10 @@ CASES = [
     (r"done(?!ing)", b"doneing done!", 0, LIMIT),
     (r"done(?!ing)", b"doneing done!!!", 0, ANY),
     (r"\d+ passed\b", b"12 passed\n", 0, ANY),
+    # a CR is the guest's only once the next character is not LF
+    (r"a\r", b"a\r", 0, LIMIT),
+    (r"a\r", b"a\rb", 0, ANY),
+    (r"a\s", b"a\r", 0, LIMIT),
     # options: PCRE2's (?i) runs to the end of its group, across |
     (r"(?i)u-boot", UBOOT, 0, ANY),
     (r"abc(?i)x|Y", b"abcX", 0, ANY),
@@ -146,6 +150,10 @@ CASES = [
     (r"a{x}", b"a{x}", 0, ANY),
     (r"(?>a+)b", b"aaab", 0, ANY),
     (r"a++b", b"aaab", 0, ANY),
+    (r".++", b"bb\r\r\n", 0, ANY),
+    (r"\r++\n", b"\r\r\n", 0, ANY),
+    (r"^", b"ab\n", 0, LIMIT),
+    (r"^c", b"ab\ncd", 0, ANY),
     (r"(?#comment)a+?", b"aaa", 0, ANY),
     (r"[]x]+", b"a]x]!", 0, ANY),
     (r"[a-]+", b"x-a-!", 0, ANY),
@@ -177,18 +185,23 @@ def to_lava(stream, off):
     return off + stream[:off].count(b"\n")
 
 
-def tool(*args):
+def tool(*args, may_fail=False):
     r = subprocess.run([TOOL] + list(args), capture_output=True, timeout=30)
+    if may_fail and r.returncode == 2:
+        return 2, None
     if r.returncode not in (0, 3):
         raise SystemExit("pattern-tool %r: %s" % (args, r.stderr.decode()))
     return r.returncode, r.stdout.decode("utf-8").rstrip("\n")
 
 
-def qhil_answer(pattern, stream, start):
+def qhil_answer(pattern, stream, start, may_fail=False):
     with tempfile.NamedTemporaryFile() as f:
         f.write(stream)
         f.flush()
-        _, out = tool("match", pattern, f.name, str(start))
+        rc, out = tool("match", pattern, f.name, str(start),
+                       may_fail=may_fail)
+    if rc == 2:
+        return None
     words = out.split()
     if words[0] == "match":
         return ("match", int(words[1]), int(words[2]))
@@ -263,6 +276,62 @@ def pexpect_disagrees(python_pattern, stream, qhil):
     return None
 
 
+# Random patterns from these pieces on random streams of these bytes:
+# every one that PCRE2 compiles and the translator takes must agree.
+PIECES = ["a", "b", "A", " ", "\\n", "\n", "\\r", ".", "[^\\r\\n]",
+          "[^a]", "[\\s]", "\\s", "\\S", "\\w", "\\W", "^", "$",
+          "\\b", "\\B", "(?i)", "(?s)", "(?-i)", "(", "(?:", "(?=",
+          "(?!", "(?<=", "(?<!", ")", ")", "|", "*", "+", "?", "{2}", "*?",
+          "++", "\\1"]
+ALPHABET = [b"a", b"b", b"A", b" ", b"\n", b"\r", b"\r\n"]
+RANDOM_CASES = 1000
+
+
+def random_cases():
+    import random
+
+    rnd = random.Random(9)
+    for _ in range(RANDOM_CASES):
+        pattern = "".join(rnd.choice(PIECES)
+                          for _ in range(rnd.randint(1, 7)))
+        stream = b"".join(rnd.choice(ALPHABET)
+                          for _ in range(rnd.randint(0, 14)))
+        # Never stop right after: the LIMIT cases show that end.
+        stream += b"~" * 16
+        start = rnd.randint(0, len(stream)) if rnd.random() < 0.3 else 0
+        yield pattern, stream, start
+
+
+def check_random():
+    failures = tried = limits = 0
+    for pattern, stream, start in random_cases():
+        qhil = qhil_answer(pattern, stream, start, may_fail=True)
+        if qhil is None:
+            continue  # PCRE2 refuses the pattern
+        rc, out = tool("translate", pattern)
+        if rc:
+            continue
+        tried += 1
+        why = lava_disagrees(out, stream, start, qhil)
+        if why and qhil[0] == "match" and qhil[1] - start < 16:
+            # The limit at the buffer start (assertions that look back
+            # fail there): LAVA must then find what qhil finds from a
+            # later byte on.
+            for later in range(qhil[1] + 1, min(qhil[1] + 17, len(stream))):
+                if not lava_disagrees(out, stream, start,
+                                      qhil_answer(pattern, stream, later)):
+                    limits += 1
+                    why = None
+                    break
+        if why:
+            print("FAIL random %r on %r from %d -> %s: %s" % (
+                pattern, stream, start, out, why))
+            failures += 1
+    print("random: %d translated patterns checked (%d at the buffer-start "
+          "limit), %d failures" % (tried, limits, failures))
+    return failures
+
+
 def main():
     failures = 0
     old_caught = 0
@@ -305,6 +374,7 @@ def main():
             failures += 1
         else:
             print("ok %r %s" % (pattern, out))
+    failures += check_random()
     if old_caught < 3:
         print("FAIL: only %d cases catch the old wrapper" % old_caught)
         failures += 1

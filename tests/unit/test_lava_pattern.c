@@ -34,7 +34,7 @@ static const struct {
     {"\\n+\\n{2}", "(?:\\r\\n)+(?:\\r\\n){2}"},
     {"\r", "(?:\\r(?=[^\\n]))"},
     /* Anchors: a buffer boundary can only make them fail. */
-    {"^abort\\r?$", "(?<=\\n)abort(?:\\r(?=[^\\n]))?(?=\\r\\n)"},
+    {"^abort\\r?$", "(?<=\\n)(?=[\\s\\S])abort(?:\\r(?=[^\\n]))?(?=\\r\\n)"},
     {"login: $", "login\\:\\x20(?=\\r\\n)"},
     {"\\bx\\B",
      "(?<=[\\s\\S])\\b(?=[\\s\\S])x(?<=[\\s\\S])\\B(?=[^\\n])"},
@@ -72,8 +72,10 @@ static const struct {
                                        "\\x00\\x07"},
     {"\\o{101}\\.\\#\\ ", "A\\.\\#\\x20"},
     {"x{,3}a{x}b{2", "x\\{\\,3\\}a\\{x\\}b\\{2"},
-    {"a{2,3}?b{4,}+c{5}", "a{2,3}?b{4,}+c{5}"},
-    {"a++b*?c?+", "a++b*?c?+"},
+    /* Possessive as atomic: see parse_quant. */
+    {"a{2,3}?b{4,}+c{5}", "a{2,3}?(?>b{4,})c{5}"},
+    {"a++b*?c?+", "(?>a+)b*?(?>c?)"},
+    {"(ab|c)*+\\n++", "(?>(ab|c)*)(?>(?:\\r\\n)+)"},
     {"(?>a)(?:b)(?#c)d", "(?>a)(?:b)d"},
     /* Lookarounds: fixed-width branches, read-boundary guards. */
     {"(?=a)(?!bc)", "(?=a)(?!bc)(?=[\\s\\S]{2})"},
