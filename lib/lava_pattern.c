@@ -25,11 +25,14 @@
  * matches before a newline while the stream is open and its ^ sees the
  * bytes before the scan position.  Every assertion is therefore written
  * so that a boundary can only make it fail, never succeed where qhil's
- * does not: ^ is (?<=\n), $ is (?=\r\n), \b and \B need a character on
- * both sides, a negative lookahead needs as many characters after it as
- * its longest branch and a negative lookbehind as many before it.
+ * does not: ^ is (?<=\n)(?=[\s\S]) (PCRE2's ^ does not match after the
+ * newline that ends the data), $ is (?=\r\n), \b and \B need a
+ * character on both sides, a negative lookahead needs as many characters
+ * after it as its longest branch and a negative lookbehind as many
+ * before it.
  * Greedy repeats that end at the end of a read can still stop earlier
  * than qhil's; that changes the matched text, not whether it matches.
+ * Possessive repeats are written as atomic groups (see parse_quant).
  *
  * Widths (in Python characters) are tracked for every branch: Python's
  * lookbehinds need a fixed width, so a lookbehind's top-level branches
