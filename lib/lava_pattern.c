@@ -51,14 +51,20 @@
 #include "lava_pattern.h"
 
 #define LP_INF SIZE_MAX
-#define LP_DEPTH_MAX 64      /* nested groups */
-#define LP_CAPS_MAX 99       /* Python's \NN goes to 99 */
+#define LP_DEPTH_MAX 64 /* nested groups */
+#define LP_CAPS_MAX 99  /* Python's \NN goes to 99 */
 #define LP_NAMES_MAX 32
-#define LP_NAME_LEN 32       /* PCRE2's limit */
+#define LP_NAME_LEN 32 /* PCRE2's limit */
 #define LP_OUT_MAX ((size_t)1 << 20)
 
-enum lp_kind { LP_TOP, LP_GROUP, LP_AHEAD, LP_AHEAD_NOT, LP_BEHIND,
-               LP_BEHIND_NOT };
+enum lp_kind {
+    LP_TOP,
+    LP_GROUP,
+    LP_AHEAD,
+    LP_AHEAD_NOT,
+    LP_BEHIND,
+    LP_BEHIND_NOT
+};
 
 /* What the last item was, for a quantifier that follows it. */
 enum lp_last { LP_LAST_NONE, LP_LAST_ATOM, LP_LAST_MB, LP_LAST_ASSERT };
@@ -200,7 +206,7 @@ static void set_add(lp_set *s, unsigned c)
 
 static void set_del(lp_set *s, unsigned c)
 {
-    s->b[c >> 3] &= (uint8_t)~(1u << (c & 7));
+    s->b[c >> 3] &= (uint8_t) ~(1u << (c & 7));
 }
 
 static void set_range(lp_set *s, unsigned lo, unsigned hi)
@@ -717,11 +723,10 @@ static int emit_backref(lp_state *st, int n, const char *name)
         return refuse(st, "a back reference in a lookbehind");
     }
     if (name) {
-        snprintf(s, sizeof(s), "(?%s:(?P=%s))",
-                 cur(st)->caseless ? "i" : "", name);
+        snprintf(s, sizeof(s), "(?%s:(?P=%s))", cur(st)->caseless ? "i" : "",
+                 name);
     } else {
-        snprintf(s, sizeof(s), "(?%s:\\%d)", cur(st)->caseless ? "i" : "",
-                 n);
+        snprintf(s, sizeof(s), "(?%s:\\%d)", cur(st)->caseless ? "i" : "", n);
     }
     rc = put(st, s);
     if (rc < 0) {
@@ -976,8 +981,8 @@ static int open_capture(lp_state *st, const char *name)
         if (st->nnames == LP_NAMES_MAX) {
             return refuse(st, "over 32 named groups");
         }
-        snprintf(st->names[st->nnames].name, sizeof(st->names[0].name),
-                 "%s", name);
+        snprintf(st->names[st->nnames].name, sizeof(st->names[0].name), "%s",
+                 name);
         st->names[st->nnames++].cap = st->ncap + 1;
         snprintf(s, sizeof(s), "(?P<%s>", name);
     } else {
@@ -1004,9 +1009,10 @@ static int parse_open(lp_state *st)
     p = ++st->p;
     if (p[0] == ':' || p[0] == '>' || p[0] == '=' || p[0] == '!') {
         st->p++;
-        return push(st, p[0] == '=' ? LP_AHEAD
-                        : p[0] == '!' ? LP_AHEAD_NOT
-                                      : LP_GROUP,
+        return push(st,
+                    p[0] == '='   ? LP_AHEAD
+                    : p[0] == '!' ? LP_AHEAD_NOT
+                                  : LP_GROUP,
                     p[0] == ':'   ? "(?:"
                     : p[0] == '>' ? "(?>"
                     : p[0] == '=' ? "(?="

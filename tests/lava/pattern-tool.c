@@ -7,8 +7,8 @@
  *   pattern-tool match PATTERN FILE START
  *       matches FILE's bytes from offset START the way lib/console.c does
  *       while the stream is open: PCRE2_MULTILINE, PCRE2_PARTIAL_HARD,
- *       the bytes before START as context (the subject starts at 0).  Prints "match S E",
- *       "partial S" (qhil still waits) or "none".  Exit 2 on errors.
+ *       the bytes before START as context (the subject starts at 0).  Prints
+ * "match S E", "partial S" (qhil still waits) or "none".  Exit 2 on errors.
  */
 #define PCRE2_CODE_UNIT_WIDTH 8
 
@@ -76,8 +76,7 @@ static int match(const char *pattern, const char *path, const char *start_s)
         return 2;
     }
     md = pcre2_match_data_create_from_pattern(code, NULL);
-    rc = pcre2_match(code, data, len, start,
-                     PCRE2_PARTIAL_HARD, md, NULL);
+    rc = pcre2_match(code, data, len, start, PCRE2_PARTIAL_HARD, md, NULL);
     ov = pcre2_get_ovector_pointer(md);
     if (rc >= 0) {
         printf("match %zu %zu\n", (size_t)ov[0], (size_t)ov[1]);

@@ -36,8 +36,7 @@ static const struct {
     /* Anchors: a buffer boundary can only make them fail. */
     {"^abort\\r?$", "(?<=\\n)(?=[\\s\\S])abort(?:\\r(?=[^\\n]))?(?=\\r\\n)"},
     {"login: $", "login\\:\\x20(?=\\r\\n)"},
-    {"\\bx\\B",
-     "(?<=[\\s\\S])\\b(?=[\\s\\S])x(?<=[\\s\\S])\\B(?=[^\\n])"},
+    {"\\bx\\B", "(?<=[\\s\\S])\\b(?=[\\s\\S])x(?<=[\\s\\S])\\B(?=[^\\n])"},
     /* Dot, \N and classes as sets of qhil's bytes. */
     {".", "(?:\\r(?=[^\\n])|[^\\x0a\\x0d])"},
     {"\\N", "(?:\\r(?=[^\\n])|[^\\x0a\\x0d])"},
@@ -69,7 +68,7 @@ static const struct {
     {"\\Q\nx", "(?:\\r\\n)x"},
     {"a\\Q\\E+\\E", "a+"},
     {"\\e\\a\\t\\f\\cA\\ca\\x7f\\0\\07", "\\x1b\\x07\\x09\\x0c\\x01\\x01\\x7f"
-                                       "\\x00\\x07"},
+                                         "\\x00\\x07"},
     {"\\o{101}\\.\\#\\ ", "A\\.\\#\\x20"},
     {"x{,3}a{x}b{2", "x\\{\\,3\\}a\\{x\\}b\\{2"},
     /* Possessive as atomic: see parse_quant. */
