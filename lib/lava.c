@@ -23,8 +23,8 @@
  *   wait D          a delay item of D rounded up to whole seconds
  *   fail_on F       the entry's prompts: a prompt matched while a
  *                   success is expected fails the test
- * Patterns are prefixed "(?m)(?-s:...)": qhil compiles them with
- * PCRE2_MULTILINE, pexpect compiles them with re.DOTALL.
+ * Patterns go through lava_pattern.c: LAVA's pexpect runs Python's re
+ * on a pty that turns every LF into CR LF.
  */
 #include <errno.h>
 #include <stdarg.h>
@@ -43,6 +43,7 @@
 #include "boardargs.h"
 #include "internal.h"
 #include "lava_device.h"
+#include "lava_pattern.h"
 #include "yamlout.h"
 
 #define LAVA_MAX_JOB (4u << 20) /* bytes of YAML per job */
@@ -98,6 +99,28 @@ static int refuse(qhil_error *err, const qhil_suite *s, int line,
     return QHIL_EUNSUPPORTED;
 }
 
+/* A pattern LAVA's pexpect cannot be given exactly is refused. */
+static int check_pattern(const qhil_suite *s, int line, const char *field,
+                         const char *key, const char *pattern,
+                         qhil_error *err)
+{
+    const char *why = NULL;
+    char *py = NULL;
+    int rc = qhil_lava_pattern(pattern, &py, &why);
+
+    free(py);
+    if (rc == QHIL_EUNSUPPORTED) {
+        return refuse(err, s, line,
+                      "%s.%s: pattern \"%s\": %s (LAVA matches with "
+                      "Python's re on a terminal, see docs/lava-patterns.md)",
+                      field, key, pattern, why);
+    }
+    if (rc < 0) {
+        return qhil_error_set(err, rc, "out of memory");
+    }
+    return QHIL_EOK;
+}
+
 static int check_step(const qhil_suite *s, size_t ti, size_t si,
                       qhil_error *err)
 {
@@ -107,6 +130,7 @@ static int check_step(const qhil_suite *s, size_t ti, size_t si,
     snprintf(field, sizeof(field), "tests[%zu].steps[%zu]", ti, si);
     switch (st->kind) {
     case QHIL_STEP_EXPECT:
+        return check_pattern(s, st->line, field, "expect", st->pattern, err);
     case QHIL_STEP_WAIT:
         return QHIL_EOK;
     case QHIL_STEP_SEND:
@@ -160,6 +184,17 @@ static int check_suite(const qhil_suite *s, const qhil_job *job,
         }
         for (j = 0; j < t->n_steps; j++) {
             rc = check_step(s, i, j, err);
+            if (rc < 0) {
+                return rc;
+            }
+        }
+        for (j = 0; j < t->n_fail_on; j++) {
+            char field[64];
+
+            snprintf(field, sizeof(field), "tests[%zu] (test %s)", i,
+                     t->name);
+            rc = check_pattern(s, t->line, field, "fail_on", t->fail_on[j],
+                               err);
             if (rc < 0) {
                 return rc;
             }
@@ -429,17 +464,19 @@ static void e_timeout(qhil_yamlout *e, const char *key, int64_t secs)
     qhil_yamlout_map_end(e);
 }
 
-/* A pattern as pexpect must compile it to mean what it means in qhil. */
+/* A pattern as pexpect must be given it to mean what it means in qhil
+ * (check_pattern refused those it cannot). */
 static void e_pattern(qhil_yamlout *e, const char *p)
 {
-    char *w = NULL;
+    const char *why = NULL;
+    char *py = NULL;
 
-    if (asprintf(&w, "(?m)(?-s:%s)", p) < 0) {
+    if (qhil_lava_pattern(p, &py, &why) < 0) {
         e->failed = true;
         return;
     }
-    qhil_yamlout_str(e, w);
-    free(w);
+    qhil_yamlout_str(e, py);
+    free(py);
 }
 
 /* The step's whole budget: what qhil would wait at most. */

@@ -140,13 +140,23 @@ static int insert(lp_state *st, size_t at, const char *s)
     return 0;
 }
 
+/*
+ * One byte as a class member (or a literal): as it is where it reads the
+ * same inside and outside a class, \n \r \t, else \xHH.  Kept readable
+ * for people who read the jobs: "[^\n\r]", "Hit any key".
+ */
 static int putc_hex(lp_state *st, unsigned c)
 {
     char s[8];
 
-    if (isalnum((int)c) || c == '_') {
+    if (c && c < 0x7f &&
+        (isalnum((int)c) || strchr("_ !\"#%',/:;<=>@`", (int)c))) {
         s[0] = (char)c;
         s[1] = '\0';
+    } else if (c == '\n' || c == '\r' || c == '\t') {
+        s[0] = '\\';
+        s[1] = c == '\n' ? 'n' : c == '\r' ? 'r' : 't';
+        s[2] = '\0';
     } else {
         snprintf(s, sizeof(s), "\\x%02x", c);
     }
@@ -397,10 +407,14 @@ static int emit_char(lp_state *st, unsigned c)
         }
         return emit_set(st, &set);
     }
-    if (c >= 0x21 && c <= 0x7e && !isalnum((int)c) && c != '_') {
+    if (c && strchr(".^$*+?{}[]\\|()", (int)c)) {
         s[0] = '\\';
         s[1] = (char)c;
         s[2] = '\0';
+        rc = put(st, s);
+    } else if (c >= 0x20 && c < 0x7f) {
+        s[0] = (char)c; /* outside a class: itself */
+        s[1] = '\0';
         rc = put(st, s);
     } else {
         rc = putc_hex(st, c);

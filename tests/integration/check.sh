@@ -420,17 +420,23 @@ lava_run_jobs() {
 }
 
 scenario_lava_run() {
-    local f t site=(--site examples/firmware/site.yaml) templates
+    local f t site templates
     command -v lava-run >/dev/null ||
         fail "lava-dispatcher is not installed (scripts/deps.sh)"
     templates=$("$SRC/scripts/lava-templates.sh" "$SRC/build-lava") ||
         fail "cannot fetch LAVA's device type templates"
     mkdir -p "$work/jobs"
-    for f in examples/firmware/uboot-arm.yaml \
+    # qhil's example firmware (mps2-an385 with its LAN9118 NIC for LAVA,
+    # riscv-virt), firmware by others, and tests that must fail.
+    for f in examples/fault-mps2.yaml examples/hello-riscv.yaml \
+            examples/firmware/uboot-arm.yaml \
             examples/firmware/opensbi-uboot-riscv64.yaml \
             tests/lava/uboot-arm-fails.yaml \
             tests/lava/uboot-arm-monitor.yaml; do
         t=$(basename "$f" .yaml)
+        site=()
+        [[ $f == examples/firmware/* || $f == tests/lava/* ]] &&
+            site=(--site examples/firmware/site.yaml)
         run 0 lava export "${site[@]}" --per-test --device-config \
             -o "$work/jobs/$t" "$f"
         has "/$t\.device\.yaml$"
@@ -479,7 +485,7 @@ for job in sorted(set(qhil) | set(lava)):
         bad += 1
 print("%d jobs, %d passed, %d disagree" % (
     len(lava), sum(v == "pass" for v in lava.values()), bad))
-sys.exit(1 if bad or len(lava) != 19 else 0)
+sys.exit(1 if bad or len(lava) != 25 else 0)
 PY
     # LAVA's own rendering of its device type runs the jobs too: the
     # monitor on the console (reset through Ctrl-A c) included.
@@ -537,7 +543,13 @@ scenario_lava_export() {
     # fail_on patterns are the prompts; a reset goes through the monitor;
     # a send without a newline ends in Ctrl-A.
     has 'prompts:'
-    has '\(\?m\)\(\?-s:### ERROR ### Please RESET the board ###\)'
+    has "'\(\?m\)\(\?a:### ERROR ### Please RESET the board ###\)'"
+    # The monitor on the console, TCG as qhil ran it.
+    has '^  extra_options:$'
+    has '^  - -serial mon:stdio$'
+    has '^  no_kvm: true$'
+    # Patterns for the CR LF LAVA's terminal gives every LF.
+    has 'message: \(\?m\)\(\?a:\(\?:\\r\\n\)=> \)$'
     has 'command: "\\x01csystem_reset\\n\\x01c\\x01"'
     has 'command: " \\x01"'
     lacks '-monitor'
@@ -559,6 +571,19 @@ scenario_lava_export() {
     run 2 lava export -o "$work/planted" examples/hello-riscv.yaml
     [ "$(cat "$work/victim")" = keep ] || fail "wrote through a symlink"
 
+    # --device-config writes SUITE.device.yaml beside the jobs, and only
+    # then; one already there leaves everything unwritten.
+    ls "$work/suite" | grep -q 'device' && fail "a device file without asking"
+    mkdir "$work/dev"
+    echo keep >"$work/dev/uboot-arm.device.yaml"
+    run 2 lava export --site examples/firmware/site.yaml --device-config \
+        -o "$work/dev" examples/firmware/uboot-arm.yaml
+    has 'uboot-arm\.device\.yaml: exists already, not replaced'
+    [ "$(ls -A "$work/dev")" = uboot-arm.device.yaml ] ||
+        fail "a refused export wrote $(ls -A "$work/dev")"
+    [ "$(cat "$work/dev/uboot-arm.device.yaml")" = keep ] ||
+        fail "the device file was replaced"
+
     # What LAVA cannot express is refused, with its line, nothing written.
     run 2 lava export -o "$work/none" examples/devices/cmsdk-stock.yaml
     has 'cmsdk-stock\.yaml:[0-9]+: tests\[0\]\.steps\[[0-9]+\]\.[a-z_]+: a QTest step'
@@ -577,6 +602,41 @@ scenario_lava_export() {
         '  - {name: "a_b", steps: [expect: x]}' >"$work/twins.yaml"
     run 2 lava export --per-test -o "$work/none" "$work/twins.yaml"
     has 'twins-a_b\.yaml is that of tests\[0\] too'
+    # Patterns that cannot be given to LAVA exactly, in a step and in
+    # fail_on.
+    printf '%s\n' 'device_type: riscv-virt' 'images:' \
+        "  kernel: hello.elf" 'tests:' \
+        '  - name: a' '    steps: [expect: "\\Aboot"]' >"$work/anchor.yaml"
+    run 2 lava export -o "$work/none" "$work/anchor.yaml"
+    has 'anchor\.yaml:6: tests\[0\]\.steps\[0\]\.expect: pattern "\\Aboot": .*\\A'
+    printf '%s\n' 'device_type: riscv-virt' 'images:' \
+        "  kernel: hello.elf" 'fail_on: ["\\h+panic"]' 'tests:' \
+        '  - name: a' '    steps: [expect: x]' >"$work/failon.yaml"
+    run 2 lava export -o "$work/none" "$work/failon.yaml"
+    has 'failon\.yaml:6: tests\[0\] \(test a\)\.fail_on: pattern "\\h\+panic"'
+    # Boards with no LAVA equivalent: an arch LAVA's qemu device type does
+    # not have, an option it would fill with its own default.
+    mkdir -p "$work/boards"
+    printf '%s\n' 'device_type: rv32' 'arch: riscv32' 'qemu:' \
+        '  binary: qemu-system-riscv32' '  machine: virt' '  cpu: rv32' \
+        '  memory: 64M' '  mandatory: [-nographic]' \
+        >"$work/boards/rv32.yaml"
+    printf '%s\n' 'device_type: armnocpu' 'arch: arm' 'qemu:' \
+        '  binary: qemu-system-arm' '  machine: virt' '  memory: 64M' \
+        '  mandatory: [-nographic]' >"$work/boards/armnocpu.yaml"
+    printf '%s\n' 'device_type: armnomem' 'arch: arm' 'qemu:' \
+        '  binary: qemu-system-arm' '  machine: virt' '  cpu: cortex-a15' \
+        '  mandatory: [-nographic]' >"$work/boards/armnomem.yaml"
+    for b in rv32 armnocpu armnomem; do
+        printf '%s\n' "device_type: $b" 'tests:' '  - name: a' \
+            '    steps: [expect: x]' >"$work/$b.yaml"
+    done
+    run 2 lava export -B "$work/boards" -o "$work/none" "$work/rv32.yaml"
+    has "rv32\.yaml:1: device_type rv32: its QEMU binary is qemu-system-riscv32, and LAVA's qemu device type has no arch 'riscv32'"
+    run 2 lava export -B "$work/boards" -o "$work/none" "$work/armnocpu.yaml"
+    has 'armnocpu\.yaml:1: .*has no -cpu, and LAVA.s qemu device type then adds -cpu cortex-a57 for arch arm'
+    run 2 lava export -B "$work/boards" -o "$work/none" "$work/armnomem.yaml"
+    has 'armnomem\.yaml:1: .*has no -m, .* adds -m 512 for arch arm'
     [ ! -e "$work/none" ] || fail "a refused export wrote $(ls -A "$work/none")"
     run 2 lava export examples/hello-riscv.yaml
     has 'no -o DIR given'
