@@ -101,8 +101,7 @@ static int refuse(qhil_error *err, const qhil_suite *s, int line,
 
 /* A pattern LAVA's pexpect cannot be given exactly is refused. */
 static int check_pattern(const qhil_suite *s, int line, const char *field,
-                         const char *key, const char *pattern,
-                         qhil_error *err)
+                         const char *key, const char *pattern, qhil_error *err)
 {
     const char *why = NULL;
     char *py = NULL;
@@ -191,10 +190,9 @@ static int check_suite(const qhil_suite *s, const qhil_job *job,
         for (j = 0; j < t->n_fail_on; j++) {
             char field[64];
 
-            snprintf(field, sizeof(field), "tests[%zu] (test %s)", i,
-                     t->name);
-            rc = check_pattern(s, t->line, field, "fail_on", t->fail_on[j],
-                               err);
+            snprintf(field, sizeof(field), "tests[%zu] (test %s)", i, t->name);
+            rc =
+                check_pattern(s, t->line, field, "fail_on", t->fail_on[j], err);
             if (rc < 0) {
                 return rc;
             }
@@ -967,8 +965,9 @@ int qhil_lava_export(const qhil_suite *suite, const qhil_job *job,
     }
 
     if (mkdir(opts->dir, 0755) < 0 && errno != EEXIST) {
-        rc = qhil_error_set(err, -errno, "%s: cannot make the folder: %s",
-                            opts->dir, strerror(errno));
+        rc = qhil_error_set(err, -errno, "%s: cannot make the folder: %s%s",
+                            opts->dir, strerror(errno),
+                            errno == ENOENT ? " (its parent must exist)" : "");
         goto cleanup;
     }
     dfd = open(opts->dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);

@@ -430,6 +430,7 @@ scenario_lava_run() {
     # riscv-virt), firmware by others, and tests that must fail.
     for f in examples/fault-mps2.yaml examples/hello-riscv.yaml \
             examples/firmware/uboot-arm.yaml \
+            examples/firmware/uboot-arm64.yaml \
             examples/firmware/opensbi-uboot-riscv64.yaml \
             tests/lava/uboot-arm-fails.yaml \
             tests/lava/uboot-arm-monitor.yaml; do
@@ -485,7 +486,7 @@ for job in sorted(set(qhil) | set(lava)):
         bad += 1
 print("%d jobs, %d passed, %d disagree" % (
     len(lava), sum(v == "pass" for v in lava.values()), bad))
-sys.exit(1 if bad or len(lava) != 25 else 0)
+sys.exit(1 if bad or len(lava) != 32 else 0)
 PY
     # LAVA's own rendering of its device type runs the jobs too: the
     # monitor on the console (reset through Ctrl-A c) included.
