@@ -3,11 +3,14 @@
  *
  * run_suite: run_prepare (the job, once: device type + site + the
  *            suite's context and steps checked, argv built, job.c; then
- *            "only"; also all of qhil_run_check) -> make the run folder
+ *            "only"; also all of qhil_run_check) -> the names of
+ *            opts->order's entries (select.c) -> make the run folder
  *            (runpath.c) -> job.log (the job's notes and labelled command
- *            line) -> for each test: make its folder -> run_test ->
- *            callbacks.  A test whose folder cannot be made gets an ERROR
- *            verdict and the run goes on.
+ *            line) -> for each entry of the order (each test without
+ *            one): make its folder -> run_test -> callbacks.  A test
+ *            whose folder cannot be made gets an ERROR verdict and the
+ *            run goes on; with fail_fast, a failed test ends the run and
+ *            the rest are "not run", as in a canceled run.
  * run_test:  its scratch disk if the job asks (guestfs_*, removed after
  *            unless kept) -> launch with the job's argv and the site's
  *            environment -> fail patterns -> steps -> shutdown -> verdict
@@ -578,8 +581,7 @@ int qhil_run_suite(const qhil_suite *suite, const qhil_run_opts *opts,
         return rc;
     }
     if (opts->order) {
-        rc = qhil_select_names(suite, opts->order, opts->n_order, &names,
-                               err);
+        rc = qhil_select_names(suite, opts->order, opts->n_order, &names, err);
         if (rc < 0) {
             goto cleanup;
         }
@@ -611,11 +613,11 @@ int qhil_run_suite(const qhil_suite *suite, const qhil_run_opts *opts,
         sr->n_tests++;
         r->name = strdup(name);
         if (failed_fast || run_canceled(opts)) {
+            const char *why = failed_fast ? "--fail-fast" : cancel_reason(opts);
+
             r->verdict = QHIL_SKIP;
             r->not_run = true;
-            if (asprintf(&r->message, "not run: %s",
-                         failed_fast ? "--fail-fast"
-                                     : cancel_reason(opts)) < 0) {
+            if (asprintf(&r->message, "not run: %s", why) < 0) {
                 r->message = NULL;
             }
             continue;

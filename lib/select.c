@@ -214,8 +214,8 @@ void qhil_select_names_free(char **names)
     free(names);
 }
 
-int qhil_select_names(const qhil_suite *suite, const size_t *order,
-                      size_t n, char ***names, qhil_error *err)
+int qhil_select_names(const qhil_suite *suite, const size_t *order, size_t n,
+                      char ***names, qhil_error *err)
 {
     size_t *total = calloc(suite->n_tests + 1, sizeof(*total));
     size_t *seen = calloc(suite->n_tests + 1, sizeof(*seen));
@@ -345,10 +345,9 @@ static int apply_filters(const qhil_suite *suite, const qhil_select_opts *o,
 
             if (t == (size_t)-1) {
                 free(named);
-                return qhil_error_set(err, QHIL_EINVAL,
-                                      "%s: no test named '%s'",
-                                      suite->path ? suite->path : "suite",
-                                      o->only[i]);
+                return qhil_error_set(
+                    err, QHIL_EINVAL, "%s: no test named '%s'",
+                    suite->path ? suite->path : "suite", o->only[i]);
             }
             named[t] = true;
         }
@@ -384,8 +383,8 @@ static int apply_shard(const qhil_suite *suite, const qhil_select_opts *o,
             names[j++] = suite->tests[i].name;
         }
     }
-    rc = qhil_shard_select(suite, names, o->shard_k, o->shard_n,
-                           o->durations, &mine, &n_mine, err);
+    rc = qhil_shard_select(suite, names, o->shard_k, o->shard_n, o->durations,
+                           &mine, &n_mine, err);
     if (rc < 0) {
         free(names);
         return rc;

@@ -55,8 +55,8 @@ typedef struct qhil_select_opts {
     unsigned shard_n;
     const qhil_durations *durations; /* balances the shards, may be NULL */
     bool shuffle;
-    uint64_t seed;            /* the shuffle's seed (when shuffle) */
-    unsigned repeat;          /* runs of each test; 0 means 1 */
+    uint64_t seed;   /* the shuffle's seed (when shuffle) */
+    unsigned repeat; /* runs of each test; 0 means 1 */
 } qhil_select_opts;
 
 /*
@@ -89,8 +89,8 @@ void qhil_select_shuffle(size_t *v, size_t n, uint64_t seed);
  * index must be below suite->n_tests (QHIL_EINVAL otherwise).  Returns
  * QHIL_EOK, QHIL_EINVAL or QHIL_ENOMEM.
  */
-int qhil_select_names(const qhil_suite *suite, const size_t *order,
-                      size_t n, char ***names, qhil_error *err);
+int qhil_select_names(const qhil_suite *suite, const size_t *order, size_t n,
+                      char ***names, qhil_error *err);
 
 /* Free what qhil_select_names made; NULL is fine. */
 void qhil_select_names_free(char **names);

@@ -138,9 +138,9 @@ typedef struct qhil_test {
     size_t n_steps;
     uint64_t console_limit;  /* console.log bytes allowed, 0 = 64 MiB */
     uint64_t qemu_log_limit; /* qemu.log bytes allowed, 0 = 64 MiB */
-    char **tags;        /* the suite's tags, then the test's own, each
-                           once, in file order; n_tags items, each a
-                           word qhil_tag_valid accepts */
+    char **tags;             /* the suite's tags, then the test's own, each
+                                once, in file order; n_tags items, each a
+                                word qhil_tag_valid accepts */
     size_t n_tags;
 } qhil_test;
 

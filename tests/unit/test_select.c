@@ -23,14 +23,14 @@
 #include <qhil/select.h>
 #include <qhil/suite.h>
 
-#define YAML_TAGGED                                                        \
-    "device_type: mps2-an385\n"                                            \
-    "tags: [all]\n"                                                        \
-    "tests:\n"                                                             \
-    "  - {name: boot, tags: [smoke], steps: [reset]}\n"                    \
-    "  - {name: boot-slow, tags: [slow], steps: [reset]}\n"                \
-    "  - {name: net1, tags: [net, smoke], steps: [reset]}\n"               \
-    "  - {name: net2, tags: [net, slow], steps: [reset]}\n"                \
+#define YAML_TAGGED                                                            \
+    "device_type: mps2-an385\n"                                                \
+    "tags: [all]\n"                                                            \
+    "tests:\n"                                                                 \
+    "  - {name: boot, tags: [smoke], steps: [reset]}\n"                        \
+    "  - {name: boot-slow, tags: [slow], steps: [reset]}\n"                    \
+    "  - {name: net1, tags: [net, smoke], steps: [reset]}\n"                   \
+    "  - {name: net2, tags: [net, slow], steps: [reset]}\n"                    \
     "  - {name: \"odd [x]\", steps: [reset]}\n"
 
 static qhil_suite *load(const char *text)
@@ -87,8 +87,8 @@ static char *order_text(const qhil_suite *s, const qhil_select_opts *o)
     for (i = 0; i < n; i++) {
         char *grown = NULL;
 
-        assert_true(asprintf(&grown, "%s%s%s", text, i ? "," : "",
-                             names[i]) > 0);
+        assert_true(asprintf(&grown, "%s%s%s", text, i ? "," : "", names[i]) >
+                    0);
         free(text);
         text = grown;
     }
@@ -499,8 +499,8 @@ static void test_shard_shuffle_cover(void **state)
             assert_int_equal(qhil_select(s, &o, &order, &n, &e), 0);
             plain.shuffle = false;
             plain.repeat = 1;
-            assert_int_equal(
-                qhil_select(s, &plain, &unshuffled, &n_plain, &e), 0);
+            assert_int_equal(qhil_select(s, &plain, &unshuffled, &n_plain, &e),
+                             0);
             assert_int_equal(n, 2 * n_plain);
             for (i = 0; i < n; i++) {
                 size_t j;
@@ -553,15 +553,24 @@ static void test_parse(void **state)
     qhil_error_init(&e);
     assert_int_equal(qhil_select_parse_seed("0", &seed, &e), 0);
     assert_int_equal(seed, 0);
-    assert_int_equal(
-        qhil_select_parse_seed("18446744073709551615", &seed, &e), 0);
+    assert_int_equal(qhil_select_parse_seed("18446744073709551615", &seed, &e),
+                     0);
     assert_true(seed == UINT64_MAX);
     assert_int_equal(qhil_select_parse_seed("42", &seed, &e), 0);
     assert_int_equal(seed, 42);
     {
-        static const char *const bad[] = {
-            "-1", "abc", "", "18446744073709551616", "99999999999999999999",
-            " 1", "1 ", "+1", "0x10", "1e3", "01", NULL};
+        static const char *const bad[] = {"-1",
+                                          "abc",
+                                          "",
+                                          "18446744073709551616",
+                                          "99999999999999999999",
+                                          " 1",
+                                          "1 ",
+                                          "+1",
+                                          "0x10",
+                                          "1e3",
+                                          "01",
+                                          NULL};
         size_t i;
 
         for (i = 0; bad[i]; i++) {
@@ -571,16 +580,15 @@ static void test_parse(void **state)
             assert_int_equal(seed, 5);
             assert_contains(e.message, "0 to 18446744073709551615");
         }
-        assert_int_equal(qhil_select_parse_seed(NULL, &seed, &e),
-                         QHIL_EINVAL);
+        assert_int_equal(qhil_select_parse_seed(NULL, &seed, &e), QHIL_EINVAL);
     }
     assert_int_equal(qhil_select_parse_repeat("1", &n, &e), 0);
     assert_int_equal(n, 1);
     assert_int_equal(qhil_select_parse_repeat("10000", &n, &e), 0);
     assert_int_equal(n, 10000);
     {
-        static const char *const bad[] = {"0", "x", "", "-2", "10001",
-                                          "4294967297", "2.5", "02", NULL};
+        static const char *const bad[] = {
+            "0", "x", "", "-2", "10001", "4294967297", "2.5", "02", NULL};
         size_t i;
 
         for (i = 0; bad[i]; i++) {
