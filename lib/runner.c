@@ -3,11 +3,14 @@
  *
  * run_suite: run_prepare (the job, once: device type + site + the
  *            suite's context and steps checked, argv built, job.c; then
- *            "only"; also all of qhil_run_check) -> make the run folder
+ *            "only"; also all of qhil_run_check) -> the names of
+ *            opts->order's entries (select.c) -> make the run folder
  *            (runpath.c) -> job.log (the job's notes and labelled command
- *            line) -> for each test: make its folder -> run_test ->
- *            callbacks.  A test whose folder cannot be made gets an ERROR
- *            verdict and the run goes on.
+ *            line) -> for each entry of the order (each test without
+ *            one): make its folder -> run_test -> callbacks.  A test
+ *            whose folder cannot be made gets an ERROR verdict and the
+ *            run goes on; with fail_fast, a failed test ends the run and
+ *            the rest are "not run", as in a canceled run.
  * run_test:  its scratch disk if the job asks (guestfs_*, removed after
  *            unless kept) -> launch with the job's argv and the site's
  *            environment -> fail patterns -> steps -> shutdown -> verdict
@@ -44,6 +47,7 @@
 #include <qhil/qmp.h>
 #include <qhil/runner.h>
 #include <qhil/runpath.h>
+#include <qhil/select.h>
 #include <qhil/site.h>
 
 #include "disk.h"
@@ -530,6 +534,9 @@ static void write_job_log(const qhil_job *job, const char *run_dir,
         for (i = 0; notes[i]; i++) {
             fprintf(fp, "%s\n", notes[i]);
         }
+        for (i = 0; opts->log_notes && opts->log_notes[i]; i++) {
+            fprintf(fp, "%s\n", opts->log_notes[i]);
+        }
         fprintf(fp, "command line:\n");
         for (i = 0; i < qhil_job_nargs(job); i++) {
             fprintf(fp, "  %-12s %-40s %s\n",
@@ -560,8 +567,11 @@ int qhil_run_suite(const qhil_suite *suite, const qhil_run_opts *opts,
     qhil_suite_result *sr = NULL;
     qhil_runpath *rp = NULL;
     qhil_job *job = NULL;
+    char **names = NULL; /* the runs' names, with an order */
+    size_t n_runs = opts->order ? opts->n_order : suite->n_tests;
     size_t tail = opts->tail_lines ? opts->tail_lines : 10;
     int64_t start = qhil_now();
+    bool failed_fast = false;
     size_t i;
     int rc;
 
@@ -570,14 +580,19 @@ int qhil_run_suite(const qhil_suite *suite, const qhil_run_opts *opts,
     if (rc < 0) {
         return rc;
     }
+    if (opts->order) {
+        rc = qhil_select_names(suite, opts->order, opts->n_order, &names, err);
+        if (rc < 0) {
+            goto cleanup;
+        }
+    }
     rc = qhil_runpath_new(opts->out_dir, &rp, err);
     if (rc < 0) {
         goto cleanup;
     }
     write_job_log(job, qhil_runpath_dir(rp), opts);
     sr = calloc(1, sizeof(*sr));
-    if (!sr || !(sr->tests = calloc(suite->n_tests + 1,
-                                    sizeof(*sr->tests)))) {
+    if (!sr || !(sr->tests = calloc(n_runs + 1, sizeof(*sr->tests)))) {
         rc = qhil_error_set(err, QHIL_ENOMEM, "out of memory");
         goto cleanup;
     }
@@ -585,8 +600,9 @@ int qhil_run_suite(const qhil_suite *suite, const qhil_run_opts *opts,
     sr->name = strdup(suite->name);
     sr->file = strdup(suite->path);
     sr->started_unix = (int64_t)time(NULL);
-    for (i = 0; i < suite->n_tests; i++) {
-        const qhil_test *t = &suite->tests[i];
+    for (i = 0; i < n_runs; i++) {
+        const qhil_test *t = &suite->tests[opts->order ? opts->order[i] : i];
+        const char *name = names ? names[i] : t->name;
         qhil_test_result *r = &sr->tests[sr->n_tests];
         char *dir = NULL;
         qhil_error e;
@@ -595,11 +611,13 @@ int qhil_run_suite(const qhil_suite *suite, const qhil_run_opts *opts,
             continue;
         }
         sr->n_tests++;
-        r->name = strdup(t->name);
-        if (run_canceled(opts)) {
+        r->name = strdup(name);
+        if (failed_fast || run_canceled(opts)) {
+            const char *why = failed_fast ? "--fail-fast" : cancel_reason(opts);
+
             r->verdict = QHIL_SKIP;
             r->not_run = true;
-            if (asprintf(&r->message, "not run: %s", cancel_reason(opts)) < 0) {
+            if (asprintf(&r->message, "not run: %s", why) < 0) {
                 r->message = NULL;
             }
             continue;
@@ -608,7 +626,7 @@ int qhil_run_suite(const qhil_suite *suite, const qhil_run_opts *opts,
             opts->test_started(opts->data, t);
         }
         qhil_error_init(&e);
-        if (qhil_runpath_mkdir(rp, t->name, &dir, &e) < 0) {
+        if (qhil_runpath_mkdir(rp, name, &dir, &e) < 0) {
             /* This test cannot run; the others may. */
             r->verdict = QHIL_ERROR;
             r->message = strdup(e.message ? e.message
@@ -621,6 +639,10 @@ int qhil_run_suite(const qhil_suite *suite, const qhil_run_opts *opts,
         if (opts->test_done) {
             opts->test_done(opts->data, t, r);
         }
+        if (opts->fail_fast && !r->interrupted &&
+            (r->verdict == QHIL_FAIL || r->verdict == QHIL_ERROR)) {
+            failed_fast = true;
+        }
     }
     sr->duration_ns = qhil_now() - start;
     *out = sr;
@@ -628,6 +650,7 @@ int qhil_run_suite(const qhil_suite *suite, const qhil_run_opts *opts,
     rc = QHIL_EOK;
 
 cleanup:
+    qhil_select_names_free(names);
     qhil_suite_result_free(sr);
     qhil_runpath_free(rp);
     qhil_job_free(job);

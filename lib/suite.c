@@ -36,10 +36,10 @@
 
 static const char *const top_keys[] = {
     "name", "device_type", "images", "timeout", "fail_on", "context",
-    "qtest", "accel", "trace", "limits", "tests", NULL,
+    "qtest", "accel", "trace", "limits", "tags", "tests", NULL,
 };
 static const char *const test_keys[] = {
-    "name", "timeout", "fail_on", "trace", "limits", "steps", NULL,
+    "name", "timeout", "fail_on", "trace", "limits", "tags", "steps", NULL,
 };
 static const char *const limits_keys[] = {"console", "qemu_log", NULL};
 /* State of one load. */
@@ -51,6 +51,8 @@ typedef struct parser {
     size_t n_fail_on;
     char **trace;    /* suite-level trace patterns, likewise */
     size_t n_trace;
+    char **tags;     /* suite-level tags, likewise */
+    size_t n_tags;
     uint64_t console_limit;  /* suite-level limits, 0 = the default */
     uint64_t qemu_log_limit;
     json_t *names;   /* test name -> line, for the uniqueness check */
@@ -184,6 +186,7 @@ static void test_release(qhil_test *t)
     free(t->name);
     strv_free(t->fail_on, t->n_fail_on);
     strv_free(t->trace, t->n_trace);
+    strv_free(t->tags, t->n_tags);
     for (i = 0; i < t->n_steps; i++) {
         step_release(&t->steps[i]);
     }
@@ -525,6 +528,96 @@ static int load_traces(parser *p, const yaml_node_t *node, const char *field,
     return rc;
 }
 
+int qhil_tag_valid(const char *tag, const char **why)
+{
+    const char *c;
+    const char *dummy;
+
+    why = why ? why : &dummy;
+    if (!tag || !*tag) {
+        *why = "a tag cannot be empty";
+        return 0;
+    }
+    if (strlen(tag) > QHIL_TAG_MAX) {
+        *why = "a tag is at most 64 bytes";
+        return 0;
+    }
+    for (c = tag; *c; c++) {
+        if (!isalnum((unsigned char)*c) && !strchr("._-", *c)) {
+            *why = "a tag is one word of letters, digits, '.', '_' and '-'";
+            return 0;
+        }
+    }
+    return 1;
+}
+
+int qhil_test_has_tag(const qhil_test *test, const char *tag)
+{
+    size_t i;
+
+    for (i = 0; i < test->n_tags; i++) {
+        if (strcmp(test->tags[i], tag) == 0) {
+            return 1;
+        }
+    }
+    return 0;
+}
+
+/* Tags: a list of words, or one word.  Appended to *v (n items) unless
+ * there already, so a test's list starts with the suite's. */
+static int load_tags(parser *p, const yaml_node_t *node, const char *field,
+                     char ***v, size_t *n)
+{
+    size_t count = node->type == YAML_SEQUENCE_NODE ? qhil_yaml_count(node)
+                                                    : 1;
+    char **grown;
+    size_t i, j;
+    int rc = QHIL_EOK;
+
+    if (qhil_yaml_is_null(node)) {
+        return QHIL_EOK;
+    }
+    grown = realloc(*v, (*n + count + 1) * sizeof(**v));
+    if (!grown) {
+        return nomem(p);
+    }
+    *v = grown;
+    (*v)[*n] = NULL;
+    for (i = 0; i < count && rc == QHIL_EOK; i++) {
+        const yaml_node_t *item = node->type == YAML_SEQUENCE_NODE
+                                      ? qhil_yaml_item(&p->y, node, i)
+                                      : node;
+        char *sub = node->type == YAML_SEQUENCE_NODE
+                        ? qhil_field(field, "[%zu]", i)
+                        : qhil_field(field, "%s", "");
+        const char *why = NULL;
+        char *tag = NULL;
+
+        if (!sub) {
+            return nomem(p);
+        }
+        rc = qhil_yaml_string(&p->y, item, sub, "a tag (one word)", &tag,
+                              p->err);
+        if (rc == QHIL_EOK && !qhil_tag_valid(tag, &why)) {
+            rc = qhil_yaml_fail(&p->y, item, sub, p->err, QHIL_EINVAL,
+                                "'%s' is not a tag: %s", tag, why);
+        }
+        for (j = 0; rc == QHIL_EOK && j < *n; j++) {
+            if (strcmp((*v)[j], tag) == 0) {
+                break;
+            }
+        }
+        if (rc == QHIL_EOK && j == *n) {
+            (*v)[(*n)++] = tag;
+            (*v)[*n] = NULL;
+        } else {
+            free(tag);
+        }
+        free(sub);
+    }
+    return rc;
+}
+
 static int load_test(parser *p, const yaml_node_t *node, const char *field,
                      qhil_test *t)
 {
@@ -626,6 +719,19 @@ static int load_test(parser *p, const yaml_node_t *node, const char *field,
         sub = qhil_field(field, ".trace");
         rc = sub ? load_traces(p, v, sub, &t->trace, &t->n_trace)
                  : nomem(p);
+        if (rc < 0) {
+            goto cleanup;
+        }
+    }
+    rc = copy_strv(p, p->tags, p->n_tags, &t->tags, &t->n_tags);
+    if (rc < 0) {
+        goto cleanup;
+    }
+    v = qhil_yaml_get(&p->y, node, "tags");
+    if (v) {
+        free(sub);
+        sub = qhil_field(field, ".tags");
+        rc = sub ? load_tags(p, v, sub, &t->tags, &t->n_tags) : nomem(p);
         if (rc < 0) {
             goto cleanup;
         }
@@ -1198,6 +1304,13 @@ static int load_suite(parser *p)
             return rc;
         }
     }
+    v = qhil_yaml_get(&p->y, root, "tags");
+    if (v) {
+        rc = load_tags(p, v, "tags", &p->tags, &p->n_tags);
+        if (rc < 0) {
+            return rc;
+        }
+    }
     v = qhil_yaml_get(&p->y, root, "tests");
     if (!v) {
         return qhil_yaml_fail(&p->y, root, NULL, p->err, QHIL_EINVAL,
@@ -1232,6 +1345,7 @@ static void parser_release(parser *p)
     qhil_yaml_release(&p->y);
     strv_free(p->fail_on, p->n_fail_on);
     strv_free(p->trace, p->n_trace);
+    strv_free(p->tags, p->n_tags);
     json_decref(p->names);
     free(p->dir);
 }

@@ -28,6 +28,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/random.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <qhil/qhil.h>
@@ -87,6 +89,13 @@ static void run_usage(FILE *f)
             "FILE;\n"
             "                     progress then goes to stderr)\n"
             "  -t, --test NAME    run only this test (repeatable)\n"
+            "  -k GLOB            run only the tests whose name matches "
+            "GLOB\n"
+            "                     (fnmatch; repeatable: any of them)\n"
+            "      --tag TAG      run only the tests tagged TAG "
+            "(repeatable: any\n"
+            "                     of them); with -k or -t, a test must "
+            "pass each\n"
             "      --shard K/N    run shard K of N: N runners with the "
             "same suite,\n"
             "                     -t and --durations run each test "
@@ -94,14 +103,32 @@ static void run_usage(FILE *f)
             "      --durations FILE  balance the shards by the times in "
             "FILE, a\n"
             "                     JUnit report of an earlier run\n"
+            "      --shuffle      run the tests in a random order; the "
+            "seed is\n"
+            "                     printed (\"shuffle seed: N\" on stderr "
+            "and in\n"
+            "                     job.log)\n"
+            "      --seed S       shuffle with seed S: the same order "
+            "again\n"
+            "                     (implies --shuffle)\n"
+            "      --repeat N     run each test N times in a row, as "
+            "\"NAME [k/N]\"\n"
+            "      --fail-fast    after the first failed test start no "
+            "more; the\n"
+            "                     rest are reported skipped (not run)\n"
             "      --list         print the tests that would run, one a "
-            "line, and\n"
-            "                     exit without running them\n"
+            "line, in\n"
+            "                     their order, and exit without running "
+            "them\n"
             CLI_JOB_HELP
             "      --keep-disks   keep each test's scratch disk "
             "(guestfs_*)\n"
             "  -q, --quiet        print only failures and the summary\n"
             "  -h, --help         show this help\n"
+            "\n"
+            "Tests are selected by -t, -k and --tag, then split by "
+            "--shard, then\n"
+            "shuffled, then repeated; --list shows the result.\n"
             "\n"
             "Exit status: 0 all tests passed, 1 a test failed or had an "
             "error,\n"
@@ -323,11 +350,20 @@ static int write_report(const qhil_suite_result *res, qhil_report_format fmt,
  * with a line break or another control character could not be read back
  * one a line: refused rather than printed so that it lies.
  */
-static int list_tests(const qhil_suite *suite, const char *const *names)
+static int list_tests(const qhil_suite *suite, const size_t *order,
+                      size_t n_order)
 {
-    size_t i, j;
+    char **names = NULL;
+    qhil_error e;
+    int status = QHIL_EXIT_USAGE;
+    size_t i;
 
-    for (i = 0; names[i]; i++) {
+    qhil_error_init(&e);
+    if (qhil_select_names(suite, order, n_order, &names, &e) < 0) {
+        fprintf(stderr, "qhil: %s\n", qhil_error_message(&e, QHIL_ENOMEM));
+        goto cleanup;
+    }
+    for (i = 0; i < n_order; i++) {
         const unsigned char *p = (const unsigned char *)names[i];
 
         for (; *p; p++) {
@@ -338,43 +374,41 @@ static int list_tests(const qhil_suite *suite, const char *const *names)
         if (!*p) {
             continue;
         }
-        for (j = 0; j < suite->n_tests; j++) {
-            if (suite->tests[j].name == names[i]) {
-                break;
-            }
-        }
         fprintf(stderr,
                 "qhil run: --list: %s:%d: the name of this test has a "
                 "control character (0x%02x), it cannot be printed one "
                 "name a line; nothing was listed\n",
-                suite->path, j < suite->n_tests ? suite->tests[j].line : 0,
-                *p);
-        return QHIL_EXIT_USAGE;
+                suite->path, suite->tests[order[i]].line, *p);
+        goto cleanup;
     }
-    for (i = 0; names[i]; i++) {
+    for (i = 0; i < n_order; i++) {
         fprintf(stdout, "%s\n", names[i]);
     }
     if (fflush(stdout) != 0) {
         fprintf(stderr, "qhil run: --list: stdout: %s\n", strerror(errno));
-        return QHIL_EXIT_USAGE;
+        goto cleanup;
     }
-    return QHIL_EXIT_OK;
+    status = QHIL_EXIT_OK;
+
+cleanup:
+    qhil_select_names_free(names);
+    qhil_error_release(&e);
+    return status;
 }
 
-/* The tests this runner runs: -t's, then shard K of N of those. */
-static int select_tests(const qhil_suite *suite, const char *const *only,
+/* The tests this runner runs and their order (qhil/select.h): -t, -k,
+ * --tag, then shard K of N, then the shuffle, then the repeats. */
+static int select_tests(const qhil_suite *suite, qhil_select_opts *so,
                         const char *shard, const char *durations_path,
-                        const char ***sel, size_t *n_sel)
+                        size_t **order, size_t *n_order)
 {
     qhil_durations *d = NULL;
-    unsigned k = 1;
-    unsigned n = 1;
     qhil_error e;
     int rc = 0;
 
     qhil_error_init(&e);
     if (shard) {
-        rc = qhil_shard_parse(shard, &k, &n, &e);
+        rc = qhil_shard_parse(shard, &so->shard_k, &so->shard_n, &e);
         if (rc < 0) {
             fprintf(stderr, "qhil run: --shard %s\n",
                     qhil_error_message(&e, rc));
@@ -389,13 +423,48 @@ static int select_tests(const qhil_suite *suite, const char *const *only,
             goto cleanup;
         }
     }
-    rc = qhil_shard_select(suite, only, k, n, d, sel, n_sel, &e);
+    so->durations = d;
+    rc = qhil_select(suite, so, order, n_order, &e);
+    so->durations = NULL;
     if (rc < 0) {
-        fprintf(stderr, "qhil: %s\n", qhil_error_message(&e, rc));
+        fprintf(stderr, "qhil run: %s\n", qhil_error_message(&e, rc));
     }
 
 cleanup:
     qhil_durations_free(d);
+    qhil_error_release(&e);
+    return rc;
+}
+
+/* A seed nobody chose: the kernel's, else the clock and the pid. */
+static uint64_t random_seed(void)
+{
+    struct timespec ts;
+    uint64_t seed = 0;
+
+    if (getrandom(&seed, sizeof(seed), GRND_NONBLOCK) ==
+        (ssize_t)sizeof(seed)) {
+        return seed;
+    }
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return ((uint64_t)ts.tv_sec * 1000000007u) ^ (uint64_t)ts.tv_nsec ^
+           ((uint64_t)getpid() << 32);
+}
+
+/* A number option, parsed now: "qhil run: --seed 'x': why". */
+static int parse_number_option(const char *option, const char *arg,
+                               uint64_t *seed, unsigned *n)
+{
+    qhil_error e;
+    int rc;
+
+    qhil_error_init(&e);
+    rc = seed ? qhil_select_parse_seed(arg, seed, &e)
+              : qhil_select_parse_repeat(arg, n, &e);
+    if (rc < 0) {
+        fprintf(stderr, "qhil run: %s %s\n", option,
+                qhil_error_message(&e, rc));
+    }
     qhil_error_release(&e);
     return rc;
 }
@@ -412,6 +481,11 @@ int cmd_run(int argc, char **argv)
         {"shard", required_argument, NULL, 'S'},
         {"durations", required_argument, NULL, 'D'},
         {"list", no_argument, NULL, 'L'},
+        {"tag", required_argument, NULL, 'g'},
+        {"shuffle", no_argument, NULL, 'X'},
+        {"seed", required_argument, NULL, 'E'},
+        {"repeat", required_argument, NULL, 'R'},
+        {"fail-fast", no_argument, NULL, 'F'},
         {"quiet", no_argument, NULL, 'q'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
@@ -426,8 +500,17 @@ int cmd_run(int argc, char **argv)
     const char *shard = NULL;
     const char *durations = NULL;
     bool list_only = false;
-    const char **selected = NULL;
-    size_t n_selected = 0;
+    char **globs = NULL;
+    size_t n_globs = 0;
+    char **tags = NULL;
+    size_t n_tags = 0;
+    bool fail_fast = false;
+    bool seeded = false;
+    char seed_note[48] = "";
+    const char *log_notes[2] = {NULL, NULL};
+    qhil_select_opts so = {0};
+    size_t *order = NULL;
+    size_t n_order = 0;
     cli_job job = {0};
     bool keep_disks = false;
     char *default_out = NULL;
@@ -444,7 +527,7 @@ int cmd_run(int argc, char **argv)
 
     qhil_error_init(&e);
     optind = 1;
-    while ((opt = getopt_long(argc, argv, "o:t:B:Q:qh", longopts, NULL)) !=
+    while ((opt = getopt_long(argc, argv, "o:t:k:B:Q:qh", longopts, NULL)) !=
            -1) {
         char ***list = NULL;
         size_t *n = NULL;
@@ -485,6 +568,33 @@ int cmd_run(int argc, char **argv)
             break;
         case 'L':
             list_only = true;
+            break;
+        case 'k':
+            list = &globs;
+            n = &n_globs;
+            break;
+        case 'g':
+            list = &tags;
+            n = &n_tags;
+            break;
+        case 'X':
+            so.shuffle = true;
+            break;
+        case 'E':
+            if (parse_number_option("--seed", optarg, &so.seed, NULL) < 0) {
+                goto cleanup;
+            }
+            so.shuffle = true;
+            seeded = true;
+            break;
+        case 'R':
+            if (parse_number_option("--repeat", optarg, NULL, &so.repeat) <
+                0) {
+                goto cleanup;
+            }
+            break;
+        case 'F':
+            fail_fast = true;
             break;
         case 'q':
             cli.quiet = true;
@@ -538,17 +648,28 @@ int cmd_run(int argc, char **argv)
     if (cli_job_ready(&job, "run") < 0) {
         goto cleanup;
     }
-    if ((shard || list_only) &&
-        select_tests(suite, (const char *const *)only, shard, durations,
-                     &selected, &n_selected) < 0) {
+    if (so.shuffle && !seeded) {
+        so.seed = random_seed();
+    }
+    so.only = (const char *const *)only;
+    so.globs = (const char *const *)globs;
+    so.tags = (const char *const *)tags;
+    if (select_tests(suite, &so, shard, durations, &order, &n_order) < 0) {
         goto cleanup;
+    }
+    if (so.shuffle) {
+        /* Before anything runs: a run that hangs has told it already. */
+        snprintf(seed_note, sizeof(seed_note), "shuffle seed: %llu",
+                 (unsigned long long)so.seed);
+        fprintf(stderr, "%s\n", seed_note);
+        log_notes[0] = seed_note;
     }
     if (list_only) {
         /* Before any report file or folder is made. */
-        status = list_tests(suite, selected);
+        status = list_tests(suite, order, n_order);
         goto cleanup;
     }
-    if (shard && n_selected == 0) {
+    if (shard && n_order == 0) {
         fprintf(stderr,
                 "qhil run: shard %s has no tests (fewer tests than "
                 "shards); its reports are empty\n",
@@ -570,7 +691,7 @@ int cmd_run(int argc, char **argv)
     }
     cli.suite = suite;
     cli.shard = shard;
-    cli.n_selected = shard ? n_selected : only ? n_only : suite->n_tests;
+    cli.n_selected = n_order;
     cancel_fd = signals_catch();
     {
         qhil_run_opts ro = {
@@ -579,7 +700,6 @@ int cmd_run(int argc, char **argv)
             .site = job.site,
             .keep_disks = keep_disks,
             .out_dir = out_dir,
-            .only = shard ? selected : (const char *const *)only,
             .test_started = on_test_started,
             .test_done = on_test_done,
             .noted = on_noted,
@@ -587,6 +707,10 @@ int cmd_run(int argc, char **argv)
             .has_cancel = cancel_fd >= 0,
             .cancel_fd = cancel_fd,
             .cancel_reason = run_cancel_reason,
+            .order = order,
+            .n_order = n_order,
+            .fail_fast = fail_fast,
+            .log_notes = log_notes,
         };
 
         rc = qhil_run_suite(suite, &ro, &res, &e);
@@ -603,6 +727,7 @@ int cmd_run(int argc, char **argv)
         size_t interrupted = 0;
         size_t not_run = 0;
         const char *stopped = NULL;
+        const char *first_failed = NULL;
         char *text = NULL;
         size_t len = 0;
         FILE *sum;
@@ -614,6 +739,10 @@ int cmd_run(int argc, char **argv)
                 stopped = res->tests[i].name;
             }
             not_run += res->tests[i].not_run;
+            if (!first_failed && (res->tests[i].verdict == QHIL_FAIL ||
+                                  res->tests[i].verdict == QHIL_ERROR)) {
+                first_failed = res->tests[i].name;
+            }
         }
         errors -= interrupted;
         skipped -= not_run;
@@ -641,6 +770,10 @@ int cmd_run(int argc, char **argv)
             }
             fprintf(sum, "; %zu test%s not run\n", not_run,
                     not_run == 1 ? "" : "s");
+        } else if (not_run && fail_fast && first_failed) {
+            fprintf(sum, "qhil: --fail-fast: stopped after test %s; %zu "
+                         "test%s not run\n",
+                    first_failed, not_run, not_run == 1 ? "" : "s");
         }
         if (errors) {
             fprintf(sum,
@@ -689,7 +822,9 @@ cleanup:
     free(default_out);
     free(suite_dir);
     free(only);
-    free(selected);
+    free(globs);
+    free(tags);
+    free(order);
     qhil_error_release(&e);
     return status;
 }

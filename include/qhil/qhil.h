@@ -31,6 +31,7 @@
 #include <qhil/report.h>
 #include <qhil/runner.h>
 #include <qhil/runpath.h>
+#include <qhil/select.h>
 #include <qhil/shard.h>
 #include <qhil/site.h>
 #include <qhil/suite.h>

@@ -84,6 +84,22 @@ typedef struct qhil_run_opts {
      * SIGINT"); called once the fd is readable, may be NULL (then
      * "interrupted").  The string is borrowed until the next call. */
     const char *(*cancel_reason)(void *data);
+    /* The order to run in (qhil/select.h makes one): n_order indices
+     * into suite->tests, a test given k times runs k times, its results
+     * named "NAME [1/k]" ... "NAME [k/k]" (qhil_select_names), so are its
+     * folders.  NULL: every test once, in suite order.  With only as
+     * well, the entries whose test only does not name are left out.
+     * Borrowed for the call; an index out of range is an error before
+     * any folder is made. */
+    const size_t *order;
+    size_t n_order;
+    /* Once a test's verdict is fail or error, start no more tests: the
+     * rest are in the results with verdict skip, .not_run set and the
+     * message "not run: --fail-fast" (as for a canceled run). */
+    bool fail_fast;
+    /* Lines added to the run folder's job.log after the job's notes
+     * ("shuffle seed: 42"), NULL-terminated, may be NULL; borrowed. */
+    const char *const *log_notes;
 } qhil_run_opts;
 
 /*

@@ -7,6 +7,7 @@
  *   timeout: 10s                       # default per-step timeout
  *   fail_on: [HardFault, "Kernel panic"]   # ends a test at once
  *   limits: {console: 64MiB, qemu_log: 64MiB}  # per-test log caps
+ *   tags: [smoke]                      # every test has these tags
  *   context:                           # job context (docs/site.md)
  *     extra_options: [-icount, shift=0]
  *   tests:
@@ -14,6 +15,7 @@
  *       timeout: 30s                   # whole-test deadline (optional)
  *       fail_on: [...]                 # added to the suite's list
  *       limits: {console: 1GiB}        # overrides the suite's, per key
+ *       tags: [boot, slow]             # added to the suite's (--tag)
  *       steps:
  *         - expect: "Hello, QEMU!"     # PCRE2 pattern
  *         - expect: {pattern: "count=\\d+", timeout: 2s}
@@ -136,6 +138,10 @@ typedef struct qhil_test {
     size_t n_steps;
     uint64_t console_limit;  /* console.log bytes allowed, 0 = 64 MiB */
     uint64_t qemu_log_limit; /* qemu.log bytes allowed, 0 = 64 MiB */
+    char **tags;             /* the suite's tags, then the test's own, each
+                                once, in file order; n_tags items, each a
+                                word qhil_tag_valid accepts */
+    size_t n_tags;
 } qhil_test;
 
 typedef struct qhil_suite_image {
@@ -186,6 +192,20 @@ int qhil_suite_load_buffer(const char *name, const char *data, size_t len,
 
 /* Free a suite; NULL is fine. */
 void qhil_suite_free(qhil_suite *suite);
+
+/* Largest tag, in bytes. */
+#define QHIL_TAG_MAX 64
+
+/*
+ * 1 when tag can be a test's tag: 1 to QHIL_TAG_MAX bytes of
+ * [A-Za-z0-9._-] (so it prints as one word, a shell needs no quotes for
+ * it and a report can name it as written); 0 otherwise.  *why, when not
+ * NULL, gets a static reason on 0.
+ */
+int qhil_tag_valid(const char *tag, const char **why);
+
+/* 1 when test has tag (byte for byte), 0 when not. */
+int qhil_test_has_tag(const qhil_test *test, const char *tag);
 
 #pragma GCC visibility pop
 

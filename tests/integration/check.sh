@@ -3007,6 +3007,210 @@ scenario_report_merge_bad() {
     no_qemu_left
 }
 
+# ---- selection and order: -k, --tag, --shuffle, --seed, --repeat,
+# --fail-fast ----
+
+# qhil run --list ARGS...: its stdout in $work/list, stderr in $work/err;
+# must exit 0.
+list() {
+    "$QHIL" run --list "$@" >"$work/list" 2>"$work/err" ||
+        { cat "$work/err" >&2; fail "qhil run --list $* failed"; }
+}
+
+# The lines of $work/list, joined by spaces.
+listed() {
+    tr '\n' ' ' <"$work/list" | sed 's/ $//'
+}
+
+scenario_select_list() {
+    local h=examples/hello-mps2.yaml s="$suites/select.yaml" seed k
+    list -o "$work/r" "$h"
+    cp "$work/list" "$work/all"
+    # -k: fnmatch globs, any of them, in the suite's order.
+    list -o "$work/r" -k '*reset*' "$h"
+    [ "$(listed)" = "reset-restarts counter-survives-no-reset" ] ||
+        fail "-k '*reset*': $(listed)"
+    list -k 'ver*' -k boots "$h"
+    [ "$(listed)" = "boots version" ] || fail "-k ver* -k boots: $(listed)"
+    # A glob matches the whole name, not a part of it.
+    run 2 run --list -k boot "$h"
+    has "-k 'boot': no test"
+    # --tag: any of them; the suite's tags are every test's.
+    list --tag smoke "$s"
+    [ "$(listed)" = "first-passes second-fails" ] || fail "--tag smoke: $(listed)"
+    list --tag slow --tag broken "$s"
+    [ "$(listed)" = "second-fails fourth-passes" ] || fail "--tag slow --tag broken: $(listed)"
+    list --tag mps2 "$s"
+    [ "$(wc -l <"$work/list")" -eq 4 ] || fail "--tag mps2 (the suite's): $(listed)"
+    # Both: a test must pass both filters; and -t as well.
+    list --tag smoke -k '*passes' "$s"
+    [ "$(listed)" = "first-passes" ] || fail "--tag smoke -k *passes: $(listed)"
+    list --tag mps2 -k '*passes' -t third-passes "$s"
+    [ "$(listed)" = "third-passes" ] || fail "--tag, -k and -t: $(listed)"
+    # --shuffle --seed: a permutation, the same one every time, the seed
+    # on stderr.
+    list --seed 42 "$h"
+    cp "$work/list" "$work/s42"
+    grep -qx 'shuffle seed: 42' "$work/err" || fail "no seed on stderr: $(cat "$work/err")"
+    cmp -s <(sort "$work/s42") <(sort "$work/all") || fail "--seed 42 is not a permutation: $(listed)"
+    cmp -s "$work/s42" "$work/all" && fail "--seed 42 did not shuffle"
+    list --shuffle --seed 42 "$h"
+    cmp -s "$work/list" "$work/s42" || fail "--seed 42 twice, two orders"
+    list --seed 43 "$h"
+    cmp -s "$work/list" "$work/s42" && fail "--seed 43 gave 42's order"
+    # --shuffle alone: the printed seed repeats the order.
+    list --shuffle "$h"
+    cp "$work/list" "$work/rand"
+    seed=$(sed -n 's/^shuffle seed: \([0-9]*\)$/\1/p' "$work/err")
+    [ -n "$seed" ] || fail "--shuffle printed no seed: $(cat "$work/err")"
+    list --seed "$seed" "$h"
+    cmp -s "$work/list" "$work/rand" || fail "--seed $seed did not repeat the order"
+    # --repeat: each test N times in a row, told apart.
+    list --repeat 2 -k boots -k version "$h"
+    [ "$(listed)" = "boots [1/2] boots [2/2] version [1/2] version [2/2]" ] ||
+        fail "--repeat 2: $(listed)"
+    # Shard, then shuffle, then repeat: 3 runners still run each test
+    # twice between them, each with its own seed.
+    : >"$work/union"
+    for k in 1 2 3; do
+        list --shard "$k/3" --seed "$k" --repeat 2 "$h"
+        cat "$work/list" >>"$work/union"
+    done
+    [ "$(wc -l <"$work/union")" -eq 12 ] || fail "3 shards x 2: $(cat "$work/union")"
+    sed 's/ \[[12]\/2\]$//' "$work/union" | sort | uniq -c |
+        awk '$1 != 2 {bad=1} END {exit bad}' || fail "a test not run twice: $(cat "$work/union")"
+    cmp -s <(sed 's/ \[[12]\/2\]$//' "$work/union" | sort -u) <(sort "$work/all") ||
+        fail "the shards miss a test: $(cat "$work/union")"
+    [ ! -e "$work/r" ] || fail "--list made a folder"
+}
+
+scenario_select_bad() {
+    local h=examples/hello-mps2.yaml
+    run 2 run -o "$work/r" -k 'nomatch*' --tag smoke "$h"
+    has "^qhil run: -k 'nomatch\*' --tag 'smoke': no test of examples/hello-mps2.yaml matches"
+    run 2 run -o "$work/r" --tag nightly "$h"
+    has "--tag 'nightly': no test"
+    run 2 run -o "$work/r" -k '' "$h"
+    has "-k '': an empty pattern"
+    run 2 run -o "$work/r" --tag 'a b' "$h"
+    has "--tag 'a b': a tag is one word"
+    run 2 run -o "$work/r" --repeat 0 "$h"
+    has "^qhil run: --repeat '0': 0 runs nothing"
+    run 2 run -o "$work/r" --repeat x "$h"
+    has "^qhil run: --repeat 'x': not a decimal number"
+    run 2 run -o "$work/r" --repeat 10001 "$h"
+    has "--repeat '10001': too large"
+    run 2 run -o "$work/r" --seed -1 "$h"
+    has "^qhil run: --seed '-1': a negative number"
+    run 2 run -o "$work/r" --seed abc "$h"
+    has "--seed 'abc': not a decimal number"
+    run 2 run -o "$work/r" --seed 18446744073709551616 "$h"
+    has "too large"
+    run 2 run -o "$work/r" "$h" --seed
+    has "requires an argument"
+    run 2 run -o "$work/r" "$h" --repeat
+    has "requires an argument"
+    # A tag with a space in the suite: file:line and the field.
+    printf 'device_type: mps2-an385\ntests:\n  - name: a\n    tags: [ok, "has space"]\n    steps: [reset]\n' \
+        >"$work/tags.yaml"
+    run 2 run -o "$work/r" "$work/tags.yaml"
+    has "tags.yaml:4:[0-9]+: tests\[0\].tags\[1\]: 'has space' is not a tag"
+    run 2 validate "$work/tags.yaml"
+    has "tags.yaml:4:"
+    [ ! -e "$work/r" ] || fail "a refused run made a folder"
+}
+
+# The second test fails: with --fail-fast the third and fourth do not
+# start, and are in the reports as skipped.
+scenario_select_fail_fast() {
+    local s="$suites/select.yaml"
+    run 1 run --fail-fast -o "$work/r" --junit "$work/j.xml" "$s"
+    has "^PASS +first-passes"
+    has "^FAIL +second-fails"
+    lacks "(PASS|FAIL|ERROR) +(third|fourth)-passes"
+    has "^qhil: --fail-fast: stopped after test second-fails; 2 tests not run$"
+    has "^1 passed, 1 failed, 2 not run$"
+    [ ! -e "$(test_dir third-passes)" ] || fail "third-passes ran (its folder is there)"
+    [ ! -e "$(test_dir fourth-passes)" ] || fail "fourth-passes ran"
+    python3 - "$work/j.xml" <<'PY' || fail "JUnit: $(cat "$work/j.xml")"
+import sys, xml.etree.ElementTree as ET
+s = ET.parse(sys.argv[1]).getroot().find("testsuite")
+cases = {c.get("name"): c for c in s.iter("testcase")}
+assert list(cases) == ["first-passes", "second-fails", "third-passes", "fourth-passes"], list(cases)
+assert s.get("tests") == "4" and s.get("failures") == "1" and s.get("skipped") == "2", s.attrib
+for n in ("third-passes", "fourth-passes"):
+    sk = cases[n].find("skipped")
+    assert sk is not None and sk.get("message") == "not run: --fail-fast", n
+assert cases["first-passes"].find("skipped") is None
+PY
+    # Without it, every test runs: the skips above are --fail-fast's.
+    run 1 run -o "$work/r" "$s"
+    has "^PASS +third-passes"
+    has "^PASS +fourth-passes"
+    has "^3 passed, 1 failed$"
+    # Nothing fails: nothing is skipped.
+    run 0 run --fail-fast -o "$work/r" -k '*passes' "$s"
+    has "^3 passed, 0 failed$"
+    lacks "not run"
+    no_qemu_left
+}
+
+# --repeat 2: each run its own result, folder and JUnit case; the JUnit
+# merges with another run's.
+scenario_select_repeat() {
+    local s="$suites/select.yaml" d
+    run 1 run --repeat 2 -k 'first*' -k 'second*' -o "$work/r" \
+        --junit "$work/j1.xml" "$s"
+    has "^qhil: suite select .*, 4 tests$"
+    has "^PASS +first-passes \[1/2\]"
+    has "^PASS +first-passes \[2/2\]"
+    has "^FAIL +second-fails \[1/2\]"
+    has "^FAIL +second-fails \[2/2\]"
+    has "^2 passed, 2 failed$"
+    [ "$(find "$work/r/latest/" -mindepth 1 -maxdepth 1 -type d | wc -l)" -eq 4 ] ||
+        fail "4 runs, folders: $(ls "$work/r/latest/")"
+    for d in "first-passes [1/2]" "first-passes [2/2]" "second-fails [2/2]"; do
+        [ -s "$(test_dir "$(printf '%s' "$d" | sed 's/ /%20/; s/\[/%5b/; s/\//%2f/; s/\]/%5d/')")/console.log" ] ||
+            fail "no console.log for $d: $(ls "$work/r/latest/")"
+    done
+    python3 - "$work/j1.xml" <<'PY' || fail "JUnit: $(cat "$work/j1.xml")"
+import sys, xml.etree.ElementTree as ET
+names = [c.get("name") for c in ET.parse(sys.argv[1]).getroot().iter("testcase")]
+assert names == ["first-passes [1/2]", "first-passes [2/2]",
+                 "second-fails [1/2]", "second-fails [2/2]"], names
+PY
+    run 0 run -k 'third*' -o "$work/r2" --junit "$work/j2.xml" "$s"
+    run 0 report merge -o "$work/m.xml" "$work/j1.xml" "$work/j2.xml"
+    has "5 tests, 2 failures, 0 errors, 0 skipped$"
+    # With --fail-fast, the second run of the failing test does not start.
+    run 1 run --repeat 2 --fail-fast -k 'second*' -o "$work/r" "$s"
+    has "^FAIL +second-fails \[1/2\]"
+    lacks "(PASS|FAIL) +second-fails \[2/2\]"
+    has "0 passed, 1 failed, 1 not run$"
+    no_qemu_left
+}
+
+# --seed S on real runs: the same order twice, the order --list gave,
+# the seed in the run's job.log.
+scenario_select_seed_run() {
+    local s="$suites/select.yaml"
+    list --seed 11 -k '*passes' "$s"
+    run 0 run --seed 11 -k '*passes' -o "$work/r" "$s"
+    has "^shuffle seed: 11$"
+    grep -qx 'shuffle seed: 11' "$work/r/latest/job.log" ||
+        fail "job.log lacks the seed: $(cat "$work/r/latest/job.log")"
+    grep -Eo '^PASS +[^ ]+' "$work/out" | awk '{print $2}' >"$work/ran1"
+    cmp -s "$work/ran1" "$work/list" || fail "ran $(cat "$work/ran1"), listed $(listed)"
+    run 0 run --seed 11 -k '*passes' -o "$work/r" "$s"
+    grep -Eo '^PASS +[^ ]+' "$work/out" | awk '{print $2}' >"$work/ran2"
+    cmp -s "$work/ran1" "$work/ran2" || fail "--seed 11 twice: $(cat "$work/ran1") / $(cat "$work/ran2")"
+    # Not shuffled: no seed anywhere.
+    run 0 run -k '*passes' -o "$work/r" "$s"
+    lacks "shuffle seed"
+    ! grep -q 'shuffle seed' "$work/r/latest/job.log" || fail "unshuffled job.log has a seed"
+    no_qemu_left
+}
+
 name=${1:?usage: check.sh SCENARIO}
 fn="scenario_${name//-/_}"
 declare -F "$fn" >/dev/null || { echo "unknown scenario $name" >&2; exit 2; }

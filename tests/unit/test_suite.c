@@ -291,14 +291,14 @@ static void test_unknown_keys(void **state)
     load_bad(HEAD "tests: []\nbogus: 1\n", QHIL_EINVAL, 3,
              "inline.yaml:3:1: unknown key 'bogus' (known: name, "
              "device_type, images, timeout, fail_on, context, qtest, accel, "
-             "trace, limits, tests)",
+             "trace, limits, tags, tests)",
              NULL);
     load_bad(HEAD "tests:\n"
                   "  - name: a\n"
                   "    stpes: []\n",
              QHIL_EINVAL, 4,
              "inline.yaml:4:5: tests[0]: unknown key 'stpes' (known: name, "
-             "timeout, fail_on, trace, limits, steps)",
+             "timeout, fail_on, trace, limits, tags, steps)",
              NULL);
     /* Any variable name loads (the job layer knows the board's); a name
      * that cannot be a variable does not. */
@@ -511,6 +511,72 @@ static void test_limits(void **state)
                   "    limits: {console: 4 KiB}\n"
                   "    steps: [reset]\n",
              QHIL_EINVAL, 4, "tests[0].limits.console:", NULL);
+}
+
+/* Tags: the suite's inherited, the test's added, each once; words only,
+ * errors at file:line with the field. */
+static void test_tags(void **state)
+{
+    qhil_suite *s;
+
+    (void)state;
+    s = load_ok(HEAD "tags: [smoke, hw.v2]\n"
+                     "tests:\n"
+                     "  - name: a\n"
+                     "    steps: [reset]\n"
+                     "  - name: b\n"
+                     "    tags: [slow, smoke, net_2-x]\n"
+                     "    steps: [reset]\n"
+                     "  - name: c\n"
+                     "    tags: boot\n"
+                     "    steps: [reset]\n");
+    assert_int_equal(s->tests[0].n_tags, 2);
+    assert_string_equal(s->tests[0].tags[0], "smoke");
+    assert_string_equal(s->tests[0].tags[1], "hw.v2");
+    assert_int_equal(s->tests[1].n_tags, 4);
+    assert_string_equal(s->tests[1].tags[2], "slow");
+    assert_string_equal(s->tests[1].tags[3], "net_2-x");
+    assert_true(qhil_test_has_tag(&s->tests[1], "smoke"));
+    assert_true(qhil_test_has_tag(&s->tests[1], "net_2-x"));
+    assert_false(qhil_test_has_tag(&s->tests[0], "slow"));
+    assert_false(qhil_test_has_tag(&s->tests[0], "smok"));
+    assert_false(qhil_test_has_tag(&s->tests[0], "SMOKE"));
+    assert_int_equal(s->tests[2].n_tags, 3);
+    assert_string_equal(s->tests[2].tags[2], "boot");
+    qhil_suite_free(s);
+    /* No tags at all: an empty list. */
+    s = load_ok(HEAD "tests:\n  - name: a\n    steps: [reset]\n");
+    assert_int_equal(s->tests[0].n_tags, 0);
+    assert_false(qhil_test_has_tag(&s->tests[0], "a"));
+    qhil_suite_free(s);
+
+    load_bad(HEAD "tests:\n"
+                  "  - name: a\n"
+                  "    tags: [ok, \"two words\"]\n"
+                  "    steps: [reset]\n",
+             QHIL_EINVAL, 4, "tests[0].tags[1]", "'two words' is not a tag",
+             NULL);
+    load_bad(HEAD "tags: [\"\"]\ntests: []\n", QHIL_EINVAL, 2, "tags[0]",
+             "empty", NULL);
+    load_bad(HEAD "tags: [a/b]\ntests: []\n", QHIL_EINVAL, 2, "tags[0]",
+             "'a/b' is not a tag", NULL);
+    load_bad(HEAD "tags: [\"a\\nb\"]\ntests: []\n", QHIL_EINVAL, 2,
+             "tags[0]", "not a tag", NULL);
+    load_bad(HEAD "tags: [[a]]\ntests: []\n", QHIL_EINVAL, 2, "tags[0]",
+             "expected a tag", NULL);
+    load_bad(HEAD "tags: {a: 1}\ntests: []\n", QHIL_EINVAL, 2, "tags",
+             NULL);
+    load_bad(HEAD "tags: [\"\xc3\xa9t\xc3\xa9\"]\ntests: []\n",
+             QHIL_EINVAL, 2, "tags[0]", "not a tag", NULL);
+    load_bad(HEAD "tags: [aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
+                  "aaaaaaaaaaaaa]\ntests: []\n",
+             QHIL_EINVAL, 2, "tags[0]", "at most 64", NULL);
+
+    assert_true(qhil_tag_valid("a", NULL));
+    assert_false(qhil_tag_valid("", NULL));
+    assert_false(qhil_tag_valid(NULL, NULL));
+    assert_false(qhil_tag_valid("a b", NULL));
+    assert_false(qhil_tag_valid("*", NULL));
 }
 
 static void test_bad_tests(void **state)
@@ -1155,6 +1221,7 @@ int main(void)
         cmocka_unit_test(test_bad_patterns),
         cmocka_unit_test(test_bad_durations),
         cmocka_unit_test(test_limits),
+        cmocka_unit_test(test_tags),
         cmocka_unit_test(test_bad_tests),
         cmocka_unit_test(test_bad_qmp),
         cmocka_unit_test(test_alias_abuse),
