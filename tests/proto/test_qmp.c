@@ -2096,6 +2096,57 @@ static void test_trace_consumed_events(void **state)
     json_decref(trace);
 }
 
+/* Commands are shown once they leave, not when queued: with a peer that
+ * sleeps and a small socket buffer, most of 24 commands wait in the
+ * queue; in the end each is shown once, in order, before its reply. */
+static void test_trace_when_written(void **state)
+{
+    fixture *f = *state;
+    json_t *trace = json_array();
+    uint64_t ids[RB_COUNT];
+    json_t *rets[RB_COUNT] = {NULL};
+    size_t outs = 0;
+    size_t i;
+
+    start_small_sndbuf(f, SCENARIO("submit.scn"));
+    qhil_qmp_set_trace(f->qmp, on_trace, trace);
+    for (i = 0; i < RB_COUNT; i++) {
+        json_t *args = ringbuf_args((int)i + 1);
+
+        check_rc(f,
+                 qhil_qmp_submit(f->qmp, "ringbuf-write", args, -1, 0, &ids[i],
+                                 &f->err),
+                 QHIL_EOK);
+        json_decref(args);
+    }
+    assert_true(qhil_qmp_poll_events(f->qmp) & POLLOUT);
+    assert_true(json_array_size(trace) < RB_COUNT);
+    poll_loop_take(f, ids, rets, RB_COUNT);
+    for (i = 0; i < json_array_size(trace); i++) {
+        json_t *entry = json_array_get(trace, i);
+        json_t *msg = json_array_get(entry, 1);
+        json_t *id = json_object_get(msg, "id");
+
+        if (strcmp(json_string_value(json_array_get(entry, 0)), "out") != 0) {
+            /* A reply comes after its command. */
+            assert_true(!id ||
+                        (uint64_t)json_integer_value(id) < ids[0] + outs);
+            continue;
+        }
+        assert_true(outs < RB_COUNT);
+        assert_int_equal(json_integer_value(id), ids[outs]);
+        assert_string_equal(json_string_value(json_object_get(msg, "execute")),
+                            "ringbuf-write");
+        outs++;
+    }
+    assert_int_equal(outs, RB_COUNT);
+    for (i = 0; i < RB_COUNT; i++) {
+        json_decref(rets[i]);
+    }
+    finish(f);
+    json_decref(trace);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -2141,6 +2192,7 @@ int main(void)
         T(test_trace_garbage),
         T(test_trace_malformed),
         T(test_trace_consumed_events),
+        T(test_trace_when_written),
 #undef T
     };
 
