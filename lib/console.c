@@ -37,6 +37,16 @@
  * match end (or the expect a partial match that starts before the fail
  * match end), the expect waits for it to resolve: up to the caller's
  * deadline, and at most CON_SETTLE of silence.
+ *
+ * Observers (qhil_console_set_line_fn): right after each read appends
+ * bytes, con_lines() hands out the lines complete in [line_pos, top),
+ * top being the end of what arrived, or the output cap when that is
+ * lower.  line_pos is always a line start or the end of a piece cut at
+ * QHIL_CONSOLE_LINE_MAX, and less than that many bytes behind the end of
+ * the window, which con_needed_from() keeps (so the window drop cannot
+ * lose them).  At EOF, or at the cap, the rest goes out at once.  The
+ * last expect match and the first fail match are copied when they are
+ * found, as the window may drop their bytes later.
  */
 #define PCRE2_CODE_UNIT_WIDTH 8
 
@@ -104,6 +114,16 @@ struct qhil_console {
     int64_t last_send;
     int64_t last_activity; /* last byte received or kick */
     int64_t last_rx;       /* last byte received */
+
+    qhil_console_line_fn line_fn;
+    void *line_data;
+    uint64_t line_pos; /* first byte not handed out as a line yet */
+
+    bool have_match;   /* an expect matched */
+    uint64_t match_at; /* offset of its first byte */
+    qhil_buf match;    /* its bytes, raw */
+    bool have_fail;    /* the fail hit was a match (not an error) */
+    qhil_buf fail;     /* the bytes of that match, raw */
 };
 
 static void con_pattern_release(con_pattern *p)
@@ -488,6 +508,8 @@ int qhil_console_new(int fd, const char *log_path, qhil_console **out,
     con->cancel_fd = -1;
     con->log_limit = QHIL_LOGCAP_DEFAULT;
     qhil_buf_init(&con->win, CON_WINDOW_MAX + CON_READ_CHUNK);
+    qhil_buf_init(&con->match, CON_WINDOW_MAX + CON_READ_CHUNK);
+    qhil_buf_init(&con->fail, CON_WINDOW_MAX + CON_READ_CHUNK);
     if (log_path) {
         /* A new file only: never follow or truncate one planted there. */
         rc = qhil_logcap_init(&con->log, log_path, con->log_limit, err);
@@ -519,6 +541,8 @@ void qhil_console_free(qhil_console *con)
     }
     free(con->fails);
     qhil_buf_release(&con->win);
+    qhil_buf_release(&con->match);
+    qhil_buf_release(&con->fail);
     free(con);
 }
 
@@ -547,6 +571,78 @@ void qhil_console_set_kick(qhil_console *con, qhil_console_kick_fn fn,
 void qhil_console_set_cancel_fd(qhil_console *con, int fd)
 {
     con->cancel_fd = fd;
+}
+
+void qhil_console_set_line_fn(qhil_console *con, qhil_console_line_fn fn,
+                              void *data)
+{
+    con->line_fn = fn;
+    con->line_data = fn ? data : NULL;
+}
+
+/* Borrowed bytes of a copy; "" rather than NULL for an empty one. */
+static const char *con_copy_bytes(const qhil_buf *b)
+{
+    return b->data ? b->data : "";
+}
+
+int qhil_console_last_match(const qhil_console *con, uint64_t *offset,
+                            const char **bytes, size_t *len)
+{
+    if (!con->have_match) {
+        return QHIL_ENOENT;
+    }
+    if (offset) {
+        *offset = con->match_at;
+    }
+    if (bytes) {
+        *bytes = con_copy_bytes(&con->match);
+    }
+    if (len) {
+        *len = con->match.len;
+    }
+    return QHIL_EOK;
+}
+
+int qhil_console_fail_match(const qhil_console *con, size_t *index,
+                            const char **pattern, uint64_t *offset,
+                            const char **bytes, size_t *len)
+{
+    if (!con->have_fail) {
+        return QHIL_ENOENT;
+    }
+    if (index) {
+        *index = con->fail_index;
+    }
+    if (pattern) {
+        *pattern = con->fails[con->fail_index].source;
+    }
+    if (offset) {
+        *offset = con->fail_start;
+    }
+    if (bytes) {
+        *bytes = con_copy_bytes(&con->fail);
+    }
+    if (len) {
+        *len = con->fail.len;
+    }
+    return QHIL_EOK;
+}
+
+/*
+ * Keep a raw copy of [start, end) of the window in b.  A copy that does
+ * not fit in memory is empty and the result false: the caller then has
+ * no match to show rather than a wrong one.
+ */
+static bool con_copy(const qhil_console *con, qhil_buf *b, uint64_t start,
+                     uint64_t end)
+{
+    qhil_buf_consume(b, b->len);
+    if (start < con->base || end < start || end > con->base + con->win.len) {
+        return false;
+    }
+    return qhil_buf_append(b, con->win.data + (start - con->base),
+                           (size_t)(end - start)) == QHIL_EOK;
 }
 
 void qhil_console_set_log_limit(qhil_console *con, uint64_t max_bytes)
@@ -647,6 +743,10 @@ static void con_check_fails(qhil_console *con)
             con->fail_end = end;
         }
     }
+    if (con->failed && !con->fails[con->fail_index].error) {
+        con->have_fail =
+            con_copy(con, &con->fail, con->fail_start, con->fail_end);
+    }
 }
 
 /* A fail pattern's partial match starts before end: it might still end
@@ -677,6 +777,10 @@ static uint64_t con_needed_from(const qhil_console *con)
     }
     /* Context for lookbehinds, \b and ^, of the next expect too. */
     need = need > CON_CONTEXT ? need - CON_CONTEXT : 0;
+    /* The line being received, not handed out yet. */
+    if (con->line_pos < need && con->line_pos < con->log_limit && !con->eof) {
+        need = con->line_pos;
+    }
     if (end - need < CON_TAIL_KEEP) {
         need = end > CON_TAIL_KEEP ? end - CON_TAIL_KEEP : 0;
     }
@@ -709,6 +813,61 @@ static int con_make_room(qhil_console *con)
         con->base += drop;
     }
     return qhil_buf_reserve(&con->win, CON_READ_CHUNK);
+}
+
+/* Hand one line or piece to the observer. */
+static void con_line_out(qhil_console *con, uint64_t at, size_t len, int cut)
+{
+    if (con->line_fn) {
+        con->line_fn(con->line_data, at, con->win.data + (at - con->base), len,
+                     cut);
+    }
+    con->line_pos = at + len;
+}
+
+/*
+ * Hand out the lines complete in the window from line_pos on: up to each
+ * LF (which is skipped), or QHIL_CONSOLE_LINE_MAX bytes with cut set
+ * when a line is longer.  Nothing from the output cap on: the piece up
+ * to it goes out, cut, as no more of the line will.  At EOF the last
+ * line goes out even without its LF.  Runs while there is no observer
+ * too, so one set later starts on a line boundary.
+ */
+static void con_lines(qhil_console *con)
+{
+    uint64_t top = con->base + con->win.len;
+    bool capped = false;
+
+    if (top > con->log_limit) {
+        top = con->log_limit;
+        capped = true;
+    }
+    if (con->line_pos < con->base) {
+        con->line_pos = con->base; /* the cap moved up: cannot happen else */
+    }
+    while (con->line_pos < top) {
+        uint64_t at = con->line_pos;
+        size_t avail = (size_t)(top - at);
+        size_t look =
+            avail > QHIL_CONSOLE_LINE_MAX ? QHIL_CONSOLE_LINE_MAX + 1 : avail;
+        const char *p = con->win.data + (at - con->base);
+        const char *lf = memchr(p, '\n', look);
+
+        if (lf) {
+            con_line_out(con, at, (size_t)(lf - p), 0);
+            con->line_pos++; /* the LF */
+        } else if (avail > QHIL_CONSOLE_LINE_MAX) {
+            con_line_out(con, at, QHIL_CONSOLE_LINE_MAX, 1);
+        } else if (capped) {
+            /* Whole only when the byte after the cap is its LF. */
+            con_line_out(con, at, avail, p[avail] != '\n');
+            con->line_pos = top;
+        } else if (con->eof) {
+            con_line_out(con, at, avail, 0);
+        } else {
+            break;
+        }
+    }
 }
 
 /* Log new bytes (a full disk must not stop the test) and check the
@@ -748,6 +907,7 @@ static int con_read(qhil_console *con, qhil_error *err)
         if (n <= 0) {
             con->eof = true;
             con->read_errno = n < 0 ? errno : 0;
+            con_lines(con);
             con_check_fails(con); /* the end is now a true end */
             return QHIL_EOK;
         }
@@ -755,6 +915,7 @@ static int con_read(qhil_console *con, qhil_error *err)
         con->win.len += (size_t)n;
         con->win.data[con->win.len] = '\0';
         con->last_activity = con->last_rx = qhil_now();
+        con_lines(con);
         con_check_fails(con);
         if ((size_t)n < CON_READ_CHUNK) {
             break; /* drained: spare the read that would say EAGAIN */
@@ -1038,6 +1199,8 @@ int qhil_console_expect(qhil_console *con, const char *pattern,
                 }
             } else {
                 con->expect_pos = end;
+                con->match_at = start;
+                con->have_match = con_copy(con, &con->match, start, end);
                 if (matched) {
                     *matched = con_excerpt(con, start, end, SIZE_MAX / 8);
                 }
@@ -1122,6 +1285,7 @@ int qhil_console_send(qhil_console *con, const void *data, size_t len,
         }
         if (errno == EPIPE || errno == ECONNRESET) {
             con->eof = true;
+            con_lines(con);
             return con_eof_error(con, err);
         }
         if (errno != EAGAIN && errno != EWOULDBLOCK) {

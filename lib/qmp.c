@@ -34,6 +34,14 @@
  * sendmsg.  QEMU keeps only the last fds it received, so one fd-carrying
  * command is in flight at a time.
  *
+ * Trace (qhil_qmp_set_trace): every object jansson parsed is shown
+ * (IN) before it is routed, so events the bounded queue drops later, or
+ * the event callback consumes, are seen too, and bytes that do not parse
+ * never are.  A command queued while a trace is set keeps a copy of its
+ * message in its pending entry; qmp_flush() shows it (OUT) once its first
+ * byte has left, so a command taken back before it was written is never
+ * shown, and a command always shows before its reply.
+ *
  * Schema index (qhil_qmp_schema_load): query-qmp-schema's entity list
  * is resolved once into {COMMAND: {"args": {NAME: TYPE}, "oob": BOOL}}.
  * A command's "arg-type" names an object type (QEMU mangles most type
@@ -73,6 +81,8 @@ typedef struct qmp_pending {
     uint64_t id;
     bool forgotten; /* drop the reply when it comes */
     json_t *reply;  /* the whole reply once it came, else NULL */
+    json_t *trace;  /* the command, for the trace once it leaves, or NULL */
+    uint64_t start; /* stream offset of its first byte */
 } qmp_pending;
 
 struct qhil_qmp {
@@ -109,6 +119,9 @@ struct qhil_qmp {
     qhil_qmp_event_fn event_fn;
     void *event_data;
     bool in_callback; /* event_fn is running: no reads, no waits */
+    qhil_qmp_trace_fn trace_fn;
+    void *trace_data;
+    size_t untraced; /* pending commands with a trace copy not shown */
     int cancel_fd;    /* readable: every wait ends (borrowed), or -1 */
 
     json_t *schema; /* command index (see the top), NULL until loaded */
@@ -212,6 +225,7 @@ void qhil_qmp_free(qhil_qmp *qmp)
     }
     for (i = 0; i < qmp->n_pending; i++) {
         json_decref(qmp->pending[i].reply);
+        json_decref(qmp->pending[i].trace);
     }
     free(qmp->pending);
     json_decref(qmp->greeting);
@@ -310,6 +324,25 @@ void qhil_qmp_set_event_callback(qhil_qmp *qmp, qhil_qmp_event_fn fn,
     qmp->event_data = fn ? data : NULL;
 }
 
+void qhil_qmp_set_trace(qhil_qmp *qmp, qhil_qmp_trace_fn fn, void *data)
+{
+    qmp->trace_fn = fn;
+    qmp->trace_data = fn ? data : NULL;
+}
+
+/* Show msg to the trace; no reads or waits from inside it. */
+static void qmp_trace(qhil_qmp *qmp, qhil_qmp_dir dir, const json_t *msg)
+{
+    bool was = qmp->in_callback;
+
+    if (!qmp->trace_fn) {
+        return;
+    }
+    qmp->in_callback = true;
+    qmp->trace_fn(qmp->trace_data, dir, msg);
+    qmp->in_callback = was;
+}
+
 /* ---- incoming: framing and routing --------------------------------------- */
 
 static qmp_pending *qmp_find_pending(qhil_qmp *qmp, uint64_t id)
@@ -329,6 +362,10 @@ static void qmp_remove_pending(qhil_qmp *qmp, qmp_pending *p)
     size_t i = (size_t)(p - qmp->pending);
 
     json_decref(p->reply);
+    if (p->trace) {
+        json_decref(p->trace);
+        qmp->untraced--;
+    }
     memmove(&qmp->pending[i], &qmp->pending[i + 1],
             (qmp->n_pending - i - 1) * sizeof(*p));
     qmp->n_pending--;
@@ -477,6 +514,7 @@ static int qmp_scan(qhil_qmp *qmp, qhil_error *err)
                                     "QMP server sent malformed JSON: %s",
                                     jerr.text);
                 }
+                qmp_trace(qmp, QHIL_QMP_IN, msg);
                 rc = qmp_route(qmp, msg, err);
                 json_decref(msg);
                 if (rc < 0) {
@@ -548,6 +586,29 @@ static int qmp_read(qhil_qmp *qmp, qhil_error *err)
 
 /* ---- outgoing: the output queue ------------------------------------------ */
 
+/* Show the trace the commands whose first byte has left, in the order
+ * they were queued (the pending table's).  By index: the trace may not
+ * queue, but a table that moved must not be read freed. */
+static void qmp_trace_sent(qhil_qmp *qmp)
+{
+    size_t i;
+
+    for (i = 0; qmp->untraced > 0 && i < qmp->n_pending; i++) {
+        json_t *msg = qmp->pending[i].trace;
+
+        if (!msg) {
+            continue;
+        }
+        if (qmp->pending[i].start >= qmp->out_base) {
+            break; /* this one and all later ones are still queued */
+        }
+        qmp->pending[i].trace = NULL;
+        qmp->untraced--;
+        qmp_trace(qmp, QHIL_QMP_OUT, msg);
+        json_decref(msg);
+    }
+}
+
 /* Write queued output without blocking, as far as the socket takes it. */
 static int qmp_flush(qhil_qmp *qmp, qhil_error *err)
 {
@@ -607,6 +668,9 @@ static int qmp_flush(qhil_qmp *qmp, qhil_error *err)
         }
         qhil_buf_consume(&qmp->out, (size_t)w);
         qmp->out_base += (uint64_t)w;
+        if (qmp->untraced > 0) {
+            qmp_trace_sent(qmp);
+        }
     }
     return QHIL_EOK;
 }
@@ -747,8 +811,16 @@ static int qmp_queue(qhil_qmp *qmp, const char *command, const json_t *args,
         qmp->fd_cmd = id;
         dup_fd = -1;
     }
-    qmp->pending[qmp->n_pending++] =
-        (qmp_pending){.id = id, .forgotten = false, .reply = NULL};
+    qmp->pending[qmp->n_pending++] = (qmp_pending){
+        .id = id, .forgotten = false, .reply = NULL, .trace = NULL,
+        .start = qmp->out_base + at};
+    if (qmp->trace_fn) {
+        /* A copy: the caller may change args once this returns. */
+        qmp->pending[qmp->n_pending - 1].trace = json_deep_copy(msg);
+        if (qmp->pending[qmp->n_pending - 1].trace) {
+            qmp->untraced++;
+        }
+    }
     qmp->next_id++;
     *id_out = id;
     *start = qmp->out_base + at;

@@ -162,6 +162,57 @@ void qhil_console_set_cancel_fd(qhil_console *con, int fd);
 /* The socket, for poll(); borrowed. */
 int qhil_console_fd(const qhil_console *con);
 
+/* ---- observers ---------------------------------------------------- */
+
+/* Lines are handed to the line observer in pieces of at most this many
+ * bytes (the same as QHIL_EVENT_LINE_MAX). */
+#define QHIL_CONSOLE_LINE_MAX 4096
+
+/*
+ * fn is called for every line of guest output as the console reads it,
+ * in order: offset of the line's first byte in the console stream (= in
+ * console.log, the same offsets the matcher uses), the bytes without the
+ * LF (a CR before the LF is kept; NUL bytes and invalid UTF-8 are passed
+ * as they came), cut = 1 when the line is longer than
+ * QHIL_CONSOLE_LINE_MAX bytes: it is delivered in pieces of that size,
+ * each but the last with cut set.  A last line without LF is delivered
+ * when the stream ends (EOF).  Every byte received before the output cap
+ * (qhil_console_set_log_limit) is in exactly one piece, LFs excepted;
+ * nothing at or past the cap is delivered: a line the cap cuts is
+ * delivered up to it, with cut set.  Set before output arrives to see it
+ * all; set later, delivery starts with the line being received.
+ * Bytes are borrowed for the call.  Called from inside the console's
+ * calls that read (expect, wait, dispatch, send...); fn must not call
+ * back into the console, and its time adds to theirs.  NULL: none.
+ */
+typedef void (*qhil_console_line_fn)(void *data, uint64_t offset,
+                                     const char *bytes, size_t len, int cut);
+void qhil_console_set_line_fn(qhil_console *con, qhil_console_line_fn fn,
+                              void *data);
+
+/*
+ * The last successful qhil_console_expect match: *offset (its first
+ * byte, in the stream), *bytes and *len (borrowed, valid until the next call
+ * on con; raw, the same bytes the *matched string of expect shows
+ * printable).  With \K the match starts at the \K point, as *matched
+ * does.  QHIL_ENOENT when there was none (or its copy did not fit in
+ * memory).  Any pointer may be NULL.  Does not block.
+ */
+int qhil_console_last_match(const qhil_console *con, uint64_t *offset,
+                            const char **bytes, size_t *len);
+
+/*
+ * The fail pattern that matched first in the stream (the one that makes
+ * expect and wait return QHIL_EMATCH): *index in the order added,
+ * *pattern its source (borrowed, lives as long as con), and where:
+ * *offset, *bytes and *len borrowed as above.  QHIL_ENOENT when none
+ * matched; a fail pattern's match-time error (QHIL_EPATTERN) is not a
+ * match.  Any pointer may be NULL.  Does not block.
+ */
+int qhil_console_fail_match(const qhil_console *con, size_t *index,
+                            const char **pattern, uint64_t *offset,
+                            const char **bytes, size_t *len);
+
 #pragma GCC visibility pop
 
 #ifdef __cplusplus

@@ -249,6 +249,27 @@ void qhil_qmp_set_event_callback(qhil_qmp *qmp, qhil_qmp_event_fn fn,
                                  void *data);
 
 /*
+ * Trace every message: fn is called with every message the client
+ * writes (QHIL_QMP_OUT: commands, as sent, with their "id", once their
+ * first byte has left; a command taken back before that, at a timeout or
+ * a cancel, is never shown) and every message it parses (QHIL_QMP_IN:
+ * replies, events, the greeting if fn was set before the handshake), in
+ * the order they were written or read.  It sees what the client parsed
+ * before any routing: events the bounded queue drops later or the event
+ * callback consumes, replies nobody waits for.  Bytes that are not a
+ * JSON object (garbage, malformed JSON, an oversized message) are never
+ * shown.  Commands queued before fn was set are not shown.  msg is
+ * borrowed for the call.  fn runs inside the client's reads and writes:
+ * it must not call back into qmp (reads and waits return QHIL_EBUSY
+ * there) and must not free it; its time adds to the caller's wait.
+ * One trace per client; NULL removes it.
+ */
+typedef enum qhil_qmp_dir { QHIL_QMP_OUT, QHIL_QMP_IN } qhil_qmp_dir;
+typedef void (*qhil_qmp_trace_fn)(void *data, qhil_qmp_dir dir,
+                                  const json_t *msg);
+void qhil_qmp_set_trace(qhil_qmp *qmp, qhil_qmp_trace_fn fn, void *data);
+
+/*
  * Like qhil_qmp_wait_event, but the event's "data" must contain match
  * (a subset match as qhil_json_subset: {"device": "drive0"}); match
  * (borrowed) may be NULL.  An event without "data" has {}.  Non-matching

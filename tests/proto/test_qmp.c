@@ -1964,6 +1964,189 @@ static void test_cancel(void **state)
     close(q[1]);
 }
 
+/* ---- the trace ------------------------------------------------------- */
+
+/* Every message the trace is shown, as [DIR, MESSAGE] pairs. */
+static void on_trace(void *data, qhil_qmp_dir dir, const json_t *msg)
+{
+    json_array_append_new(
+        data, json_pack("[s, O]", dir == QHIL_QMP_OUT ? "out" : "in", msg));
+}
+
+#define TRACE_TICK(n)                                                          \
+    "[\"in\", {\"event\": \"TICK\", \"data\": {\"n\": " #n "}, "               \
+    "\"timestamp\": {\"seconds\": 1700000000, \"microseconds\": " #n "}}]"
+
+/* Set before the handshake: the greeting, commands as sent with their
+ * id (the arguments as they were then), replies, every event, also the
+ * three the bounded queue dropped, and a reply nobody waits for. */
+static void test_trace(void **state)
+{
+    fixture *f = *state;
+    json_t *trace = json_array();
+    json_t *args = json_pack("{s:i}", "a", 1);
+    json_t *ret = NULL;
+    uint64_t id = 0;
+
+    start(f, SCENARIO("trace.scn"));
+    qhil_qmp_set_trace(f->qmp, on_trace, trace);
+    qhil_qmp_set_limits(f->qmp, 0, 2);
+    check_rc(f,
+             qhil_qmp_handshake(f->qmp, qhil_deadline_in(LONG_WAIT), &f->err),
+             QHIL_EOK);
+    check_rc(f,
+             qhil_qmp_send(f->qmp, "x-probe", args, &id,
+                           qhil_deadline_in(LONG_WAIT), &f->err),
+             QHIL_EOK);
+    /* Changed once sent: the trace shows what went. */
+    json_object_set_new(args, "a", json_integer(2));
+    check_rc(f,
+             qhil_qmp_wait_reply(f->qmp, id, &ret, qhil_deadline_in(LONG_WAIT),
+                                 &f->err),
+             QHIL_EOK);
+    check_json(ret, "{\"ok\": true}");
+    assert_int_equal(qhil_qmp_dropped_events(f->qmp), 3);
+    check_json(
+        trace,
+        "["
+        "[\"in\", {\"QMP\": {\"version\": {\"qemu\": {\"micro\": 0, "
+        "\"minor\": 2, \"major\": 8}, \"package\": \"Debian 1:8.2.0\"}, "
+        "\"capabilities\": [\"oob\"]}}],"
+        "[\"out\", {\"execute\": \"qmp_capabilities\", \"arguments\": "
+        "{\"enable\": [\"oob\"]}, \"id\": 1}],"
+        "[\"in\", {\"return\": {}, \"id\": 1}],"
+        "[\"out\", {\"execute\": \"x-probe\", \"arguments\": "
+        "{\"a\": 1}, \"id\": 2}]," TRACE_TICK(1) "," TRACE_TICK(
+            2) "," TRACE_TICK(3) "," TRACE_TICK(4) "," TRACE_TICK(5) ","
+                                                                     "[\"in\", "
+                                                                     "{\"return"
+                                                                     "\": {}, "
+                                                                     "\"id\": "
+                                                                     "999}],"
+                                                                     "[\"in\", "
+                                                                     "{\"return"
+                                                                     "\": "
+                                                                     "{\"ok\": "
+                                                                     "true}, "
+                                                                     "\"id\": "
+                                                                     "2}]]");
+    json_decref(ret);
+    json_decref(args);
+    finish(f);
+    json_decref(trace);
+}
+
+/* Bytes that do not parse are never shown, nor what follows them; a
+ * trace set after the handshake does not see the greeting. */
+static void trace_refuses(fixture *f, const char *scenario)
+{
+    json_t *trace = json_array();
+
+    start_ready(f, scenario);
+    qhil_qmp_set_trace(f->qmp, on_trace, trace);
+    check_rc(f,
+             qhil_qmp_execute(f->qmp, "query-status", NULL, NULL,
+                              qhil_deadline_in(LONG_WAIT), &f->err),
+             QHIL_EPROTO);
+    check_json(trace, "[[\"out\", {\"execute\": \"query-status\", "
+                      "\"id\": 2}]]");
+    finish(f);
+    json_decref(trace);
+}
+
+static void test_trace_garbage(void **state)
+{
+    trace_refuses(*state, SCENARIO("garbage.scn"));
+}
+
+static void test_trace_malformed(void **state)
+{
+    trace_refuses(*state, SCENARIO("malformed.scn"));
+}
+
+/* An event callback that consumes every event: the trace saw them all
+ * the same, each before the callback. */
+static int consume_after_trace(void *data, const json_t *event)
+{
+    json_t *trace = data;
+
+    assert_true(json_equal(
+        json_array_get(json_array_get(trace, json_array_size(trace) - 1), 1),
+        event));
+    return 1;
+}
+
+static void test_trace_consumed_events(void **state)
+{
+    fixture *f = *state;
+    json_t *trace = json_array();
+
+    start(f, SCENARIO("trace.scn"));
+    qhil_qmp_set_trace(f->qmp, on_trace, trace);
+    qhil_qmp_set_event_callback(f->qmp, consume_after_trace, trace);
+    check_rc(f,
+             qhil_qmp_handshake(f->qmp, qhil_deadline_in(LONG_WAIT), &f->err),
+             QHIL_EOK);
+    execute_ok(f, "x-probe", "{\"a\": 1}", "{\"ok\": true}");
+    assert_int_equal(json_array_size(trace), 11);
+    check_json(json_array_get(trace, 4), TRACE_TICK(1));
+    check_json(json_array_get(trace, 8), TRACE_TICK(5));
+    assert_int_equal(qhil_qmp_dropped_events(f->qmp), 0);
+    finish(f);
+    json_decref(trace);
+}
+
+/* Commands are shown once they leave, not when queued: with a peer that
+ * sleeps and a small socket buffer, most of 24 commands wait in the
+ * queue; in the end each is shown once, in order, before its reply. */
+static void test_trace_when_written(void **state)
+{
+    fixture *f = *state;
+    json_t *trace = json_array();
+    uint64_t ids[RB_COUNT];
+    json_t *rets[RB_COUNT] = {NULL};
+    size_t outs = 0;
+    size_t i;
+
+    start_small_sndbuf(f, SCENARIO("submit.scn"));
+    qhil_qmp_set_trace(f->qmp, on_trace, trace);
+    for (i = 0; i < RB_COUNT; i++) {
+        json_t *args = ringbuf_args((int)i + 1);
+
+        check_rc(f,
+                 qhil_qmp_submit(f->qmp, "ringbuf-write", args, -1, 0, &ids[i],
+                                 &f->err),
+                 QHIL_EOK);
+        json_decref(args);
+    }
+    assert_true(qhil_qmp_poll_events(f->qmp) & POLLOUT);
+    assert_true(json_array_size(trace) < RB_COUNT);
+    poll_loop_take(f, ids, rets, RB_COUNT);
+    for (i = 0; i < json_array_size(trace); i++) {
+        json_t *entry = json_array_get(trace, i);
+        json_t *msg = json_array_get(entry, 1);
+        json_t *id = json_object_get(msg, "id");
+
+        if (strcmp(json_string_value(json_array_get(entry, 0)), "out") != 0) {
+            /* A reply comes after its command. */
+            assert_true(!id ||
+                        (uint64_t)json_integer_value(id) < ids[0] + outs);
+            continue;
+        }
+        assert_true(outs < RB_COUNT);
+        assert_int_equal(json_integer_value(id), ids[outs]);
+        assert_string_equal(json_string_value(json_object_get(msg, "execute")),
+                            "ringbuf-write");
+        outs++;
+    }
+    assert_int_equal(outs, RB_COUNT);
+    for (i = 0; i < RB_COUNT; i++) {
+        json_decref(rets[i]);
+    }
+    finish(f);
+    json_decref(trace);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -2005,6 +2188,11 @@ int main(void)
         T(test_connect_deadline),
         T(test_ready_past_deadline),
         T(test_cancel),
+        T(test_trace),
+        T(test_trace_garbage),
+        T(test_trace_malformed),
+        T(test_trace_consumed_events),
+        T(test_trace_when_written),
 #undef T
     };
 

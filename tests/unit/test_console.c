@@ -4,6 +4,7 @@
  * The "guest" end is written by the test itself, in pieces, between
  * expect calls, so read boundaries fall where each case wants them.
  */
+#include <errno.h>
 #include <fcntl.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -802,6 +803,444 @@ static void test_suite_refuses_stream_constructs(void **state)
     }
 }
 
+/* ---- observers: lines, the last match, the fail match ------------------ */
+
+/*
+ * A line observer that checks what it is handed against the stream the
+ * test wrote (want, or gen() when want is NULL): each piece starts where
+ * the previous one ended (after its LF unless it was cut), has no LF,
+ * holds the stream's bytes, is followed by an LF when it is not cut, and
+ * a cut piece is QHIL_CONSOLE_LINE_MAX bytes long (unless the stream
+ * ended or the cap came).  Pieces are also kept, the first few.
+ */
+#define REC_KEEP 64
+
+typedef struct rec_piece {
+    uint64_t off;
+    size_t len;
+    int cut;
+    char bytes[QHIL_CONSOLE_LINE_MAX];
+} rec_piece;
+
+typedef struct rec {
+    const char *want; /* the stream written, or NULL for gen() */
+    size_t want_len;  /* its length (what follows it counts as an LF) */
+    uint64_t next;    /* where the next piece must start */
+    uint64_t covered; /* bytes in pieces, LFs included */
+    size_t n;         /* pieces seen */
+    size_t bad;       /* pieces that broke a rule */
+    char why[200];    /* the first broken rule */
+    rec_piece keep[REC_KEEP];
+} rec;
+
+/* Byte i of the generated stream: lines of random length (some longer
+ * than a piece), every byte value but LF inside them. */
+static char gen(uint64_t i)
+{
+    uint32_t h = (uint32_t)(i * 2654435761u) >> 8;
+    char c = (char)(i * 7 + 3);
+
+    if (h % 2000 == 0) {
+        return '\n';
+    }
+    return c == '\n' ? '\0' : c;
+}
+
+static char rec_byte(const rec *r, uint64_t i)
+{
+    if (i >= r->want_len) {
+        return '\n';
+    }
+    return r->want ? r->want[i] : gen(i);
+}
+
+/* Note a broken rule: what, about the piece at off, and a number. */
+static void rec_bad(rec *r, const char *what, uint64_t off, uint64_t n)
+{
+    if (r->bad++ == 0) {
+        snprintf(r->why, sizeof(r->why), "piece at %llu: %s (%llu)",
+                 (unsigned long long)off, what, (unsigned long long)n);
+    }
+}
+
+static void on_line(void *data, uint64_t off, const char *bytes, size_t len,
+                    int cut)
+{
+    rec *r = data;
+    size_t i;
+
+    if (off != r->next) {
+        rec_bad(r, "does not start where the last ended", off, r->next);
+    }
+    if (len > QHIL_CONSOLE_LINE_MAX) {
+        rec_bad(r, "longer than a piece", off, len);
+    }
+    for (i = 0; i < len; i++) {
+        if (bytes[i] != rec_byte(r, off + i) || bytes[i] == '\n') {
+            rec_bad(r, "wrong byte at", off, off + i);
+            break;
+        }
+    }
+    if (!cut && off + len < r->want_len && rec_byte(r, off + len) != '\n') {
+        rec_bad(r, "not cut, but no LF after it", off, off + len);
+    }
+    if (r->n < REC_KEEP) {
+        rec_piece *p = &r->keep[r->n];
+
+        p->off = off;
+        p->len = len;
+        p->cut = cut;
+        memcpy(p->bytes, bytes, len);
+    }
+    r->n++;
+    r->next = off + len + (cut ? 0 : 1);
+    r->covered += len + (cut ? 0 : 1);
+}
+
+#define assert_rec_ok(r)                                                       \
+    do {                                                                       \
+        if ((r)->bad) {                                                        \
+            fail_msg("%zu bad pieces, first: %s", (r)->bad, (r)->why);         \
+        }                                                                      \
+    } while (0)
+
+static void piece_is(const rec *r, size_t i, uint64_t off, const void *bytes,
+                     size_t len, int cut)
+{
+    assert_true(i < r->n);
+    assert_int_equal(r->keep[i].off, off);
+    assert_int_equal(r->keep[i].len, len);
+    assert_memory_equal(r->keep[i].bytes, bytes, len);
+    assert_int_equal(r->keep[i].cut, cut);
+}
+
+/* Write all of text to fd (non-blocking), reading the console whenever
+ * the socket is full. */
+static void guest_writes(qhil_console *con, int fd, const char *text,
+                         size_t len)
+{
+    while (len > 0) {
+        ssize_t n = write(fd, text, len);
+
+        if (n < 0) {
+            assert_true(errno == EAGAIN);
+            qhil_console_dispatch(con, NULL); /* may be over its cap */
+            continue;
+        }
+        text += n;
+        len -= (size_t)n;
+    }
+}
+
+/* Lines with CR LF, an empty line, NUL and 0xff bytes, invalid UTF-8 and
+ * a last line without LF; cut in two reads at every position, and one
+ * byte per read: the same pieces each time. */
+static const char lines_text[] = "one\r\ntwo\n\nthree\r\n"
+                                 "a\0b\xff\xc3(\r\n"
+                                 "tail";
+
+static void test_lines_split_everywhere(void **state)
+{
+    size_t len = sizeof(lines_text) - 1;
+    size_t k;
+
+    (void)state;
+    for (k = 0; k <= len + 1; k++) {
+        qhil_console *con = NULL;
+        rec *r = calloc(1, sizeof(*r));
+        int sv[2];
+        size_t i;
+
+        assert_non_null(r);
+        r->want = lines_text;
+        r->want_len = len;
+        assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
+        assert_int_equal(qhil_console_new(sv[0], NULL, &con, NULL), 0);
+        qhil_console_set_line_fn(con, on_line, r);
+        if (k <= len) {
+            /* Two reads, split at k. */
+            assert_int_equal(write(sv[1], lines_text, k), (ssize_t)k);
+            assert_int_equal(qhil_console_dispatch(con, NULL), 0);
+            assert_int_equal(write(sv[1], lines_text + k, len - k),
+                             (ssize_t)(len - k));
+            assert_int_equal(qhil_console_dispatch(con, NULL), 0);
+        } else {
+            /* One byte per read. */
+            for (i = 0; i < len; i++) {
+                assert_int_equal(write(sv[1], lines_text + i, 1), 1);
+                assert_int_equal(qhil_console_dispatch(con, NULL), 0);
+            }
+        }
+        /* "tail" has no LF yet: not delivered before the end. */
+        assert_int_equal(r->n, 5);
+        close(sv[1]);
+        assert_int_equal(qhil_console_dispatch(con, NULL), QHIL_EEOF);
+        assert_int_equal(qhil_console_dispatch(con, NULL), QHIL_EEOF);
+        assert_rec_ok(r);
+        assert_int_equal(r->n, 6);
+        piece_is(r, 0, 0, "one\r", 4, 0);
+        piece_is(r, 1, 5, "two", 3, 0);
+        piece_is(r, 2, 9, "", 0, 0);
+        piece_is(r, 3, 10, "three\r", 6, 0);
+        piece_is(r, 4, 17, "a\0b\xff\xc3(\r", 7, 0);
+        piece_is(r, 5, 25, "tail", 4, 0);
+        qhil_console_free(con);
+        free(r);
+    }
+}
+
+/* Long lines: 10 kB in three pieces, 4096 bytes whole, 4097 in two;
+ * written in reads of 1000 bytes, and all offsets are those of
+ * console.log. */
+static void test_lines_long_and_log_offsets(void **state)
+{
+    fixture *f = *state;
+    size_t len = 10000 + 1 + 4096 + 1 + 4097 + 1 + 3;
+    char *text = malloc(len);
+    char *log = malloc(len + 1);
+    rec *r = calloc(1, sizeof(*r));
+    size_t i;
+    size_t at;
+    int fd;
+
+    assert_non_null(text);
+    assert_non_null(log);
+    assert_non_null(r);
+    for (i = 0; i < len; i++) {
+        text[i] = (char)('a' + i % 26);
+    }
+    text[10000] = '\n';
+    text[10000 + 1 + 4096] = '\n';
+    text[10000 + 1 + 4096 + 1 + 4097] = '\n';
+    text[len - 2] = '\r'; /* "xy\r" at EOF, no LF */
+    r->want = text;
+    r->want_len = len;
+    qhil_console_set_line_fn(f->con, on_line, r);
+    for (at = 0; at < len; at += 1000) {
+        size_t n = len - at < 1000 ? len - at : 1000;
+
+        assert_int_equal(write(f->guest, text + at, n), (ssize_t)n);
+        assert_int_equal(qhil_console_dispatch(f->con, NULL), 0);
+    }
+    close(f->guest);
+    f->guest = -1;
+    assert_int_equal(qhil_console_dispatch(f->con, NULL), QHIL_EEOF);
+    assert_rec_ok(r);
+    assert_int_equal(r->n, 3 + 1 + 2 + 1);
+    piece_is(r, 0, 0, text, 4096, 1);
+    piece_is(r, 1, 4096, text + 4096, 4096, 1);
+    piece_is(r, 2, 8192, text + 8192, 1808, 0);
+    piece_is(r, 3, 10001, text + 10001, 4096, 0);
+    piece_is(r, 4, 14098, text + 14098, 4096, 1);
+    piece_is(r, 5, 18194, text + 18194, 1, 0);
+    piece_is(r, 6, 18196, text + 18196, 3, 0);
+    assert_int_equal(r->covered, len + 1); /* + the LF the last lacks */
+    /* The offsets are those of console.log. */
+    qhil_console_free(f->con);
+    f->con = NULL;
+    fd = open(f->log, O_RDONLY);
+    assert_true(fd >= 0);
+    assert_int_equal(read(fd, log, len + 1), (ssize_t)len);
+    close(fd);
+    for (i = 0; i < r->n; i++) {
+        assert_memory_equal(log + r->keep[i].off, r->keep[i].bytes,
+                            r->keep[i].len);
+    }
+    free(r);
+    free(log);
+    free(text);
+}
+
+/* More than the 8 MiB window with nothing matched, so the window drops
+ * output: every byte is still in exactly one piece, and the last match
+ * (before the flood) is still there, raw. */
+static void test_lines_across_window_drop(void **state)
+{
+    fixture *f = *state;
+    size_t total = (size_t)9 << 20;
+    size_t chunk = 65536 - 17;
+    char *buf = malloc(chunk);
+    rec *r = calloc(1, sizeof(*r));
+    const char *bytes = NULL;
+    uint64_t off = 0;
+    size_t len = 0;
+    size_t at;
+    size_t i;
+    int rc;
+
+    assert_non_null(buf);
+    assert_non_null(r);
+    assert_int_equal(fcntl(f->guest, F_SETFL, O_NONBLOCK), 0);
+    r->want_len = total;
+    qhil_console_set_line_fn(f->con, on_line, r);
+    for (at = 0; at < total; at += chunk) {
+        size_t n = total - at < chunk ? total - at : chunk;
+
+        for (i = 0; i < n; i++) {
+            buf[i] = gen(at + i);
+        }
+        guest_writes(f->con, f->guest, buf, n);
+        assert_true(qhil_console_dispatch(f->con, NULL) >= 0);
+        if (at == 0) {
+            /* A match in the first bytes: byte 1 is gen(1). */
+            char pat[8];
+
+            snprintf(pat, sizeof(pat), "\\x%02x", (unsigned char)gen(1));
+            assert_int_equal(expect(f, pat, QHIL_SEC, NULL, NULL), 0);
+        }
+    }
+    close(f->guest);
+    f->guest = -1;
+    do {
+        rc = qhil_console_dispatch(f->con, NULL);
+    } while (rc == 0);
+    assert_int_equal(rc, QHIL_EEOF);
+    assert_true(qhil_console_dropped(f->con) > 0);
+    assert_rec_ok(r);
+    assert_int_equal(r->covered, total + (gen(total - 1) == '\n' ? 0 : 1));
+    assert_int_equal(qhil_console_last_match(f->con, &off, &bytes, &len), 0);
+    assert_int_equal(off, 1);
+    assert_int_equal(len, 1);
+    assert_int_equal(bytes[0], gen(1));
+    free(r);
+    free(buf);
+}
+
+/* Past the output cap nothing is delivered: a guest that floods with
+ * empty lines gets as many calls as fit in the cap, not one per line. */
+static void test_lines_stop_at_cap(void **state)
+{
+    fixture *f = *state;
+    char *flood = malloc(200000);
+    char text[128];
+    rec *r = calloc(1, sizeof(*r));
+    int rc;
+
+    assert_non_null(flood);
+    assert_non_null(r);
+    memset(flood, '\n', 200000);
+    memset(text, 'x', sizeof(text));
+    text[40] = '\n';
+    r->want = text;
+    r->want_len = 100;
+    qhil_console_set_log_limit(f->con, 100);
+    qhil_console_set_line_fn(f->con, on_line, r);
+    /* A 40-byte line, then one the cap cuts at byte 100. */
+    assert_int_equal(write(f->guest, text, sizeof(text)),
+                     (ssize_t)sizeof(text));
+    assert_int_equal(fcntl(f->guest, F_SETFL, O_NONBLOCK), 0);
+    guest_writes(f->con, f->guest, flood, 200000);
+    close(f->guest);
+    f->guest = -1;
+    do {
+        rc = qhil_console_dispatch(f->con, NULL);
+    } while (rc == QHIL_ELIMIT && qhil_console_received(f->con) < 200128);
+    assert_int_equal(rc, QHIL_ELIMIT);
+    assert_rec_ok(r);
+    assert_int_equal(qhil_console_received(f->con), 200128);
+    assert_int_equal(r->n, 2);
+    piece_is(r, 0, 0, text, 40, 0);
+    piece_is(r, 1, 41, text + 41, 59, 1);
+    assert_int_equal(r->covered, 100);
+    free(r);
+    free(flood);
+}
+
+/* A line whose LF is the first byte past the cap is whole. */
+static void test_lines_cap_at_line_end(void **state)
+{
+    fixture *f = *state;
+    rec *r = calloc(1, sizeof(*r));
+
+    assert_non_null(r);
+    r->want = "abcdefghi\nj";
+    r->want_len = 10;
+    qhil_console_set_log_limit(f->con, 9);
+    qhil_console_set_line_fn(f->con, on_line, r);
+    guest_says(f, "abcdefghi");
+    assert_int_equal(qhil_console_dispatch(f->con, NULL), 0);
+    assert_int_equal(r->n, 0);
+    guest_says(f, "\nj");
+    assert_int_equal(qhil_console_dispatch(f->con, NULL), QHIL_ELIMIT);
+    assert_rec_ok(r);
+    assert_int_equal(r->n, 1);
+    piece_is(r, 0, 0, "abcdefghi", 9, 0);
+    free(r);
+}
+
+static void test_last_match(void **state)
+{
+    fixture *f = *state;
+    const char *bytes = NULL;
+    uint64_t off = 0;
+    size_t len = 0;
+    char *m = NULL;
+
+    assert_int_equal(qhil_console_last_match(f->con, &off, &bytes, &len),
+                     QHIL_ENOENT);
+    guest_says(f, "boot\r\nHello, QEMU!\r\nA\r\nB\x01\n");
+    assert_int_equal(expect(f, "Hello, \\K\\w+", QHIL_SEC, &m, NULL), 0);
+    assert_string_equal(m, "QEMU");
+    free(m);
+    assert_int_equal(qhil_console_last_match(f->con, &off, &bytes, &len), 0);
+    assert_int_equal(off, 13);
+    assert_int_equal(len, 4);
+    assert_memory_equal(bytes, "QEMU", 4);
+    /* Raw: the CR and the control byte *matched leaves out or escapes. */
+    assert_int_equal(expect(f, "A\\r\\nB.", QHIL_SEC, &m, NULL), 0);
+    assert_string_equal(m, "A\nB\\x01");
+    free(m);
+    assert_int_equal(qhil_console_last_match(f->con, &off, &bytes, &len), 0);
+    assert_int_equal(off, 20);
+    assert_int_equal(len, 5);
+    assert_memory_equal(bytes, "A\r\nB\x01", 5);
+    /* A timeout is not a match: the last one stays. */
+    assert_int_equal(expect(f, "never", 20 * QHIL_MSEC, NULL, NULL),
+                     QHIL_ETIMEDOUT);
+    assert_int_equal(qhil_console_last_match(f->con, &off, NULL, &len), 0);
+    assert_int_equal(off, 20);
+    /* An empty match has a place too. */
+    assert_int_equal(expect(f, "(?=\\n)", QHIL_SEC, NULL, NULL), 0);
+    assert_int_equal(qhil_console_last_match(f->con, &off, &bytes, &len), 0);
+    assert_int_equal(off, 25);
+    assert_int_equal(len, 0);
+    assert_non_null(bytes);
+    assert_int_equal(
+        qhil_console_fail_match(f->con, NULL, NULL, NULL, NULL, NULL),
+        QHIL_ENOENT);
+}
+
+/* Two fail patterns: the one added second matches first in the stream;
+ * one read brings both hits. */
+static void test_fail_match(void **state)
+{
+    fixture *f = *state;
+    const char *pattern = NULL;
+    const char *bytes = NULL;
+    uint64_t off = 0;
+    size_t index = 99;
+    size_t len = 0;
+
+    assert_int_equal(qhil_console_add_fail_pattern(f->con, "panic", NULL), 0);
+    assert_int_equal(
+        qhil_console_add_fail_pattern(f->con, "Oops: \\K\\d+", NULL), 0);
+    assert_int_equal(
+        qhil_console_fail_match(f->con, &index, &pattern, &off, &bytes, &len),
+        QHIL_ENOENT);
+    guest_says(f, "ok\nOops: 42 here\npanic\n");
+    assert_int_equal(expect(f, "never", QHIL_SEC, NULL, NULL), QHIL_EMATCH);
+    assert_int_equal(
+        qhil_console_fail_match(f->con, &index, &pattern, &off, &bytes, &len),
+        0);
+    assert_int_equal(index, 1);
+    assert_string_equal(pattern, "Oops: \\K\\d+");
+    assert_int_equal(off, 9);
+    assert_int_equal(len, 2);
+    assert_memory_equal(bytes, "42", 2);
+    assert_int_equal(qhil_console_last_match(f->con, NULL, NULL, NULL),
+                     QHIL_ENOENT);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -863,6 +1302,17 @@ int main(void)
                                         setup, teardown),
         cmocka_unit_test_setup_teardown(test_log_cap, setup, teardown),
         cmocka_unit_test(test_suite_refuses_stream_constructs),
+        cmocka_unit_test(test_lines_split_everywhere),
+        cmocka_unit_test_setup_teardown(test_lines_long_and_log_offsets, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(test_lines_across_window_drop, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(test_lines_stop_at_cap, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(test_lines_cap_at_line_end, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(test_last_match, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_fail_match, setup, teardown),
     };
 
     return cmocka_run_group_tests_name("console", tests, NULL, NULL);
