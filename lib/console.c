@@ -580,6 +580,7 @@ void qhil_console_set_line_fn(qhil_console *con, qhil_console_line_fn fn,
     con->line_data = fn ? data : NULL;
 }
 
+
 /* Borrowed bytes of a copy; "" rather than NULL for an empty one. */
 static const char *con_copy_bytes(const qhil_buf *b)
 {
@@ -868,6 +869,15 @@ static void con_lines(qhil_console *con)
             break;
         }
     }
+}
+
+void qhil_console_end_lines(qhil_console *con)
+{
+    bool eof = con->eof;
+
+    con->eof = true; /* con_lines' rule for the last line */
+    con_lines(con);
+    con->eof = eof;
 }
 
 /* Log new bytes (a full disk must not stop the test) and check the

@@ -27,6 +27,7 @@
 #include <qhil/report.h>
 
 #include "internal.h"
+#include "report_json.h"
 #include "xmltext.h"
 
 /* Largest part of a console or QEMU log embedded in a JUnit report. */
@@ -58,6 +59,7 @@ void qhil_test_result_release(qhil_test_result *r)
     free(r->console_tail);
     free(r->console_log);
     free(r->qemu_log);
+    json_decref(r->events);
     memset(r, 0, sizeof(*r));
 }
 
@@ -75,6 +77,7 @@ void qhil_suite_result_free(qhil_suite_result *r)
     free(r->name);
     free(r->file);
     free(r->run_dir);
+    free(r->device_type);
     free(r);
 }
 
@@ -452,6 +455,11 @@ int qhil_report_write(const qhil_suite_result *r, qhil_report_format fmt,
         break;
     case QHIL_REPORT_TAP:
         write_tap(r, out);
+        break;
+    case QHIL_REPORT_JSON:
+        if (qhil_report_json(r, out, err) < 0) {
+            return QHIL_EIO;
+        }
         break;
     default:
         return qhil_error_set(err, QHIL_EINVAL, "unknown report format %d",

@@ -69,10 +69,161 @@ typedef struct test_run {
     const qhil_test *test;
     qhil_test_result *res;
     qhil_machine *m;
+    int64_t start; /* when the test began: events' wall_ns count from it */
     int64_t test_deadline;
     size_t step;      /* the running step, 1-based; 0 before the steps */
     qhil_step_ctx sc; /* what the step table's run functions get */
+    bool fail_match_told; /* the fail_match event went out */
+    size_t kept_bytes;    /* about how much of res->events there is */
 } test_run;
+
+/* What a test keeps of its events at most (runner.h: keep_events). */
+#define EVENTS_KEEP_MAX ((size_t)32 << 20)
+
+/* --- events (qhil/event.h) ---------------------------------------------
+ *
+ * The runner fills in what every event has (the time since the test
+ * began, the test, the running step and its line) and hands it to the
+ * caller's callback.  Console lines and QMP messages come from the
+ * console's and the QMP client's hooks while a step runs, so they carry
+ * that step; the rest is sent from here, where it happens. */
+
+static bool events_on(const test_run *tr)
+{
+    return tr->opts->event || tr->opts->keep_events;
+}
+
+/* Into the test's result, up to EVENTS_KEEP_MAX. */
+static void keep_event(test_run *tr, const qhil_event *ev)
+{
+    size_t cost = ev->len + 256;
+    json_t *j = NULL;
+
+    if (tr->kept_bytes + cost > EVENTS_KEEP_MAX ||
+        (!tr->res->events && !(tr->res->events = json_array())) ||
+        qhil_event_to_json(ev, &j, NULL) < 0 ||
+        json_array_append_new(tr->res->events, j) < 0) {
+        tr->res->events_dropped++;
+        return;
+    }
+    tr->kept_bytes += cost;
+}
+
+static void emit(test_run *tr, qhil_event *ev)
+{
+    if (!events_on(tr)) {
+        return;
+    }
+    ev->wall_ns = qhil_now() - tr->start;
+    ev->virtual_ns = -1;
+    ev->test = tr->res->name ? tr->res->name : tr->test->name;
+    if (!ev->step && tr->step) {
+        ev->step = tr->step;
+    }
+    if (ev->step && !ev->line) {
+        ev->line = tr->test->steps[ev->step - 1].line;
+    }
+    if (tr->opts->keep_events) {
+        keep_event(tr, ev);
+    }
+    if (tr->opts->event) {
+        tr->opts->event(tr->opts->event_data, ev);
+    }
+}
+
+static void emit_text(test_run *tr, qhil_event_kind kind, const char *text)
+{
+    qhil_event ev = {.kind = kind, .text = text, .len = text ? strlen(text) : 0};
+
+    emit(tr, &ev);
+}
+
+static void on_console_line(void *data, uint64_t offset, const char *bytes,
+                            size_t len, int cut)
+{
+    qhil_event ev = {
+        .kind = QHIL_EVENT_CONSOLE_LINE,
+        .port = "console",
+        .offset = offset,
+        .text = bytes,
+        .len = len,
+        .cut = cut,
+    };
+
+    emit(data, &ev);
+}
+
+static void on_qmp_message(void *data, qhil_qmp_dir dir, const json_t *msg)
+{
+    qhil_event ev = {.json = msg};
+
+    if (dir == QHIL_QMP_OUT) {
+        ev.kind = QHIL_EVENT_QMP_COMMAND;
+    } else if (json_object_get(msg, "event")) {
+        ev.kind = QHIL_EVENT_QMP_EVENT;
+    } else if (json_object_get(msg, "QMP")) {
+        return; /* the greeting is machine_start's */
+    } else {
+        ev.kind = QHIL_EVENT_QMP_REPLY;
+    }
+    emit(data, &ev);
+}
+
+/* QEMU is up: its pid, version and greeting; from now on its console
+ * lines and QMP messages are events too. */
+static void machine_started(test_run *tr, const char *const *argv)
+{
+    qhil_qmp *qmp = qhil_machine_qmp(tr->m);
+    int major = 0;
+    int minor = 0;
+    int micro = 0;
+    char version[48] = "";
+    qhil_event ev = {
+        .kind = QHIL_EVENT_MACHINE_START,
+        .pid = (long)qhil_machine_pid(tr->m),
+        .json = qhil_qmp_greeting(qmp),
+        .argv = argv,
+    };
+
+    if (!events_on(tr)) {
+        return;
+    }
+    if (qhil_qmp_version(qmp, &major, &minor, &micro) == QHIL_EOK) {
+        snprintf(version, sizeof(version), "%d.%d.%d", major, minor, micro);
+    }
+    ev.text = version;
+    ev.len = strlen(version);
+    emit(tr, &ev);
+    qhil_console_set_line_fn(qhil_machine_console(tr->m), on_console_line, tr);
+    qhil_qmp_set_trace(qmp, on_qmp_message, tr);
+}
+
+static void machine_ended(test_run *tr)
+{
+    qhil_event ev = {
+        .kind = QHIL_EVENT_MACHINE_END,
+        .how = (int)qhil_machine_end_how(tr->m),
+        .status = qhil_machine_status(tr->m),
+    };
+
+    emit(tr, &ev);
+}
+
+/* A fail pattern matched: which, and where, once per test. */
+static void fail_matched(test_run *tr)
+{
+    qhil_event ev = {.kind = QHIL_EVENT_FAIL_MATCH, .port = "console"};
+    size_t index;
+
+    if (!events_on(tr) || tr->fail_match_told || !tr->m ||
+        qhil_console_fail_match(qhil_machine_console(tr->m), &index,
+                                &ev.pattern, &ev.offset, &ev.text,
+                                &ev.len) < 0) {
+        return;
+    }
+    tr->fail_match_told = true;
+    emit(tr, &ev);
+}
 
 /* Has the run been canceled?  Polls the fd without reading it. */
 static bool run_canceled(const qhil_run_opts *opts)
@@ -98,7 +249,16 @@ static void test_failed(test_run *tr, qhil_verdict v, size_t step_index,
                         const char *message)
 {
     qhil_test_result *r = tr->res;
+    qhil_event ev = {
+        .kind = QHIL_EVENT_FAILURE,
+        .verdict = v,
+        .step = step_index,
+        .text = message ? message : "failed",
+    };
 
+    ev.len = strlen(ev.text);
+    fail_matched(tr);
+    emit(tr, &ev);
     r->verdict = v;
     free(r->message);
     r->message = strdup(message ? message : "failed");
@@ -206,6 +366,54 @@ static void step_interrupted(void *data)
     test_interrupted(tr, tr->step);
 }
 
+/* step_start, and the input a send step is about to write. */
+static void step_started(test_run *tr, const qhil_step *st)
+{
+    char *desc = events_on(tr) ? step_describe(st) : NULL;
+
+    emit_text(tr, QHIL_EVENT_STEP_START, desc);
+    free(desc);
+    if (st->kind == QHIL_STEP_SEND) {
+        qhil_event ev = {
+            .kind = QHIL_EVENT_INPUT,
+            .port = "console",
+            .text = st->text,
+            .len = st->text_len,
+        };
+
+        emit(tr, &ev);
+    }
+}
+
+/* What an expect matched, then step_end with the step's verdict: its
+ * failure's, or pass. */
+static void step_ended(test_run *tr, const qhil_step *st, qhil_verdict before,
+                       int64_t start)
+{
+    qhil_event ev = {.kind = QHIL_EVENT_STEP_END, .verdict = QHIL_PASS};
+
+    if (!events_on(tr)) {
+        return;
+    }
+    if (st->kind == QHIL_STEP_EXPECT && tr->res->verdict == before) {
+        qhil_event m = {
+            .kind = QHIL_EVENT_MATCH,
+            .port = "console",
+            .pattern = st->pattern,
+        };
+
+        if (qhil_console_last_match(qhil_machine_console(tr->m), &m.offset,
+                                    &m.text, &m.len) == QHIL_EOK) {
+            emit(tr, &m);
+        }
+    }
+    if (tr->res->verdict != before) {
+        ev.verdict = tr->res->verdict;
+    }
+    ev.duration_ns = qhil_now() - start;
+    emit(tr, &ev);
+}
+
 /* One step, through its entry in the step table; leaves the verdict
  * alone when it passes. */
 static void run_step(test_run *tr, size_t idx)
@@ -213,6 +421,8 @@ static void run_step(test_run *tr, size_t idx)
     const qhil_step *st = &tr->test->steps[idx - 1];
     const qhil_step_entry *e = qhil_step_entry_of(st);
     int64_t deadline = step_deadline(tr, qhil_step_timeout(st));
+    qhil_verdict before = tr->res->verdict;
+    int64_t start;
     bool timed_out;
 
     if (!e) {
@@ -220,8 +430,11 @@ static void run_step(test_run *tr, size_t idx)
         return;
     }
     tr->step = idx;
+    step_started(tr, st);
+    start = qhil_now();
     tr->sc.deadline = deadline;
     timed_out = e->run(&tr->sc, st) == QHIL_ETIMEDOUT;
+    step_ended(tr, st, before, start);
     tr->step = 0;
     /* QEMU died while the run was canceled: a signal sent to the whole
      * process group (Ctrl-C) reached it too. */
@@ -247,7 +460,9 @@ static void console_watch(test_run *tr, size_t idx)
     int rc;
 
     qhil_error_init(&e);
+    tr->step = idx; /* what it reads came during or after step idx */
     rc = qhil_console_dispatch(qhil_machine_console(tr->m), &e);
+    tr->step = 0;
     if (rc == QHIL_EPATTERN) {
         test_failed(tr, QHIL_ERROR, idx, e.message);
     } else if (rc == QHIL_EMATCH || rc == QHIL_ELIMIT) {
@@ -324,7 +539,13 @@ static void run_test(const qhil_suite *suite, const qhil_test *test,
                      size_t tail_lines, qhil_test_result *res,
                      const qhil_run_opts *opts)
 {
-    test_run tr = {.opts = opts, .suite = suite, .test = test, .res = res};
+    test_run tr = {
+        .opts = opts,
+        .suite = suite,
+        .test = test,
+        .res = res,
+        .start = qhil_now(),
+    };
     qhil_machine_opts mo = {
         .run_dir = test_dir,
         .qtest = suite->qtest != QHIL_QTEST_OFF,
@@ -340,6 +561,7 @@ static void run_test(const qhil_suite *suite, const qhil_test *test,
 
     qhil_error_init(&e);
     res->verdict = QHIL_PASS;
+    emit_text(&tr, QHIL_EVENT_TEST_START, res->name ? res->name : test->name);
     if (asprintf(&res->console_log, "%s/console.log", test_dir) < 0 ||
         asprintf(&res->qemu_log, "%s/qemu.log", test_dir) < 0) {
         test_failed(&tr, QHIL_ERROR, 0, "out of memory");
@@ -397,6 +619,7 @@ static void run_test(const qhil_suite *suite, const qhil_test *test,
         test_failed(&tr, QHIL_ERROR, 0, e.message);
         goto done;
     }
+    machine_started(&tr, mo.argv);
     qhil_console_set_log_limit(qhil_machine_console(tr.m),
                                test->console_limit);
     for (i = 0; i < test->n_fail_on; i++) {
@@ -435,12 +658,21 @@ done:
         /* The shutdown talks QMP too, and must not be cut short. */
         qhil_machine_set_cancel_fd(tr.m, -1);
         qhil_machine_shutdown(tr.m, NULL);
+        if (events_on(&tr)) {
+            /* The last lines, up to the end of the stream, as events. */
+            qhil_console_dispatch(qhil_machine_console(tr.m), NULL);
+            qhil_console_end_lines(qhil_machine_console(tr.m));
+        }
+        machine_ended(&tr);
         /* What QEMU wrote while it stopped counts too. */
         if (res->verdict == QHIL_PASS &&
             qhil_machine_log_check(tr.m, &e) == QHIL_ELIMIT) {
             test_failed(&tr, QHIL_FAIL, 0, e.message);
         }
+        qhil_console_set_line_fn(qhil_machine_console(tr.m), NULL, NULL);
+        qhil_qmp_set_trace(qhil_machine_qmp(tr.m), NULL, NULL);
         qhil_machine_free(tr.m);
+        tr.m = NULL;
     }
     /* The scratch disk goes with the test unless it is to be kept. */
     if (disk && !opts->keep_disks) {
@@ -451,6 +683,17 @@ done:
     qhil_argv_free(argv);
     qhil_step_ctx_release(&tr.sc);
     res->duration_ns = qhil_now() - start;
+    {
+        qhil_event ev = {
+            .kind = QHIL_EVENT_TEST_END,
+            .verdict = res->verdict,
+            .duration_ns = res->duration_ns,
+            .text = res->verdict == QHIL_PASS ? NULL : res->message,
+        };
+
+        ev.len = ev.text ? strlen(ev.text) : 0;
+        emit(&tr, &ev);
+    }
     qhil_error_release(&e);
 }
 
@@ -599,6 +842,7 @@ int qhil_run_suite(const qhil_suite *suite, const qhil_run_opts *opts,
     sr->run_dir = strdup(qhil_runpath_dir(rp));
     sr->name = strdup(suite->name);
     sr->file = strdup(suite->path);
+    sr->device_type = suite->device_type ? strdup(suite->device_type) : NULL;
     sr->started_unix = (int64_t)time(NULL);
     for (i = 0; i < n_runs; i++) {
         const qhil_test *t = &suite->tests[opts->order ? opts->order[i] : i];

@@ -88,6 +88,14 @@ static void run_usage(FILE *f)
             "      --tap[=FILE]   write a TAP report (to stdout when no "
             "FILE;\n"
             "                     progress then goes to stderr)\n"
+            "      --events FILE  write every event of every test as it "
+            "happens,\n"
+            "                     one JSON object a line (docs/events.md); "
+            "- for\n"
+            "                     stdout (progress then goes to stderr)\n"
+            "      --json FILE    write the whole run as JSON: every test "
+            "with its\n"
+            "                     verdict and events (docs/events.md)\n"
             "  -t, --test NAME    run only this test (repeatable)\n"
             "  -k GLOB            run only the tests whose name matches "
             "GLOB\n"
@@ -469,12 +477,18 @@ static int parse_number_option(const char *option, const char *arg,
     return rc;
 }
 
+/* Long options without a letter. */
+#define OPT_EVENTS 0x300
+#define OPT_JSON 0x301
+
 int cmd_run(int argc, char **argv)
 {
     static const struct option longopts[] = {
         {"output", required_argument, NULL, 'o'},
         {"junit", required_argument, NULL, 'J'},
         {"tap", optional_argument, NULL, 'T'},
+        {"events", required_argument, NULL, OPT_EVENTS},
+        {"json", required_argument, NULL, OPT_JSON},
         {"test", required_argument, NULL, 't'},
         CLI_JOB_LONGOPTS,
         {"keep-disks", no_argument, NULL, 'K'},
@@ -495,6 +509,10 @@ int cmd_run(int argc, char **argv)
     const char *junit = NULL;
     const char *tap = NULL;
     bool tap_stdout = false;
+    const char *events = NULL;
+    const char *json = NULL;
+    qhil_report_file *json_file = NULL;
+    qhil_event_sink *event_sink = NULL;
     char **only = NULL;
     size_t n_only = 0;
     const char *shard = NULL;
@@ -542,6 +560,12 @@ int cmd_run(int argc, char **argv)
         switch (opt) {
         case 'o':
             out_dir = optarg;
+            break;
+        case OPT_EVENTS:
+            events = optarg;
+            break;
+        case OPT_JSON:
+            json = optarg;
             break;
         case 'J':
             junit = optarg;
@@ -635,7 +659,12 @@ int cmd_run(int argc, char **argv)
             goto cleanup;
         }
     }
-    if (tap_stdout) {
+    if (tap_stdout && events && strcmp(events, "-") == 0) {
+        fprintf(stderr, "qhil run: --tap and --events cannot both write to "
+                        "the standard output\n");
+        goto cleanup;
+    }
+    if (tap_stdout || (events && strcmp(events, "-") == 0)) {
         cli.out = stderr;
     }
     cli.color = isatty(fileno(cli.out)) && !getenv("NO_COLOR");
@@ -686,7 +715,13 @@ int cmd_run(int argc, char **argv)
         out_dir = default_out;
     }
     if ((junit && open_report("--junit", junit, &junit_file) < 0) ||
-        (tap && open_report("--tap", tap, &tap_file) < 0)) {
+        (tap && open_report("--tap", tap, &tap_file) < 0) ||
+        (json && open_report("--json", json, &json_file) < 0)) {
+        goto cleanup;
+    }
+    if (events && qhil_event_sink_open(events, &event_sink, &e) < 0) {
+        fprintf(stderr, "qhil: --events %s; nothing was run\n",
+                qhil_error_message(&e, QHIL_EIO));
         goto cleanup;
     }
     cli.suite = suite;
@@ -704,6 +739,9 @@ int cmd_run(int argc, char **argv)
             .test_done = on_test_done,
             .noted = on_noted,
             .data = &cli,
+            .event = event_sink ? qhil_event_sink_write : NULL,
+            .event_data = event_sink,
+            .keep_events = json != NULL,
             .has_cancel = cancel_fd >= 0,
             .cancel_fd = cancel_fd,
             .cancel_reason = run_cancel_reason,
@@ -747,7 +785,17 @@ int cmd_run(int argc, char **argv)
         errors -= interrupted;
         skipped -= not_run;
         status = failed + errors ? QHIL_EXIT_FAILED : QHIL_EXIT_OK;
+        rc = qhil_event_sink_close(event_sink, &e);
+        event_sink = NULL;
+        if (rc < 0) {
+            fprintf(stderr, "qhil: --events %s\n",
+                    qhil_error_message(&e, rc));
+            status = QHIL_EXIT_USAGE;
+        }
         if (junit && write_report(res, QHIL_REPORT_JUNIT, junit_file) < 0) {
+            status = QHIL_EXIT_USAGE;
+        }
+        if (json && write_report(res, QHIL_REPORT_JSON, json_file) < 0) {
             status = QHIL_EXIT_USAGE;
         }
         if ((tap || tap_stdout) &&
@@ -815,6 +863,8 @@ cleanup:
      * may still write, and the process ends now anyway. */
     qhil_report_file_free(junit_file);
     qhil_report_file_free(tap_file);
+    qhil_report_file_free(json_file);
+    qhil_event_sink_close(event_sink, NULL);
     qhil_suite_result_free(res);
     qhil_suite_free(suite);
     cli_job_release(&job);

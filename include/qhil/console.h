@@ -191,6 +191,13 @@ void qhil_console_set_line_fn(qhil_console *con, qhil_console_line_fn fn,
                               void *data);
 
 /*
+ * The observer is done with this stream (the machine is gone, its
+ * console may not have seen the end): hand the line being received, if
+ * any, to the line callback now, as at EOF.  Reads nothing.
+ */
+void qhil_console_end_lines(qhil_console *con);
+
+/*
  * The last successful qhil_console_expect match: *offset (its first
  * byte, in the stream), *bytes and *len (borrowed, valid until the next call
  * on con; raw, the same bytes the *matched string of expect shows

@@ -41,8 +41,8 @@ typedef enum qhil_event_kind {
     QHIL_EVENT_STEP_START,    /* step, line, text: the step described
                                  ("expect \"Hello\"") */
     QHIL_EVENT_STEP_END,      /* step, line, verdict, duration_ns */
-    QHIL_EVENT_MACHINE_START, /* pid, text: QEMU's version ("7.2.17"),
-                                 json: QMP's greeting */
+    QHIL_EVENT_MACHINE_START, /* pid, argv, text: QEMU's version
+                                 ("7.2.17"), json: QMP's greeting */
     QHIL_EVENT_MACHINE_END,   /* how (qhil_machine_end), status (the
                                  waitpid status, -1 unknown) */
     QHIL_EVENT_CONSOLE_LINE,  /* port, offset, text/len: one line as
@@ -85,6 +85,10 @@ typedef struct qhil_event {
     long pid;
     int how;
     int status;
+    const char *const *argv; /* MACHINE_START: QEMU's command line as
+                                the job built it, NULL-terminated (the
+                                harness wiring, qhil_machine_wiring,
+                                follows it) */
 } qhil_event;
 
 typedef void (*qhil_event_fn)(void *data, const qhil_event *ev);
@@ -102,6 +106,28 @@ const char *qhil_event_kind_name(qhil_event_kind kind);
  * json_decref()s.  QHIL_ENOMEM only.
  */
 int qhil_event_to_json(const qhil_event *ev, json_t **out, qhil_error *err);
+
+/*
+ * A sink that writes each event as one line of JSON (JSON Lines) to a
+ * file, as it comes, so that a tool can follow a run live: path "-" is
+ * the standard output (then nothing else may write there); an existing
+ * FIFO or character device (a reader following the run: mkfifo) is
+ * written as it is; anything else is a new file made with
+ * O_EXCL|O_NOFOLLOW (an existing file or a symlink is refused, never
+ * replaced or followed).  A FIFO with no reader fails at once (EPIPE).  Each line is written whole with one write(2) and never
+ * buffered, so a crash of the writer loses no finished event.  A write
+ * that fails (disk full, the reader gone: EPIPE) stops the sink; the
+ * error is kept for qhil_event_sink_close.  *out: caller closes.
+ */
+typedef struct qhil_event_sink qhil_event_sink;
+
+int qhil_event_sink_open(const char *path, qhil_event_sink **out,
+                         qhil_error *err);
+/* A qhil_event_fn: data is the sink. */
+void qhil_event_sink_write(void *data, const qhil_event *ev);
+/* Close the sink; returns the first write error, if any ("FILE: write:
+ * No space left on device"), else QHIL_EOK.  NULL is fine. */
+int qhil_event_sink_close(qhil_event_sink *s, qhil_error *err);
 
 #pragma GCC visibility pop
 #ifdef __cplusplus

@@ -9,6 +9,7 @@
  *   suite.h    suite files                   runner.h  running suites
  *   report.h   results, JUnit and TAP     runpath.h run and test folders
  *   shard.h    a runner's share of a suite (--shard K/N, durations)
+ *   event.h    a test as a stream of events (the runner's callback)
  *
  * libqhil.so exports what these headers declare and nothing else: the
  * library is built with hidden visibility, and each header wraps its
@@ -22,6 +23,7 @@
 #include <qhil/clock.h>
 #include <qhil/console.h>
 #include <qhil/error.h>
+#include <qhil/event.h>
 #include <qhil/job.h>
 #include <qhil/junit.h>
 #include <qhil/lava.h>

@@ -2,7 +2,8 @@
  * qhil/report.h - results of a suite run, and their reports for CI.
  *
  * The runner fills a qhil_suite_result; the report writers turn it into
- * JUnit XML (console log of each test in <system-out>) or TAP version 13.
+ * JUnit XML (console log of each test in <system-out>), TAP version 13,
+ * or JSON: the whole run with each test's events (docs/events.md).
  * An interrupted test is an error (JUnit <error message="interrupted by
  * SIGINT">, TAP "not ok N - name # interrupted" with its diagnostics);
  * a test the interrupted run did not start is skipped (JUnit <skipped
@@ -17,6 +18,8 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
+
+#include <jansson.h>
 
 #include <qhil/error.h>
 
@@ -51,6 +54,10 @@ typedef struct qhil_test_result {
                              this test ran (see runner.h) */
     bool not_run;         /* verdict skip: the run was canceled before
                              this test started */
+    json_t *events;       /* with qhil_run_opts.keep_events: the test's
+                             events (qhil_event_to_json), an array, owned;
+                             else NULL */
+    size_t events_dropped; /* events not kept: over the cap per test */
 } qhil_test_result;
 
 typedef struct qhil_suite_result {
@@ -61,6 +68,7 @@ typedef struct qhil_suite_result {
     int64_t duration_ns;
     qhil_test_result *tests;
     size_t n_tests;
+    char *device_type; /* the suite's board, NULL when unknown */
 } qhil_suite_result;
 
 /* Free the strings of one result and zero it; NULL is fine. */
@@ -75,6 +83,8 @@ size_t qhil_suite_result_count(const qhil_suite_result *r, qhil_verdict v);
 typedef enum qhil_report_format {
     QHIL_REPORT_JUNIT,
     QHIL_REPORT_TAP,
+    QHIL_REPORT_JSON, /* the whole run with each test's events
+                         (docs/events.md) */
 } qhil_report_format;
 
 /*

@@ -42,6 +42,7 @@
 #include <stddef.h>
 
 #include <qhil/error.h>
+#include <qhil/event.h>
 #include <qhil/report.h>
 #include <qhil/site.h>
 #include <qhil/suite.h>
@@ -76,6 +77,16 @@ typedef struct qhil_run_opts {
      * The run folder's job.log has them too. */
     void (*noted)(void *data, const char *note);
     void *data;
+    /* Every event of every test as it happens (qhil/event.h), may be
+     * NULL; the event is borrowed for the call, which must not call
+     * back into the runner.  E.g. qhil_event_sink_write with its sink
+     * as event_data. */
+    qhil_event_fn event;
+    void *event_data;
+    /* Keep each test's events in its result (qhil_test_result.events),
+     * for the JSON report; at most 32 MiB of them per test, the rest
+     * counted in events_dropped. */
+    bool keep_events;
     /* Cancel: watched only when has_cancel (so a zeroed opts has none;
      * fd 0 is a valid fd).  Borrowed, never read. */
     bool has_cancel;

@@ -402,6 +402,129 @@ lava_check() {
         { cat "$work/check" >&2; fail "LAVA's schema refused a job"; }
 }
 
+# scenario events: every test as a stream of events, live (--events) and
+# in the JSON report (--json), checked against the console logs, the
+# JUnit report and the suite.
+scenario_events() {
+    run 0 run -o "$work/r" --events "$work/ev.jsonl" --json "$work/run.json" \
+        --junit "$work/junit.xml" examples/hello-mps2.yaml
+    run 1 run -o "$work/r2" --events "$work/ev2.jsonl" --json "$work/run2.json" \
+        --junit "$work/junit2.xml" "$suites/events-mixed.yaml"
+    python3 - "$work" <<'PY' || fail "events do not tell what happened"
+import json, os, sys
+import xml.etree.ElementTree as ET
+work = sys.argv[1]
+
+def check(jsonl, report, junit, want_kinds):
+    lines = open(os.path.join(work, jsonl), "rb").read().split(b"\n")
+    assert lines[-1] == b"", "the last event line is not complete"
+    events = [json.loads(l) for l in lines[:-1]]
+    assert all(l.isascii() for l in lines), "a line is not ASCII"
+    run = json.load(open(os.path.join(work, report)))
+    assert run["qhil_run"] == 1
+    verdicts = {}
+    for tc in ET.parse(os.path.join(work, junit)).iter("testcase"):
+        verdicts[tc.get("name")] = ("fail" if tc.find("failure") is not None
+                                    else "error" if tc.find("error") is not None
+                                    else "pass")
+    seen = set()
+    for t in run["tests"]:
+        evs = [e for e in events if e["test"] == t["name"]]
+        # The report keeps exactly what the live stream showed.
+        assert evs == t["events"], t["name"] + ": report and stream differ"
+        assert t["events_dropped"] == 0
+        kinds = [e["kind"] for e in evs]
+        seen |= set(kinds)
+        assert kinds[0] == "test_start" and kinds[-1] == "test_end", kinds
+        assert all(e["v"] == 1 and e["virtual_ns"] is None for e in evs)
+        walls = [e["wall_ns"] for e in evs]
+        assert walls == sorted(walls), t["name"] + ": time goes back"
+        end = evs[-1]
+        assert end["verdict"] == t["verdict"] == verdicts[t["name"]], t["name"]
+        # Steps start and end in order, each once.
+        starts = [e["step"] for e in evs if e["kind"] == "step_start"]
+        ends = [e["step"] for e in evs if e["kind"] == "step_end"]
+        assert starts == ends == list(range(1, len(starts) + 1)), (starts, ends)
+        ms = [e for e in evs if e["kind"] == "machine_start"]
+        assert len(ms) == 1 and ms[0]["pid"] > 0
+        assert ms[0]["qemu_version"].startswith("7.2."), ms[0]
+        assert ms[0]["argv"][0].endswith("qemu-system-arm"), ms[0]["argv"]
+        assert [e["kind"] for e in evs].count("machine_end") == 1
+        # Console lines put together are the console log, byte for byte.
+        log = open(t["console_log"], "rb").read()
+        text = b""
+        for e in evs:
+            if e["kind"] != "console_line":
+                continue
+            b = e["text"].encode("utf-8")
+            assert e["len"] == len(b) and "text_exact" not in e
+            assert e["offset"] == len(text), (e["offset"], len(text))
+            text += b + (b"" if e.get("cut") else b"\n")
+        assert log.startswith(text.rstrip(b"\n")), t["name"] + ": lines lost"
+        assert len(text.rstrip(b"\n")) >= len(log.rstrip(b"\n")), \
+            (t["name"] + ": console lines missing at the end", text, log)
+        # Each match is where the log says.
+        for e in evs:
+            if e["kind"] in ("match", "fail_match"):
+                b = e["text"].encode("utf-8")
+                assert log[e["offset"]:e["offset"] + e["len"]] == b, e
+        if t["verdict"] != "pass":
+            fails = [e for e in evs if e["kind"] == "failure"]
+            assert fails and fails[-1]["message"] == t["message"], fails
+    missing = want_kinds - seen
+    assert not missing, "kinds never seen: %s" % sorted(missing)
+    return run, events
+
+run, events = check("ev.jsonl", "run.json", "junit.xml",
+                    {"test_start", "machine_start", "step_start", "input",
+                     "console_line", "match", "qmp_command", "qmp_reply",
+                     "qmp_event", "step_end", "machine_end", "test_end"})
+assert run["counts"] == {"pass": 6, "fail": 0, "error": 0, "skip": 0}, run["counts"]
+# The reset test: system_reset sent, answered, and QEMU's RESET event.
+ev = [e for e in events if e["test"] == "reset-restarts"]
+cmds = [e["message"]["execute"] for e in ev if e["kind"] == "qmp_command"]
+assert "system_reset" in cmds, cmds
+assert any(e["kind"] == "qmp_event" and e["message"]["event"] == "RESET"
+           for e in ev)
+inputs = [e["text"] for e in events if e["kind"] == "input"]
+assert "echo hi there\n" in inputs or "echo hi there\r" in inputs, inputs
+
+run, events = check("ev2.jsonl", "run2.json", "junit2.xml",
+                    {"fail_match", "failure", "match", "input"})
+by = {t["name"]: t for t in run["tests"]}
+assert by["echo-bytes"]["verdict"] == "pass"
+# UTF-8 input as it was sent (the firmware itself drops bytes >= 0x80).
+assert any(e["kind"] == "input" and e["text"] == "echo caf\u00e9 ok\n" and
+           e["len"] == 14 for e in by["echo-bytes"]["events"])
+fm = [e for e in by["fault-fails"]["events"] if e["kind"] == "fail_match"]
+assert len(fm) == 1 and fm[0]["pattern"] == "HardFault!" and \
+    fm[0]["text"] == "HardFault!", fm
+assert by["times-out"]["verdict"] == "fail"
+assert "test timeout" in by["times-out"]["message"]
+PY
+    # --events -: the events alone on stdout, the progress on stderr.
+    "$QHIL" run -o "$work/r3" --events - examples/hello-mps2.yaml \
+        >"$work/stdout" 2>"$work/stderr" || fail "--events - run failed"
+    python3 -c 'import json,sys; [json.loads(l) for l in open(sys.argv[1])]' \
+        "$work/stdout" || fail "stdout holds more than events"
+    grep -q '6 passed, 0 failed' "$work/stderr" || fail "progress not on stderr"
+    # An existing file is not replaced, and nothing runs.
+    echo keep >"$work/exists.jsonl"
+    run 2 run -o "$work/r4" --events "$work/exists.jsonl" examples/hello-mps2.yaml
+    has 'exists\.jsonl: cannot create: File exists \(not replaced\); nothing was run'
+    [ "$(cat "$work/exists.jsonl")" = keep ] || fail "the file was replaced"
+    [ ! -e "$work/r4" ] || fail "tests ran"
+    run 2 run -o "$work/r5" --events - --tap examples/hello-mps2.yaml
+    has 'cannot both write to the standard output'
+    # A sink that cannot be written: the run and its reports go on, exit 2.
+    if [ -w /dev/full ]; then
+        run 2 run -o "$work/r6" --events /dev/full --junit "$work/j6.xml" \
+            examples/hello-mps2.yaml
+        has 'events /dev/full: write: No space left on device'
+        grep -q 'tests="6"' "$work/j6.xml" || fail "no report after a full sink"
+    fi
+}
+
 # scenario lava-run: exported jobs run end to end under LAVA's own
 # standalone dispatcher (lava-run, Debian's lava-dispatcher), with the
 # device configuration qhil writes, and their verdicts are qhil's.

@@ -1,0 +1,116 @@
+/*
+ * report_json.c - the run as one JSON document (docs/events.md).
+ *
+ *   {"qhil_run": 1, "suite": {"name", "file", "device_type"}, "run_dir",
+ *    "started_unix",
+ *    "duration_ns", "counts": {"pass", "fail", "error", "skip"},
+ *    "tests": [{"name", "verdict", "duration_ns", "message", "step",
+ *               "step_line", "step_desc", "console_log", "qemu_log",
+ *               "interrupted", "not_run", "events": [...],
+ *               "events_dropped"}]}
+ *
+ * Every key is always there (null when unknown), so readers need no
+ * defaults.  Names and messages go through the events' text rule
+ * (jsonbytes.h: bad UTF-8 bytes as U+FFFD); the events are those the runner
+ * kept (qhil_run_opts.keep_events), already in their JSON form.  Written with
+ * JSON_ENSURE_ASCII, two-space indentation, one key order.
+ */
+#include <stdbool.h>
+#include <string.h>
+
+#include <qhil/event.h>
+
+#include "jsonbytes.h"
+#include "report_json.h"
+
+/* A C string as JSON, bad UTF-8 bytes as U+FFFD; NULL as null. */
+static json_t *text(const char *s)
+{
+    bool exact;
+
+    return s ? qhil_json_bytes(s, strlen(s), &exact) : json_null();
+}
+
+static bool put(json_t *o, const char *key, json_t *v)
+{
+    return v && json_object_set_new(o, key, v) == 0;
+}
+
+static json_t *test_json(const qhil_test_result *t)
+{
+    json_t *o = json_object();
+    bool ok =
+        o && put(o, "name", text(t->name)) &&
+        put(o, "verdict", json_string(qhil_verdict_name(t->verdict))) &&
+        put(o, "duration_ns", json_integer(t->duration_ns)) &&
+        put(o, "message", text(t->message)) &&
+        put(o, "step",
+            t->step ? json_integer((json_int_t)t->step) : json_null()) &&
+        put(o, "step_line",
+            t->step_line ? json_integer(t->step_line) : json_null()) &&
+        put(o, "step_desc", text(t->step_desc)) &&
+        put(o, "console_log", text(t->console_log)) &&
+        put(o, "qemu_log", text(t->qemu_log)) &&
+        put(o, "interrupted", json_boolean(t->interrupted)) &&
+        put(o, "not_run", json_boolean(t->not_run)) &&
+        put(o, "events", t->events ? json_incref(t->events) : json_array()) &&
+        put(o, "events_dropped", json_integer((json_int_t)t->events_dropped));
+
+    if (!ok) {
+        json_decref(o);
+        return NULL;
+    }
+    return o;
+}
+
+int qhil_report_json(const qhil_suite_result *r, FILE *out, qhil_error *err)
+{
+    json_t *doc = json_object();
+    json_t *suite = json_object();
+    json_t *counts = json_object();
+    json_t *tests = json_array();
+    bool ok = doc && suite && counts && tests;
+    size_t i;
+
+    ok = ok && put(suite, "name", text(r->name)) &&
+         put(suite, "file", text(r->file)) &&
+         put(suite, "device_type", text(r->device_type));
+    ok =
+        ok &&
+        put(counts, "pass",
+            json_integer((json_int_t)qhil_suite_result_count(r, QHIL_PASS))) &&
+        put(counts, "fail",
+            json_integer((json_int_t)qhil_suite_result_count(r, QHIL_FAIL))) &&
+        put(counts, "error",
+            json_integer((json_int_t)qhil_suite_result_count(r, QHIL_ERROR))) &&
+        put(counts, "skip",
+            json_integer((json_int_t)qhil_suite_result_count(r, QHIL_SKIP)));
+    for (i = 0; ok && i < r->n_tests; i++) {
+        json_t *t = test_json(&r->tests[i]);
+
+        ok = t && json_array_append_new(tests, t) == 0;
+    }
+    ok = ok && put(doc, "qhil_run", json_integer(QHIL_EVENT_VERSION)) &&
+         put(doc, "suite", json_incref(suite)) &&
+         put(doc, "run_dir", text(r->run_dir)) &&
+         put(doc, "started_unix", json_integer(r->started_unix)) &&
+         put(doc, "duration_ns", json_integer(r->duration_ns)) &&
+         put(doc, "counts", json_incref(counts)) &&
+         put(doc, "tests", json_incref(tests));
+    json_decref(suite);
+    json_decref(counts);
+    json_decref(tests);
+    if (!ok) {
+        json_decref(doc);
+        return qhil_error_set(err, QHIL_ENOMEM, "out of memory");
+    }
+    if (json_dumpf(doc, out,
+                   JSON_INDENT(2) | JSON_ENSURE_ASCII | JSON_PRESERVE_ORDER) <
+            0 ||
+        fputc('\n', out) == EOF) {
+        json_decref(doc);
+        return qhil_error_set(err, QHIL_EIO, "cannot write the report");
+    }
+    json_decref(doc);
+    return QHIL_EOK;
+}
