@@ -189,6 +189,9 @@
     }
 
     /* ---- one test ---- */
+    function ofKind(evs, kind) {
+        return evs.filter(function (e) { return e.kind === kind; });
+    }
     function buildDetail(t, i) {
         var evs = Array.isArray(t.events) ? t.events : [];
         var sec = el("section", "detail");
@@ -200,8 +203,8 @@
                            dur(t.duration_ns)));
         var lines = consoleLines(evs);
         var failLineId = null;
-        var fm = evs.filter(function (e) { return e.kind === "fail_match"; });
-        var failures = evs.filter(function (e) { return e.kind === "failure"; });
+        var fm = ofKind(evs, "fail_match");
+        var failures = ofKind(evs, "failure");
         if (fm.length) {
             failLineId = lineIdAt(lines, fm[0].offset, i);
         } else if (failures.length) {
@@ -216,7 +219,7 @@
         }
         sec.appendChild(timeline(t, evs, lines, i));
         sec.appendChild(consoleView(lines, evs, failLineId, i));
-        var ms = evs.filter(function (e) { return e.kind === "machine_start"; });
+        var ms = ofKind(evs, "machine_start");
         if (ms.length) {
             var d = el("details");
             d.appendChild(el("summary", null, "QEMU " +
