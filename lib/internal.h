@@ -11,8 +11,10 @@
 
 #include <stdarg.h>
 #include <stddef.h>
+#include <stdio.h>
 
 #include <qhil/error.h>
+#include <qhil/report.h>
 
 #define QHIL_ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
 
@@ -58,6 +60,16 @@ char *qhil_buf_steal(qhil_buf *b);
  */
 int qhil_file_create(const char *path, int extra_flags, int *fd_out,
                      qhil_error *err);
+
+/*
+ * report.c: a report file opened with qhil_report_file_open, for writers
+ * other than qhil_report_write.  qhil_report_file_stream gives the
+ * temporary file's stream (borrowed; NULL once committed);
+ * qhil_report_file_finish flushes, syncs and renames it over the path,
+ * as qhil_report_file_commit does after writing a suite result.
+ */
+FILE *qhil_report_file_stream(qhil_report_file *f);
+int qhil_report_file_finish(qhil_report_file *f, qhil_error *err);
 
 /* Set fd non-blocking and close-on-exec.  Returns 0 or -errno. */
 int qhil_fd_prepare(int fd);

@@ -579,10 +579,14 @@ fail:
     return rc;
 }
 
+FILE *qhil_report_file_stream(qhil_report_file *f)
+{
+    return f && f->tmp ? f->fp : NULL;
+}
+
 int qhil_report_file_commit(qhil_report_file *f, const qhil_suite_result *r,
                             qhil_report_format fmt, qhil_error *err)
 {
-    FILE *fp;
     int rc;
 
     if (!f || !f->fp || !f->tmp) {
@@ -593,6 +597,22 @@ int qhil_report_file_commit(qhil_report_file *f, const qhil_suite_result *r,
     if (rc < 0) {
         qhil_error_prefix(err, "%s", f->path);
         return rc;
+    }
+    return qhil_report_file_finish(f, err);
+}
+
+int qhil_report_file_finish(qhil_report_file *f, qhil_error *err)
+{
+    FILE *fp;
+    int rc;
+
+    if (!f || !f->fp || !f->tmp) {
+        return qhil_error_set(err, QHIL_EINVAL,
+                              "report file not open or already written");
+    }
+    if (fflush(f->fp) != 0 || ferror(f->fp)) {
+        return qhil_error_set(err, QHIL_EIO, "%s: cannot write: %s",
+                              f->path, strerror(errno));
     }
     if (fsync(fileno(f->fp)) < 0 && errno != EINVAL) {
         return qhil_error_set(err, QHIL_EIO, "%s: cannot write: %s",

@@ -3,17 +3,23 @@
  *
  *   merge -o OUT IN...   join the JUnit files of the shards of a run
  *                        (`qhil run --shard K/N --junit IN`) into OUT
+ *   html RUN.json -o OUT one self-contained HTML page of a run
+ *                        (`qhil run --json RUN.json`)
  *
  * A verb is one entry in verbs[].  merge reads every input before it
  * writes anything, then writes OUT through a temporary file and a
  * rename: on any bad input (a file that is missing, not a regular file,
  * not XML, not JUnit, or that runs a test another input ran too) it
  * exits 2 and OUT is as it was.  OUT must not exist unless --force is
- * given, and it may never be one of the inputs.
+ * given, and it may never be one of the inputs.  html reads and checks
+ * the whole run before it writes, and writes the same way (an existing
+ * OUT is replaced, a symlink there never followed; OUT is never the
+ * input); a bad run exits 2 with the file and the key that is wrong.
  */
 #include <getopt.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include <qhil/qhil.h>
 
@@ -125,12 +131,125 @@ cleanup:
     return status;
 }
 
+static void html_usage(FILE *f)
+{
+    fprintf(f, "usage: qhil report html [options] RUN.json -o OUT.html\n"
+               "\n"
+               "Write one self-contained HTML page of a run (qhil run "
+               "--json RUN.json):\n"
+               "a summary, the tests with filters, and for each test its "
+               "failure, a\n"
+               "timeline of its events and its console log.  The page "
+               "loads nothing\n"
+               "else and works from file://.\n"
+               "\n"
+               "options:\n"
+               "  -o, --output FILE  write the page to FILE (required; "
+               "replaced if it exists)\n"
+               "  -q, --quiet        print nothing on success\n"
+               "  -h, --help         show this help\n"
+               "\n"
+               "Exit status: 0 written, 2 bad command line or input (FILE "
+               "untouched).\n");
+}
+
+/* out names the same file as in (both exist). */
+static int same_file(const char *in, const char *out)
+{
+    struct stat a;
+    struct stat b;
+
+    return stat(in, &a) == 0 && stat(out, &b) == 0 && a.st_dev == b.st_dev &&
+           a.st_ino == b.st_ino;
+}
+
+static int report_html(int argc, char **argv)
+{
+    static const struct option longopts[] = {
+        {"output", required_argument, NULL, 'o'},
+        {"quiet", no_argument, NULL, 'q'},
+        {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0},
+    };
+    qhil_error err;
+    json_t *run = NULL;
+    const char *in = NULL;
+    const char *out = NULL;
+    int quiet = 0;
+    int status = QHIL_EXIT_USAGE;
+    int opt;
+
+    qhil_error_init(&err);
+    optind = 1;
+    /* Options before and after RUN.json: `html RUN.json -o OUT`. */
+    while (optind < argc) {
+        opt = getopt_long(argc, argv, "+o:qh", longopts, NULL);
+        if (opt == -1) {
+            if (in) {
+                fprintf(stderr, "qhil report html: one run file only, "
+                                "got '%s' and '%s'\n", in, argv[optind]);
+                return QHIL_EXIT_USAGE;
+            }
+            in = argv[optind++];
+            continue;
+        }
+        switch (opt) {
+        case 'o':
+            out = optarg;
+            break;
+        case 'q':
+            quiet = 1;
+            break;
+        case 'h':
+            html_usage(stdout);
+            return QHIL_EXIT_OK;
+        default:
+            html_usage(stderr);
+            return QHIL_EXIT_USAGE;
+        }
+    }
+    if (!in) {
+        fprintf(stderr, "qhil report html: no run file: give the JSON "
+                        "file of a run (qhil run --json FILE)\n");
+        return QHIL_EXIT_USAGE;
+    }
+    if (!out) {
+        fprintf(stderr, "qhil report html: -o OUT is required: where the "
+                        "page goes\n");
+        return QHIL_EXIT_USAGE;
+    }
+    if (same_file(in, out)) {
+        fprintf(stderr, "qhil report html: %s: is the input, give another "
+                        "file to -o\n", out);
+        return QHIL_EXIT_USAGE;
+    }
+    if (qhil_report_html_load(in, &run, &err) < 0 ||
+        qhil_report_html_save(run, out, &err) < 0) {
+        goto cleanup;
+    }
+    if (!quiet) {
+        printf("qhil: wrote %s: %zu tests\n", out,
+               json_array_size(json_object_get(run, "tests")));
+    }
+    status = QHIL_EXIT_OK;
+
+cleanup:
+    if (status != QHIL_EXIT_OK) {
+        fprintf(stderr, "qhil report html: %s\n",
+                qhil_error_message(&err, err.code));
+    }
+    json_decref(run);
+    qhil_error_release(&err);
+    return status;
+}
+
 static const struct report_verb {
     const char *name;
     int (*fn)(int argc, char **argv);
     const char *summary;
 } verbs[] = {
     {"merge", report_merge, "join the JUnit files of a run's shards"},
+    {"html", report_html, "one self-contained HTML page of a run"},
 };
 
 static void report_usage(FILE *f)

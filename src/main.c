@@ -22,7 +22,7 @@ static const struct command {
     {"lava", cmd_lava, "export a suite as LAVA jobs (qemu device type)"},
     {"qmp", cmd_qmp, "QMP shell: talk to a running or new QEMU"},
     {"render", cmd_render, "print a suite's QEMU command line, labelled"},
-    {"report", cmd_report, "merge the JUnit reports of sharded runs"},
+    {"report", cmd_report, "merge JUnit reports; a run as an HTML page"},
     {"run", cmd_run, "run a test suite on QEMU"},
     {"validate", cmd_validate,
      "check suites and device types without running QEMU"},

@@ -8,6 +8,7 @@
  *   job.h      a job's labelled QEMU argv    lava.h    LAVA job export
  *   suite.h    suite files                   runner.h  running suites
  *   report.h   results, JUnit and TAP     runpath.h run and test folders
+ *   report_html.h  a run as one HTML page
  *   shard.h    a runner's share of a suite (--shard K/N, durations)
  *   event.h    a test as a stream of events (the runner's callback)
  *
@@ -31,6 +32,7 @@
 #include <qhil/qmp.h>
 #include <qhil/qtest.h>
 #include <qhil/report.h>
+#include <qhil/report_html.h>
 #include <qhil/runner.h>
 #include <qhil/runpath.h>
 #include <qhil/select.h>

@@ -3334,6 +3334,163 @@ scenario_select_seed_run() {
     no_qemu_left
 }
 
+# The HTML report in a real browser: the page is built from a run
+# document written by hand (a pass, a fail with a fail_match and its
+# failure, a test not run, a test name and a console line that try to be
+# HTML), headless Chromium runs its script, and the DOM it built must
+# show what a user sees; guest text must be text, never an element.
+# The screenshot stays in the work folder (printed).
+scenario_report_html() {
+    local chromium page dom kind
+    chromium=$(command -v chromium) ||
+        fail "chromium is not installed: apt-get install -y chromium"
+    page="$work/page/report.html"
+    mkdir -p "$work/page"
+    run 0 report html "$SRC/tests/integration/data/report-html-run.json" \
+        -o "$page"
+    has "^qhil: wrote .*report.html: 3 tests$"
+    # One file that loads nothing: no src= or href= to anything but an
+    # anchor of the page itself.
+    ! grep -qiE '<[^>]*[[:space:]](src|href)=' "$page" ||
+        fail "the page refers to another file or address"
+    ! grep -qF '</script><script>alert' "$page" ||
+        fail "a console line reached the page unescaped"
+    dom="$work/page/dom.html"
+    timeout 60 "$chromium" --headless --no-sandbox --disable-gpu \
+        --enable-logging=stderr --v=0 --dump-dom "file://$page" \
+        >"$dom" 2>"$work/page/chromium.log" ||
+        fail "chromium --dump-dom failed: $(tail -3 "$work/page/chromium.log")"
+    ! grep -qE 'CONSOLE.*(Uncaught|Refused)' "$work/page/chromium.log" ||
+        fail "the page's script failed: $(grep -E 'CONSOLE' "$work/page/chromium.log")"
+    grep -q '<body data-ready="1">' "$dom" ||
+        fail "the page's script did not run to its end"
+    python3 - "$dom" <<'PY' || fail "the DOM does not show the run"
+import sys
+from html.parser import HTMLParser
+
+class Dom(HTMLParser):
+    def __init__(self):
+        super().__init__()
+        self.stack, self.ids, self.kinds, self.tags = [], {}, set(), []
+        self.text = []
+    def handle_starttag(self, tag, attrs):
+        a = dict(attrs)
+        self.tags.append((tag, a))
+        if tag not in ("br", "meta", "input", "rect", "line"):
+            self.stack.append([tag, a.get("id"), ""])
+        if a.get("class") == "tl-mark":
+            self.kinds.add(a.get("data-kind"))
+    def handle_endtag(self, tag):
+        while self.stack:
+            t, i, txt = self.stack.pop()
+            if i:
+                self.ids[i] = txt
+            if self.stack:
+                self.stack[-1][2] += txt
+            if t == tag:
+                break
+    def handle_data(self, d):
+        if self.stack:
+            self.stack[-1][2] += d
+        self.text.append(d)
+
+d = Dom()
+d.feed(open(sys.argv[1]).read())
+bad = []
+def want(cond, what):
+    if not cond:
+        bad.append(what)
+for v, n in (("pass", "1"), ("fail", "1"), ("error", "0"), ("skip", "1")):
+    want(d.ids.get("count-" + v) == n, "count-%s is %r, want %s"
+         % (v, d.ids.get("count-" + v), n))
+fail = d.ids.get("failure-1", "")
+want("step 2, line 14: expect \"Ready\"" in fail, "failing step: %r" % fail)
+want("/PANIC/" in fail, "fail pattern not shown: %r" % fail)
+want("jump to failure" in fail, "no jump to failure")
+want("failure-0" not in d.ids, "a passing test shows a failure")
+for k in ("test_start", "machine_start", "step_start", "step_end", "input",
+          "qmp_event", "qmp_command", "qmp_reply", "console_line", "match",
+          "fail_match", "failure", "machine_end", "test_end"):
+    want(k in d.kinds, "no timeline entry for %s" % k)
+con = d.ids.get("console-1", "")
+want("</script><script>alert(1)</script>" in con,
+     "the console line is not shown as text: %r" % con)
+want("PANIC: stack \u2028overflow \u00e9" in con, "U+2028 line changed")
+row = d.ids.get("row-1", "")
+want("<img src=x onerror=alert(1)>" in row, "the test name is not text")
+want(d.ids.get("t1-L3", "").endswith("PANIC: stack \u2028overflow \u00e9"),
+     "console line 3 is not the failing one")
+# No element made from data: one img none, scripts only the page's two.
+want(not any(t == "img" for t, a in d.tags), "an <img> was created")
+want(not any(any(k.startswith("on") for k in a) for t, a in d.tags),
+     "an element has an on* handler attribute")
+scripts = [a for t, a in d.tags if t == "script"]
+want(len(scripts) == 2, "%d script elements, want 2" % len(scripts))
+for b in bad:
+    print("DOM:", b, file=sys.stderr)
+sys.exit(1 if bad else 0)
+PY
+    timeout 60 "$chromium" --headless --no-sandbox --disable-gpu \
+        --screenshot="$work/page/report.png" --window-size=1280,900 \
+        "file://$page" >/dev/null 2>&1 ||
+        fail "chromium --screenshot failed"
+    [ -s "$work/page/report.png" ] || fail "no screenshot"
+    # The work folder stays, for the screenshot and the DOM.
+    trap - EXIT
+    echo "screenshot: $work/page/report.png"
+}
+
+# Bad run documents exit 2 naming the file and what is wrong, and write
+# nothing; the page replaces a symlink and never writes through it.
+scenario_report_html_bad() {
+    local good="$SRC/tests/integration/data/report-html-run.json"
+    mkdir -p "$work/h"
+    echo 'not json' >"$work/h/bad.json"
+    run 2 report html "$work/h/bad.json" -o "$work/h/out.html"
+    has "bad.json:1:.*not JSON"
+    python3 - "$good" "$work/h" <<'PY'
+import json, sys
+run = json.load(open(sys.argv[1]))
+def save(name, doc):
+    json.dump(doc, open(sys.argv[2] + "/" + name, "w"))
+save("v2.json", dict(run, qhil_run=2))
+d = dict(run); del d["tests"]; save("notests.json", d)
+save("lying.json", dict(run, counts={"pass": 2, "fail": 0, "error": 0,
+                                     "skip": 1}))
+t = json.loads(json.dumps(run)); t["tests"][1]["verdict"] = "maybe"
+save("verdict.json", t)
+PY
+    run 2 report html "$work/h/v2.json" -o "$work/h/out.html"
+    has "v2.json: qhil_run: version 2 is not known, expected 1"
+    run 2 report html "$work/h/notests.json" -o "$work/h/out.html"
+    has "notests.json: tests: missing, expected an array"
+    run 2 report html "$work/h/lying.json" -o "$work/h/out.html"
+    has "lying.json: counts.pass: 2, but tests holds 1 test with verdict pass"
+    run 2 report html "$work/h/verdict.json" -o "$work/h/out.html"
+    has 'tests\[1\].verdict: expected pass, fail, error or skip, got "maybe"'
+    mkfifo "$work/h/fifo.json"
+    run 2 report html "$work/h/fifo.json" -o "$work/h/out.html"
+    has "fifo.json: not a regular file"
+    ln -s "$good" "$work/h/link.json"
+    run 2 report html "$work/h/link.json" -o "$work/h/out.html"
+    has "link.json: is a symlink"
+    [ ! -e "$work/h/out.html" ] || fail "a bad run wrote the page"
+    [ -z "$(find "$work/h" -name '.*tmp*')" ] || fail "a temporary file left"
+    run 2 report html "$work/h/bad.json"
+    has "-o OUT is required"
+    cp "$good" "$work/h/in.json"
+    run 2 report html "$work/h/in.json" -o "$work/h/in.json"
+    has "is the input"
+    cmp -s "$good" "$work/h/in.json" || fail "the input was overwritten"
+    echo secret >"$work/victim"
+    ln -s "$work/victim" "$work/h/link.html"
+    run 0 report html "$good" -o "$work/h/link.html"
+    [ "$(cat "$work/victim")" = "secret" ] ||
+        fail "the page was written through a symlink"
+    [ -f "$work/h/link.html" ] && [ ! -L "$work/h/link.html" ] ||
+        fail "the symlink was not replaced by the page"
+}
+
 name=${1:?usage: check.sh SCENARIO}
 fn="scenario_${name//-/_}"
 declare -F "$fn" >/dev/null || { echo "unknown scenario $name" >&2; exit 2; }
