@@ -523,6 +523,26 @@ PY
         has 'events /dev/full: write: No space left on device'
         grep -q 'tests="6"' "$work/j6.xml" || fail "no report after a full sink"
     fi
+    # A real run's report as the HTML page, read back through Chromium.
+    command -v chromium >/dev/null ||
+        fail "chromium is not installed: apt-get install -y chromium"
+    run 0 report html "$work/run2.json" -o "$work/run2.html"
+    timeout 60 chromium --headless --no-sandbox --disable-gpu --dump-dom \
+        "file://$work/run2.html" >"$work/dom.html" 2>/dev/null ||
+        fail "chromium --dump-dom failed"
+    grep -q '<body data-ready="1">' "$work/dom.html" ||
+        fail "the page's script did not run to its end"
+    python3 - "$work/dom.html" <<'PY' || fail "the page does not show the run"
+import re, sys
+dom = open(sys.argv[1]).read()
+def by_id(i):
+    m = re.search(r'id="%s"[^>]*>([^<]*)' % re.escape(i), dom)
+    return m.group(1) if m else None
+assert by_id("count-pass") == "1" and by_id("count-fail") == "2", \
+    (by_id("count-pass"), by_id("count-fail"))
+assert "HardFault!" in dom and "never printed" in dom
+assert 'data-kind="fail_match"' in dom and 'data-kind="qmp_reply"' in dom
+PY
 }
 
 # scenario lava-run: exported jobs run end to end under LAVA's own
