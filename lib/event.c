@@ -294,39 +294,52 @@ int qhil_event_sink_open(const char *path, qhil_event_sink **out,
     return QHIL_EOK;
 }
 
-void qhil_event_sink_write(void *data, const qhil_event *ev)
+int qhil_json_line_write(int fd, json_t *j)
 {
-    qhil_event_sink *s = data;
-    json_t *j = NULL;
     char *line;
     size_t len;
     size_t off = 0;
+    int rc = 0;
 
-    if (s->err || qhil_event_to_json(ev, &j, NULL) < 0) {
-        s->err = s->err ? s->err : ENOMEM;
-        return;
+    if (!j) {
+        return ENOMEM;
     }
     line = json_dumps(j, JSON_COMPACT | JSON_ENSURE_ASCII);
     json_decref(j);
     if (!line) {
-        s->err = ENOMEM;
-        return;
+        return ENOMEM;
     }
     len = strlen(line);
     line[len++] = '\n'; /* json_dumps left room: the NUL's place */
     while (off < len) {
-        ssize_t w = write(s->fd, line + off, len - off);
+        ssize_t w = write(fd, line + off, len - off);
 
         if (w < 0 && errno == EINTR) {
             continue;
         }
         if (w <= 0) {
-            s->err = w < 0 ? errno : EIO;
+            rc = w < 0 ? errno : EIO;
             break;
         }
         off += (size_t)w;
     }
     free(line);
+    return rc;
+}
+
+void qhil_event_sink_write(void *data, const qhil_event *ev)
+{
+    qhil_event_sink *s = data;
+    json_t *j = NULL;
+
+    if (s->err) {
+        return;
+    }
+    if (qhil_event_to_json(ev, &j, NULL) < 0) {
+        s->err = ENOMEM;
+        return;
+    }
+    s->err = qhil_json_line_write(s->fd, j);
 }
 
 int qhil_event_sink_close(qhil_event_sink *s, qhil_error *err)

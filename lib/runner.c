@@ -52,6 +52,7 @@
 
 #include "disk.h"
 #include "internal.h"
+#include "pool.h"
 #include "proc.h"
 #include "step.h"
 
@@ -71,8 +72,8 @@ typedef struct test_run {
     qhil_machine *m;
     int64_t start; /* when the test began: events' wall_ns count from it */
     int64_t test_deadline;
-    size_t step;      /* the running step, 1-based; 0 before the steps */
-    qhil_step_ctx sc; /* what the step table's run functions get */
+    size_t step;          /* the running step, 1-based; 0 before the steps */
+    qhil_step_ctx sc;     /* what the step table's run functions get */
     bool fail_match_told; /* the fail_match event went out */
     size_t kept_bytes;    /* about how much of res->events there is */
 } test_run;
@@ -133,7 +134,8 @@ static void emit(test_run *tr, qhil_event *ev)
 
 static void emit_text(test_run *tr, qhil_event_kind kind, const char *text)
 {
-    qhil_event ev = {.kind = kind, .text = text, .len = text ? strlen(text) : 0};
+    qhil_event ev = {
+        .kind = kind, .text = text, .len = text ? strlen(text) : 0};
 
     emit(tr, &ev);
 }
@@ -280,8 +282,8 @@ static void test_machine_lost(test_run *tr, size_t step_index,
 
     qhil_error_init(&e);
     /* Give QEMU a moment to finish dying so its status is known. */
-    if (qhil_machine_wait_exit(tr->m, qhil_deadline_in(2 * QHIL_SEC),
-                               NULL) == QHIL_EOK) {
+    if (qhil_machine_wait_exit(tr->m, qhil_deadline_in(2 * QHIL_SEC), NULL) ==
+        QHIL_EOK) {
         qhil_machine_check(tr->m, &e);
         test_failed(tr, QHIL_ERROR, step_index, e.message);
     } else {
@@ -298,12 +300,25 @@ static void test_interrupted(test_run *tr, size_t step_index)
     tr->res->interrupted = true;
 }
 
+/* A timeout under opts->timeout_multiplier: the test's (st NULL) or a
+ * step's; a wait step's time is what it waits, not a timeout. */
+static int64_t scaled(const qhil_run_opts *opts, const qhil_step *st,
+                      int64_t ns)
+{
+    double m = opts->timeout_multiplier;
+
+    if (m <= 0 || m == 1 || (st && st->kind == QHIL_STEP_WAIT)) {
+        return ns;
+    }
+    return (double)ns * m >= (double)INT64_MAX / 2 ? INT64_MAX / 2
+                                                   : (int64_t)((double)ns * m);
+}
+
 static int64_t step_deadline(const test_run *tr, int64_t timeout)
 {
     int64_t d = qhil_deadline_in(timeout);
 
-    return tr->test_deadline && tr->test_deadline < d ? tr->test_deadline
-                                                      : d;
+    return tr->test_deadline && tr->test_deadline < d ? tr->test_deadline : d;
 }
 
 /*
@@ -334,7 +349,8 @@ static void test_timed_out(test_run *tr, size_t idx)
     char *msg = NULL;
     char dur[32];
 
-    qhil_duration_format(tr->test->timeout_ns, dur, sizeof(dur));
+    qhil_duration_format(scaled(tr->opts, NULL, tr->test->timeout_ns), dur,
+                         sizeof(dur));
     if (asprintf(&msg, "test timeout after %s, in step %zu: %s", dur, idx,
                  desc ? desc : "?") < 0) {
         msg = NULL;
@@ -420,7 +436,8 @@ static void run_step(test_run *tr, size_t idx)
 {
     const qhil_step *st = &tr->test->steps[idx - 1];
     const qhil_step_entry *e = qhil_step_entry_of(st);
-    int64_t deadline = step_deadline(tr, qhil_step_timeout(st));
+    int64_t deadline =
+        step_deadline(tr, scaled(tr->opts, st, qhil_step_timeout(st)));
     qhil_verdict before = tr->res->verdict;
     int64_t start;
     bool timed_out;
@@ -501,8 +518,8 @@ static char **test_argv(char *const *argv, const qhil_test *test)
 /* The test's scratch disk (job.h), when its job asks for one: a fresh
  * qcow2 in the test's folder.  *path NULL when there is none. */
 static int make_disk(const qhil_job *job, const char *test_dir,
-                     const qhil_run_opts *opts, int64_t deadline,
-                     char **path, qhil_error *err)
+                     const qhil_run_opts *opts, int64_t deadline, char **path,
+                     qhil_error *err)
 {
     char *img = NULL;
     int rc;
@@ -524,8 +541,7 @@ static int make_disk(const qhil_job *job, const char *test_dir,
         return qhil_error_set(err, QHIL_ENOMEM, "out of memory");
     }
     rc = qhil_disk_create(img, *path, qhil_job_disk_size(job),
-                          deadline ? deadline : qhil_deadline_in(DISK_NS),
-                          err);
+                          deadline ? deadline : qhil_deadline_in(DISK_NS), err);
     free(img);
     if (rc < 0) {
         free(*path);
@@ -534,10 +550,9 @@ static int make_disk(const qhil_job *job, const char *test_dir,
     return rc;
 }
 
-static void run_test(const qhil_suite *suite, const qhil_test *test,
-                     const qhil_job *job, const char *test_dir,
-                     size_t tail_lines, qhil_test_result *res,
-                     const qhil_run_opts *opts)
+void qhil_run_one(const qhil_suite *suite, const qhil_test *test,
+                  const qhil_job *job, const char *test_dir, size_t tail_lines,
+                  qhil_test_result *res, const qhil_run_opts *opts)
 {
     test_run tr = {
         .opts = opts,
@@ -568,7 +583,8 @@ static void run_test(const qhil_suite *suite, const qhil_test *test,
         goto done;
     }
     if (test->timeout_ns) {
-        tr.test_deadline = qhil_deadline_in(test->timeout_ns);
+        tr.test_deadline =
+            qhil_deadline_in(scaled(opts, NULL, test->timeout_ns));
     }
     if (make_disk(job, test_dir, opts, tr.test_deadline, &disk, &e) < 0) {
         test_failed(&tr, QHIL_ERROR, 0, e.message ? e.message : "test disk");
@@ -594,6 +610,7 @@ static void run_test(const qhil_suite *suite, const qhil_test *test,
     tr.sc.m = tr.m;
     tr.sc.qtest_accel = suite->qtest == QHIL_QTEST_ACCEL;
     tr.sc.test_deadline = tr.test_deadline;
+    tr.sc.timeout_multiplier = opts->timeout_multiplier;
     tr.sc.fail = step_fail;
     tr.sc.lost = step_lost;
     tr.sc.interrupted = step_interrupted;
@@ -606,9 +623,10 @@ static void run_test(const qhil_suite *suite, const qhil_test *test,
         char dur[32];
         char *msg = NULL;
 
-        qhil_duration_format(test->timeout_ns, dur, sizeof(dur));
-        if (asprintf(&msg, "test timeout after %s, while QEMU started: %s",
-                     dur, e.message ? e.message : "not ready") < 0) {
+        qhil_duration_format(scaled(opts, NULL, test->timeout_ns), dur,
+                             sizeof(dur));
+        if (asprintf(&msg, "test timeout after %s, while QEMU started: %s", dur,
+                     e.message ? e.message : "not ready") < 0) {
             msg = NULL;
         }
         test_failed(&tr, QHIL_FAIL, 0, msg ? msg : "test timeout");
@@ -620,8 +638,7 @@ static void run_test(const qhil_suite *suite, const qhil_test *test,
         goto done;
     }
     machine_started(&tr, mo.argv);
-    qhil_console_set_log_limit(qhil_machine_console(tr.m),
-                               test->console_limit);
+    qhil_console_set_log_limit(qhil_machine_console(tr.m), test->console_limit);
     for (i = 0; i < test->n_fail_on; i++) {
         rc = qhil_console_add_fail_pattern(qhil_machine_console(tr.m),
                                            test->fail_on[i], &e);
@@ -772,7 +789,7 @@ static void write_job_log(const qhil_job *job, const char *run_dir,
         return;
     }
     fp = qhil_file_create(path, O_WRONLY, &fd, NULL) == 0 ? fdopen(fd, "w")
-                                                           : NULL;
+                                                          : NULL;
     if (fp) {
         for (i = 0; notes[i]; i++) {
             fprintf(fp, "%s\n", notes[i]);
@@ -804,6 +821,71 @@ int qhil_run_check(const qhil_suite *suite, const qhil_run_opts *opts,
     return rc;
 }
 
+/* The run's state shared by the serial loop and the pool's callbacks. */
+typedef struct run_ctx {
+    const qhil_suite *suite;
+    const qhil_run_opts *opts;
+    const qhil_job *job;
+    qhil_runpath *rp;
+    qhil_pool_item *runs;
+    size_t tail;
+    bool failed_fast;
+} run_ctx;
+
+/* Before run i: not run (canceled, --fail-fast), or its folder and the
+ * test_started callback; false when it is not to run. */
+static bool run_start(void *data, size_t i)
+{
+    run_ctx *c = data;
+    qhil_pool_item *pr = &c->runs[i];
+    qhil_test_result *r = pr->result;
+    qhil_error e;
+    bool ok;
+
+    if (c->failed_fast || run_canceled(c->opts)) {
+        const char *why =
+            c->failed_fast ? "--fail-fast" : cancel_reason(c->opts);
+
+        r->verdict = QHIL_SKIP;
+        r->not_run = true;
+        if (asprintf(&r->message, "not run: %s", why) < 0) {
+            r->message = NULL;
+        }
+        return false;
+    }
+    if (c->opts->test_started) {
+        c->opts->test_started(c->opts->data, pr->test);
+    }
+    qhil_error_init(&e);
+    ok = qhil_runpath_mkdir(c->rp, r->name, &pr->dir, &e) == QHIL_EOK;
+    if (!ok) {
+        /* This test cannot run; the others may. */
+        r->verdict = QHIL_ERROR;
+        r->message =
+            strdup(e.message ? e.message : "cannot create the test folder");
+        if (c->opts->test_done) {
+            c->opts->test_done(c->opts->data, pr->test, r);
+        }
+    }
+    qhil_error_release(&e);
+    return ok;
+}
+
+/* Run i's result is in. */
+static void run_done(void *data, size_t i)
+{
+    run_ctx *c = data;
+    qhil_test_result *r = c->runs[i].result;
+
+    if (c->opts->test_done) {
+        c->opts->test_done(c->opts->data, c->runs[i].test, r);
+    }
+    if (c->opts->fail_fast && !r->interrupted &&
+        (r->verdict == QHIL_FAIL || r->verdict == QHIL_ERROR)) {
+        c->failed_fast = true;
+    }
+}
+
 int qhil_run_suite(const qhil_suite *suite, const qhil_run_opts *opts,
                    qhil_suite_result **out, qhil_error *err)
 {
@@ -812,9 +894,9 @@ int qhil_run_suite(const qhil_suite *suite, const qhil_run_opts *opts,
     qhil_job *job = NULL;
     char **names = NULL; /* the runs' names, with an order */
     size_t n_runs = opts->order ? opts->n_order : suite->n_tests;
-    size_t tail = opts->tail_lines ? opts->tail_lines : 10;
+    qhil_pool_item *runs = NULL;
+    run_ctx ctx = {.suite = suite, .opts = opts};
     int64_t start = qhil_now();
-    bool failed_fast = false;
     size_t i;
     int rc;
 
@@ -835,7 +917,8 @@ int qhil_run_suite(const qhil_suite *suite, const qhil_run_opts *opts,
     }
     write_job_log(job, qhil_runpath_dir(rp), opts);
     sr = calloc(1, sizeof(*sr));
-    if (!sr || !(sr->tests = calloc(n_runs + 1, sizeof(*sr->tests)))) {
+    runs = calloc(n_runs + 1, sizeof(*runs));
+    if (!sr || !runs || !(sr->tests = calloc(n_runs + 1, sizeof(*sr->tests)))) {
         rc = qhil_error_set(err, QHIL_ENOMEM, "out of memory");
         goto cleanup;
     }
@@ -844,48 +927,48 @@ int qhil_run_suite(const qhil_suite *suite, const qhil_run_opts *opts,
     sr->file = strdup(suite->path);
     sr->device_type = suite->device_type ? strdup(suite->device_type) : NULL;
     sr->started_unix = (int64_t)time(NULL);
+    /* The runs, in order, each with its result and name. */
     for (i = 0; i < n_runs; i++) {
         const qhil_test *t = &suite->tests[opts->order ? opts->order[i] : i];
-        const char *name = names ? names[i] : t->name;
         qhil_test_result *r = &sr->tests[sr->n_tests];
-        char *dir = NULL;
-        qhil_error e;
 
         if (!test_selected(opts, t)) {
             continue;
         }
+        r->name = strdup(names ? names[i] : t->name);
+        runs[sr->n_tests].test = t;
+        runs[sr->n_tests].result = r;
         sr->n_tests++;
-        r->name = strdup(name);
-        if (failed_fast || run_canceled(opts)) {
-            const char *why = failed_fast ? "--fail-fast" : cancel_reason(opts);
+    }
+    ctx.job = job;
+    ctx.rp = rp;
+    ctx.runs = runs;
+    ctx.tail = opts->tail_lines ? opts->tail_lines : 10;
+    if (opts->jobs > 1) {
+        qhil_pool pool = {
+            .suite = suite,
+            .job = job,
+            .opts = opts,
+            .tail = ctx.tail,
+            .runs = runs,
+            .n_runs = sr->n_tests,
+            .jobs = opts->jobs,
+            .start = run_start,
+            .done = run_done,
+            .data = &ctx,
+        };
 
-            r->verdict = QHIL_SKIP;
-            r->not_run = true;
-            if (asprintf(&r->message, "not run: %s", why) < 0) {
-                r->message = NULL;
+        rc = qhil_pool_run(&pool, err);
+        if (rc < 0) {
+            goto cleanup;
+        }
+    } else {
+        for (i = 0; i < sr->n_tests; i++) {
+            if (run_start(&ctx, i)) {
+                qhil_run_one(suite, runs[i].test, job, runs[i].dir, ctx.tail,
+                             runs[i].result, opts);
+                run_done(&ctx, i);
             }
-            continue;
-        }
-        if (opts->test_started) {
-            opts->test_started(opts->data, t);
-        }
-        qhil_error_init(&e);
-        if (qhil_runpath_mkdir(rp, name, &dir, &e) < 0) {
-            /* This test cannot run; the others may. */
-            r->verdict = QHIL_ERROR;
-            r->message = strdup(e.message ? e.message
-                                          : "cannot create the test folder");
-        } else {
-            run_test(suite, t, job, dir, tail, r, opts);
-        }
-        qhil_error_release(&e);
-        free(dir);
-        if (opts->test_done) {
-            opts->test_done(opts->data, t, r);
-        }
-        if (opts->fail_fast && !r->interrupted &&
-            (r->verdict == QHIL_FAIL || r->verdict == QHIL_ERROR)) {
-            failed_fast = true;
         }
     }
     sr->duration_ns = qhil_now() - start;
@@ -894,6 +977,10 @@ int qhil_run_suite(const qhil_suite *suite, const qhil_run_opts *opts,
     rc = QHIL_EOK;
 
 cleanup:
+    for (i = 0; runs && i < n_runs; i++) {
+        free(runs[i].dir);
+    }
+    free(runs);
     qhil_select_names_free(names);
     qhil_suite_result_free(sr);
     qhil_runpath_free(rp);

@@ -773,10 +773,14 @@ static int64_t timeout_wait(const qhil_step *st)
 
 /* Message for a step's own deadline that passed ("pattern not seen
  * within 5s"); the test's deadline is the runner's. */
-static void timeout_message(int64_t step_timeout, const char *what, char **msg)
+static void timeout_message(const qhil_step_ctx *c, int64_t step_timeout,
+                            const char *what, char **msg)
 {
     char dur[32];
 
+    if (c->timeout_multiplier > 1) {
+        step_timeout = (int64_t)((double)step_timeout * c->timeout_multiplier);
+    }
     qhil_duration_format(step_timeout, dur, sizeof(dur));
     if (asprintf(msg, "%s within %s", what, dur) < 0) {
         *msg = NULL;
@@ -832,7 +836,7 @@ static int run_expect(qhil_step_ctx *c, const qhil_step *st)
             e.message ? strstr(e.message, "before the deadline") : NULL;
         char *base = NULL;
 
-        timeout_message(st->timeout_ns, "pattern not seen", &base);
+        timeout_message(c, st->timeout_ns, "pattern not seen", &base);
         if (base && tail &&
             asprintf(&msg, "%s%s", base,
                      tail + strlen("before the deadline")) >= 0) {
@@ -905,7 +909,7 @@ static int run_qmp(qhil_step_ctx *c, const qhil_step *st)
     } else if (rc == QHIL_ECANCELED) {
         c->interrupted(c->data);
     } else if (rc == QHIL_ETIMEDOUT) {
-        timeout_message(st->timeout_ns, "no QMP reply", &msg);
+        timeout_message(c, st->timeout_ns, "no QMP reply", &msg);
         c->fail(c->data, QHIL_FAIL, msg);
     } else if (rc < 0) {
         c->lost(c->data, &e);

@@ -49,6 +49,8 @@ typedef struct qhil_step_ctx {
     int64_t test_deadline; /* the test's deadline, 0 = none */
     int64_t deadline;      /* the running step's deadline (never past the
                               test's) */
+    double timeout_multiplier; /* the run's (runner.h), for messages: the
+                                  deadline above has it already; 0: 1 */
     /*
      * Record that the running step failed: verdict QHIL_FAIL or
      * QHIL_ERROR with message (borrowed; NULL: "failed").  lost: the

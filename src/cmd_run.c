@@ -88,6 +88,13 @@ static void run_usage(FILE *f)
             "      --tap[=FILE]   write a TAP report (to stdout when no "
             "FILE;\n"
             "                     progress then goes to stderr)\n"
+            "      --timeout-multiplier F\n"
+            "                     every step and test timeout times F "
+            "(slow machines)\n"
+            "  -j, --jobs N       run N tests at once, each in a worker "
+            "process\n"
+            "                     (default 1: one after the other, in this "
+            "process)\n"
             "      --events FILE  write every event of every test as it "
             "happens,\n"
             "                     one JSON object a line (docs/events.md); "
@@ -477,9 +484,52 @@ static int parse_number_option(const char *option, const char *arg,
     return rc;
 }
 
+/* -j N: 1 to QHIL_JOBS_MAX tests at once. */
+#define QHIL_JOBS_MAX 64
+
+static int parse_jobs(const char *arg, size_t *jobs)
+{
+    char *end = NULL;
+    unsigned long n;
+
+    errno = 0;
+    n = strtoul(arg, &end, 10);
+    if (!*arg || *end || errno || arg[0] == '-' || n < 1 ||
+        n > QHIL_JOBS_MAX) {
+        fprintf(stderr,
+                "qhil run: -j '%s': expected a number of tests at once, "
+                "1 to %d\n",
+                arg, QHIL_JOBS_MAX);
+        return -1;
+    }
+    *jobs = (size_t)n;
+    return 0;
+}
+
+/* --timeout-multiplier F: a plain decimal number from 1 to 100. */
+static int parse_multiplier(const char *arg, double *out)
+{
+    char *end = NULL;
+    double m;
+
+    errno = 0;
+    m = strtod(arg, &end);
+    if (!*arg || *end || errno || !(m >= 1 && m <= 100) ||
+        strspn(arg, "0123456789.") != strlen(arg)) {
+        fprintf(stderr,
+                "qhil run: --timeout-multiplier '%s': expected a number "
+                "from 1 to 100 (e.g. 2.5)\n",
+                arg);
+        return -1;
+    }
+    *out = m;
+    return 0;
+}
+
 /* Long options without a letter. */
 #define OPT_EVENTS 0x300
 #define OPT_JSON 0x301
+#define OPT_TIMEOUT_MULTIPLIER 0x302
 
 int cmd_run(int argc, char **argv)
 {
@@ -488,7 +538,9 @@ int cmd_run(int argc, char **argv)
         {"junit", required_argument, NULL, 'J'},
         {"tap", optional_argument, NULL, 'T'},
         {"events", required_argument, NULL, OPT_EVENTS},
+        {"jobs", required_argument, NULL, 'j'},
         {"json", required_argument, NULL, OPT_JSON},
+        {"timeout-multiplier", required_argument, NULL, OPT_TIMEOUT_MULTIPLIER},
         {"test", required_argument, NULL, 't'},
         CLI_JOB_LONGOPTS,
         {"keep-disks", no_argument, NULL, 'K'},
@@ -510,6 +562,8 @@ int cmd_run(int argc, char **argv)
     const char *tap = NULL;
     bool tap_stdout = false;
     const char *events = NULL;
+    size_t jobs = 1;
+    double multiplier = 0;
     const char *json = NULL;
     qhil_report_file *json_file = NULL;
     qhil_event_sink *event_sink = NULL;
@@ -545,7 +599,7 @@ int cmd_run(int argc, char **argv)
 
     qhil_error_init(&e);
     optind = 1;
-    while ((opt = getopt_long(argc, argv, "o:t:k:B:Q:qh", longopts, NULL)) !=
+    while ((opt = getopt_long(argc, argv, "o:t:k:j:B:Q:qh", longopts, NULL)) !=
            -1) {
         char ***list = NULL;
         size_t *n = NULL;
@@ -563,6 +617,16 @@ int cmd_run(int argc, char **argv)
             break;
         case OPT_EVENTS:
             events = optarg;
+            break;
+        case 'j':
+            if (parse_jobs(optarg, &jobs) < 0) {
+                goto cleanup;
+            }
+            break;
+        case OPT_TIMEOUT_MULTIPLIER:
+            if (parse_multiplier(optarg, &multiplier) < 0) {
+                goto cleanup;
+            }
             break;
         case OPT_JSON:
             json = optarg;
@@ -742,6 +806,8 @@ int cmd_run(int argc, char **argv)
             .event = event_sink ? qhil_event_sink_write : NULL,
             .event_data = event_sink,
             .keep_events = json != NULL,
+            .jobs = jobs,
+            .timeout_multiplier = multiplier,
             .has_cancel = cancel_fd >= 0,
             .cancel_fd = cancel_fd,
             .cancel_reason = run_cancel_reason,

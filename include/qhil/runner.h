@@ -111,6 +111,15 @@ typedef struct qhil_run_opts {
     /* Lines added to the run folder's job.log after the job's notes
      * ("shuffle seed: 42"), NULL-terminated, may be NULL; borrowed. */
     const char *const *log_notes;
+    /* Tests at once, each in a worker process of its own (a crash or a
+     * hang of one cannot touch another's result; progress callbacks and
+     * events still come in this process, whole).  0 or 1: one after
+     * the other in this process.  The process must be single-threaded
+     * when jobs > 1 (the workers are forks). */
+    size_t jobs;
+    /* Every step's and test's timeout times this, for slow machines
+     * (a wait step still waits what it says); 0: 1. */
+    double timeout_multiplier;
 } qhil_run_opts;
 
 /*

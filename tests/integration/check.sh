@@ -545,6 +545,172 @@ assert 'data-kind="fail_match"' in dom and 'data-kind="qmp_reply"' in dom
 PY
 }
 
+# --timeout-multiplier: every step and test timeout scaled, waits not;
+# the messages say the time waited.
+scenario_timeout_multiplier() {
+    run 1 run --timeout-multiplier 2.5 -o "$work/r" --json "$work/run.json" \
+        "$suites/timeout-multiplier.yaml"
+    has 'pattern not seen within 2\.5s'
+    has 'test timeout after 2\.5s, in step 1'
+    python3 - "$work/run.json" <<'PY' || fail "the timeouts were not scaled"
+import json, sys
+t = {x["name"]: x for x in json.load(open(sys.argv[1]))["tests"]}
+ms = lambda n: t[n]["duration_ns"] / 1e6
+assert ms("step-timeout") >= 2400, ms("step-timeout")
+assert ms("test-timeout") >= 2400, ms("test-timeout")
+assert t["wait-not-scaled"]["verdict"] == "pass"
+# The wait step took its 1 s, not 2.5 s.
+w = [e for e in t["wait-not-scaled"]["events"]
+     if e["kind"] == "step_end" and e["step"] == 2][0]
+assert 0.9e9 <= w["duration_ns"] < 2.0e9, w["duration_ns"]
+PY
+    run 1 run -o "$work/r" "$suites/timeout-multiplier.yaml"
+    has 'pattern not seen within 1s'
+    for bad in 0.5 x 101 -1 1e2 ''; do
+        run 2 run --timeout-multiplier "$bad" -o "$work/bad" \
+            "$suites/timeout-multiplier.yaml"
+        has "^qhil run: --timeout-multiplier '$bad': expected a number from 1 to 100"
+    done
+    [ ! -e "$work/bad" ] || fail "a refused multiplier ran tests"
+}
+
+# ---- -j: tests in worker processes ----
+
+# The verdicts of a pool run, in the suite's order in JUnit whatever the
+# order they finished in; two 2 s tests overlap; bad -j values refused.
+scenario_pool_basics() {
+    local qhil a b both=""
+    "$QHIL" run -j 2 -o "$work/r" --junit "$work/junit.xml" \
+        --json "$work/run.json" "$suites/pool.yaml" >"$work/out" 2>&1 &
+    qhil=$!
+    # The two 2 s tests run at the same time: both QEMUs alive at once.
+    for _ in $(seq 100); do
+        a=$(cat "$(test_dir slow-a)/qemu.pid" 2>/dev/null)
+        b=$(cat "$(test_dir slow-b)/qemu.pid" 2>/dev/null)
+        if [ -n "$a" ] && [ -n "$b" ] && kill -0 "$a" 2>/dev/null &&
+                kill -0 "$b" 2>/dev/null; then
+            both=yes
+            break
+        fi
+        sleep 0.05
+    done
+    wait_bounded $qhil 30
+    [ -n "$both" ] || fail "-j 2: slow-a and slow-b never ran at once"
+    [ "$waited" -eq 1 ] || fail "qhil exited $waited, expected 1"
+    has '^3 passed, 1 failed$'
+
+    python3 - "$work" <<'PY' || fail "pool results wrong"
+import json, os, sys
+import xml.etree.ElementTree as ET
+work = sys.argv[1]
+names = [tc.get("name") for tc in ET.parse(os.path.join(work, "junit.xml")).iter("testcase")]
+assert names == ["slow-a", "slow-b", "fails", "quick"], names
+run = json.load(open(os.path.join(work, "run.json")))
+v = {t["name"]: t["verdict"] for t in run["tests"]}
+assert v == {"slow-a": "pass", "slow-b": "pass", "fails": "fail", "quick": "pass"}, v
+for t in run["tests"]:
+    kinds = [e["kind"] for e in t["events"]]
+    assert kinds[0] == "test_start" and kinds[-1] == "test_end", (t["name"], kinds)
+    assert all(e["test"] == t["name"] for e in t["events"])
+fails = next(t for t in run["tests"] if t["name"] == "fails")
+assert fails["step"] == 2 and "never printed" in fails["step_desc"], fails
+PY
+    no_qemu_left
+    for bad in 0 65 x -1 ''; do
+        run 2 run -j "$bad" -o "$work/bad" "$suites/pool.yaml"
+        has "^qhil run: -j '$bad': expected a number of tests at once, 1 to 64"
+    done
+    [ ! -e "$work/bad" ] || fail "a refused -j ran tests"
+}
+
+# A worker killed mid-test: that test is an error saying so, the others
+# are untouched, and its QEMU goes too.
+scenario_pool_worker_killed() {
+    local qhil worker
+    "$QHIL" run -j 2 -o "$work/r" --junit "$work/junit.xml" \
+        "$suites/pool.yaml" >"$work/out" 2>&1 &
+    qhil=$!
+    console_has slow-a '> ' || { kill -9 $qhil; fail "slow-a never started"; }
+    # slow-a's worker: qhil -> worker -> guard -> QEMU, from the QEMU
+    # pid in slow-a's folder.
+    local qemu guard
+    for _ in $(seq 50); do
+        qemu=$(cat "$(test_dir slow-a)/qemu.pid" 2>/dev/null) && break
+        sleep 0.1
+    done
+    guard=$(awk '{print $4}' "/proc/$qemu/stat" 2>/dev/null)
+    worker=$(awk '{print $4}' "/proc/$guard/stat" 2>/dev/null)
+    [ "$(awk '{print $4}' "/proc/$worker/stat" 2>/dev/null)" = "$qhil" ] ||
+        worker=""
+    [ -n "$worker" ] || { kill -9 $qhil; fail "no worker runs slow-a"; }
+    kill -9 "$worker"
+    wait_bounded $qhil 20
+    [ "$waited" -eq 1 ] || fail "qhil exited $waited, expected 1"
+    grep -q 'worker process died: killed by signal 9' "$work/junit.xml" ||
+        fail "the killed test does not say how its worker ended"
+    python3 - "$work/junit.xml" <<'PY' || fail "other tests were touched"
+import sys
+import xml.etree.ElementTree as ET
+v = {}
+for tc in ET.parse(sys.argv[1]).iter("testcase"):
+    v[tc.get("name")] = ("error" if tc.find("error") is not None else
+                         "fail" if tc.find("failure") is not None else "pass")
+assert v == {"slow-a": "error", "slow-b": "pass", "fails": "fail", "quick": "pass"}, v
+PY
+    no_qemu_left
+}
+
+# kill -9 of the runner: no worker and no QEMU outlive it.
+scenario_pool_kill_runner() {
+    local qhil
+    "$QHIL" run -j 2 -o "$work/r" "$suites/pool.yaml" >"$work/out" 2>&1 &
+    qhil=$!
+    console_has slow-b '> ' || { kill -9 $qhil; fail "slow-b never started"; }
+    local workers
+    workers=$(pgrep -P $qhil | tr '\n' ' ')
+    [ -n "$workers" ] || fail "no workers"
+    kill -9 $qhil
+    wait $qhil 2>/dev/null
+    for _ in $(seq 50); do
+        alive=""
+        for w in $workers; do
+            kill -0 "$w" 2>/dev/null && alive="$alive $w"
+        done
+        [ -z "$alive" ] && break
+        sleep 0.1
+    done
+    [ -z "$alive" ] || fail "workers outlived the runner:$alive"
+    no_qemu_left
+}
+
+# Ctrl-C with workers: the running tests are interrupted and shut down in
+# order, the rest not run, the reports complete, exit 130.
+scenario_pool_interrupt() {
+    local qhil
+    set -m
+    "$QHIL" run -j 2 -o "$work/r" --junit "$work/junit.xml" \
+        "$suites/pool.yaml" >"$work/out" 2>&1 &
+    qhil=$!
+    console_has slow-b '> ' || { kill -9 $qhil; fail "slow-b never started"; }
+    kill -INT $qhil
+    wait_bounded $qhil 10
+    [ "$waited" -eq 130 ] || fail "qhil exited $waited, expected 130"
+    has 'interrupted'
+    python3 - "$work/junit.xml" <<'PY' || fail "JUnit after an interrupt"
+import sys
+import xml.etree.ElementTree as ET
+v = {}
+for tc in ET.parse(sys.argv[1]).iter("testcase"):
+    e = tc.find("error")
+    s = tc.find("skipped")
+    v[tc.get("name")] = ("intr" if e is not None and "interrupted" in e.get("message", "")
+                         else "notrun" if s is not None else "other")
+assert v["slow-a"] == v["slow-b"] == "intr", v
+assert v["fails"] == v["quick"] == "notrun", v
+PY
+    no_qemu_left
+}
+
 # scenario lava-run: exported jobs run end to end under LAVA's own
 # standalone dispatcher (lava-run, Debian's lava-dispatcher), with the
 # device configuration qhil writes, and their verdicts are qhil's.
