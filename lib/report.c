@@ -59,6 +59,8 @@ void qhil_test_result_release(qhil_test_result *r)
     free(r->console_tail);
     free(r->console_log);
     free(r->qemu_log);
+    free(r->qemu_version);
+    free(r->pattern);
     json_decref(r->events);
     memset(r, 0, sizeof(*r));
 }
@@ -92,6 +94,119 @@ size_t qhil_suite_result_count(const qhil_suite_result *r, qhil_verdict v)
         }
     }
     return n;
+}
+
+/* ---- what a result cannot know by itself ---- */
+
+/* The QEMU version of the first machine_start among the kept events. */
+static const char *events_qemu_version(const json_t *events)
+{
+    const json_t *ev;
+    const char *kind;
+    const char *v;
+    size_t i;
+
+    json_array_foreach(events, i, ev) {
+        kind = json_string_value(json_object_get(ev, "kind"));
+        if (kind && strcmp(kind, "machine_start") == 0) {
+            v = json_string_value(json_object_get(ev, "qemu_version"));
+            return v && *v ? v : NULL;
+        }
+    }
+    return NULL;
+}
+
+/* name is test's name, alone or followed by " [k/m]" for a repeat. */
+static int result_is_test(const char *name, const char *test, unsigned k,
+                          unsigned m)
+{
+    size_t n = strlen(test);
+    char *want = NULL;
+    int same;
+
+    if (!name || strncmp(name, test, n) != 0) {
+        return 0;
+    }
+    if (m < 2) {
+        return name[n] == '\0';
+    }
+    if (asprintf(&want, " [%u/%u]", k, m) < 0) {
+        return 0;
+    }
+    same = strcmp(name + n, want) == 0;
+    free(want);
+    return same;
+}
+
+int qhil_suite_result_annotate(qhil_suite_result *r, const qhil_suite *suite,
+                               const size_t *order, size_t n_order)
+{
+    unsigned *total = NULL;
+    unsigned *seen = NULL;
+    const qhil_test *test;
+    const qhil_step *st;
+    qhil_test_result *t;
+    const char *v;
+    size_t n;
+    size_t i;
+    size_t j;
+    int matched;
+    int rc = QHIL_ENOMEM;
+
+    if (!r) {
+        return QHIL_EOK;
+    }
+    n = order ? n_order : (suite ? suite->n_tests : 0);
+    matched = suite && r->n_tests == n;
+    for (i = 0; matched && order && i < n; i++) {
+        matched = order[i] < suite->n_tests;
+    }
+    if (matched && suite->n_tests > 0) {
+        total = calloc(suite->n_tests, sizeof(*total));
+        seen = calloc(suite->n_tests, sizeof(*seen));
+        if (!total || !seen) {
+            goto cleanup;
+        }
+        for (i = 0; i < n; i++) {
+            total[order ? order[i] : i]++;
+        }
+    }
+    for (i = 0; i < r->n_tests; i++) {
+        t = &r->tests[i];
+        if (t->attempts == 0) {
+            t->attempts = 1;
+        }
+        v = events_qemu_version(t->events);
+        if (!t->qemu_version && v && !(t->qemu_version = strdup(v))) {
+            goto cleanup;
+        }
+        if (!matched) {
+            continue;
+        }
+        j = order ? order[i] : i;
+        test = &suite->tests[j];
+        seen[j]++;
+        if (!result_is_test(t->name, test->name, seen[j], total[j])) {
+            continue;
+        }
+        if (total[j] > 1 && t->repeats == 0) {
+            t->repeat = seen[j];
+            t->repeats = total[j];
+        }
+        if (t->step > 0 && t->step <= test->n_steps && !t->pattern) {
+            st = &test->steps[t->step - 1];
+            if (st->kind == QHIL_STEP_EXPECT && st->pattern &&
+                !(t->pattern = strdup(st->pattern))) {
+                goto cleanup;
+            }
+        }
+    }
+    rc = QHIL_EOK;
+
+cleanup:
+    free(total);
+    free(seen);
+    return rc;
 }
 
 /* ---- text filters ---- */
@@ -304,6 +419,11 @@ static void junit_problem(FILE *out, const qhil_test_result *t)
         }
         fputc('\n', out);
     }
+    if (t->pattern) {
+        fputs("pattern: ", out);
+        xml_puts(out, t->pattern, 0);
+        fputc('\n', out);
+    }
     xml_puts(out, t->message ? t->message : fallback, 0);
     fputc('\n', out);
     if (t->console_tail && *t->console_tail) {
@@ -316,10 +436,47 @@ static void junit_problem(FILE *out, const qhil_test_result *t)
     fprintf(out, "</%s>\n", element);
 }
 
+static void junit_property(FILE *out, const char *name, const char *value)
+{
+    fprintf(out, "        <property name=\"%s\" value=\"", name);
+    xml_puts(out, value, 1);
+    fputs("\"/>\n", out);
+}
+
+/*
+ * The facts a CI server shows beside a test: its board, the QEMU that
+ * ran it, the shuffle seed and repeat of the run, and its attempts.
+ * <properties> comes first in <testcase>, where Jenkins' JUnit plugin
+ * reads it; GitLab ignores it.
+ */
+static void junit_properties(FILE *out, const qhil_suite_result *r,
+                             const qhil_test_result *t)
+{
+    char num[48];
+
+    fputs("      <properties>\n", out);
+    if (r->device_type) {
+        junit_property(out, "board", r->device_type);
+    }
+    if (t->qemu_version) {
+        junit_property(out, "qemu_version", t->qemu_version);
+    }
+    if (r->shuffled) {
+        snprintf(num, sizeof(num), "%" PRIu64, r->seed);
+        junit_property(out, "shuffle_seed", num);
+    }
+    if (t->repeats > 0) {
+        snprintf(num, sizeof(num), "%u/%u", t->repeat, t->repeats);
+        junit_property(out, "repeat", num);
+    }
+    snprintf(num, sizeof(num), "%u", t->attempts ? t->attempts : 1);
+    junit_property(out, "attempts", num);
+    fputs("      </properties>\n", out);
+}
+
 static void junit_test(FILE *out, const qhil_suite_result *r,
                        const qhil_test_result *t)
 {
-    int body = t->verdict != QHIL_PASS || t->console_log || t->qemu_log;
 
     fputs("    <testcase classname=\"", out);
     xml_puts(out, r->name ? r->name : "qhil", 1);
@@ -327,10 +484,8 @@ static void junit_test(FILE *out, const qhil_suite_result *r,
     xml_puts(out, t->name ? t->name : "", 1);
     fputs("\" time=\"", out);
     write_seconds(out, t->duration_ns);
-    fputs(body ? "\">\n" : "\"/>\n", out);
-    if (!body) {
-        return;
-    }
+    fputs("\">\n", out);
+    junit_properties(out, r, t);
     if (t->verdict == QHIL_FAIL || t->verdict == QHIL_ERROR) {
         junit_problem(out, t);
     } else if (t->verdict == QHIL_SKIP) {

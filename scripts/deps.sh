@@ -28,6 +28,9 @@ packages=(
     # a real browser, headless, for the report-html test: it runs the
     # HTML report's script and checks the page it builds
     chromium
+    # xmllint, for the junit-schema test: qhil's JUnit reports checked
+    # against tests/junit/junit.xsd, the format CI servers read
+    libxml2-utils
     "$@"
 )
 

@@ -823,6 +823,13 @@ int cmd_run(int argc, char **argv)
         fprintf(stderr, "qhil: %s\n", qhil_error_message(&e, rc));
         goto cleanup;
     }
+    /* What the reports say of the run beside the verdicts. */
+    res->shuffled = so.shuffle;
+    res->seed = so.seed;
+    if (qhil_suite_result_annotate(res, suite, order, n_order) < 0) {
+        fprintf(stderr, "qhil: out of memory\n");
+        goto cleanup;
+    }
     {
         size_t passed = qhil_suite_result_count(res, QHIL_PASS);
         size_t failed = qhil_suite_result_count(res, QHIL_FAIL);

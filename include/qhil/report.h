@@ -22,6 +22,7 @@
 #include <jansson.h>
 
 #include <qhil/error.h>
+#include <qhil/suite.h>
 
 #ifdef __cplusplus
 extern "C" {
@@ -58,6 +59,15 @@ typedef struct qhil_test_result {
                              events (qhil_event_to_json), an array, owned;
                              else NULL */
     size_t events_dropped; /* events not kept: over the cap per test */
+    /* For the JUnit <properties> and failure body; 0 or NULL when not
+     * known.  qhil_suite_result_annotate fills them after a run. */
+    char *qemu_version;  /* "7.2.0", of the QEMU that ran the test */
+    char *pattern;       /* the failing step's expect pattern, if the
+                            failing step is an expect */
+    unsigned repeat;     /* with --repeat: k of the k-th of m runs */
+    unsigned repeats;    /* m; 0 when the test was not repeated */
+    unsigned attempts;   /* times the test ran (a retry adds one); 0 is
+                            written as 1 */
 } qhil_test_result;
 
 typedef struct qhil_suite_result {
@@ -69,6 +79,8 @@ typedef struct qhil_suite_result {
     qhil_test_result *tests;
     size_t n_tests;
     char *device_type; /* the suite's board, NULL when unknown */
+    bool shuffled;     /* the order was shuffled, from seed */
+    uint64_t seed;
 } qhil_suite_result;
 
 /* Free the strings of one result and zero it; NULL is fine. */
@@ -76,6 +88,23 @@ void qhil_test_result_release(qhil_test_result *r);
 
 /* Free a whole suite result allocated with malloc; NULL is fine. */
 void qhil_suite_result_free(qhil_suite_result *r);
+
+/*
+ * Fill what a result cannot know by itself, once qhil_run_suite
+ * returned r for suite and the order given as qhil_run_opts.order
+ * (NULL and 0: every test once, in suite order): for each test, its
+ * repeat k of m when its test is in the order more than once, the
+ * pattern of its failing step when that step is an expect, the QEMU
+ * version from its kept events (machine_start) when it has none yet,
+ * and attempts 1 when 0.  Tests are matched to the order by position,
+ * and only when r has one result per entry and each result's name is
+ * its test's ("NAME" or "NAME [k/m]"); a result that does not match
+ * gets only the QEMU version and attempts.  Fields already set are
+ * kept.  Returns QHIL_EOK or QHIL_ENOMEM; never blocks.
+ */
+int qhil_suite_result_annotate(qhil_suite_result *r,
+                               const qhil_suite *suite,
+                               const size_t *order, size_t n_order);
 
 /* Count tests by verdict. */
 size_t qhil_suite_result_count(const qhil_suite_result *r, qhil_verdict v);

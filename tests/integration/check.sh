@@ -3677,6 +3677,85 @@ PY
         fail "the symlink was not replaced by the page"
 }
 
+# ---- JUnit as CI servers read it ----
+
+# Check a JUnit file against the schema of what Jenkins and GitLab read.
+junit_valid() {
+    xmllint --noout --schema tests/junit/junit.xsd "$1" \
+        >"$work/xmllint.out" 2>&1 ||
+        fail "$1 is not valid JUnit: $(head -5 "$work/xmllint.out")"
+}
+
+# Every kind of report qhil writes validates against tests/junit/junit.xsd:
+# passes, failures, an error (QEMU dies), tests not run (--fail-fast), a
+# shuffled and repeated run, hostile names and console bytes, a suite
+# name that is not UTF-8, and a merge of them all.  The schema itself
+# must refuse reports that lie about their structure.
+scenario_junit_schema() {
+    local f
+    command -v xmllint >/dev/null || fail "xmllint missing (libxml2-utils)"
+    run 0 run -o "$work/r" --junit "$work/pass.xml" examples/hello-mps2.yaml
+    run 1 run -o "$work/r" --junit "$work/fail.xml" \
+        "$suites/fail-wrong-pattern.yaml"
+    grep -q '<property name="board" value="mps2-an385"/>' "$work/fail.xml" ||
+        fail "JUnit lacks the board property"
+    grep -q '^pattern: Goodbye, QEMU!$' "$work/fail.xml" ||
+        fail "the failure body lacks the pattern"
+    grep -q '<failure message="[^"]*" type="fail">step 2 (line 10): expect &quot;Goodbye, QEMU!&quot;$' \
+        "$work/fail.xml" || fail "the failure body lacks its step"
+    run 1 run --trusted -o "$work/r" --junit "$work/error.xml" \
+        "$suites/qemu-dies-at-start.yaml"
+    grep -q '<error message="QEMU exited' "$work/error.xml" ||
+        fail "QEMU dying is not an <error>"
+    run 1 run --fail-fast -o "$work/r" --junit "$work/ff.xml" \
+        "$suites/fail-wrong-pattern.yaml"
+    grep -q '<skipped message="not run: --fail-fast"/>' "$work/ff.xml" ||
+        fail "the test not run is not <skipped>"
+    run 0 run --seed 7 --repeat 2 -o "$work/r" --junit "$work/shuf.xml" \
+        --json "$work/shuf.json" examples/hello-mps2.yaml
+    [ "$(grep -c '<property name="shuffle_seed" value="7"/>' \
+        "$work/shuf.xml")" -eq 12 ] || fail "not every test has the seed"
+    grep -q 'name="boots \[2/2\]"' "$work/shuf.xml" &&
+        grep -q '<property name="repeat" value="2/2"/>' "$work/shuf.xml" ||
+        fail "JUnit lacks the repeat"
+    grep -qE '<property name="qemu_version" value="[0-9]+\.[0-9]+\.[0-9]+"/>' \
+        "$work/shuf.xml" || fail "JUnit lacks the QEMU version"
+    run 1 run -o "$work/r" --junit "$work/hostile.xml" \
+        "$suites/junit-hostile.yaml"
+    grep -q ']]&gt; &lt;!\[CDATA\[ x]]&gt;&amp;amp;' "$work/hostile.xml" ||
+        fail "the console's ]]> is not in the report"
+    # A suite file name that is not UTF-8 becomes the suite's name.
+    mkdir -p "$work/a/b/c"
+    ln -s "$SRC/firmware" "$work/firmware"
+    f="$work/a/b/c/bad"$'\xff\xfe'"name.yaml"
+    cp "$suites/junit-hostile.yaml" "$f"
+    run 1 run -o "$work/r" --junit "$work/badname.xml" "$f"
+    for f in pass fail error ff shuf hostile badname; do
+        junit_valid "$work/$f.xml"
+    done
+    run 0 report merge -o "$work/merged.xml" "$work/pass.xml" \
+        "$work/fail.xml" "$work/error.xml" "$work/hostile.xml"
+    junit_valid "$work/merged.xml"
+    grep -q '<property name="attempts" value="1"/>' "$work/merged.xml" ||
+        fail "the merge lost the properties"
+    # The schema is no rubber stamp: each lie must be refused.
+    sed 's/ time="\([0-9]*\)\./ time="\1,/' "$work/pass.xml" >"$work/l1.xml"
+    sed 's/<failure message="[^"]*" /<failure /' "$work/fail.xml" \
+        >"$work/l2.xml"
+    sed 's/<property name="board"/<property name="bored"/' \
+        "$work/pass.xml" >"$work/l3.xml"
+    sed '0,/<\/properties>/s//<\/properties><system-out\/>/;
+         0,/<system-out>/s//<failure message="x" type="fail"\/><system-out>/' \
+        "$work/pass.xml" >"$work/l4.xml"
+    for f in l1 l2 l3 l4; do
+        cmp -s "$work/$f.xml" "$work/pass.xml" "$work/fail.xml" &&
+            fail "$f.xml: the lie was not made"
+        ! xmllint --noout --schema tests/junit/junit.xsd "$work/$f.xml" \
+            >/dev/null 2>&1 || fail "the schema accepts $f.xml"
+    done
+    no_qemu_left
+}
+
 name=${1:?usage: check.sh SCENARIO}
 fn="scenario_${name//-/_}"
 declare -F "$fn" >/dev/null || { echo "unknown scenario $name" >&2; exit 2; }

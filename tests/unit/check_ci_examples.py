@@ -6,7 +6,10 @@ usage: check_ci_examples.py EXAMPLES_CI_DIR
 Ready-to-copy CI files are only ready if a copy works: each must be YAML,
 GitHub's matrix must be exactly the shards 1..SHARDS that its run step
 passes to --shard and its merge step names, and GitLab's merge must name
-one file per `parallel:` runner.  Exits 77 (skipped) without PyYAML.
+one file per `parallel:` runner.  Each runner also writes the JSON
+report and the HTML page from it, keeps them with the JUnit file and
+the run folder's logs even when tests failed, and lets qhil's exit
+status fail the job.  Exits 77 (skipped) without PyYAML.
 """
 import os
 import re
@@ -51,6 +54,24 @@ def check_github(path):
     if not any(s["with"]["path"] == "junit-${{ matrix.shard }}.xml" and
                s.get("if") == "always()" for s in uploads):
         fail(path + ": the JUnit file is not uploaded even on failure")
+    if "--json run-${{ matrix.shard }}.json" not in run:
+        fail(path + ": the run step writes no JSON report")
+    steps = shard["steps"]
+    runs = [i for i, s in enumerate(steps) if "qhil run" in s.get("run", "")]
+    html = [i for i, s in enumerate(steps)
+            if "qhil report html run-${{ matrix.shard }}.json -o "
+               "report-${{ matrix.shard }}.html" in s.get("run", "")]
+    if len(runs) != 1 or not html or html[0] < runs[0] or \
+            steps[html[0]].get("if") != "always()":
+        fail(path + ": no HTML report made after the run, even on failure")
+    if "||" in run or steps[runs[0]].get("continue-on-error"):
+        fail(path + ": a failed test must fail the job")
+    kept = [p for s in uploads if s.get("if") == "always()"
+            for p in s["with"]["path"].splitlines()]
+    for want in ("report-${{ matrix.shard }}.html",
+                 "run-${{ matrix.shard }}.json", "results/"):
+        if want not in kept:
+            fail("%s: %s is not uploaded even on failure" % (path, want))
     report = doc["jobs"]["report"]
     if report.get("needs") != "shard" or report.get("if") != "always()":
         fail(path + ": the report job must follow every shard, always")
@@ -70,6 +91,18 @@ def check_gitlab(path):
     if job["artifacts"].get("when") != "always" or \
             job["artifacts"]["reports"]["junit"] != "junit-*.xml":
         fail(path + ": the shards' JUnit files are not kept on failure")
+    if '--json "run-$CI_NODE_INDEX.json"' not in script:
+        fail(path + ": the run writes no JSON report")
+    if "||" in script or job.get("allow_failure"):
+        fail(path + ": a failed test must fail the job")
+    after = "\n".join(job.get("after_script", []))
+    if 'qhil report html "run-$CI_NODE_INDEX.json" -o ' \
+            '"report-$CI_NODE_INDEX.html"' not in after:
+        fail(path + ": no HTML report made after the run, even on failure")
+    kept = job["artifacts"].get("paths", [])
+    for want in ("junit-*.xml", "run-*.json", "report-*.html", "results/"):
+        if want not in kept:
+            fail("%s: %s is not kept as an artifact" % (path, want))
     report = doc["qhil-report"]
     if report.get("when") != "always" or \
             report["needs"][0]["job"] != "qhil":

@@ -20,6 +20,7 @@
 
 #include <qhil/clock.h>
 #include <qhil/report.h>
+#include <qhil/suite.h>
 
 static char *tmp_dir;
 
@@ -242,11 +243,19 @@ static void test_junit_structure(void **state)
                 0);
     assert_contains(text, "    <testcase classname=\"hello\" name=\"boots\" "
                           "time=\"1.234\">\n"
+                          "      <properties>\n"
+                          "        <property name=\"attempts\" "
+                          "value=\"1\"/>\n"
+                          "      </properties>\n"
                           "      <system-out>Hello, QEMU!\n"
                           "</system-out>\n"
                           "    </testcase>\n");
     assert_contains(text, "    <testcase classname=\"hello\" name=\"prints\" "
                           "time=\"2.000\">\n"
+                          "      <properties>\n"
+                          "        <property name=\"attempts\" "
+                          "value=\"1\"/>\n"
+                          "      </properties>\n"
                           "      <failure message=\"no match within 2s\" "
                           "type=\"fail\">step 2 (line 14): expect "
                           "&quot;count&quot;\n"
@@ -258,6 +267,10 @@ static void test_junit_structure(void **state)
                           "    </testcase>\n");
     assert_contains(text, "    <testcase classname=\"hello\" name=\"later\" "
                           "time=\"0.000\">\n"
+                          "      <properties>\n"
+                          "        <property name=\"attempts\" "
+                          "value=\"1\"/>\n"
+                          "      </properties>\n"
                           "      <skipped/>\n"
                           "    </testcase>\n");
     assert_contains(text, "      <error message=\"test could not run\" "
@@ -363,9 +376,14 @@ static void test_junit_missing_log(void **state)
                           "No such file or directory]\n</system-out>");
     assert_contains(text, "<system-err>[qhil: QEMU log "
                           "/nonexistent/dir/qemu.log could not be read: ");
-    /* A passing test without logs is one empty element. */
+    /* A passing test without logs has its properties only. */
     assert_contains(text, "<testcase classname=\"s\" name=\"nolog\" "
-                          "time=\"0.000\"/>\n");
+                          "time=\"0.000\">\n"
+                          "      <properties>\n"
+                          "        <property name=\"attempts\" "
+                          "value=\"1\"/>\n"
+                          "      </properties>\n"
+                          "    </testcase>\n");
     free(text);
     qhil_suite_result_free(r);
 }
@@ -385,6 +403,10 @@ static void test_junit_qemu_log(void **state)
     text = render(r, QHIL_REPORT_JUNIT);
     /* An empty console log is still shown; an empty QEMU log is not. */
     assert_contains(text, "name=\"quiet\" time=\"0.000\">\n"
+                          "      <properties>\n"
+                          "        <property name=\"attempts\" "
+                          "value=\"1\"/>\n"
+                          "      </properties>\n"
                           "      <system-out></system-out>\n"
                           "    </testcase>\n");
     assert_contains(text, "<system-err>qemu: could not load kernel\n"
@@ -639,11 +661,146 @@ static void test_interrupted(void **state)
                                  "60s\n"));
     assert_non_null(strstr(text, "<testcase classname=\"hello\" "
                                  "name=\"late\" time=\"0.000\">\n"
+                                 "      <properties>\n"
+                                 "        <property name=\"attempts\" "
+                                 "value=\"1\"/>\n"
+                                 "      </properties>\n"
                                  "      <skipped message=\"not run: "
                                  "interrupted by SIGINT\"/>\n"
                                  "    </testcase>\n"));
     free(text);
     qhil_suite_result_free(r);
+}
+
+/* A suite file in tmp_dir: "a" (expect, then qmp), "b" (expect). */
+static qhil_suite *load_suite(void)
+{
+    static const char yaml[] = "device_type: mps2-an385\n"
+                               "tests:\n"
+                               "  - name: a\n"
+                               "    steps:\n"
+                               "      - expect: \"<&]]>\\\\d\"\n"
+                               "      - qmp: stop\n"
+                               "  - name: b\n"
+                               "    steps:\n"
+                               "      - expect: \"b\"\n";
+    char *path = write_file("suite.yaml", yaml, sizeof(yaml) - 1);
+    qhil_suite *suite = NULL;
+    qhil_error err;
+    int rc;
+
+    qhil_error_init(&err);
+    rc = qhil_suite_load(path, &suite, &err);
+    if (rc != 0) {
+        fail_msg("%s", qhil_error_message(&err, rc));
+    }
+    qhil_error_release(&err);
+    free(path);
+    return suite;
+}
+
+/* Board, QEMU version (from the kept events), seed, repeat and attempts
+ * in each test's <properties>; the failing expect's pattern in the
+ * failure body, escaped; an error keeps <error>. */
+static void test_junit_properties(void **state)
+{
+    static const size_t order[] = {1, 0, 0, 0};
+    qhil_suite *suite = load_suite();
+    qhil_suite_result *r = new_result("hello", 4);
+    qhil_test_result *t;
+    char *text;
+
+    (void)state;
+    r->device_type = strdup("mps2-an385");
+    r->shuffled = true;
+    r->seed = UINT64_MAX;
+    set_test(&r->tests[0], "b", QHIL_PASS, 0);
+    r->tests[0].events = json_pack(
+        "[{s:s}, {s:s, s:s}]", "kind", "test_start", "kind", "machine_start",
+        "qemu_version", "7.2.0");
+    t = &r->tests[1];
+    set_test(t, "a [1/3]", QHIL_FAIL, 0);
+    t->step = 1;
+    t->step_line = 5;
+    t->step_desc = strdup("expect \"<&]]>\\d\"");
+    t->message = strdup("no match within 10s");
+    set_test(&r->tests[2], "a [2/3]", QHIL_FAIL, 0);
+    r->tests[2].step = 2; /* the qmp step: no pattern */
+    set_test(&r->tests[3], "a [3/3]", QHIL_ERROR, 0);
+    r->tests[3].step = 1;
+    r->tests[3].message = strdup("QEMU exited with status 1");
+    assert_int_equal(qhil_suite_result_annotate(r, suite, order, 4), 0);
+
+    text = render(r, QHIL_REPORT_JUNIT);
+    assert_contains(text, "name=\"b\" time=\"0.000\">\n"
+                          "      <properties>\n"
+                          "        <property name=\"board\" "
+                          "value=\"mps2-an385\"/>\n"
+                          "        <property name=\"qemu_version\" "
+                          "value=\"7.2.0\"/>\n"
+                          "        <property name=\"shuffle_seed\" "
+                          "value=\"18446744073709551615\"/>\n"
+                          "        <property name=\"attempts\" "
+                          "value=\"1\"/>\n"
+                          "      </properties>\n"
+                          "    </testcase>\n");
+    assert_contains(text, "name=\"a [1/3]\" time=\"0.000\">\n"
+                          "      <properties>\n"
+                          "        <property name=\"board\" "
+                          "value=\"mps2-an385\"/>\n"
+                          "        <property name=\"shuffle_seed\" "
+                          "value=\"18446744073709551615\"/>\n"
+                          "        <property name=\"repeat\" "
+                          "value=\"1/3\"/>\n"
+                          "        <property name=\"attempts\" "
+                          "value=\"1\"/>\n"
+                          "      </properties>\n"
+                          "      <failure message=\"no match within 10s\" "
+                          "type=\"fail\">step 1 (line 5): expect "
+                          "&quot;&lt;&amp;]]&gt;\\d&quot;\n"
+                          "pattern: &lt;&amp;]]&gt;\\d\n"
+                          "no match within 10s\n"
+                          "</failure>\n");
+    assert_contains(text, "value=\"2/3\"/>\n");
+    assert_null(r->tests[2].pattern);
+    assert_contains(text, "value=\"3/3\"/>\n"
+                          "        <property name=\"attempts\" "
+                          "value=\"1\"/>\n"
+                          "      </properties>\n"
+                          "      <error message=\"QEMU exited with status "
+                          "1\" type=\"error\">step 1\n"
+                          "pattern: &lt;&amp;]]&gt;\\d\n");
+    free(text);
+    qhil_suite_result_free(r);
+    qhil_suite_free(suite);
+}
+
+/* Results that do not line up with the order (a caller's mistake, or a
+ * run cut short) get no repeat and no pattern rather than wrong ones. */
+static void test_annotate_mismatch(void **state)
+{
+    static const size_t order[] = {0, 0};
+    static const size_t bad[] = {0, 7};
+    qhil_suite *suite = load_suite();
+    qhil_suite_result *r = new_result("hello", 2);
+
+    (void)state;
+    set_test(&r->tests[0], "b", QHIL_FAIL, 0); /* test "a" in the order */
+    r->tests[0].step = 1;
+    set_test(&r->tests[1], "a", QHIL_FAIL, 0); /* "a [2/2]" expected */
+    r->tests[1].step = 1;
+    assert_int_equal(qhil_suite_result_annotate(r, suite, order, 2), 0);
+    assert_null(r->tests[0].pattern);
+    assert_null(r->tests[1].pattern);
+    assert_int_equal(r->tests[1].repeats, 0);
+    assert_int_equal(r->tests[1].attempts, 1);
+    /* An index out of range, or one entry too few: nothing matched. */
+    assert_int_equal(qhil_suite_result_annotate(r, suite, bad, 2), 0);
+    assert_int_equal(qhil_suite_result_annotate(r, suite, order, 1), 0);
+    assert_null(r->tests[1].pattern);
+    assert_int_equal(qhil_suite_result_annotate(NULL, suite, order, 2), 0);
+    qhil_suite_result_free(r);
+    qhil_suite_free(suite);
 }
 
 int main(void)
@@ -662,6 +819,8 @@ int main(void)
         cmocka_unit_test(test_junit_planted_log),
         cmocka_unit_test(test_write_failure),
         cmocka_unit_test(test_interrupted),
+        cmocka_unit_test(test_junit_properties),
+        cmocka_unit_test(test_annotate_mismatch),
     };
 
     return cmocka_run_group_tests(tests, setup, teardown);
