@@ -156,6 +156,7 @@ static void wire_result(wire *w, const qhil_test_result *r)
                             : json_null());
     json_object_set_new(j, "console_log", str_or_null(r->console_log));
     json_object_set_new(j, "qemu_log", str_or_null(r->qemu_log));
+    json_object_set_new(j, "qemu_version", str_or_null(r->qemu_version));
     wire_put(w, j);
 }
 
@@ -348,6 +349,11 @@ static int decode_event(const json_t *o, qhil_event *ev, char **owned,
     return 0;
 }
 
+static char *dup_string(const json_t *j)
+{
+    return json_is_string(j) ? strdup(json_string_value(j)) : NULL;
+}
+
 static void take_result(const json_t *o, qhil_test_result *r)
 {
     r->verdict = (qhil_verdict)int_or(o, "verdict", QHIL_ERROR);
@@ -360,14 +366,10 @@ static void take_result(const json_t *o, qhil_test_result *r)
     r->console_tail = unhex_str(json_object_get(o, "console_tail"));
     free(r->console_log);
     free(r->qemu_log);
-    r->console_log =
-        json_string_value(json_object_get(o, "console_log"))
-            ? strdup(json_string_value(json_object_get(o, "console_log")))
-            : NULL;
-    r->qemu_log =
-        json_string_value(json_object_get(o, "qemu_log"))
-            ? strdup(json_string_value(json_object_get(o, "qemu_log")))
-            : NULL;
+    free(r->qemu_version);
+    r->console_log = dup_string(json_object_get(o, "console_log"));
+    r->qemu_log = dup_string(json_object_get(o, "qemu_log"));
+    r->qemu_version = dup_string(json_object_get(o, "qemu_version"));
 }
 
 /* One complete line from worker w. */

@@ -187,11 +187,13 @@ static void machine_started(test_run *tr, const char *const *argv)
         .argv = argv,
     };
 
-    if (!events_on(tr)) {
-        return;
-    }
     if (qhil_qmp_version(qmp, &major, &minor, &micro) == QHIL_EOK) {
         snprintf(version, sizeof(version), "%d.%d.%d", major, minor, micro);
+        free(tr->res->qemu_version);
+        tr->res->qemu_version = strdup(version);
+    }
+    if (!events_on(tr)) {
+        return;
     }
     ev.text = version;
     ev.len = strlen(version);
