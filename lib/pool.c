@@ -389,6 +389,16 @@ static void take_line(const qhil_pool *p, worker *w, const char *line,
     }
     if (strcmp(kind, "_result") == 0) {
         take_result(o, r);
+        if (r->interrupted && p->opts->cancel_reason) {
+            /* The signal came to the runner, which says which it was;
+             * the worker only saw the cancel fd. */
+            const char *why = p->opts->cancel_reason(p->opts->data);
+
+            if (why && *why) {
+                free(r->message);
+                r->message = strdup(why);
+            }
+        }
         w->done = true;
         json_decref(o);
         return;
@@ -563,9 +573,13 @@ int qhil_pool_run(qhil_pool *p, qhil_error *err)
             }
             rc = worker_start(p, next, &p->workers[i], err);
             if (rc < 0) {
+                /* This test cannot run (no process to run it in); the
+                 * run goes on, as for a folder that cannot be made. */
                 p->runs[next].result->verdict = QHIL_ERROR;
                 p->runs[next].result->message =
                     strdup(err && err->message ? err->message : "cannot start");
+                p->done(p->data, next);
+                rc = QHIL_EOK;
                 next++;
                 continue;
             }

@@ -93,8 +93,9 @@ static void run_usage(FILE *f)
             "(slow machines)\n"
             "  -j, --jobs N       run N tests at once, each in a worker "
             "process\n"
-            "                     (default 1: one after the other, in this "
-            "process)\n"
+            "                     (default: the number of cores; -j 1: one "
+            "after the\n"
+            "                     other, in this process)\n"
             "      --events FILE  write every event of every test as it "
             "happens,\n"
             "                     one JSON object a line (docs/events.md); "
@@ -526,6 +527,15 @@ static int parse_multiplier(const char *arg, double *out)
     return 0;
 }
 
+/* Without -j: as many tests at once as there are cores, at most
+ * QHIL_JOBS_MAX. */
+static size_t default_jobs(void)
+{
+    long n = sysconf(_SC_NPROCESSORS_ONLN);
+
+    return n < 1 ? 1 : n > QHIL_JOBS_MAX ? QHIL_JOBS_MAX : (size_t)n;
+}
+
 /* Long options without a letter. */
 #define OPT_EVENTS 0x300
 #define OPT_JSON 0x301
@@ -562,7 +572,7 @@ int cmd_run(int argc, char **argv)
     const char *tap = NULL;
     bool tap_stdout = false;
     const char *events = NULL;
-    size_t jobs = 1;
+    size_t jobs = default_jobs();
     double multiplier = 0;
     const char *json = NULL;
     qhil_report_file *json_file = NULL;

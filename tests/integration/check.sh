@@ -79,9 +79,11 @@ no_qemu_left() {
 # Wait until a QEMU started by PID exists; print its pid.  QEMU runs
 # under a guard process, a child of PID: QEMU is a grandchild.
 qemu_child_of() {
-    local parent=$1 child guard
+    local parent=$1 child guard worker
     for _ in $(seq 100); do
-        for guard in $(pgrep -P "$parent"); do
+        # qhil -> guard -> QEMU, or with -j: qhil -> worker -> guard -> QEMU.
+        for guard in $(pgrep -P "$parent") $(for worker in $(pgrep -P "$parent"); do
+                pgrep -P "$worker"; done); do
             # The machine, not the sandbox probe: it has qhil's wiring.
             child=$(pgrep -P "$guard" -f 'qemu-system.*qhil-qmp' || true)
             [ -n "$child" ] && { echo "$child"; return 0; }
@@ -680,6 +682,47 @@ scenario_pool_kill_runner() {
         sleep 0.1
     done
     [ -z "$alive" ] || fail "workers outlived the runner:$alive"
+    no_qemu_left
+}
+
+# --fail-fast with workers: after the first failure no test starts; the
+# one still running ends as it would.
+scenario_pool_fail_fast() {
+    run 1 run -j 2 --fail-fast -o "$work/r" --junit "$work/junit.xml" \
+        "$suites/pool-fail-fast.yaml"
+    python3 - "$work/junit.xml" <<'PY' || fail "--fail-fast with -j 2"
+import sys
+import xml.etree.ElementTree as ET
+v = {}
+for tc in ET.parse(sys.argv[1]).iter("testcase"):
+    s = tc.find("skipped")
+    v[tc.get("name")] = ("fail" if tc.find("failure") is not None else
+                         "notrun:" + s.get("message") if s is not None else
+                         "error" if tc.find("error") is not None else "pass")
+assert v == {"fails-first": "fail", "slow": "pass",
+             "later-a": "notrun:not run: --fail-fast",
+             "later-b": "notrun:not run: --fail-fast"}, v
+PY
+    [ ! -e "$(test_dir later-a)" ] || fail "a test after the failure started"
+    no_qemu_left
+}
+
+# SIGTERM with workers: as Ctrl-C, exit 143.
+scenario_pool_sigterm() {
+    local qhil
+    "$QHIL" run -j 2 -o "$work/r" --junit "$work/junit.xml" \
+        "$suites/pool.yaml" >"$work/out" 2>&1 &
+    qhil=$!
+    console_has slow-b '> ' || { kill -9 $qhil; fail "slow-b never started"; }
+    kill -TERM $qhil
+    wait_bounded $qhil 10
+    [ "$waited" -eq 143 ] || fail "qhil exited $waited, expected 143"
+    grep -q 'message="interrupted by SIGTERM"' "$work/junit.xml" ||
+        fail "JUnit lacks the interrupted tests"
+    grep -c 'not run: interrupted by SIGTERM' "$work/junit.xml" | grep -qx 2 ||
+        fail "JUnit lacks the tests not run"
+    [ "$(tail -1 "$work/junit.xml")" = "</testsuites>" ] ||
+        fail "JUnit report is cut short"
     no_qemu_left
 }
 
@@ -1522,7 +1565,7 @@ check_interrupted_reports() {
 interrupt_with() {
     local sig=$1 want=$2 start
     set -m
-    "$QHIL" run -o "$work/r" --junit "$work/junit.xml" --tap="$work/out.tap" \
+    "$QHIL" run -j 1 -o "$work/r" --junit "$work/junit.xml" --tap="$work/out.tap" \
         "$suites/interrupt.yaml" >"$work/out" 2>&1 &
     local qhil=$!
     console_has blocks '> ' || { kill -9 $qhil; fail "test 2 never started"; }
@@ -1560,7 +1603,7 @@ scenario_interrupt_sighup() {
 # and no QEMU left.
 scenario_interrupt_twice() {
     set -m
-    "$QHIL" run -o "$work/r" --junit "$work/junit.xml" --tap="$work/out.tap" \
+    "$QHIL" run -j 1 -o "$work/r" --junit "$work/junit.xml" --tap="$work/out.tap" \
         "$suites/interrupt.yaml" >"$work/out" 2>&1 &
     local qhil=$!
     console_has blocks '> ' || { kill -9 $qhil; fail "test 2 never started"; }
@@ -1580,7 +1623,7 @@ scenario_interrupt_twice() {
 # Ctrl-C in a terminal: SIGINT to qhil's whole process group.
 scenario_interrupt_process_group() {
     set -m
-    "$QHIL" run -o "$work/r" --junit "$work/junit.xml" --tap="$work/out.tap" \
+    "$QHIL" run -j 1 -o "$work/r" --junit "$work/junit.xml" --tap="$work/out.tap" \
         "$suites/interrupt.yaml" >"$work/out" 2>&1 &
     local qhil=$!
     console_has blocks '> ' || { kill -9 $qhil; fail "test 2 never started"; }
@@ -1600,7 +1643,7 @@ scenario_interrupt_process_group() {
 scenario_interrupt_all_processes() {
     local qemu
     set -m
-    "$QHIL" run -o "$work/r" "$suites/interrupt-wait.yaml" >"$work/out" 2>&1 &
+    "$QHIL" run -j 1 -o "$work/r" "$suites/interrupt-wait.yaml" >"$work/out" 2>&1 &
     local qhil=$!
     console_has blocks '> ' || { kill -9 $qhil; fail "test 2 never started"; }
     qemu=$(qemu_child_of $qhil) || fail "no QEMU"
@@ -1618,7 +1661,7 @@ scenario_interrupt_all_processes() {
 scenario_interrupt_between_steps() {
     local start
     set -m
-    "$QHIL" run -o "$work/r" --junit "$work/junit.xml" \
+    "$QHIL" run -j 1 -o "$work/r" --junit "$work/junit.xml" \
         "$suites/interrupt-steps.yaml" >"$work/out" 2>&1 &
     local qhil=$!
     console_has steps '> ' || { kill -9 $qhil; fail "the test never started"; }
@@ -1640,7 +1683,7 @@ scenario_interrupt_between_steps() {
 # SIGHUP ignored when qhil starts (nohup): the run goes on.
 scenario_interrupt_ignored() {
     set -m
-    nohup "$QHIL" run -o "$work/r" "$suites/interrupt.yaml" \
+    nohup "$QHIL" run -j 1 -o "$work/r" "$suites/interrupt.yaml" \
         >"$work/out" 2>&1 &
     local qhil=$!
     console_has blocks '> ' || { kill -9 $qhil; fail "test 2 never started"; }
@@ -1659,7 +1702,7 @@ scenario_interrupt_ignored() {
 # Progress stops, the run is interrupted as by SIGPIPE (exit 141), the
 # reports are still written and the summary goes to stderr.
 scenario_interrupt_stdout_closed() {
-    "$QHIL" run -o "$work/r" --junit "$work/junit.xml" \
+    "$QHIL" run -j 1 -o "$work/r" --junit "$work/junit.xml" \
         "$suites/interrupt.yaml" 2>"$work/err" | head -1 >"$work/out"
     local st=${PIPESTATUS[0]}
     [ "$st" -eq 141 ] ||
@@ -1682,7 +1725,7 @@ scenario_interrupt_stdout_closed() {
 scenario_interrupt_wait() {
     local start
     set -m
-    "$QHIL" run -o "$work/r" --junit "$work/junit.xml" \
+    "$QHIL" run -j 1 -o "$work/r" --junit "$work/junit.xml" \
         "$suites/interrupt-wait.yaml" >"$work/out" 2>&1 &
     local qhil=$!
     console_has blocks '> ' || { kill -9 $qhil; fail "test 2 never started"; }
@@ -3011,12 +3054,12 @@ scenario_site_spawn_denied() {
 # run of one shard runs exactly the tests its --list printed.
 scenario_shard_list() {
     local k all
-    run 0 run --list -o "$work/r" --junit "$work/j.xml" examples/hello-mps2.yaml
+    run 0 run -j 1 --list -o "$work/r" --junit "$work/j.xml" examples/hello-mps2.yaml
     cp "$work/out" "$work/all"
     [ "$(wc -l <"$work/all")" -eq 6 ] || fail "--list printed $(wc -l <"$work/all") lines, expected 6"
     [ "$(head -1 "$work/all")" = boots ] || fail "--list is not in run order"
     for k in 1 2 3; do
-        run 0 run --shard "$k/3" --list -o "$work/r" examples/hello-mps2.yaml
+        run 0 run -j 1 --shard "$k/3" --list -o "$work/r" examples/hello-mps2.yaml
         [ -s "$work/out" ] || fail "shard $k/3 is empty"
         cp "$work/out" "$work/s$k"
         # In the suite's order: the lines of all, filtered.
@@ -3031,18 +3074,18 @@ scenario_shard_list() {
     [ ! -e "$work/r" ] && [ ! -e "$work/j.xml" ] ||
         fail "--list made a folder or a report"
     # -t first, then the shard of those: 3 tests over 2 shards.
-    run 0 run -t version -t boots -t shell-echo --shard 1/2 --list \
+    run 0 run -j 1 -t version -t boots -t shell-echo --shard 1/2 --list \
         examples/hello-mps2.yaml
     cp "$work/out" "$work/t1"
-    run 0 run -t version -t boots -t shell-echo --shard 2/2 --list \
+    run 0 run -j 1 -t version -t boots -t shell-echo --shard 2/2 --list \
         examples/hello-mps2.yaml
     [ "$(cat "$work/t1" "$work/out" | sort | tr '\n' ' ')" = \
         "boots shell-echo version " ] ||
         fail "-t then --shard: $(cat "$work/t1" "$work/out")"
-    run 2 run -t nope --shard 1/2 --list examples/hello-mps2.yaml
+    run 2 run -j 1 -t nope --shard 1/2 --list examples/hello-mps2.yaml
     has "no test named 'nope'"
     # A real run of shard 2/3: exactly its listed tests, in its JUnit.
-    run 0 run --shard 2/3 -o "$work/r" --junit "$work/j.xml" \
+    run 0 run -j 1 --shard 2/3 -o "$work/r" --junit "$work/j.xml" \
         examples/hello-mps2.yaml
     has "^qhil: suite hello-mps2 .*, $(wc -l <"$work/s2") tests? \(shard 2/3\)"
     grep -Eo '^PASS +[^ ]+' "$work/out" | awk '{print $2}' >"$work/ran"
@@ -3053,14 +3096,14 @@ scenario_shard_list() {
     no_qemu_left
     # That report, as durations: still a partition of the 6 tests.
     for k in 1 2 3; do
-        run 0 run --shard "$k/3" --durations "$work/j.xml" --list \
+        run 0 run -j 1 --shard "$k/3" --durations "$work/j.xml" --list \
             examples/hello-mps2.yaml
         cat "$work/out"
     done | sort >"$work/dall"
     cmp -s "$work/dall" <(sort "$work/all") ||
         fail "with durations, shards 1..3: $(cat "$work/dall")"
     # More shards than tests: the extra ones are empty, not everything.
-    run 0 run --shard 7/8 --list examples/hello-mps2.yaml
+    run 0 run -j 1 --shard 7/8 --list examples/hello-mps2.yaml
     [ ! -s "$work/out" ] || fail "shard 7/8 of 6 tests lists $(cat "$work/out")"
     # A name with a line break would list as two tests: refused.
     cat >"$work/nl.yaml" <<'YAML'
@@ -3073,7 +3116,7 @@ tests:
   - name: "two\nlines"
     steps: [{expect: "Hello"}]
 YAML
-    run 2 run --list "$work/nl.yaml"
+    run 2 run -j 1 --list "$work/nl.yaml"
     has "nl\.yaml:7: the name of this test has a control character \(0x0a\)"
     lacks '^plain$'
 }
@@ -3433,7 +3476,7 @@ scenario_select_bad() {
 # start, and are in the reports as skipped.
 scenario_select_fail_fast() {
     local s="$suites/select.yaml"
-    run 1 run --fail-fast -o "$work/r" --junit "$work/j.xml" "$s"
+    run 1 run -j 1 --fail-fast -o "$work/r" --junit "$work/j.xml" "$s"
     has "^PASS +first-passes"
     has "^FAIL +second-fails"
     lacks "(PASS|FAIL|ERROR) +(third|fourth)-passes"
@@ -3453,12 +3496,12 @@ for n in ("third-passes", "fourth-passes"):
 assert cases["first-passes"].find("skipped") is None
 PY
     # Without it, every test runs: the skips above are --fail-fast's.
-    run 1 run -o "$work/r" "$s"
+    run 1 run -j 1 -o "$work/r" "$s"
     has "^PASS +third-passes"
     has "^PASS +fourth-passes"
     has "^3 passed, 1 failed$"
     # Nothing fails: nothing is skipped.
-    run 0 run --fail-fast -o "$work/r" -k '*passes' "$s"
+    run 0 run -j 1 --fail-fast -o "$work/r" -k '*passes' "$s"
     has "^3 passed, 0 failed$"
     lacks "not run"
     no_qemu_left
@@ -3468,7 +3511,7 @@ PY
 # merges with another run's.
 scenario_select_repeat() {
     local s="$suites/select.yaml" d
-    run 1 run --repeat 2 -k 'first*' -k 'second*' -o "$work/r" \
+    run 1 run -j 1 --repeat 2 -k 'first*' -k 'second*' -o "$work/r" \
         --junit "$work/j1.xml" "$s"
     has "^qhil: suite select .*, 4 tests$"
     has "^PASS +first-passes \[1/2\]"
@@ -3488,11 +3531,11 @@ names = [c.get("name") for c in ET.parse(sys.argv[1]).getroot().iter("testcase")
 assert names == ["first-passes [1/2]", "first-passes [2/2]",
                  "second-fails [1/2]", "second-fails [2/2]"], names
 PY
-    run 0 run -k 'third*' -o "$work/r2" --junit "$work/j2.xml" "$s"
+    run 0 run -j 1 -k 'third*' -o "$work/r2" --junit "$work/j2.xml" "$s"
     run 0 report merge -o "$work/m.xml" "$work/j1.xml" "$work/j2.xml"
     has "5 tests, 2 failures, 0 errors, 0 skipped$"
     # With --fail-fast, the second run of the failing test does not start.
-    run 1 run --repeat 2 --fail-fast -k 'second*' -o "$work/r" "$s"
+    run 1 run -j 1 --repeat 2 --fail-fast -k 'second*' -o "$work/r" "$s"
     has "^FAIL +second-fails \[1/2\]"
     lacks "(PASS|FAIL) +second-fails \[2/2\]"
     has "0 passed, 1 failed, 1 not run$"
@@ -3504,17 +3547,17 @@ PY
 scenario_select_seed_run() {
     local s="$suites/select.yaml"
     list --seed 11 -k '*passes' "$s"
-    run 0 run --seed 11 -k '*passes' -o "$work/r" "$s"
+    run 0 run -j 1 --seed 11 -k '*passes' -o "$work/r" "$s"
     has "^shuffle seed: 11$"
     grep -qx 'shuffle seed: 11' "$work/r/latest/job.log" ||
         fail "job.log lacks the seed: $(cat "$work/r/latest/job.log")"
     grep -Eo '^PASS +[^ ]+' "$work/out" | awk '{print $2}' >"$work/ran1"
     cmp -s "$work/ran1" "$work/list" || fail "ran $(cat "$work/ran1"), listed $(listed)"
-    run 0 run --seed 11 -k '*passes' -o "$work/r" "$s"
+    run 0 run -j 1 --seed 11 -k '*passes' -o "$work/r" "$s"
     grep -Eo '^PASS +[^ ]+' "$work/out" | awk '{print $2}' >"$work/ran2"
     cmp -s "$work/ran1" "$work/ran2" || fail "--seed 11 twice: $(cat "$work/ran1") / $(cat "$work/ran2")"
     # Not shuffled: no seed anywhere.
-    run 0 run -k '*passes' -o "$work/r" "$s"
+    run 0 run -j 1 -k '*passes' -o "$work/r" "$s"
     lacks "shuffle seed"
     ! grep -q 'shuffle seed' "$work/r/latest/job.log" || fail "unshuffled job.log has a seed"
     no_qemu_left
@@ -3694,8 +3737,8 @@ junit_valid() {
 scenario_junit_schema() {
     local f
     command -v xmllint >/dev/null || fail "xmllint missing (libxml2-utils)"
-    run 0 run -o "$work/r" --junit "$work/pass.xml" examples/hello-mps2.yaml
-    run 1 run -o "$work/r" --junit "$work/fail.xml" \
+    run 0 run -j 1 -o "$work/r" --junit "$work/pass.xml" examples/hello-mps2.yaml
+    run 1 run -j 1 -o "$work/r" --junit "$work/fail.xml" \
         "$suites/fail-wrong-pattern.yaml"
     grep -q '<property name="board" value="mps2-an385"/>' "$work/fail.xml" ||
         fail "JUnit lacks the board property"
@@ -3703,15 +3746,15 @@ scenario_junit_schema() {
         fail "the failure body lacks the pattern"
     grep -q '<failure message="[^"]*" type="fail">step 2 (line 10): expect &quot;Goodbye, QEMU!&quot;$' \
         "$work/fail.xml" || fail "the failure body lacks its step"
-    run 1 run --trusted -o "$work/r" --junit "$work/error.xml" \
+    run 1 run -j 1 --trusted -o "$work/r" --junit "$work/error.xml" \
         "$suites/qemu-dies-at-start.yaml"
     grep -q '<error message="QEMU exited' "$work/error.xml" ||
         fail "QEMU dying is not an <error>"
-    run 1 run --fail-fast -o "$work/r" --junit "$work/ff.xml" \
+    run 1 run -j 1 --fail-fast -o "$work/r" --junit "$work/ff.xml" \
         "$suites/fail-wrong-pattern.yaml"
     grep -q '<skipped message="not run: --fail-fast"/>' "$work/ff.xml" ||
         fail "the test not run is not <skipped>"
-    run 0 run --seed 7 --repeat 2 -o "$work/r" --junit "$work/shuf.xml" \
+    run 0 run -j 1 --seed 7 --repeat 2 -o "$work/r" --junit "$work/shuf.xml" \
         --json "$work/shuf.json" examples/hello-mps2.yaml
     [ "$(grep -c '<property name="shuffle_seed" value="7"/>' \
         "$work/shuf.xml")" -eq 12 ] || fail "not every test has the seed"
@@ -3720,7 +3763,7 @@ scenario_junit_schema() {
         fail "JUnit lacks the repeat"
     grep -qE '<property name="qemu_version" value="[0-9]+\.[0-9]+\.[0-9]+"/>' \
         "$work/shuf.xml" || fail "JUnit lacks the QEMU version"
-    run 1 run -o "$work/r" --junit "$work/hostile.xml" \
+    run 1 run -j 1 -o "$work/r" --junit "$work/hostile.xml" \
         "$suites/junit-hostile.yaml"
     grep -q ']]&gt; &lt;!\[CDATA\[ x]]&gt;&amp;amp;' "$work/hostile.xml" ||
         fail "the console's ]]> is not in the report"
@@ -3729,7 +3772,7 @@ scenario_junit_schema() {
     ln -s "$SRC/firmware" "$work/firmware"
     f="$work/a/b/c/bad"$'\xff\xfe'"name.yaml"
     cp "$suites/junit-hostile.yaml" "$f"
-    run 1 run -o "$work/r" --junit "$work/badname.xml" "$f"
+    run 1 run -j 1 -o "$work/r" --junit "$work/badname.xml" "$f"
     for f in pass fail error ff shuf hostile badname; do
         junit_valid "$work/$f.xml"
     done
