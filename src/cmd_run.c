@@ -246,6 +246,23 @@ static const char *verdict_label(const run_cli *c, qhil_verdict v)
     return c->color ? colored[v] : plain[v];
 }
 
+/* One line a test, in the run's order, with its verdict and time. */
+static void summary_table(const run_cli *c, const qhil_suite_result *res)
+{
+    size_t i;
+
+    fprintf(c->out, "\n");
+    for (i = 0; i < res->n_tests; i++) {
+        const qhil_test_result *r = &res->tests[i];
+        int64_t cs = r->duration_ns / 10000000;
+
+        fprintf(c->out, "  %s %4lld.%02llds  %s\n",
+                r->interrupted ? (c->color ? "\033[33mINTR \033[0m" : "INTR ")
+                               : verdict_label(c, r->verdict),
+                (long long)(cs / 100), (long long)(cs % 100), r->name);
+    }
+}
+
 /* The header goes out with the first test, once the run has really
  * started: a board problem is then reported alone. */
 static void on_test_started(void *data, const qhil_test *test)
@@ -887,6 +904,11 @@ int cmd_run(int argc, char **argv)
                 first_signal = SIGPIPE; /* nobody reads the report */
             }
             status = QHIL_EXIT_USAGE;
+        }
+        /* After -j, the tests in the run's order: the progress lines
+         * came as they finished. */
+        if (jobs > 1 && res->n_tests > 1 && !cli.quiet && !cli.out_gone) {
+            summary_table(&cli, res);
         }
         /* The summary goes where someone still reads. */
         sum = open_memstream(&text, &len);

@@ -600,6 +600,11 @@ scenario_pool_basics() {
     [ -n "$both" ] || fail "-j 2: slow-a and slow-b never ran at once"
     [ "$waited" -eq 1 ] || fail "qhil exited $waited, expected 1"
     has '^3 passed, 1 failed$'
+    # The table after the run: every test in the suite's order.
+    [ "$(grep -E '^  (PASS|FAIL) +[0-9]+\.[0-9]{2}s  ' "$work/out" |
+        awk '{print $1 " " $3}' | tr '\n' ' ')" = \
+        "PASS slow-a PASS slow-b FAIL fails PASS quick " ] ||
+        fail "no summary table in the run's order"
 
     python3 - "$work" <<'PY' || fail "pool results wrong"
 import json, os, sys
