@@ -57,8 +57,12 @@
 
 /* QEMU's start and stop, on top of a test's own budget. */
 #define POOL_GRACE_NS (60 * QHIL_SEC)
-/* A line from a worker: an event with up to a console piece, hex. */
-#define POOL_LINE_MAX ((size_t)1 << 20)
+/* A line from a worker: an event, up to a QMP message of qmp.c's
+ * 64 MiB cap written as ASCII JSON.  A longer one is skipped, counted
+ * as a dropped event. */
+#define POOL_LINE_MAX ((size_t)256 << 20)
+/* How long a worker whose pipe ended may take to be reaped. */
+#define POOL_REAP_NS (5 * QHIL_SEC)
 /* Events a test keeps for the JSON report, as the serial runner. */
 #define POOL_KEEP_MAX ((size_t)32 << 20)
 
@@ -67,6 +71,8 @@ typedef struct worker {
     int fd;           /* the pipe's read end; -1 once at EOF */
     size_t slot;      /* into the run's list */
     qhil_buf in;      /* bytes of an unfinished line */
+    size_t scanned;   /* of in, known to hold no LF */
+    bool skipping;    /* in a line over POOL_LINE_MAX */
     bool done;        /* the result came */
     int64_t deadline; /* the backstop */
     size_t kept_bytes;
@@ -356,7 +362,10 @@ static char *dup_string(const json_t *j)
 
 static void take_result(const json_t *o, qhil_test_result *r)
 {
-    r->verdict = (qhil_verdict)int_or(o, "verdict", QHIL_ERROR);
+    int64_t v = int_or(o, "verdict", QHIL_ERROR);
+
+    r->verdict =
+        v >= QHIL_PASS && v <= QHIL_SKIP ? (qhil_verdict)v : QHIL_ERROR;
     r->duration_ns = int_or(o, "duration_ns", 0);
     r->step = (size_t)int_or(o, "step", 0);
     r->step_line = (int)int_or(o, "step_line", 0);
@@ -376,6 +385,7 @@ static void take_result(const json_t *o, qhil_test_result *r)
 static void take_line(const qhil_pool *p, worker *w, const char *line,
                       size_t len)
 {
+    size_t cost = len + 64; /* what keeping it costs, about */
     qhil_test_result *r = p->runs[w->slot].result;
     json_t *o = json_loadb(line, len, 0, NULL);
     const char *kind = json_string_value(json_object_get(o, "kind"));
@@ -407,8 +417,6 @@ static void take_line(const qhil_pool *p, worker *w, const char *line,
         p->opts->event(p->opts->event_data, &ev);
     }
     if (p->opts->keep_events) {
-        size_t cost = (size_t)int_or(o, "len", 0) + 256;
-
         json_object_del(o, "bytes_hex");
         if (w->kept_bytes + cost > POOL_KEEP_MAX ||
             (!r->events && !(r->events = json_array())) ||
@@ -423,7 +431,8 @@ static void take_line(const qhil_pool *p, worker *w, const char *line,
     json_decref(o);
 }
 
-/* Read what w's pipe has; false once it is at its end. */
+/* Read what w's pipe has; false once it is at its end.  Each byte is
+ * looked at once, however the lines are cut into reads. */
 static bool take_input(const qhil_pool *p, worker *w)
 {
     char chunk[65536];
@@ -437,18 +446,51 @@ static bool take_input(const qhil_pool *p, worker *w)
     if (n <= 0) {
         return false;
     }
-    if (qhil_buf_append(&w->in, chunk, (size_t)n) < 0) {
-        qhil_buf_consume(&w->in, w->in.len); /* over the cap: dropped */
+    if (w->skipping) {
+        const char *lf = memchr(chunk, '\n', (size_t)n);
+
+        if (!lf) {
+            return true;
+        }
+        w->skipping = false;
+        start = (size_t)(lf - chunk) + 1;
+    }
+    if (qhil_buf_append(&w->in, chunk + start, (size_t)n - start) < 0) {
+        /* A line over the cap: the rest of it goes unread. */
+        qhil_buf_consume(&w->in, w->in.len);
+        w->scanned = 0;
+        w->skipping = true;
+        p->runs[w->slot].result->events_dropped++;
         return true;
     }
-    for (i = 0; i < w->in.len; i++) {
+    start = 0;
+    for (i = w->scanned; i < w->in.len; i++) {
         if (w->in.data[i] == '\n') {
             take_line(p, w, w->in.data + start, i - start);
             start = i + 1;
         }
     }
     qhil_buf_consume(&w->in, start);
+    w->scanned = w->in.len;
     return true;
+}
+
+/* Reap pid within POOL_REAP_NS; false when it still runs. */
+static bool reap(pid_t pid, int *status)
+{
+    int64_t deadline = qhil_deadline_in(POOL_REAP_NS);
+
+    for (;;) {
+        pid_t r = waitpid(pid, status, WNOHANG);
+
+        if (r == pid || (r < 0 && errno != EINTR)) {
+            return true;
+        }
+        if (qhil_now() >= deadline) {
+            return false;
+        }
+        poll(NULL, 0, 10);
+    }
 }
 
 /* The worker is gone: reap it; without a result, say how it ended. */
@@ -459,7 +501,10 @@ static void worker_end(const qhil_pool *p, worker *w, bool killed)
 
     close(w->fd);
     w->fd = -1;
-    while (waitpid(w->pid, &status, 0) < 0 && errno == EINTR) {
+    if (!reap(w->pid, &status)) {
+        kill(w->pid, SIGKILL); /* its pipe ended, it did not */
+        while (waitpid(w->pid, &status, 0) < 0 && errno == EINTR) {
+        }
     }
     if (!w->done) {
         char msg[160];
@@ -533,6 +578,8 @@ static int worker_start(const qhil_pool *p, size_t slot, worker *w,
     w->fd = fds[0];
     w->slot = slot;
     w->done = false;
+    w->scanned = 0;
+    w->skipping = false;
     w->kept_bytes = 0;
     w->deadline = qhil_deadline_in(
         test_budget(p->runs[slot].test, p->opts->timeout_multiplier));
@@ -547,16 +594,21 @@ int qhil_pool_run(qhil_pool *p, qhil_error *err)
     size_t i;
     int rc = QHIL_EOK;
 
+    struct pollfd *pfd = calloc(p->jobs, sizeof(*pfd));
+    worker **of = calloc(p->jobs, sizeof(*of));
+
     p->workers = calloc(p->jobs, sizeof(*p->workers));
-    if (!p->workers) {
+    if (!p->workers || !pfd || !of) {
+        free(p->workers);
+        free(pfd);
+        free(of);
+        p->workers = NULL;
         return qhil_error_set(err, QHIL_ENOMEM, "out of memory");
     }
     for (i = 0; i < p->jobs; i++) {
         p->workers[i].fd = -1;
     }
     while (next < p->n_runs || running) {
-        struct pollfd pfd[64];
-        worker *of[64];
         size_t n = 0;
         int64_t soonest = 0;
 
@@ -586,7 +638,7 @@ int qhil_pool_run(qhil_pool *p, qhil_error *err)
             next++;
             running++;
         }
-        for (i = 0; i < p->jobs && n < QHIL_ARRAY_SIZE(pfd); i++) {
+        for (i = 0; i < p->jobs; i++) {
             if (p->workers[i].fd < 0) {
                 continue;
             }
@@ -628,5 +680,7 @@ int qhil_pool_run(qhil_pool *p, qhil_error *err)
     }
     free(p->workers);
     p->workers = NULL;
+    free(pfd);
+    free(of);
     return rc;
 }

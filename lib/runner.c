@@ -94,16 +94,25 @@ static bool events_on(const test_run *tr)
     return tr->opts->event || tr->opts->keep_events;
 }
 
-/* Into the test's result, up to EVENTS_KEEP_MAX. */
+/* Into the test's result, up to EVENTS_KEEP_MAX of JSON text. */
 static void keep_event(test_run *tr, const qhil_event *ev)
 {
-    size_t cost = ev->len + 256;
     json_t *j = NULL;
+    size_t cost;
 
+    if (qhil_event_to_json(ev, &j, NULL) < 0) {
+        tr->res->events_dropped++;
+        return;
+    }
+    cost = json_dumpb(j, NULL, 0, JSON_COMPACT) + 1;
     if (tr->kept_bytes + cost > EVENTS_KEEP_MAX ||
-        (!tr->res->events && !(tr->res->events = json_array())) ||
-        qhil_event_to_json(ev, &j, NULL) < 0 ||
-        json_array_append_new(tr->res->events, j) < 0) {
+        (!tr->res->events && !(tr->res->events = json_array()))) {
+        json_decref(j);
+        tr->res->events_dropped++;
+        return;
+    }
+    /* json_array_append_new takes j, also when it fails. */
+    if (json_array_append_new(tr->res->events, j) < 0) {
         tr->res->events_dropped++;
         return;
     }
