@@ -170,10 +170,13 @@ class Bench:
         s = os.path.join(self.tmp, "w1.yaml")
         write_suite(s, "w1", 1)
         j = os.path.join(self.tmp, "w1.json")
-        subprocess.run([self.qhil, "run", "-q", "-o",
-                        os.path.join(self.tmp, "out"), "--json", j, s],
-                       cwd=self.tmp, env=self.env, check=True,
-                       stdout=subprocess.DEVNULL)
+        r = subprocess.run([self.qhil, "run", "-q", "-o",
+                            os.path.join(self.tmp, "out"), "--json", j, s],
+                           cwd=self.tmp, env=self.env, text=True,
+                           stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+        if r.returncode != 0:
+            raise RuntimeError("qhil's first run (warm-up) failed, status "
+                               "%d:\n%s" % (r.returncode, r.stdout[-2000:]))
         for e in json.load(open(j))["tests"][0]["events"]:
             if e["kind"] == "machine_start":
                 self.qemu_argv = e["argv"]
@@ -294,6 +297,8 @@ class Bench:
             "dfirst": sum(d[:k]) / k / 1e9 if k else 0,
             "dlast": sum(d[-k:]) / k / 1e9 if k else 0,
             "mem": m["peak_sum_kb"] / 1024.0 / 2,
+            "pss": m.get("peak_pss_kb", 0) / 1024.0 / 2,
+            "big": max([k for _, _, k in m["procs"]] or [0]) / 1024.0,
             "wall": m["wall_ns"] / 1e9,
         }
 
@@ -377,10 +382,13 @@ class Bench:
             check(ratio <= 1.1, "flat cost: %d tests with -j 2, mean time "
                   "per finished test %.1f ms over the first %d, %.1f ms over "
                   "the last %d: ratio %.2f (target <= 1.1); test durations "
-                  "%.1f ms vs %.1f ms; %.2f MB per running test"
+                  "%.1f ms vs %.1f ms"
                   % (f["n"], f["first"] * 1e3, f["k"], f["last"] * 1e3,
-                     f["k"], ratio, f["dfirst"] * 1e3, f["dlast"] * 1e3,
-                     f["mem"]))
+                     f["k"], ratio, f["dfirst"] * 1e3, f["dlast"] * 1e3))
+            check(f["pss"] < 5.0, "flat run memory: %.2f MB per running "
+                  "test, Pss summed (VmHWM summed %.2f MB, largest process "
+                  "%.2f MB; with --json; target < 5 MB)"
+                  % (f["pss"], f["mem"], f["big"]))
         return res
 
 
@@ -430,7 +438,12 @@ def main():
     failed = 0
     skipped = set()
     try:
-        b.warm()
+        try:
+            b.warm()
+        except RuntimeError as exc:
+            print("peers: %s" % exc)
+            failed = 1
+            return failed
         print("peers: QEMU %s, %d cores, load %s, folder %s" % (
             b.real, os.cpu_count(), open("/proc/loadavg").read().split()[0],
             b.tmp))

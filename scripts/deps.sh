@@ -25,6 +25,9 @@ packages=(
     # schema (lava-common) and run them with lava-run (lava-dispatcher);
     # jinja2 renders lava-server's device type templates in the tests
     lava-dispatcher lava-common python3-jinja2
+    # the peer benchmark (bench/peers.py): labgrid's QEMU driver under
+    # pytest
+    python3-labgrid python3-pytest
     # a real browser, headless, for the report-html test: it runs the
     # HTML report's script and checks the page it builds
     chromium
