@@ -145,11 +145,12 @@ int qhil_report_html_check(const json_t *run, qhil_error *err)
                               "run document (qhil run --json)",
                               v ? "not an integer" : "missing");
     }
-    if (json_integer_value(v) != 1) {
+    if (json_integer_value(v) < 1 ||
+        json_integer_value(v) > QHIL_EVENT_VERSION) {
         return qhil_error_set(err, QHIL_EINVAL,
                               "qhil_run: version %" JSON_INTEGER_FORMAT
-                              " is not known, expected 1",
-                              json_integer_value(v));
+                              " is not known, expected 1 to %d",
+                              json_integer_value(v), QHIL_EVENT_VERSION);
     }
     v = json_object_get(run, "suite");
     if (!json_is_object(v)) {

@@ -291,14 +291,14 @@ static void test_unknown_keys(void **state)
     load_bad(HEAD "tests: []\nbogus: 1\n", QHIL_EINVAL, 3,
              "inline.yaml:3:1: unknown key 'bogus' (known: name, "
              "device_type, images, timeout, fail_on, context, qtest, accel, "
-             "trace, limits, tags, tests)",
+             "trace, limits, tags, retry, tests)",
              NULL);
     load_bad(HEAD "tests:\n"
                   "  - name: a\n"
                   "    stpes: []\n",
              QHIL_EINVAL, 4,
              "inline.yaml:4:5: tests[0]: unknown key 'stpes' (known: name, "
-             "timeout, fail_on, trace, limits, tags, steps)",
+             "timeout, fail_on, trace, limits, tags, retry, steps)",
              NULL);
     /* Any variable name loads (the job layer knows the board's); a name
      * that cannot be a variable does not. */
