@@ -3879,6 +3879,33 @@ PY
         2>"$work/xmllint" || fail "retried JUnit invalid: $(cat "$work/xmllint")"
 }
 
+# The HTML page of the retried run: the flaky count, the badge, and
+# each attempt, as headless Chromium builds them.
+retry_html() {
+    local chromium dom
+    chromium=$(command -v chromium) ||
+        fail "chromium is not installed: apt-get install -y chromium"
+    run 0 report html "$work/retry.json" -o "$work/retry.html"
+    dom="$work/retry-dom.html"
+    timeout 60 "$chromium" --headless --no-sandbox --disable-gpu \
+        --dump-dom "file://$work/retry.html" >"$dom" 2>/dev/null ||
+        fail "chromium --dump-dom failed"
+    grep -q '<body data-ready="1">' "$dom" ||
+        fail "the page's script did not run to its end"
+    grep -q '<b id="count-flaky">1</b>' "$dom" || fail "no flaky count"
+    grep -q '<span class="badge flaky">flaky: attempt 2</span>' "$dom" ||
+        fail "the flaky test has no badge"
+    [ "$(grep -o 'class="badge flaky"' "$dom" | wc -l)" -eq 1 ] ||
+        fail "a test that is not flaky has the badge"
+    grep -q '<span class="badge retried">3 attempts</span>' "$dom" ||
+        fail "the test that never passed does not say its attempts"
+    grep -q 'id="filter-flaky"' "$dom" || fail "no flaky filter"
+    grep -qE '<details class="attempt v-fail" id="attempt-0-1"><summary>attempt 1: fail in [0-9.]+ s: pattern not seen within 2s</summary>' \
+        "$dom" || fail "the flaky test's first attempt is not shown"
+    grep -q 'id="attempt-1-2"' "$dom" && ! grep -q 'id="attempt-1-3"' "$dom" ||
+        fail "the attempts of the test that never passed are wrong"
+}
+
 scenario_retry() {
     local j qhil bad
     command -v xmllint >/dev/null || fail "xmllint missing (libxml2-utils)"
@@ -3903,6 +3930,7 @@ scenario_retry() {
         no_qemu_left
     done
     has '^  FLAKY +[0-9.]+s  flaky \(attempt 2 of 3\)$' # the -j table
+    retry_html
     # A flaky test does not fail the run; without --retry it fails.
     rm -rf "$work/r" "$work"/count-*
     run 0 run --retry 1 -o "$work/r" -t flaky -t passes "$suites/retry.yaml"
