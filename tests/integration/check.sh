@@ -3931,6 +3931,18 @@ scenario_retry() {
     done
     has '^  FLAKY +[0-9.]+s  flaky \(attempt 2 of 3\)$' # the -j table
     retry_html
+    # Merged with another report, the attempts stay, and flaky is no
+    # failure.
+    run 0 run -o "$work/r2" --junit "$work/other.xml" -t boots \
+        examples/hello-mps2.yaml
+    run 0 report merge -o "$work/merged.xml" "$work/retry.xml" "$work/other.xml"
+    xmllint -noout -schema tests/junit/junit.xsd "$work/merged.xml" \
+        2>"$work/xmllint" || fail "merged JUnit invalid: $(cat "$work/xmllint")"
+    grep -q '<testsuite name="retry" tests="3" failures="1" errors="0"' \
+        "$work/merged.xml" || fail "the merge counts a flaky test as failed"
+    [ "$(grep -c '<flakyFailure ' "$work/merged.xml")" -eq 1 ] &&
+        [ "$(grep -c '<rerunFailure ' "$work/merged.xml")" -eq 2 ] ||
+        fail "the merge lost attempts"
     # A flaky test does not fail the run; without --retry it fails.
     rm -rf "$work/r" "$work"/count-*
     run 0 run --retry 1 -o "$work/r" -t flaky -t passes "$suites/retry.yaml"
