@@ -183,7 +183,7 @@ static void worker_main(const qhil_pool *p, size_t slot, int fd, pid_t parent)
     o.test_started = NULL;
     o.test_done = NULL;
     o.noted = NULL;
-    r.name = run->result->name; /* borrowed: never freed here */
+    r.name = run->result->name;         /* borrowed: never freed here */
     r.attempts = run->result->attempts; /* its events say which */
     qhil_run_one(p->suite, run->test, p->job,
                  run->attempt_dir ? run->attempt_dir : run->dir, p->tail, &r,

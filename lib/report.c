@@ -503,10 +503,10 @@ static void junit_try(FILE *out, const qhil_test_result *t,
         t->verdict == QHIL_PASS
             ? (a->verdict == QHIL_FAIL ? "flakyFailure" : "flakyError")
             : (a->verdict == QHIL_FAIL ? "rerunFailure" : "rerunError");
-    const char *msg = a->message ? a->message
-                                 : (a->verdict == QHIL_FAIL
-                                        ? "test failed"
-                                        : "test could not run");
+    const char *msg =
+        a->message
+            ? a->message
+            : (a->verdict == QHIL_FAIL ? "test failed" : "test could not run");
 
     fprintf(out, "      <%s message=\"", element);
     xml_puts(out, msg, 1);
@@ -706,8 +706,7 @@ static void write_tap(const qhil_suite_result *r, FILE *out)
             }
         }
         fputc('\n', out);
-        if (t->verdict == QHIL_FAIL || t->verdict == QHIL_ERROR ||
-            t->n_tries) {
+        if (t->verdict == QHIL_FAIL || t->verdict == QHIL_ERROR || t->n_tries) {
             tap_diag(out, t);
         }
     }

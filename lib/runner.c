@@ -1006,8 +1006,8 @@ static bool run_done(void *data, size_t i)
     qhil_test_result *r = c->runs[i].result;
 
     if ((r->verdict == QHIL_FAIL || r->verdict == QHIL_ERROR) &&
-        !r->interrupted && r->attempts < r->max_attempts &&
-        !c->failed_fast && !run_canceled(c->opts)) {
+        !r->interrupted && r->attempts < r->max_attempts && !c->failed_fast &&
+        !run_canceled(c->opts)) {
         if (c->opts->test_retry) {
             c->opts->test_retry(c->opts->data, c->runs[i].test, r);
         }

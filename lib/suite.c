@@ -242,8 +242,8 @@ static int load_retry(parser *p, const yaml_node_t *node, const char *field,
     char *s = NULL;
     char *end = NULL;
     unsigned long n;
-    int rc = qhil_yaml_string(&p->y, node, field, "a number of retries", &s,
-                              p->err);
+    int rc =
+        qhil_yaml_string(&p->y, node, field, "a number of retries", &s, p->err);
 
     if (rc < 0) {
         return rc;

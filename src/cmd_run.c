@@ -273,8 +273,7 @@ static const char *attempt_note(const qhil_test_result *r, char *buf,
     buf[0] = '\0';
     if (r->attempts > 1) {
         snprintf(buf, size, " (attempt %u of %u)", r->attempts,
-                 r->max_attempts > r->attempts ? r->max_attempts
-                                               : r->attempts);
+                 r->max_attempts > r->attempts ? r->max_attempts : r->attempts);
     }
     return buf;
 }
@@ -340,9 +339,8 @@ static void on_test_retry(void *data, const qhil_test *test,
         return;
     }
     fprintf(c->out, "%s  %s (%.2fs) attempt %u of %u: %s; retrying\n",
-            verdict_label(c, r->verdict), r->name,
-            (double)r->duration_ns / 1e9, r->attempts, r->max_attempts,
-            r->message ? r->message : "failed");
+            verdict_label(c, r->verdict), r->name, (double)r->duration_ns / 1e9,
+            r->attempts, r->max_attempts, r->message ? r->message : "failed");
     progress_flush(c);
 }
 
@@ -582,8 +580,7 @@ static int parse_retry(const char *arg, unsigned *out)
 
     errno = 0;
     n = strtoul(arg, &end, 10);
-    if (arg[0] < '0' || arg[0] > '9' || *end || errno ||
-        n > QHIL_RETRY_MAX) {
+    if (arg[0] < '0' || arg[0] > '9' || *end || errno || n > QHIL_RETRY_MAX) {
         fprintf(stderr,
                 "qhil run: --retry '%s': expected a number of retries of a "
                 "failed test, 0 to %d\n",

@@ -307,17 +307,14 @@ static void test_retry_key(void **state)
              "inline.yaml:2:8: retry: expected a number of retries, 0 to "
              "100, got '101'",
              NULL);
-    load_bad(HEAD "retry: -1\ntests: []\n", QHIL_EINVAL, 2,
-             "got '-1'", NULL);
+    load_bad(HEAD "retry: -1\ntests: []\n", QHIL_EINVAL, 2, "got '-1'", NULL);
     load_bad(HEAD "retry: 99999999999999999999\ntests: []\n", QHIL_EINVAL, 2,
              "0 to 100", NULL);
-    load_bad(HEAD "retry: 1.5\ntests: []\n", QHIL_EINVAL, 2, "got '1.5'",
-             NULL);
+    load_bad(HEAD "retry: 1.5\ntests: []\n", QHIL_EINVAL, 2, "got '1.5'", NULL);
     load_bad(HEAD "retry: [1]\ntests: []\n", QHIL_EINVAL, 2,
              "expected a number of retries", NULL);
-    load_bad(HEAD "tests:\n  - {name: a, retry: two, steps: []}\n",
-             QHIL_EINVAL, 3, "tests[0].retry: expected a number of retries",
-             NULL);
+    load_bad(HEAD "tests:\n  - {name: a, retry: two, steps: []}\n", QHIL_EINVAL,
+             3, "tests[0].retry: expected a number of retries", NULL);
 }
 
 static void test_unknown_keys(void **state)
