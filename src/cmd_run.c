@@ -153,15 +153,16 @@ static void run_usage(FILE *f)
             "--shard, then\n"
             "shuffled, then repeated; --list shows the result.\n"
             "\n"
-            "Exit status: 0 all tests passed (flaky ones included), 1 a "
-            "test failed\nor had an error (on its last attempt), "
-            "2 the command line or the suite is wrong; 128 + N when "
-            "signal N\n"
-            "interrupted the run (130 SIGINT, 129 SIGHUP, 143 SIGTERM, "
-            "141 stdout\n"
-            "closed): the running test is interrupted, the rest not run, "
-            "the\n"
-            "reports are still written.\n");
+            "Exit status: 0 all tests passed (flaky ones too), 1 a test "
+            "failed or\n"
+            "had an error (on its last attempt), 2 the command line or "
+            "the suite\n"
+            "is wrong; 128 + N when signal N interrupted the run (130 "
+            "SIGINT,\n"
+            "129 SIGHUP, 143 SIGTERM, 141 stdout closed): the running "
+            "test is\n"
+            "interrupted, the rest not run, the reports are still "
+            "written.\n");
 }
 
 static const char *signal_name(int sig)
