@@ -3695,15 +3695,15 @@ import json, sys
 run = json.load(open(sys.argv[1]))
 def save(name, doc):
     json.dump(doc, open(sys.argv[2] + "/" + name, "w"))
-save("v2.json", dict(run, qhil_run=2))
+save("v3.json", dict(run, qhil_run=3))
 d = dict(run); del d["tests"]; save("notests.json", d)
 save("lying.json", dict(run, counts={"pass": 2, "fail": 0, "error": 0,
                                      "skip": 1}))
 t = json.loads(json.dumps(run)); t["tests"][1]["verdict"] = "maybe"
 save("verdict.json", t)
 PY
-    run 2 report html "$work/h/v2.json" -o "$work/h/out.html"
-    has "v2.json: qhil_run: version 2 is not known, expected 1"
+    run 2 report html "$work/h/v3.json" -o "$work/h/out.html"
+    has "v3.json: qhil_run: version 3 is not known, expected 1 to 2"
     run 2 report html "$work/h/notests.json" -o "$work/h/out.html"
     has "notests.json: tests: missing, expected an array"
     run 2 report html "$work/h/lying.json" -o "$work/h/out.html"
