@@ -5,8 +5,9 @@
  * per-test event lists of the JSON report, and later the pipe from a
  * worker process to the runner.  Every key is always written for its
  * kind, so a reader needs no defaults: "v", "kind", "wall_ns",
- * "virtual_ns" (null when unknown) and "test" on every event, then the
- * kind's own fields.  Byte strings (console lines, matches, input) go
+ * "virtual_ns" (null when unknown) and "test" on every event, "attempt"
+ * on the events of a retry (2, 3, ...: absent means 1), then the kind's
+ * own fields.  Byte strings (console lines, matches, input) go
  * into JSON strings, which must be Unicode: valid UTF-8 is kept as it
  * is, every byte that is not part of a valid sequence becomes U+FFFD
  * and the event says "text_exact": false; "len" is always the length in
@@ -209,7 +210,10 @@ int qhil_event_to_json(const qhil_event *ev, json_t **out, qhil_error *err)
         put(o, "wall_ns", json_integer(ev->wall_ns)) &&
         put(o, "virtual_ns",
             ev->virtual_ns < 0 ? json_null() : json_integer(ev->virtual_ns)) &&
-        put(o, "test", str_json(ev->test)) && put_kind_fields(o, ev);
+        put(o, "test", str_json(ev->test)) &&
+        (ev->attempt <= 1 ||
+         put(o, "attempt", json_integer((json_int_t)ev->attempt))) &&
+        put_kind_fields(o, ev);
 
     *out = NULL;
     if (!ok) {

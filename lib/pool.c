@@ -183,8 +183,11 @@ static void worker_main(const qhil_pool *p, size_t slot, int fd, pid_t parent)
     o.test_started = NULL;
     o.test_done = NULL;
     o.noted = NULL;
-    r.name = run->result->name; /* borrowed: never freed here */
-    qhil_run_one(p->suite, run->test, p->job, run->dir, p->tail, &r, &o);
+    r.name = run->result->name;         /* borrowed: never freed here */
+    r.attempts = run->result->attempts; /* its events say which */
+    qhil_run_one(p->suite, run->test, p->job,
+                 run->attempt_dir ? run->attempt_dir : run->dir, p->tail, &r,
+                 &o);
     r.name = NULL;
     wire_result(&w, &r);
     _exit(w.broken ? 3 : 0);
@@ -322,6 +325,7 @@ static int decode_event(const json_t *o, qhil_event *ev, char **owned,
     ev->pid = (long)int_or(o, "pid", 0);
     ev->how = how_of(json_string_value(json_object_get(o, "how")));
     ev->status = (int)int_or(o, "status", -1);
+    ev->attempt = (unsigned)int_or(o, "attempt", 1);
     switch (ev->kind) {
     case QHIL_EVENT_TEST_END:
     case QHIL_EVENT_FAILURE:
@@ -493,8 +497,39 @@ static bool reap(pid_t pid, int *status)
     }
 }
 
+/* Runs to start again (retries), first in first out: a run is in it at
+ * most once, so n_runs slots are enough. */
+typedef struct again {
+    size_t *slot;
+    size_t head;
+    size_t len;
+    size_t cap;
+} again;
+
+static void again_push(again *a, size_t slot)
+{
+    a->slot[(a->head + a->len++) % a->cap] = slot;
+}
+
+static size_t again_pop(again *a)
+{
+    size_t slot = a->slot[a->head];
+
+    a->head = (a->head + 1) % a->cap;
+    a->len--;
+    return slot;
+}
+
+/* Run slot is done: into the queue again when the runner says so. */
+static void run_done(const qhil_pool *p, again *a, size_t slot)
+{
+    if (p->done(p->data, slot)) {
+        again_push(a, slot);
+    }
+}
+
 /* The worker is gone: reap it; without a result, say how it ended. */
-static void worker_end(const qhil_pool *p, worker *w, bool killed)
+static void worker_end(const qhil_pool *p, again *a, worker *w, bool killed)
 {
     qhil_test_result *r = p->runs[w->slot].result;
     int status = 0;
@@ -529,7 +564,7 @@ static void worker_end(const qhil_pool *p, worker *w, bool killed)
         r->message = strdup(msg);
     }
     qhil_buf_release(&w->in);
-    p->done(p->data, w->slot);
+    run_done(p, a, w->slot);
 }
 
 /* The backstop for one test: its budget plus QEMU's start and stop. */
@@ -587,55 +622,75 @@ static int worker_start(const qhil_pool *p, size_t slot, worker *w,
     return QHIL_EOK;
 }
 
+/* The next run to start, retries first (their test has waited
+ * longest); start() says no for one not to run.  false: none left. */
+static bool next_run(qhil_pool *p, again *a, size_t *next, size_t *slot)
+{
+    while (a->len) {
+        *slot = again_pop(a);
+        if (p->start(p->data, *slot)) {
+            return true;
+        }
+    }
+    while (*next < p->n_runs) {
+        *slot = (*next)++;
+        if (p->start(p->data, *slot)) {
+            return true;
+        }
+    }
+    return false;
+}
+
 int qhil_pool_run(qhil_pool *p, qhil_error *err)
 {
     size_t next = 0;
     size_t running = 0;
     size_t i;
     int rc = QHIL_EOK;
-
     struct pollfd *pfd = calloc(p->jobs, sizeof(*pfd));
     worker **of = calloc(p->jobs, sizeof(*of));
+    again a = {.slot = calloc(p->n_runs + 1, sizeof(size_t)),
+               .cap = p->n_runs + 1};
 
     p->workers = calloc(p->jobs, sizeof(*p->workers));
-    if (!p->workers || !pfd || !of) {
+    if (!p->workers || !pfd || !of || !a.slot) {
         free(p->workers);
         free(pfd);
         free(of);
+        free(a.slot);
         p->workers = NULL;
         return qhil_error_set(err, QHIL_ENOMEM, "out of memory");
     }
     for (i = 0; i < p->jobs; i++) {
         p->workers[i].fd = -1;
     }
-    while (next < p->n_runs || running) {
+    while (next < p->n_runs || a.len || running) {
         size_t n = 0;
         int64_t soonest = 0;
+        size_t slot;
 
         /* Fill the free slots, as long as the run goes on. */
-        for (i = 0; i < p->jobs && next < p->n_runs; i++) {
+        for (i = 0; i < p->jobs && (next < p->n_runs || a.len); i++) {
             if (p->workers[i].fd >= 0) {
                 continue;
             }
-            while (next < p->n_runs && !p->start(p->data, next)) {
-                next++; /* skipped: not run, or its folder failed */
+            if (!next_run(p, &a, &next, &slot)) {
+                break; /* the rest: not run, or their folders failed */
             }
-            if (next >= p->n_runs) {
-                break;
-            }
-            rc = worker_start(p, next, &p->workers[i], err);
+            rc = worker_start(p, slot, &p->workers[i], err);
             if (rc < 0) {
                 /* This test cannot run (no process to run it in); the
                  * run goes on, as for a folder that cannot be made. */
-                p->runs[next].result->verdict = QHIL_ERROR;
-                p->runs[next].result->message =
+                qhil_test_result *r = p->runs[slot].result;
+
+                r->verdict = QHIL_ERROR;
+                free(r->message);
+                r->message =
                     strdup(err && err->message ? err->message : "cannot start");
-                p->done(p->data, next);
+                run_done(p, &a, slot);
                 rc = QHIL_EOK;
-                next++;
                 continue;
             }
-            next++;
             running++;
         }
         for (i = 0; i < p->jobs; i++) {
@@ -662,11 +717,11 @@ int qhil_pool_run(qhil_pool *p, qhil_error *err)
 
             if ((pfd[i].revents & (POLLIN | POLLHUP | POLLERR)) &&
                 !take_input(p, w)) {
-                worker_end(p, w, false);
+                worker_end(p, &a, w, false);
                 running--;
             } else if (qhil_now() >= w->deadline) {
                 kill(w->pid, SIGKILL);
-                worker_end(p, w, true);
+                worker_end(p, &a, w, true);
                 running--;
             }
         }
@@ -675,12 +730,13 @@ int qhil_pool_run(qhil_pool *p, qhil_error *err)
     for (i = 0; i < p->jobs; i++) {
         if (p->workers[i].fd >= 0) {
             kill(p->workers[i].pid, SIGKILL);
-            worker_end(p, &p->workers[i], true);
+            worker_end(p, &a, &p->workers[i], true);
         }
     }
     free(p->workers);
     p->workers = NULL;
     free(pfd);
     free(of);
+    free(a.slot);
     return rc;
 }

@@ -17,6 +17,8 @@ typedef struct qhil_pool_item {
     qhil_test_result *result; /* its name set; filled by the pool */
     char *dir;                /* its folder, made by start(); owned by
                                  the runner */
+    char *attempt_dir;        /* a retry's folder, inside dir; NULL for
+                                 the first attempt; the runner's */
 } qhil_pool_item;
 
 struct worker;
@@ -32,10 +34,12 @@ typedef struct qhil_pool {
     /*
      * In the parent, before run i would start: false when it is not to
      * run (the run was canceled, --fail-fast, its folder could not be
-     * made: its result then says so).  done: run i's result is in.
+     * made: its result then says so).  done: run i's result is in;
+     * true when it is to run again (a retry: start is called for it
+     * again, before the runs not started yet).
      */
     bool (*start)(void *data, size_t i);
-    void (*done)(void *data, size_t i);
+    bool (*done)(void *data, size_t i);
     void *data;
     struct worker *workers; /* the pool's own */
 } qhil_pool;

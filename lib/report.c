@@ -62,6 +62,17 @@ void qhil_test_result_release(qhil_test_result *r)
     free(r->qemu_version);
     free(r->pattern);
     json_decref(r->events);
+    for (size_t i = 0; i < r->n_tries; i++) {
+        qhil_test_try *t = &r->tries[i];
+
+        free(t->step_desc);
+        free(t->message);
+        free(t->console_tail);
+        free(t->console_log);
+        free(t->qemu_log);
+        json_decref(t->events);
+    }
+    free(r->tries);
     memset(r, 0, sizeof(*r));
 }
 
@@ -471,7 +482,65 @@ static void junit_properties(FILE *out, const qhil_suite_result *r,
     }
     snprintf(num, sizeof(num), "%u", t->attempts ? t->attempts : 1);
     junit_property(out, "attempts", num);
+    if (t->flaky) {
+        junit_property(out, "flaky", "true");
+    }
     fputs("      </properties>\n", out);
+}
+
+/*
+ * An earlier attempt of a retried test, as Maven Surefire writes reruns
+ * and Jenkins' JUnit plugin reads them: <flakyFailure> / <flakyError>
+ * when the test passed in the end, <rerunFailure> / <rerunError> when it
+ * never did, with the message and type of <failure>, the failure's
+ * details in <stackTrace>, and the attempt's console and QEMU logs in
+ * its own <system-out> and <system-err>.
+ */
+static void junit_try(FILE *out, const qhil_test_result *t,
+                      const qhil_test_try *a, unsigned k)
+{
+    const char *element =
+        t->verdict == QHIL_PASS
+            ? (a->verdict == QHIL_FAIL ? "flakyFailure" : "flakyError")
+            : (a->verdict == QHIL_FAIL ? "rerunFailure" : "rerunError");
+    const char *msg =
+        a->message
+            ? a->message
+            : (a->verdict == QHIL_FAIL ? "test failed" : "test could not run");
+
+    fprintf(out, "      <%s message=\"", element);
+    xml_puts(out, msg, 1);
+    fprintf(out, "\" type=\"%s\">\n", qhil_verdict_name(a->verdict));
+    fprintf(out, "        <stackTrace>attempt %u of %u", k,
+            t->attempts ? t->attempts : k);
+    if (a->step) {
+        fprintf(out, ", step %zu", a->step);
+        if (a->step_line > 0) {
+            fprintf(out, " (line %d)", a->step_line);
+        }
+        if (a->step_desc) {
+            fputs(": ", out);
+            xml_puts(out, a->step_desc, 0);
+        }
+    }
+    fputc('\n', out);
+    xml_puts(out, msg, 0);
+    fputc('\n', out);
+    if (a->console_tail && *a->console_tail) {
+        fputs("\nconsole tail:\n", out);
+        xml_puts(out, a->console_tail, 0);
+        if (a->console_tail[strlen(a->console_tail) - 1] != '\n') {
+            fputc('\n', out);
+        }
+    }
+    fputs("</stackTrace>\n", out);
+    if (a->console_log) {
+        junit_log(out, "system-out", "console log", a->console_log, 0);
+    }
+    if (a->qemu_log) {
+        junit_log(out, "system-err", "QEMU log", a->qemu_log, 1);
+    }
+    fprintf(out, "      </%s>\n", element);
 }
 
 static void junit_test(FILE *out, const qhil_suite_result *r,
@@ -496,6 +565,9 @@ static void junit_test(FILE *out, const qhil_suite_result *r,
         } else {
             fputs("      <skipped/>\n", out);
         }
+    }
+    for (size_t i = 0; i < t->n_tries; i++) {
+        junit_try(out, t, &t->tries[i], (unsigned)i + 1);
     }
     if (t->console_log) {
         junit_log(out, "system-out", "console log", t->console_log, 0);
@@ -535,9 +607,45 @@ static void write_junit(const qhil_suite_result *r, FILE *out)
 
 /* ---- TAP ---- */
 
+/* A retried test's earlier attempts, in its YAML block. */
+static void tap_tries(FILE *out, const qhil_test_result *t)
+{
+    if (!t->n_tries) {
+        return;
+    }
+    fprintf(out, "  attempts: %u\n  failed_attempts:\n",
+            t->attempts ? t->attempts : (unsigned)t->n_tries + 1);
+    for (size_t i = 0; i < t->n_tries; i++) {
+        const qhil_test_try *a = &t->tries[i];
+
+        fprintf(out, "    - attempt: %zu\n      severity: %s\n", i + 1,
+                qhil_verdict_name(a->verdict));
+        fputs("      message: ", out);
+        yaml_quote(out, a->message ? a->message : "failed");
+        fputc('\n', out);
+        if (a->step) {
+            fprintf(out, "      step: %zu\n", a->step);
+        }
+        fputs("      duration: ", out);
+        write_seconds(out, a->duration_ns);
+        fputc('\n', out);
+        if (a->console_log) {
+            fputs("      console_log: ", out);
+            yaml_quote(out, a->console_log);
+            fputc('\n', out);
+        }
+    }
+}
+
 static void tap_diag(FILE *out, const qhil_test_result *t)
 {
     fputs("  ---\n", out);
+    if (t->verdict == QHIL_PASS) {
+        /* Flaky: only what failed before it passed. */
+        tap_tries(out, t);
+        fputs("  ...\n", out);
+        return;
+    }
     fputs("  message: ", out);
     yaml_quote(out, t->message ? t->message
                                : (t->verdict == QHIL_FAIL
@@ -565,6 +673,7 @@ static void tap_diag(FILE *out, const qhil_test_result *t)
         yaml_quote(out, t->console_tail);
         fputc('\n', out);
     }
+    tap_tries(out, t);
     fputs("  ...\n", out);
 }
 
@@ -584,6 +693,11 @@ static void write_tap(const qhil_suite_result *r, FILE *out)
         if (t->verdict == QHIL_ERROR && t->interrupted) {
             fputs(" # interrupted", out);
         }
+        if (t->flaky) {
+            fprintf(out, " # flaky: passed on attempt %u of %u", t->attempts,
+                    t->max_attempts > t->attempts ? t->max_attempts
+                                                  : t->attempts);
+        }
         if (t->verdict == QHIL_SKIP) {
             fputs(" # SKIP", out);
             if (t->message) {
@@ -592,7 +706,7 @@ static void write_tap(const qhil_suite_result *r, FILE *out)
             }
         }
         fputc('\n', out);
-        if (t->verdict == QHIL_FAIL || t->verdict == QHIL_ERROR) {
+        if (t->verdict == QHIL_FAIL || t->verdict == QHIL_ERROR || t->n_tries) {
             tap_diag(out, t);
         }
     }

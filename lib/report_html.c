@@ -130,6 +130,7 @@ int qhil_report_html_check(const json_t *run, qhil_error *err)
     const json_t *t;
     const json_t *v;
     size_t seen[QHIL_ARRAY_SIZE(verdicts)] = {0};
+    size_t flaky = 0;
     char key[64];
     size_t i;
     int rc;
@@ -145,11 +146,12 @@ int qhil_report_html_check(const json_t *run, qhil_error *err)
                               "run document (qhil run --json)",
                               v ? "not an integer" : "missing");
     }
-    if (json_integer_value(v) != 1) {
+    if (json_integer_value(v) < 1 ||
+        json_integer_value(v) > QHIL_EVENT_VERSION) {
         return qhil_error_set(err, QHIL_EINVAL,
                               "qhil_run: version %" JSON_INTEGER_FORMAT
-                              " is not known, expected 1",
-                              json_integer_value(v));
+                              " is not known, expected 1 to %d",
+                              json_integer_value(v), QHIL_EVENT_VERSION);
     }
     v = json_object_get(run, "suite");
     if (!json_is_object(v)) {
@@ -187,6 +189,7 @@ int qhil_report_html_check(const json_t *run, qhil_error *err)
             return refuse(err, key, v, "pass, fail, error or skip");
         }
         seen[k]++;
+        flaky += json_is_true(json_object_get(t, "flaky"));
         v = json_object_get(t, "events");
         if (v && !json_is_array(v)) {
             snprintf(key, sizeof(key), "tests[%zu].events", i);
@@ -215,6 +218,19 @@ int qhil_report_html_check(const json_t *run, qhil_error *err)
                                   key, json_integer_value(v), seen[i],
                                   seen[i] == 1 ? "" : "s", verdicts[i]);
         }
+    }
+    /* Version 2 counts the flaky tests too: the page shows that count. */
+    v = json_object_get(counts, "flaky");
+    if (v && (!json_is_integer(v) || json_integer_value(v) < 0 ||
+              (size_t)json_integer_value(v) != flaky)) {
+        if (!json_is_integer(v)) {
+            return refuse(err, "counts.flaky", v, "an integer");
+        }
+        return qhil_error_set(err, QHIL_EINVAL,
+                              "counts.flaky: %" JSON_INTEGER_FORMAT
+                              ", but tests holds %zu flaky test%s",
+                              json_integer_value(v), flaky,
+                              flaky == 1 ? "" : "s");
     }
     return QHIL_EOK;
 }

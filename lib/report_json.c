@@ -3,11 +3,18 @@
  *
  *   {"qhil_run": 1, "suite": {"name", "file", "device_type"}, "run_dir",
  *    "started_unix",
- *    "duration_ns", "counts": {"pass", "fail", "error", "skip"},
+ *    "duration_ns", "counts": {"pass", "fail", "error", "skip", "flaky"},
  *    "tests": [{"name", "verdict", "duration_ns", "message", "step",
  *               "step_line", "step_desc", "console_log", "qemu_log",
  *               "interrupted", "not_run", "events": [...],
- *               "events_dropped"}]}
+ *               "events_dropped", "attempts", "flaky",
+ *               "previous_attempts": [{"attempt", "verdict",
+ *                 "duration_ns", "message", "step", "step_line",
+ *                 "step_desc", "console_log", "qemu_log", "events",
+ *                 "events_dropped"}]}]}
+ *
+ * A retried test's own keys are its last attempt's; previous_attempts
+ * has the ones before, in order (empty for a test that ran once).
  *
  * Every key is always there (null when unknown), so readers need no
  * defaults.  Names and messages go through the events' text rule
@@ -36,6 +43,49 @@ static bool put(json_t *o, const char *key, json_t *v)
     return v && json_object_set_new(o, key, v) == 0;
 }
 
+/* An earlier attempt of a retried test: the keys of a test's own
+ * outcome, for that attempt. */
+static json_t *try_json(const qhil_test_try *a, size_t k)
+{
+    json_t *o = json_object();
+    bool ok =
+        o && put(o, "attempt", json_integer((json_int_t)k)) &&
+        put(o, "verdict", json_string(qhil_verdict_name(a->verdict))) &&
+        put(o, "duration_ns", json_integer(a->duration_ns)) &&
+        put(o, "message", text(a->message)) &&
+        put(o, "step",
+            a->step ? json_integer((json_int_t)a->step) : json_null()) &&
+        put(o, "step_line",
+            a->step_line ? json_integer(a->step_line) : json_null()) &&
+        put(o, "step_desc", text(a->step_desc)) &&
+        put(o, "console_log", text(a->console_log)) &&
+        put(o, "qemu_log", text(a->qemu_log)) &&
+        put(o, "events", a->events ? json_incref(a->events) : json_array()) &&
+        put(o, "events_dropped", json_integer((json_int_t)a->events_dropped));
+
+    if (!ok) {
+        json_decref(o);
+        return NULL;
+    }
+    return o;
+}
+
+static json_t *tries_json(const qhil_test_result *t)
+{
+    json_t *a = json_array();
+    size_t i;
+
+    for (i = 0; a && i < t->n_tries; i++) {
+        json_t *o = try_json(&t->tries[i], i + 1);
+
+        if (!o || json_array_append_new(a, o) < 0) {
+            json_decref(a);
+            return NULL;
+        }
+    }
+    return a;
+}
+
 static json_t *test_json(const qhil_test_result *t)
 {
     json_t *o = json_object();
@@ -54,13 +104,27 @@ static json_t *test_json(const qhil_test_result *t)
         put(o, "interrupted", json_boolean(t->interrupted)) &&
         put(o, "not_run", json_boolean(t->not_run)) &&
         put(o, "events", t->events ? json_incref(t->events) : json_array()) &&
-        put(o, "events_dropped", json_integer((json_int_t)t->events_dropped));
+        put(o, "events_dropped", json_integer((json_int_t)t->events_dropped)) &&
+        put(o, "attempts", json_integer(t->attempts ? t->attempts : 1)) &&
+        put(o, "flaky", json_boolean(t->flaky)) &&
+        put(o, "previous_attempts", tries_json(t));
 
     if (!ok) {
         json_decref(o);
         return NULL;
     }
     return o;
+}
+
+/* Tests that passed on a retry. */
+static size_t count_flaky(const qhil_suite_result *r)
+{
+    size_t n = 0;
+
+    for (size_t i = 0; i < r->n_tests; i++) {
+        n += r->tests[i].flaky;
+    }
+    return n;
 }
 
 int qhil_report_json(const qhil_suite_result *r, FILE *out, qhil_error *err)
@@ -84,7 +148,8 @@ int qhil_report_json(const qhil_suite_result *r, FILE *out, qhil_error *err)
         put(counts, "error",
             json_integer((json_int_t)qhil_suite_result_count(r, QHIL_ERROR))) &&
         put(counts, "skip",
-            json_integer((json_int_t)qhil_suite_result_count(r, QHIL_SKIP)));
+            json_integer((json_int_t)qhil_suite_result_count(r, QHIL_SKIP))) &&
+        put(counts, "flaky", json_integer((json_int_t)count_flaky(r)));
     for (i = 0; ok && i < r->n_tests; i++) {
         json_t *t = test_json(&r->tests[i]);
 

@@ -31,12 +31,14 @@
  * so that the running step's wait ends with QHIL_ECANCELED; it is taken
  * off them again before the shutdown, which must run to its end.
  */
+#include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -127,6 +129,7 @@ static void emit(test_run *tr, qhil_event *ev)
     ev->wall_ns = qhil_now() - tr->start;
     ev->virtual_ns = -1;
     ev->test = tr->res->name ? tr->res->name : tr->test->name;
+    ev->attempt = tr->res->attempts;
     if (!ev->step && tr->step) {
         ev->step = tr->step;
     }
@@ -843,8 +846,114 @@ typedef struct run_ctx {
     bool failed_fast;
 } run_ctx;
 
+/* How many more times the test of run i may run after a failure. */
+static unsigned retries_of(const run_ctx *c, size_t i)
+{
+    unsigned n = c->opts->has_retry ? c->opts->retry : c->runs[i].test->retry;
+
+    return n > QHIL_RETRY_MAX ? QHIL_RETRY_MAX : n;
+}
+
+/* The last attempt's outcome moves into r->tries, and r is ready for
+ * the next attempt (its name, attempts and QEMU version stay). */
+static int result_push_try(qhil_test_result *r)
+{
+    qhil_test_try *grown =
+        realloc(r->tries, (r->n_tries + 1) * sizeof(*r->tries));
+
+    if (!grown) {
+        return QHIL_ENOMEM;
+    }
+    r->tries = grown;
+    grown[r->n_tries++] = (qhil_test_try){
+        .verdict = r->verdict,
+        .duration_ns = r->duration_ns,
+        .step = r->step,
+        .step_line = r->step_line,
+        .step_desc = r->step_desc,
+        .message = r->message,
+        .console_tail = r->console_tail,
+        .console_log = r->console_log,
+        .qemu_log = r->qemu_log,
+        .events = r->events,
+        .events_dropped = r->events_dropped,
+    };
+    r->verdict = QHIL_PASS;
+    r->duration_ns = 0;
+    r->step = 0;
+    r->step_line = 0;
+    r->step_desc = NULL;
+    r->message = NULL;
+    r->console_tail = NULL;
+    r->console_log = NULL;
+    r->qemu_log = NULL;
+    r->events = NULL;
+    r->events_dropped = 0;
+    return QHIL_EOK;
+}
+
+/* Run i has its last attempt: flaky or not, test_done, --fail-fast. */
+static void run_final(run_ctx *c, size_t i)
+{
+    qhil_test_result *r = c->runs[i].result;
+
+    r->flaky = r->verdict == QHIL_PASS && r->n_tries > 0;
+    if (c->opts->test_done) {
+        c->opts->test_done(c->opts->data, c->runs[i].test, r);
+    }
+    if (c->opts->fail_fast && !r->interrupted &&
+        (r->verdict == QHIL_FAIL || r->verdict == QHIL_ERROR)) {
+        c->failed_fast = true;
+    }
+}
+
+/* Before attempt K > 1 of run i: its folder, TEST/attempt-K/, made now
+ * (mkdir refuses one that exists: no attempt's logs are overwritten),
+ * and the last attempt's outcome kept in tries.  When the run was
+ * canceled or stopped meanwhile, or the folder cannot be made, the
+ * last attempt stays the result.  false: no retry. */
+static bool retry_start(run_ctx *c, size_t i)
+{
+    qhil_pool_item *pr = &c->runs[i];
+    qhil_test_result *r = pr->result;
+    char *dir = NULL;
+
+    if (c->failed_fast || run_canceled(c->opts) ||
+        asprintf(&dir, "%s/attempt-%u", pr->dir, r->attempts + 1) < 0) {
+        run_final(c, i);
+        return false;
+    }
+    if (mkdir(dir, 0755) < 0) {
+        char *msg = NULL;
+
+        /* Said in the result: the test was to run again and did not. */
+        if (asprintf(&msg, "%s (no retry: %s: %s)",
+                     r->message ? r->message : "failed", dir,
+                     strerror(errno)) >= 0) {
+            free(r->message);
+            r->message = msg;
+        }
+        free(dir);
+        run_final(c, i);
+        return false;
+    }
+    if (result_push_try(r) < 0) {
+        free(dir);
+        run_final(c, i);
+        return false;
+    }
+    free(pr->attempt_dir);
+    pr->attempt_dir = dir;
+    r->attempts++;
+    if (c->opts->test_started) {
+        c->opts->test_started(c->opts->data, pr->test);
+    }
+    return true;
+}
+
 /* Before run i: not run (canceled, --fail-fast), or its folder and the
- * test_started callback; false when it is not to run. */
+ * test_started callback; false when it is not to run.  A run that ran
+ * already is a retry (retry_start). */
 static bool run_start(void *data, size_t i)
 {
     run_ctx *c = data;
@@ -853,6 +962,9 @@ static bool run_start(void *data, size_t i)
     qhil_error e;
     bool ok;
 
+    if (r->attempts > 0) {
+        return retry_start(c, i);
+    }
     if (c->failed_fast || run_canceled(c->opts)) {
         const char *why =
             c->failed_fast ? "--fail-fast" : cancel_reason(c->opts);
@@ -877,24 +989,32 @@ static bool run_start(void *data, size_t i)
         if (c->opts->test_done) {
             c->opts->test_done(c->opts->data, pr->test, r);
         }
+    } else {
+        r->attempts = 1;
+        r->max_attempts = 1 + retries_of(c, i);
     }
     qhil_error_release(&e);
     return ok;
 }
 
-/* Run i's result is in. */
-static void run_done(void *data, size_t i)
+/* Run i's attempt is in: true when the test is to run again (its
+ * verdict fail or error, not interrupted, retries left, the run going
+ * on); else it was the last attempt. */
+static bool run_done(void *data, size_t i)
 {
     run_ctx *c = data;
     qhil_test_result *r = c->runs[i].result;
 
-    if (c->opts->test_done) {
-        c->opts->test_done(c->opts->data, c->runs[i].test, r);
+    if ((r->verdict == QHIL_FAIL || r->verdict == QHIL_ERROR) &&
+        !r->interrupted && r->attempts < r->max_attempts && !c->failed_fast &&
+        !run_canceled(c->opts)) {
+        if (c->opts->test_retry) {
+            c->opts->test_retry(c->opts->data, c->runs[i].test, r);
+        }
+        return true;
     }
-    if (c->opts->fail_fast && !r->interrupted &&
-        (r->verdict == QHIL_FAIL || r->verdict == QHIL_ERROR)) {
-        c->failed_fast = true;
-    }
+    run_final(c, i);
+    return false;
 }
 
 int qhil_run_suite(const qhil_suite *suite, const qhil_run_opts *opts,
@@ -975,10 +1095,14 @@ int qhil_run_suite(const qhil_suite *suite, const qhil_run_opts *opts,
         }
     } else {
         for (i = 0; i < sr->n_tests; i++) {
-            if (run_start(&ctx, i)) {
-                qhil_run_one(suite, runs[i].test, job, runs[i].dir, ctx.tail,
-                             runs[i].result, opts);
-                run_done(&ctx, i);
+            while (run_start(&ctx, i)) {
+                qhil_run_one(suite, runs[i].test, job,
+                             runs[i].attempt_dir ? runs[i].attempt_dir
+                                                 : runs[i].dir,
+                             ctx.tail, runs[i].result, opts);
+                if (!run_done(&ctx, i)) {
+                    break;
+                }
             }
         }
     }
@@ -990,6 +1114,7 @@ int qhil_run_suite(const qhil_suite *suite, const qhil_run_opts *opts,
 cleanup:
     for (i = 0; runs && i < n_runs; i++) {
         free(runs[i].dir);
+        free(runs[i].attempt_dir);
     }
     free(runs);
     qhil_select_names_free(names);

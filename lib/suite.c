@@ -36,10 +36,11 @@
 
 static const char *const top_keys[] = {
     "name", "device_type", "images", "timeout", "fail_on", "context",
-    "qtest", "accel", "trace", "limits", "tags", "tests", NULL,
+    "qtest", "accel", "trace", "limits", "tags", "retry", "tests", NULL,
 };
 static const char *const test_keys[] = {
-    "name", "timeout", "fail_on", "trace", "limits", "tags", "steps", NULL,
+    "name", "timeout", "fail_on", "trace", "limits", "tags", "retry", "steps",
+    NULL,
 };
 static const char *const limits_keys[] = {"console", "qemu_log", NULL};
 /* State of one load. */
@@ -55,6 +56,7 @@ typedef struct parser {
     size_t n_tags;
     uint64_t console_limit;  /* suite-level limits, 0 = the default */
     uint64_t qemu_log_limit;
+    unsigned retry;  /* suite-level retry:, the tests' default */
     json_t *names;   /* test name -> line, for the uniqueness check */
     qhil_error *err;
 } parser;
@@ -231,6 +233,33 @@ static int load_pattern(parser *p, const yaml_node_t *node,
     qhil_step_parser sp = {.y = &p->y, .err = p->err};
 
     return qhil_step_parse_pattern(&sp, node, field, out);
+}
+
+/* retry: a whole number of retries, 0 to QHIL_RETRY_MAX. */
+static int load_retry(parser *p, const yaml_node_t *node, const char *field,
+                      unsigned *out)
+{
+    char *s = NULL;
+    char *end = NULL;
+    unsigned long n;
+    int rc =
+        qhil_yaml_string(&p->y, node, field, "a number of retries", &s, p->err);
+
+    if (rc < 0) {
+        return rc;
+    }
+    errno = 0;
+    n = strtoul(s, &end, 10);
+    if (s[0] < '0' || s[0] > '9' || *end || errno || n > QHIL_RETRY_MAX) {
+        rc = qhil_yaml_fail(&p->y, node, field, p->err, QHIL_EINVAL,
+                            "expected a number of retries, 0 to %d, got "
+                            "'%s'",
+                            QHIL_RETRY_MAX, s);
+    } else {
+        *out = (unsigned)n;
+    }
+    free(s);
+    return rc;
 }
 
 static int load_timeout(parser *p, const yaml_node_t *node,
@@ -719,6 +748,16 @@ static int load_test(parser *p, const yaml_node_t *node, const char *field,
         sub = qhil_field(field, ".trace");
         rc = sub ? load_traces(p, v, sub, &t->trace, &t->n_trace)
                  : nomem(p);
+        if (rc < 0) {
+            goto cleanup;
+        }
+    }
+    t->retry = p->retry;
+    v = qhil_yaml_get(&p->y, node, "retry");
+    if (v) {
+        free(sub);
+        sub = qhil_field(field, ".retry");
+        rc = sub ? load_retry(p, v, sub, &t->retry) : nomem(p);
         if (rc < 0) {
             goto cleanup;
         }
@@ -1307,6 +1346,13 @@ static int load_suite(parser *p)
     v = qhil_yaml_get(&p->y, root, "tags");
     if (v) {
         rc = load_tags(p, v, "tags", &p->tags, &p->n_tags);
+        if (rc < 0) {
+            return rc;
+        }
+    }
+    v = qhil_yaml_get(&p->y, root, "retry");
+    if (v) {
+        rc = load_retry(p, v, "retry", &p->retry);
         if (rc < 0) {
             return rc;
         }

@@ -132,6 +132,13 @@ static void run_usage(FILE *f)
             "      --fail-fast    after the first failed test start no "
             "more; the\n"
             "                     rest are reported skipped (not run)\n"
+            "      --retry N      run a failed test again, up to N more "
+            "times\n"
+            "                     (0 to 100; over the suite's retry:); one "
+            "that\n"
+            "                     passes on a retry is flaky: it passes, "
+            "and every\n"
+            "                     report says it is flaky\n"
             "      --list         print the tests that would run, one a "
             "line, in\n"
             "                     their order, and exit without running "
@@ -146,15 +153,16 @@ static void run_usage(FILE *f)
             "--shard, then\n"
             "shuffled, then repeated; --list shows the result.\n"
             "\n"
-            "Exit status: 0 all tests passed, 1 a test failed or had an "
-            "error,\n"
-            "2 the command line or the suite is wrong; 128 + N when "
-            "signal N\n"
-            "interrupted the run (130 SIGINT, 129 SIGHUP, 143 SIGTERM, "
-            "141 stdout\n"
-            "closed): the running test is interrupted, the rest not run, "
-            "the\n"
-            "reports are still written.\n");
+            "Exit status: 0 all tests passed (flaky ones too), 1 a test "
+            "failed or\n"
+            "had an error (on its last attempt), 2 the command line or "
+            "the suite\n"
+            "is wrong; 128 + N when signal N interrupted the run (130 "
+            "SIGINT,\n"
+            "129 SIGHUP, 143 SIGTERM, 141 stdout closed): the running "
+            "test is\n"
+            "interrupted, the rest not run, the reports are still "
+            "written.\n");
 }
 
 static const char *signal_name(int sig)
@@ -246,9 +254,35 @@ static const char *verdict_label(const run_cli *c, qhil_verdict v)
     return c->color ? colored[v] : plain[v];
 }
 
+/* A test's label: its verdict, INTR for an interrupted one, FLAKY for
+ * one that passed on a retry. */
+static const char *result_label(const run_cli *c, const qhil_test_result *r)
+{
+    if (r->interrupted) {
+        return c->color ? "\033[33mINTR \033[0m" : "INTR ";
+    }
+    if (r->flaky) {
+        return c->color ? "\033[33mFLAKY\033[0m" : "FLAKY";
+    }
+    return verdict_label(c, r->verdict);
+}
+
+/* " (attempt 2 of 3)" for a retried test, else "". */
+static const char *attempt_note(const qhil_test_result *r, char *buf,
+                                size_t size)
+{
+    buf[0] = '\0';
+    if (r->attempts > 1) {
+        snprintf(buf, size, " (attempt %u of %u)", r->attempts,
+                 r->max_attempts > r->attempts ? r->max_attempts : r->attempts);
+    }
+    return buf;
+}
+
 /* One line a test, in the run's order, with its verdict and time. */
 static void summary_table(const run_cli *c, const qhil_suite_result *res)
 {
+    char note[48];
     size_t i;
 
     fprintf(c->out, "\n");
@@ -256,10 +290,9 @@ static void summary_table(const run_cli *c, const qhil_suite_result *res)
         const qhil_test_result *r = &res->tests[i];
         int64_t cs = r->duration_ns / 10000000;
 
-        fprintf(c->out, "  %s %4lld.%02llds  %s\n",
-                r->interrupted ? (c->color ? "\033[33mINTR \033[0m" : "INTR ")
-                               : verdict_label(c, r->verdict),
-                (long long)(cs / 100), (long long)(cs % 100), r->name);
+        fprintf(c->out, "  %s %4lld.%02llds  %s%s\n", result_label(c, r),
+                (long long)(cs / 100), (long long)(cs % 100), r->name,
+                attempt_note(r, note, sizeof(note)));
     }
 }
 
@@ -295,20 +328,36 @@ static void on_noted(void *data, const char *note)
     }
 }
 
+/* An attempt failed, the test runs again: one line, the details come
+ * with its last attempt or in the reports. */
+static void on_test_retry(void *data, const qhil_test *test,
+                          const qhil_test_result *r)
+{
+    run_cli *c = data;
+
+    (void)test;
+    if (c->out_gone) {
+        return;
+    }
+    fprintf(c->out, "%s  %s (%.2fs) attempt %u of %u: %s; retrying\n",
+            verdict_label(c, r->verdict), r->name, (double)r->duration_ns / 1e9,
+            r->attempts, r->max_attempts, r->message ? r->message : "failed");
+    progress_flush(c);
+}
+
 static void on_test_done(void *data, const qhil_test *test,
                          const qhil_test_result *r)
 {
     run_cli *c = data;
+    char note[48];
     const char *p;
 
     (void)test;
-    if ((c->quiet && r->verdict == QHIL_PASS) || c->out_gone) {
+    if ((c->quiet && r->verdict == QHIL_PASS && !r->flaky) || c->out_gone) {
         return;
     }
-    fprintf(c->out, "%s  %s (%.2fs)\n",
-            r->interrupted ? (c->color ? "\033[33mINTR \033[0m" : "INTR ")
-                           : verdict_label(c, r->verdict),
-            r->name, (double)r->duration_ns / 1e9);
+    fprintf(c->out, "%s  %s (%.2fs)%s\n", result_label(c, r), r->name,
+            (double)r->duration_ns / 1e9, attempt_note(r, note, sizeof(note)));
     if (r->verdict == QHIL_PASS || r->verdict == QHIL_SKIP) {
         progress_flush(c);
         return;
@@ -524,6 +573,25 @@ static int parse_jobs(const char *arg, size_t *jobs)
     return 0;
 }
 
+/* --retry N: 0 to QHIL_RETRY_MAX retries of a failed test. */
+static int parse_retry(const char *arg, unsigned *out)
+{
+    char *end = NULL;
+    unsigned long n;
+
+    errno = 0;
+    n = strtoul(arg, &end, 10);
+    if (arg[0] < '0' || arg[0] > '9' || *end || errno || n > QHIL_RETRY_MAX) {
+        fprintf(stderr,
+                "qhil run: --retry '%s': expected a number of retries of a "
+                "failed test, 0 to %d\n",
+                arg, QHIL_RETRY_MAX);
+        return -1;
+    }
+    *out = (unsigned)n;
+    return 0;
+}
+
 /* --timeout-multiplier F: a plain decimal number from 1 to 100. */
 static int parse_multiplier(const char *arg, double *out)
 {
@@ -557,6 +625,7 @@ static size_t default_jobs(void)
 #define OPT_EVENTS 0x300
 #define OPT_JSON 0x301
 #define OPT_TIMEOUT_MULTIPLIER 0x302
+#define OPT_RETRY 0x303
 
 int cmd_run(int argc, char **argv)
 {
@@ -568,6 +637,7 @@ int cmd_run(int argc, char **argv)
         {"jobs", required_argument, NULL, 'j'},
         {"json", required_argument, NULL, OPT_JSON},
         {"timeout-multiplier", required_argument, NULL, OPT_TIMEOUT_MULTIPLIER},
+        {"retry", required_argument, NULL, OPT_RETRY},
         {"test", required_argument, NULL, 't'},
         CLI_JOB_LONGOPTS,
         {"keep-disks", no_argument, NULL, 'K'},
@@ -591,6 +661,8 @@ int cmd_run(int argc, char **argv)
     const char *events = NULL;
     size_t jobs = default_jobs();
     double multiplier = 0;
+    unsigned retry = 0;
+    bool has_retry = false;
     const char *json = NULL;
     qhil_report_file *json_file = NULL;
     qhil_event_sink *event_sink = NULL;
@@ -654,6 +726,12 @@ int cmd_run(int argc, char **argv)
             if (parse_multiplier(optarg, &multiplier) < 0) {
                 goto cleanup;
             }
+            break;
+        case OPT_RETRY:
+            if (parse_retry(optarg, &retry) < 0) {
+                goto cleanup;
+            }
+            has_retry = true;
             break;
         case OPT_JSON:
             json = optarg;
@@ -835,6 +913,9 @@ int cmd_run(int argc, char **argv)
             .keep_events = json != NULL,
             .jobs = jobs,
             .timeout_multiplier = multiplier,
+            .retry = retry,
+            .has_retry = has_retry,
+            .test_retry = on_test_retry,
             .has_cancel = cancel_fd >= 0,
             .cancel_fd = cancel_fd,
             .cancel_reason = run_cancel_reason,
@@ -863,6 +944,7 @@ int cmd_run(int argc, char **argv)
         size_t errors = qhil_suite_result_count(res, QHIL_ERROR);
         size_t skipped = qhil_suite_result_count(res, QHIL_SKIP);
         size_t interrupted = 0;
+        size_t flaky = 0;
         size_t not_run = 0;
         const char *stopped = NULL;
         const char *first_failed = NULL;
@@ -877,6 +959,7 @@ int cmd_run(int argc, char **argv)
                 stopped = res->tests[i].name;
             }
             not_run += res->tests[i].not_run;
+            flaky += res->tests[i].flaky;
             if (!first_failed && (res->tests[i].verdict == QHIL_FAIL ||
                                   res->tests[i].verdict == QHIL_ERROR)) {
                 first_failed = res->tests[i].name;
@@ -937,6 +1020,10 @@ int cmd_run(int argc, char **argv)
         fprintf(sum, "logs in %s\n",
                 res->run_dir ? res->run_dir : out_dir);
         fprintf(sum, "%zu passed, %zu failed", passed, failed + errors);
+        if (flaky) {
+            /* Passed, on a retry: counted in passed too. */
+            fprintf(sum, ", %zu flaky", flaky);
+        }
         if (interrupted) {
             fprintf(sum, ", %zu interrupted", interrupted);
         }

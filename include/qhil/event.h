@@ -32,7 +32,7 @@ extern "C" {
 #endif
 #pragma GCC visibility push(default)
 
-#define QHIL_EVENT_VERSION 1
+#define QHIL_EVENT_VERSION 2
 
 typedef enum qhil_event_kind {
     QHIL_EVENT_TEST_START,    /* text: the test's name */
@@ -89,6 +89,10 @@ typedef struct qhil_event {
                                 the job built it, NULL-terminated (the
                                 harness wiring, qhil_machine_wiring,
                                 follows it) */
+    unsigned attempt;        /* of a retried test (runner.h: retry): 1
+                                for the first run, 2 for the first
+                                retry...; 0 is 1.  In JSON only when
+                                over 1. */
 } qhil_event;
 
 typedef void (*qhil_event_fn)(void *data, const qhil_event *ev);

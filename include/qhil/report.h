@@ -39,6 +39,23 @@ typedef enum qhil_verdict {
 /* Static "pass", "fail", "error", "skip". */
 const char *qhil_verdict_name(qhil_verdict v);
 
+/* One attempt of a retried test that is not its last; all owned, any
+ * string may be NULL.  Its folder is the test's (attempt 1) or the
+ * test's attempt-K/ (runpath.h), as console_log says. */
+typedef struct qhil_test_try {
+    qhil_verdict verdict; /* fail or error */
+    int64_t duration_ns;
+    size_t step; /* 1-based failing step, 0 for none */
+    int step_line;
+    char *step_desc;
+    char *message;
+    char *console_tail;
+    char *console_log;
+    char *qemu_log;
+    json_t *events; /* with keep_events: this attempt's, else NULL */
+    size_t events_dropped;
+} qhil_test_try;
+
 /* One test's outcome.  All strings malloc'ed and owned; any may be NULL. */
 typedef struct qhil_test_result {
     char *name;
@@ -68,6 +85,16 @@ typedef struct qhil_test_result {
     unsigned repeats;    /* m; 0 when the test was not repeated */
     unsigned attempts;   /* times the test ran (a retry adds one); 0 is
                             written as 1 */
+    /* Retries (qhil_run_opts.retry): the fields above are the last
+     * attempt's; tries holds each attempt before it, in order (n_tries
+     * is attempts - 1), owned.  flaky: an attempt failed and the last
+     * one passed (verdict pass): it passed, but no report shows it as
+     * a clean pass.  max_attempts: how many it was allowed (1 + its
+     * retries), 0 when not known. */
+    bool flaky;
+    struct qhil_test_try *tries;
+    size_t n_tries;
+    unsigned max_attempts;
 } qhil_test_result;
 
 typedef struct qhil_suite_result {

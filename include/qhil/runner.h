@@ -120,6 +120,27 @@ typedef struct qhil_run_opts {
     /* Every step's and test's timeout times this, for slow machines
      * (a wait step still waits what it says); 0: 1. */
     double timeout_multiplier;
+    /* Retries: a test whose verdict is fail or error runs again, up to
+     * retry more times, until an attempt passes (0: never; at most
+     * QHIL_RETRY_MAX).  Not an interrupted test, not once the run is
+     * canceled, not a skipped one, not once --fail-fast fired.  Each
+     * attempt gets a fresh folder (runpath.h: attempt 1 is the test's,
+     * attempt K its attempt-K/), and its own events, which carry the
+     * attempt's number (qhil_event.attempt).  The result is the last
+     * attempt's, with attempts, tries (the earlier ones) and flaky set
+     * (report.h).  With fail_fast, a test with retries left is retried
+     * first: only its last attempt's failure stops the run.  With jobs
+     * > 1, a retry is queued again before the tests not started yet and
+     * runs in a new worker; the other tests go on meanwhile.
+     * A test's own `retry:` key (or its suite's) is used when
+     * has_retry is false; has_retry: retry applies to every test. */
+    unsigned retry;
+    bool has_retry;
+    /* An attempt failed and the test is about to run again; result
+     * borrowed for the call: that attempt's (attempts says which).
+     * test_done comes once, for the last attempt.  May be NULL. */
+    void (*test_retry)(void *data, const qhil_test *test,
+                       const qhil_test_result *result);
 } qhil_run_opts;
 
 /*

@@ -6,6 +6,11 @@
  *   OUT/                       the -o folder, made if missing
  *   OUT/<run-id>/              made by this run (mkdir fails if it exists)
  *   OUT/<run-id>/<test>/       console.log, qemu.log, qemu.pid of a test
+ *                              (its first attempt)
+ *   OUT/<run-id>/<test>/attempt-K/   the same of its K-th attempt, when
+ *                              a failed test is retried (runner.h:
+ *                              retry); made by the runner with mkdir,
+ *                              which refuses a folder that exists
  *   OUT/latest                 symlink to the newest <run-id>
  *
  * <run-id> is the UTC start time to the millisecond and the process id,

@@ -8,6 +8,8 @@
  *   fail_on: [HardFault, "Kernel panic"]   # ends a test at once
  *   limits: {console: 64MiB, qemu_log: 64MiB}  # per-test log caps
  *   tags: [smoke]                      # every test has these tags
+ *   retry: 2                           # a failed test runs again, up
+ *                                      # to 2 more times (runner.h)
  *   context:                           # job context (docs/site.md)
  *     extra_options: [-icount, shift=0]
  *   tests:
@@ -16,6 +18,7 @@
  *       fail_on: [...]                 # added to the suite's list
  *       limits: {console: 1GiB}        # overrides the suite's, per key
  *       tags: [boot, slow]             # added to the suite's (--tag)
+ *       retry: 0                       # this test's, over the suite's
  *       steps:
  *         - expect: "Hello, QEMU!"     # PCRE2 pattern
  *         - expect: {pattern: "count=\\d+", timeout: 2s}
@@ -142,7 +145,12 @@ typedef struct qhil_test {
                                 once, in file order; n_tags items, each a
                                 word qhil_tag_valid accepts */
     size_t n_tags;
+    unsigned retry; /* retries after a failure: the test's retry:, else
+                       the suite's, else 0; at most QHIL_RETRY_MAX */
 } qhil_test;
+
+/* The most retries a test may have (retry:, qhil run --retry). */
+#define QHIL_RETRY_MAX 100
 
 typedef struct qhil_suite_image {
     char *name;   /* "kernel" */

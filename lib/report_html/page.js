@@ -102,6 +102,15 @@
         c.appendChild(document.createTextNode(v));
         counts.appendChild(c);
     });
+    if (num(run.counts.flaky) > 0) {
+        /* Passed on a retry: counted in pass, and shown apart. */
+        var fc = el("div", "count flaky");
+        var fb = el("b", null, num(run.counts.flaky));
+        fb.id = "count-flaky";
+        fc.appendChild(fb);
+        fc.appendChild(document.createTextNode("flaky"));
+        counts.appendChild(fc);
+    }
     head.appendChild(counts);
 
     /* ---- the table of tests ---- */
@@ -120,6 +129,19 @@
         });
         filters.appendChild(b);
     });
+    /* Pressed: only the tests that passed on a retry. */
+    var flakyOnly = false;
+    var fbtn = el("button", "flaky", "flaky only (" +
+                  num(run.counts.flaky) + ")");
+    fbtn.type = "button";
+    fbtn.id = "filter-flaky";
+    fbtn.setAttribute("aria-pressed", "false");
+    fbtn.addEventListener("click", function () {
+        flakyOnly = !flakyOnly;
+        fbtn.setAttribute("aria-pressed", flakyOnly ? "true" : "false");
+        applyFilter();
+    });
+    filters.appendChild(fbtn);
     var q = el("input");
     q.type = "search";
     q.id = "filter";
@@ -166,7 +188,17 @@
         tr.appendChild(el("td", "name", t.name));
         var flag = t.interrupted ? " (interrupted)" :
                    t.not_run ? " (not run)" : "";
-        tr.appendChild(el("td", "verdict v-" + t.verdict, t.verdict + flag));
+        var vtd = el("td", "verdict v-" + t.verdict, t.verdict + flag);
+        if (t.flaky === true) {
+            tr.dataset.flaky = "true";
+            vtd.appendChild(document.createTextNode(" "));
+            vtd.appendChild(el("span", "badge flaky",
+                               "flaky: attempt " + num(t.attempts)));
+        } else if (num(t.attempts) > 1) {
+            vtd.appendChild(el("span", "badge retried",
+                               num(t.attempts) + " attempts"));
+        }
+        tr.appendChild(vtd);
         tr.appendChild(el("td", "num", dur(t.duration_ns)));
         tr.appendChild(el("td", "message", str(t.message)));
         tbody.appendChild(tr);
@@ -184,6 +216,7 @@
         var needle = q.value.toLowerCase();
         rows.forEach(function (r) {
             r.tr.hidden = !shown[r.t.verdict] ||
+                          (flakyOnly && r.t.flaky !== true) ||
                           (needle !== "" && r.hay.indexOf(needle) < 0);
         });
     }
@@ -197,10 +230,17 @@
         var sec = el("section", "detail");
         sec.id = "test-" + i;
         sec.dataset.verdict = t.verdict;
-        sec.hidden = t.verdict === "pass" || t.verdict === "skip";
+        var tries = Array.isArray(t.previous_attempts) ?
+                    t.previous_attempts : [];
+        sec.hidden = (t.verdict === "pass" && t.flaky !== true) ||
+                     t.verdict === "skip";
         sec.appendChild(el("h2", "v-" + t.verdict,
-                           t.name + ": " + t.verdict + " in " +
+                           t.name + ": " + t.verdict +
+                           (t.flaky === true ? " (flaky)" : "") + " in " +
                            dur(t.duration_ns)));
+        if (tries.length) {
+            sec.appendChild(attemptList(t, tries, i));
+        }
         var lines = consoleLines(evs);
         var failLineId = null;
         var fm = ofKind(evs, "fail_match");
@@ -230,6 +270,40 @@
             sec.appendChild(d);
         }
         return sec;
+    }
+
+    /* A retried test: each earlier attempt with its verdict, failure
+     * and console, then a line for the last one (shown below). */
+    function attemptList(t, tries, i) {
+        var box = el("div", "attempts");
+        box.id = "attempts-" + i;
+        tries.forEach(function (a, k) {
+            var d = el("details", "attempt v-" + str(a.verdict));
+            d.id = "attempt-" + i + "-" + (k + 1);
+            d.appendChild(el("summary", null, "attempt " + (k + 1) + ": " +
+                             str(a.verdict) + " in " + dur(a.duration_ns) +
+                             ": " + str(a.message)));
+            if (a.step) {
+                d.appendChild(el("div", "step", "step " + a.step +
+                                 ", line " + a.step_line + ": " +
+                                 str(a.step_desc)));
+            }
+            d.appendChild(el("div", "meta", "console log: " +
+                             str(a.console_log)));
+            var evs = Array.isArray(a.events) ? a.events : [];
+            var pre = el("pre", "console");
+            pre.textContent = ofKind(evs, "console_line").map(function (e) {
+                return str(e.text);
+            }).join("\n");
+            d.appendChild(pre);
+            box.appendChild(d);
+        });
+        box.appendChild(el("div", "attempt last v-" + t.verdict,
+                           "attempt " + (tries.length + 1) + " (last): " +
+                           t.verdict + " in " + dur(t.duration_ns) +
+                           (t.message ? ": " + str(t.message) : "") +
+                           ", below"));
+        return box;
     }
 
     function failureBox(t, fm, failures, failLineId, i) {

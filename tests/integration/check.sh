@@ -63,7 +63,8 @@ no_qemu_left() {
     local f pid alive
     for _ in $(seq 50); do
         alive=""
-        for f in "$work"/r/*/qemu.pid "$work"/r/*/*/qemu.pid; do
+        for f in "$work"/r/*/qemu.pid "$work"/r/*/*/qemu.pid \
+                "$work"/r/*/*/attempt-*/qemu.pid; do
             [ -f "$f" ] || continue
             pid=$(cat "$f")
             if grep -qa qemu-system "/proc/$pid/cmdline" 2>/dev/null; then
@@ -423,7 +424,7 @@ def check(jsonl, report, junit, want_kinds):
     events = [json.loads(l) for l in lines[:-1]]
     assert all(l.isascii() for l in lines), "a line is not ASCII"
     run = json.load(open(os.path.join(work, report)))
-    assert run["qhil_run"] == 1
+    assert run["qhil_run"] == 2
     verdicts = {}
     for tc in ET.parse(os.path.join(work, junit)).iter("testcase"):
         verdicts[tc.get("name")] = ("fail" if tc.find("failure") is not None
@@ -438,7 +439,7 @@ def check(jsonl, report, junit, want_kinds):
         kinds = [e["kind"] for e in evs]
         seen |= set(kinds)
         assert kinds[0] == "test_start" and kinds[-1] == "test_end", kinds
-        assert all(e["v"] == 1 and e["virtual_ns"] is None for e in evs)
+        assert all(e["v"] == 2 and e["virtual_ns"] is None for e in evs)
         walls = [e["wall_ns"] for e in evs]
         assert walls == sorted(walls), t["name"] + ": time goes back"
         end = evs[-1]
@@ -481,7 +482,8 @@ run, events = check("ev.jsonl", "run.json", "junit.xml",
                     {"test_start", "machine_start", "step_start", "input",
                      "console_line", "match", "qmp_command", "qmp_reply",
                      "qmp_event", "step_end", "machine_end", "test_end"})
-assert run["counts"] == {"pass": 6, "fail": 0, "error": 0, "skip": 0}, run["counts"]
+assert run["counts"] == {"pass": 6, "fail": 0, "error": 0, "skip": 0,
+                         "flaky": 0}, run["counts"]
 # The reset test: system_reset sent, answered, and QEMU's RESET event.
 ev = [e for e in events if e["test"] == "reset-restarts"]
 cmds = [e["message"]["execute"] for e in ev if e["kind"] == "qmp_command"]
@@ -3693,15 +3695,15 @@ import json, sys
 run = json.load(open(sys.argv[1]))
 def save(name, doc):
     json.dump(doc, open(sys.argv[2] + "/" + name, "w"))
-save("v2.json", dict(run, qhil_run=2))
+save("v3.json", dict(run, qhil_run=3))
 d = dict(run); del d["tests"]; save("notests.json", d)
 save("lying.json", dict(run, counts={"pass": 2, "fail": 0, "error": 0,
                                      "skip": 1}))
 t = json.loads(json.dumps(run)); t["tests"][1]["verdict"] = "maybe"
 save("verdict.json", t)
 PY
-    run 2 report html "$work/h/v2.json" -o "$work/h/out.html"
-    has "v2.json: qhil_run: version 2 is not known, expected 1"
+    run 2 report html "$work/h/v3.json" -o "$work/h/out.html"
+    has "v3.json: qhil_run: version 3 is not known, expected 1 to 2"
     run 2 report html "$work/h/notests.json" -o "$work/h/out.html"
     has "notests.json: tests: missing, expected an array"
     run 2 report html "$work/h/lying.json" -o "$work/h/out.html"
@@ -3745,6 +3747,260 @@ junit_valid() {
 # shuffled and repeated run, hostile names and console bytes, a suite
 # name that is not UTF-8, and a merge of them all.  The schema itself
 # must refuse reports that lie about their structure.
+# scenario retry: --retry N runs a failed test again and every report
+# says so.  A wrapper named like the board's QEMU, first on PATH, makes
+# test "flaky" fail its first attempt (its UART goes to null: the banner
+# never comes) and pass later; it counts each marked test's runs in a
+# file of the scenario's.
+retry_wrapper() {
+    local real
+    real=$(command -v qemu-system-arm) || fail "qemu-system-arm missing"
+    mkdir -p "$work/bin"
+    cat >"$work/bin/qemu-system-arm" <<EOF
+#!/bin/bash
+# A test's trace marker (qhilit_NAME) is taken out of the command line.
+args=()
+mark=
+while [ \$# -gt 0 ]; do
+    if [ "\$1" = -trace ] && [[ "\${2:-}" == qhilit_* ]]; then
+        mark=\$2
+        shift 2
+        continue
+    fi
+    args+=("\$1")
+    shift
+done
+if [ -n "\$mark" ]; then
+    echo run >>"$work/count-\$mark"
+    if [ "\$mark" = qhilit_flaky_once ] &&
+        [ "\$(/usr/bin/wc -l <"$work/count-\$mark")" -eq 1 ]; then
+        exec "$real" -serial null "\${args[@]}"
+    fi
+fi
+exec "$real" "\${args[@]}"
+EOF
+    chmod +x "$work/bin/qemu-system-arm"
+    export PATH="$work/bin:$PATH"
+    unset QHIL_QEMU_PATH
+}
+
+# The reports of a run of retry.yaml with --retry 2 -t flaky -t always
+# -t passes: flaky passed on attempt 2, always failed 3 times, passes
+# ran once; and the folders of each attempt.
+retry_check_run() {
+    local d
+    python3 - "$work" "$(dirname "$(test_dir flaky)")" <<'PY' ||
+import json, os, sys
+import xml.etree.ElementTree as ET
+work, run = sys.argv[1], os.path.realpath(sys.argv[2])
+def real(p):
+    return os.path.realpath(p)
+cases = {tc.get("name"): tc
+         for tc in ET.parse(work + "/retry.xml").iter("testcase")}
+def props(tc):
+    return {p.get("name"): p.get("value") for p in tc.iter("property")}
+f = cases["flaky"]
+# Not a plain pass: the failed attempt is there, with its own log.
+assert f.find("failure") is None and f.find("error") is None
+ff = f.findall("flakyFailure")
+assert len(ff) == 1, ET.tostring(f)
+assert "pattern not seen" in ff[0].get("message"), ff[0].get("message")
+assert ff[0].get("type") == "fail"
+st = ff[0].find("stackTrace").text
+assert "attempt 1 of 2, step 1 (line 13): expect" in st, st
+assert "Hello, QEMU!" in st, st
+assert props(f).get("flaky") == "true" and props(f)["attempts"] == "2", props(f)
+assert "Hello, QEMU!" in f.find("system-out").text
+assert "Hello, QEMU!" not in (ff[0].find("system-out").text or "")
+a = cases["always"]
+assert a.find("failure") is not None
+assert len(a.findall("rerunFailure")) == 2 and not a.findall("flakyFailure")
+assert props(a)["attempts"] == "3" and "flaky" not in props(a)
+p = cases["passes"]
+assert props(p)["attempts"] == "1" and "flaky" not in props(p)
+assert not [e for e in p if e.tag.startswith(("rerun", "flaky"))]
+# TAP: ok, flagged, the failed attempt in the YAML block.
+tap = open(work + "/retry.tap").read()
+assert "ok 1 - flaky # flaky: passed on attempt 2 of 3\n  ---\n" in tap, tap
+blk = tap.split("ok 1 - flaky", 1)[1].split("  ...", 1)[0]
+assert "attempts: 2" in blk and "attempt: 1" in blk, blk
+assert "severity: fail" in blk, blk
+assert "not ok 2 - always\n" in tap, tap
+assert tap.count("    - attempt: ") == 3, tap
+assert "ok 3 - passes\n" in tap
+# JSON: attempts, flaky, every earlier attempt with its events.
+doc = json.load(open(work + "/retry.json"))
+assert doc["counts"]["flaky"] == 1 and doc["counts"]["pass"] == 2, doc["counts"]
+t = {x["name"]: x for x in doc["tests"]}
+assert t["flaky"]["flaky"] is True and t["flaky"]["attempts"] == 2
+pa = t["flaky"]["previous_attempts"]
+assert len(pa) == 1 and pa[0]["verdict"] == "fail" and pa[0]["attempt"] == 1
+assert real(pa[0]["console_log"]) == run + "/flaky/console.log", pa[0]
+assert real(t["flaky"]["console_log"]) == run + "/flaky/attempt-2/console.log"
+assert [e for e in pa[0]["events"] if e["kind"] == "failure"]
+assert all("attempt" not in e for e in pa[0]["events"])
+assert t["flaky"]["events"]
+assert all(e["attempt"] == 2 for e in t["flaky"]["events"])
+assert t["always"]["attempts"] == 3
+assert len(t["always"]["previous_attempts"]) == 2
+assert t["always"]["flaky"] is False and t["always"]["verdict"] == "fail"
+assert t["passes"]["attempts"] == 1 and t["passes"]["previous_attempts"] == []
+# --events: every attempt's events, each retry's with its number.
+seen = {}
+for line in open(work + "/retry.events"):
+    e = json.loads(line)
+    assert e["v"] == 2
+    if e["kind"] == "test_start":
+        seen.setdefault(e["test"], []).append(e.get("attempt", 1))
+assert sorted(seen["flaky"]) == [1, 2], seen
+assert sorted(seen["always"]) == [1, 2, 3], seen
+assert seen["passes"] == [1], seen
+PY
+        fail "the reports of a retried run"
+    d=$(test_dir flaky)
+    # Attempt 1 saw nothing (its UART went to null), attempt 2 the banner.
+    [ -f "$d/console.log" ] && [ -f "$d/qemu.log" ] ||
+        fail "attempt 1 of flaky has no logs of its own"
+    ! grep -q 'Hello, QEMU!' "$d/console.log" ||
+        fail "attempt 1's console log was overwritten"
+    [ -s "$d/attempt-2/console.log" ] && [ -f "$d/attempt-2/qemu.log" ] ||
+        fail "attempt 2 of flaky has no logs of its own"
+    grep -q 'Hello, QEMU!' "$d/attempt-2/console.log" ||
+        fail "attempt 2's console log is not attempt 2's"
+    [ ! -e "$d/attempt-3" ] || fail "flaky ran a third time"
+    d=$(test_dir always)
+    [ -s "$d/attempt-2/console.log" ] && [ -s "$d/attempt-3/console.log" ] &&
+        [ ! -e "$d/attempt-4" ] ||
+        fail "always did not run exactly 3 times: $(ls "$d")"
+    [ ! -e "$(test_dir passes)/attempt-2" ] || fail "passes ran again"
+    [ "$(wc -l <"$work/count-qhilit_flaky_once")" -eq 2 ] ||
+        fail "flaky's QEMU started $(wc -l <"$work/count-qhilit_flaky_once") times"
+    xmllint -noout -schema tests/junit/junit.xsd "$work/retry.xml" \
+        2>"$work/xmllint" || fail "retried JUnit invalid: $(cat "$work/xmllint")"
+}
+
+# The HTML page of the retried run: the flaky count, the badge, and
+# each attempt, as headless Chromium builds them.
+retry_html() {
+    local chromium dom
+    chromium=$(command -v chromium) ||
+        fail "chromium is not installed: apt-get install -y chromium"
+    run 0 report html "$work/retry.json" -o "$work/retry.html"
+    dom="$work/retry-dom.html"
+    timeout 60 "$chromium" --headless --no-sandbox --disable-gpu \
+        --dump-dom "file://$work/retry.html" >"$dom" 2>/dev/null ||
+        fail "chromium --dump-dom failed"
+    grep -q '<body data-ready="1">' "$dom" ||
+        fail "the page's script did not run to its end"
+    grep -q '<b id="count-flaky">1</b>' "$dom" || fail "no flaky count"
+    grep -q '<span class="badge flaky">flaky: attempt 2</span>' "$dom" ||
+        fail "the flaky test has no badge"
+    [ "$(grep -o 'class="badge flaky"' "$dom" | wc -l)" -eq 1 ] ||
+        fail "a test that is not flaky has the badge"
+    grep -q '<span class="badge retried">3 attempts</span>' "$dom" ||
+        fail "the test that never passed does not say its attempts"
+    grep -q 'id="filter-flaky"' "$dom" || fail "no flaky filter"
+    grep -qE '<details class="attempt v-fail" id="attempt-0-1"><summary>attempt 1: fail in [0-9.]+ s: pattern not seen within 2s</summary>' \
+        "$dom" || fail "the flaky test's first attempt is not shown"
+    grep -q 'id="attempt-1-2"' "$dom" && ! grep -q 'id="attempt-1-3"' "$dom" ||
+        fail "the attempts of the test that never passed are wrong"
+}
+
+scenario_retry() {
+    local j qhil bad
+    command -v xmllint >/dev/null || fail "xmllint missing (libxml2-utils)"
+    retry_wrapper
+    # Refused before anything runs, naming the option.
+    for bad in -1 abc 1000000 '' 1x 101; do
+        run 2 run --retry "$bad" -o "$work/r" "$suites/retry.yaml"
+        has "^qhil run: --retry '$bad': expected a number of retries of a failed test, 0 to 100$"
+        [ ! -e "$work/r" ] || fail "--retry '$bad' made a results folder"
+    done
+    for j in 1 2; do
+        rm -rf "$work/r" "$work"/count-* "$work"/retry.*
+        run 1 run -j $j --retry 2 -o "$work/r" -t flaky -t always -t passes \
+            --junit "$work/retry.xml" --tap="$work/retry.tap" \
+            --json "$work/retry.json" --events "$work/retry.events" \
+            "$suites/retry.yaml"
+        has '^2 passed, 1 failed, 1 flaky$'
+        has '^FAIL +flaky .*attempt 1 of 3: .*retrying$'
+        has '^FLAKY +flaky \([0-9.]+s\) \(attempt 2 of 3\)$'
+        has '^FAIL +always \([0-9.]+s\) \(attempt 3 of 3\)$'
+        retry_check_run
+        no_qemu_left
+    done
+    has '^  FLAKY +[0-9.]+s  flaky \(attempt 2 of 3\)$' # the -j table
+    retry_html
+    # Merged with another report, the attempts stay, and flaky is no
+    # failure.
+    run 0 run -o "$work/r2" --junit "$work/other.xml" -t boots \
+        examples/hello-mps2.yaml
+    run 0 report merge -o "$work/merged.xml" "$work/retry.xml" "$work/other.xml"
+    xmllint -noout -schema tests/junit/junit.xsd "$work/merged.xml" \
+        2>"$work/xmllint" || fail "merged JUnit invalid: $(cat "$work/xmllint")"
+    grep -q '<testsuite name="retry" tests="3" failures="1" errors="0"' \
+        "$work/merged.xml" || fail "the merge counts a flaky test as failed"
+    [ "$(grep -c '<flakyFailure ' "$work/merged.xml")" -eq 1 ] &&
+        [ "$(grep -c '<rerunFailure ' "$work/merged.xml")" -eq 2 ] ||
+        fail "the merge lost attempts"
+    # A flaky test does not fail the run; without --retry it fails.
+    rm -rf "$work/r" "$work"/count-*
+    run 0 run --retry 1 -o "$work/r" -t flaky -t passes "$suites/retry.yaml"
+    has '^2 passed, 0 failed, 1 flaky$'
+    rm -rf "$work/r" "$work"/count-*
+    run 1 run -o "$work/r" -t flaky "$suites/retry.yaml"
+    has '^0 passed, 1 failed$'
+    [ ! -e "$(test_dir flaky)/attempt-2" ] || fail "retried without --retry"
+    # --fail-fast: a failure with retries left is retried first.
+    rm -rf "$work/r" "$work"/count-*
+    run 0 run --fail-fast --retry 1 -o "$work/r" -t flaky -t passes \
+        "$suites/retry.yaml"
+    has '^PASS +passes '
+    # The suite's retry: and a test's own, under --retry.
+    mkdir -p "$work/s"
+    cp firmware/build/mps2-an385/hello.elf "$work/s/"
+    sed -e 's|../../../firmware/build/mps2-an385/||' \
+        -e 's|^timeout: 2s|timeout: 2s\nretry: 1|' \
+        -e 's|^  - name: always|  - name: always\n    retry: 0|' \
+        "$suites/retry.yaml" >"$work/s/retry.yaml"
+    rm -rf "$work/r" "$work"/count-*
+    run 1 run -o "$work/r" -t flaky -t always "$work/s/retry.yaml"
+    has '^1 passed, 1 failed, 1 flaky$'
+    [ ! -e "$(test_dir always)/attempt-2" ] || fail "retry: 0 retried"
+    rm -rf "$work/r" "$work"/count-*
+    run 1 run --retry 0 -o "$work/r" -t flaky "$work/s/retry.yaml"
+    has '^0 passed, 1 failed$'
+    # SIGINT during a retry: no further attempt, complete reports.
+    for j in 1 2; do
+        rm -rf "$work/r" "$work"/retry.*
+        set -m
+        "$QHIL" run -j $j --retry 5 -o "$work/r" --junit "$work/retry.xml" \
+            --json "$work/retry.json" -t slow-fail "$suites/retry.yaml" \
+            >"$work/out" 2>&1 &
+        qhil=$!
+        console_has slow-fail/attempt-2 '> ' ||
+            { kill -9 $qhil; fail "attempt 2 never started"; }
+        kill -INT $qhil
+        wait_bounded $qhil 20
+        set +m
+        [ "$waited" -eq 130 ] || fail "-j $j: qhil exited $waited, expected 130"
+        [ ! -e "$(test_dir slow-fail)/attempt-3" ] ||
+            fail "-j $j: an attempt started after SIGINT"
+        has '^0 passed, 0 failed, 1 interrupted'
+        python3 - "$work" <<'PY' || fail "-j $j: reports after SIGINT"
+import json, sys
+import xml.etree.ElementTree as ET
+work = sys.argv[1]
+tc = next(ET.parse(work + "/retry.xml").iter("testcase"))
+assert "interrupted" in tc.find("error").get("message"), ET.tostring(tc)
+assert len(tc.findall("rerunFailure")) == 1, ET.tostring(tc)
+t = json.load(open(work + "/retry.json"))["tests"][0]
+assert t["interrupted"] and t["attempts"] == 2 and not t["flaky"], t
+PY
+        no_qemu_left
+    done
+}
+
 scenario_junit_schema() {
     local f
     command -v xmllint >/dev/null || fail "xmllint missing (libxml2-utils)"

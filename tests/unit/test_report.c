@@ -672,6 +672,162 @@ static void test_interrupted(void **state)
     qhil_suite_result_free(r);
 }
 
+/* An earlier attempt of a retried test, with the given outcome. */
+static void add_try(qhil_test_result *t, qhil_verdict v, const char *message,
+                    const char *console_log)
+{
+    qhil_test_try *grown =
+        realloc(t->tries, (t->n_tries + 1) * sizeof(*t->tries));
+
+    assert_non_null(grown);
+    t->tries = grown;
+    memset(&grown[t->n_tries], 0, sizeof(*grown));
+    grown[t->n_tries].verdict = v;
+    grown[t->n_tries].duration_ns = 2 * QHIL_SEC;
+    grown[t->n_tries].message = strdup(message);
+    grown[t->n_tries].console_log = dup_or_null(console_log);
+    t->n_tries++;
+}
+
+/* A flaky test (failed, then passed) is never written as a clean pass;
+ * a test that never passed keeps each attempt; a test run once has no
+ * trace of retries.  An attempt's hostile message stays escaped, and
+ * its own log, not the last attempt's, is in its element. */
+static void test_retried(void **state)
+{
+    qhil_suite_result *r = new_result("s", 3);
+    char *log1 = write_file("a1.log", "first <try>\n", 12);
+    char *log2 = write_file("a2.log", "second try\n", 11);
+    qhil_test_result *t;
+    json_error_t jerr;
+    json_t *doc;
+    json_t *tj;
+    char *want = NULL;
+    char *text;
+
+    (void)state;
+    t = &r->tests[0];
+    set_test(t, "flaky", QHIL_PASS, QHIL_SEC);
+    add_try(t, QHIL_FAIL, "no \"Hello\" <&> within 2s", log1);
+    t->tries[0].step = 1;
+    t->tries[0].step_line = 7;
+    t->tries[0].step_desc = strdup("expect \"Hello\"");
+    t->tries[0].console_tail = strdup("boot\x01\n");
+    t->console_log = strdup(log2);
+    t->attempts = 2;
+    t->max_attempts = 3;
+    t->flaky = true;
+    t = &r->tests[1];
+    set_test(t, "never", QHIL_FAIL, QHIL_SEC);
+    t->message = strdup("still failing");
+    add_try(t, QHIL_ERROR, "QEMU exited with status 1", NULL);
+    add_try(t, QHIL_FAIL, "failing", NULL);
+    t->attempts = 3;
+    t->max_attempts = 3;
+    set_test(&r->tests[2], "once", QHIL_PASS, QHIL_SEC);
+    r->tests[2].attempts = 1;
+
+    text = render(r, QHIL_REPORT_TAP);
+    assert_true(asprintf(&want,
+                         "TAP version 13\n"
+                         "1..3\n"
+                         "ok 1 - flaky # flaky: passed on attempt 2 of 3\n"
+                         "  ---\n"
+                         "  attempts: 2\n"
+                         "  failed_attempts:\n"
+                         "    - attempt: 1\n"
+                         "      severity: fail\n"
+                         "      message: \"no \\\"Hello\\\" <&> within "
+                         "2s\"\n"
+                         "      step: 1\n"
+                         "      duration: 2.000\n"
+                         "      console_log: \"%s\"\n"
+                         "  ...\n"
+                         "not ok 2 - never\n"
+                         "  ---\n"
+                         "  message: \"still failing\"\n"
+                         "  severity: fail\n"
+                         "  attempts: 3\n"
+                         "  failed_attempts:\n"
+                         "    - attempt: 1\n"
+                         "      severity: error\n"
+                         "      message: \"QEMU exited with status 1\"\n"
+                         "      duration: 2.000\n"
+                         "    - attempt: 2\n"
+                         "      severity: fail\n"
+                         "      message: \"failing\"\n"
+                         "      duration: 2.000\n"
+                         "  ...\n"
+                         "ok 3 - once\n",
+                         log1) > 0);
+    assert_string_equal(text, want);
+    free(want);
+    free(text);
+
+    text = render(r, QHIL_REPORT_JUNIT);
+    /* A pass with no <failure>, but its failed attempt and the flag. */
+    assert_non_null(strstr(text, "<property name=\"attempts\" value=\"2\"/>\n"
+                                 "        <property name=\"flaky\" "
+                                 "value=\"true\"/>\n"
+                                 "      </properties>\n"
+                                 "      <flakyFailure message=\"no "
+                                 "&quot;Hello&quot; &lt;&amp;&gt; within "
+                                 "2s\" type=\"fail\">\n"
+                                 "        <stackTrace>attempt 1 of 2, step "
+                                 "1 (line 7): expect &quot;Hello&quot;\n"));
+    assert_non_null(strstr(text, "console tail:\nboot\xef\xbf\xbd\n"
+                                 "</stackTrace>\n"
+                                 "      <system-out>first &lt;try&gt;\n"
+                                 "</system-out>\n"
+                                 "      </flakyFailure>\n"
+                                 "      <system-out>second try\n"));
+    assert_int_equal(strstr(text, "<failure message=\"still failing\"") <
+                         strstr(text, "<rerunError message=\"QEMU exited"),
+                     1);
+    assert_non_null(strstr(text, "<rerunFailure message=\"failing\" "
+                                 "type=\"fail\">\n"
+                                 "        <stackTrace>attempt 2 of 3\n"
+                                 "failing\n</stackTrace>\n"
+                                 "      </rerunFailure>\n"));
+    assert_null(strstr(text, "flakyError"));
+    /* The flag once, on the flaky test only. */
+    assert_null(strstr(strstr(text, "value=\"true\"") + 1, "value=\"true\""));
+    {
+        const char *once = strstr(text, "name=\"once\"");
+
+        assert_non_null(once);
+        assert_null(strstr(once, "rerun"));
+        assert_null(strstr(once, "flaky"));
+    }
+    free(text);
+
+    text = render(r, QHIL_REPORT_JSON);
+    doc = json_loads(text, 0, &jerr);
+    assert_non_null(doc);
+    assert_int_equal(json_integer_value(json_object_get(
+                         json_object_get(doc, "counts"), "flaky")),
+                     1);
+    tj = json_array_get(json_object_get(doc, "tests"), 0);
+    assert_true(json_is_true(json_object_get(tj, "flaky")));
+    assert_int_equal(json_integer_value(json_object_get(tj, "attempts")), 2);
+    tj = json_array_get(json_object_get(tj, "previous_attempts"), 0);
+    assert_string_equal(json_string_value(json_object_get(tj, "verdict")),
+                        "fail");
+    assert_string_equal(json_string_value(json_object_get(tj, "console_log")),
+                        log1);
+    assert_int_equal(json_integer_value(json_object_get(tj, "attempt")), 1);
+    assert_true(json_is_array(json_object_get(tj, "events")));
+    tj = json_array_get(json_object_get(doc, "tests"), 2);
+    assert_int_equal(json_array_size(json_object_get(tj, "previous_attempts")),
+                     0);
+    assert_true(json_is_false(json_object_get(tj, "flaky")));
+    json_decref(doc);
+    free(text);
+    free(log1);
+    free(log2);
+    qhil_suite_result_free(r); /* frees the tries: ASan checks */
+}
+
 /* A suite file in tmp_dir: "a" (expect, then qmp), "b" (expect). */
 static qhil_suite *load_suite(void)
 {
@@ -821,6 +977,7 @@ int main(void)
         cmocka_unit_test(test_interrupted),
         cmocka_unit_test(test_junit_properties),
         cmocka_unit_test(test_annotate_mismatch),
+        cmocka_unit_test(test_retried),
     };
 
     return cmocka_run_group_tests(tests, setup, teardown);

@@ -68,10 +68,29 @@ static void test_check(void **state)
 
     run = make_run("t", "x");
     json_object_set_new(run, "qhil_run", json_integer(2));
-    refused(run, "qhil_run: version 2 is not known, expected 1");
+    assert_int_equal(qhil_report_html_check(run, NULL), QHIL_EOK);
+    json_decref(run);
+    run = make_run("t", "x");
+    json_object_set_new(run, "qhil_run", json_integer(3));
+    refused(run, "qhil_run: version 3 is not known, expected 1 to 2");
     run = make_run("t", "x");
     json_object_del(run, "qhil_run");
     refused(run, "qhil_run: missing");
+    /* A flaky count the tests do not bear out. */
+    run = make_run("t", "x");
+    json_object_set_new(json_object_get(run, "counts"), "flaky",
+                        json_integer(1));
+    refused(run, "counts.flaky: 1, but tests holds 0 flaky tests");
+    run = make_run("t", "x");
+    json_object_set_new(json_object_get(run, "counts"), "flaky",
+                        json_string("1"));
+    refused(run, "counts.flaky: expected an integer, got a string");
+    run = make_run("t", "x");
+    json_object_set_new(json_object_get(run, "counts"), "flaky",
+                        json_integer(1));
+    json_object_set_new(test0(run), "flaky", json_true());
+    assert_int_equal(qhil_report_html_check(run, NULL), QHIL_EOK);
+    json_decref(run);
     run = make_run("t", "x");
     json_object_set_new(run, "tests", json_string("many"));
     refused(run, "tests: expected an array, got a string");

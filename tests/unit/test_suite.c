@@ -285,20 +285,52 @@ static void test_default_name_yml(void **state)
     qhil_suite_free(s);
 }
 
+/* retry: the suite's is every test's, a test's own wins; 0 to 100. */
+static void test_retry_key(void **state)
+{
+    qhil_suite *s;
+
+    (void)state;
+    s = load_ok(HEAD "retry: 2\n"
+                     "tests:\n"
+                     "  - {name: a, steps: [{expect: x}]}\n"
+                     "  - {name: b, retry: 0, steps: [{expect: x}]}\n"
+                     "  - {name: c, retry: 100, steps: [{expect: x}]}\n");
+    assert_int_equal(s->tests[0].retry, 2);
+    assert_int_equal(s->tests[1].retry, 0);
+    assert_int_equal(s->tests[2].retry, 100);
+    qhil_suite_free(s);
+    s = load_ok(HEAD "tests: [{name: a, steps: [{expect: x}]}]\n");
+    assert_int_equal(s->tests[0].retry, 0);
+    qhil_suite_free(s);
+    load_bad(HEAD "retry: 101\ntests: []\n", QHIL_EINVAL, 2,
+             "inline.yaml:2:8: retry: expected a number of retries, 0 to "
+             "100, got '101'",
+             NULL);
+    load_bad(HEAD "retry: -1\ntests: []\n", QHIL_EINVAL, 2, "got '-1'", NULL);
+    load_bad(HEAD "retry: 99999999999999999999\ntests: []\n", QHIL_EINVAL, 2,
+             "0 to 100", NULL);
+    load_bad(HEAD "retry: 1.5\ntests: []\n", QHIL_EINVAL, 2, "got '1.5'", NULL);
+    load_bad(HEAD "retry: [1]\ntests: []\n", QHIL_EINVAL, 2,
+             "expected a number of retries", NULL);
+    load_bad(HEAD "tests:\n  - {name: a, retry: two, steps: []}\n", QHIL_EINVAL,
+             3, "tests[0].retry: expected a number of retries", NULL);
+}
+
 static void test_unknown_keys(void **state)
 {
     (void)state;
     load_bad(HEAD "tests: []\nbogus: 1\n", QHIL_EINVAL, 3,
              "inline.yaml:3:1: unknown key 'bogus' (known: name, "
              "device_type, images, timeout, fail_on, context, qtest, accel, "
-             "trace, limits, tags, tests)",
+             "trace, limits, tags, retry, tests)",
              NULL);
     load_bad(HEAD "tests:\n"
                   "  - name: a\n"
                   "    stpes: []\n",
              QHIL_EINVAL, 4,
              "inline.yaml:4:5: tests[0]: unknown key 'stpes' (known: name, "
-             "timeout, fail_on, trace, limits, tags, steps)",
+             "timeout, fail_on, trace, limits, tags, retry, steps)",
              NULL);
     /* Any variable name loads (the job layer knows the board's); a name
      * that cannot be a variable does not. */
@@ -1217,6 +1249,7 @@ int main(void)
         cmocka_unit_test(test_defaults),
         cmocka_unit_test(test_default_name_yml),
         cmocka_unit_test(test_unknown_keys),
+        cmocka_unit_test(test_retry_key),
         cmocka_unit_test(test_bad_steps),
         cmocka_unit_test(test_bad_patterns),
         cmocka_unit_test(test_bad_durations),
