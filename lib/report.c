@@ -50,6 +50,8 @@ const char *qhil_verdict_name(qhil_verdict v)
 
 void qhil_test_result_release(qhil_test_result *r)
 {
+    size_t i;
+
     if (!r) {
         return;
     }
@@ -62,7 +64,25 @@ void qhil_test_result_release(qhil_test_result *r)
     free(r->qemu_version);
     free(r->pattern);
     json_decref(r->events);
+    for (i = 0; r->failures && i < r->n_failures; i++) {
+        free(r->failures[i].message);
+    }
+    free(r->failures);
+    for (i = 0; r->steps && i < r->n_steps; i++) {
+        free(r->steps[i].desc);
+    }
+    free(r->steps);
+    for (i = 0; r->tags && i < r->n_tags; i++) {
+        free(r->tags[i]);
+    }
+    free(r->tags);
     memset(r, 0, sizeof(*r));
+}
+
+const qhil_test_result *qhil_suite_result_test(const qhil_suite_result *r,
+                                               size_t i)
+{
+    return r && i < r->n_tests ? &r->tests[i] : NULL;
 }
 
 void qhil_suite_result_free(qhil_suite_result *r)
@@ -399,6 +419,36 @@ static void junit_log(FILE *out, const char *element, const char *what,
 
 /* ---- JUnit ---- */
 
+/* Every failure the test recorded, when there is more than the one in
+ * message: in order, each with its step. */
+static void junit_failures(FILE *out, const qhil_test_result *t)
+{
+    size_t i;
+
+    if (t->n_failures < 2) {
+        return;
+    }
+    fprintf(out, "\nall %zu failures:\n", t->n_failures + t->failures_dropped);
+    for (i = 0; i < t->n_failures; i++) {
+        const qhil_failure *f = &t->failures[i];
+
+        fprintf(out, "%zu. ", i + 1);
+        if (f->step) {
+            fprintf(out, "step %zu", f->step);
+            if (f->line > 0) {
+                fprintf(out, " (line %d)", f->line);
+            }
+            fputs(", ", out);
+        }
+        fprintf(out, "%s: ", qhil_verdict_name(f->verdict));
+        xml_puts(out, f->message ? f->message : "", 0);
+        fputc('\n', out);
+    }
+    if (t->failures_dropped) {
+        fprintf(out, "(%zu more not kept)\n", t->failures_dropped);
+    }
+}
+
 static void junit_problem(FILE *out, const qhil_test_result *t)
 {
     const char *element = t->verdict == QHIL_FAIL ? "failure" : "error";
@@ -426,6 +476,7 @@ static void junit_problem(FILE *out, const qhil_test_result *t)
     }
     xml_puts(out, t->message ? t->message : fallback, 0);
     fputc('\n', out);
+    junit_failures(out, t);
     if (t->console_tail && *t->console_tail) {
         fputs("\nconsole tail:\n", out);
         xml_puts(out, t->console_tail, 0);
@@ -441,6 +492,33 @@ static void junit_property(FILE *out, const char *name, const char *value)
     fprintf(out, "        <property name=\"%s\" value=\"", name);
     xml_puts(out, value, 1);
     fputs("\"/>\n", out);
+}
+
+/* Steps timed as properties, at most this many per test. */
+#define JUNIT_STEP_PROPS 200
+
+/* "step 2" = "0.480080s pass: expect "Hello"", one per step. */
+static void junit_step_times(FILE *out, const qhil_test_result *t)
+{
+    size_t i;
+
+    for (i = 0; i < t->n_steps && i < JUNIT_STEP_PROPS; i++) {
+        const qhil_step_time *st = &t->steps[i];
+
+        fprintf(out, "        <property name=\"step %zu\" value=\"", st->step);
+        if (st->duration_ns >= 0) {
+            write_seconds(out, st->duration_ns);
+            fputs("s ", out);
+        } else {
+            fputs("unfinished ", out);
+        }
+        fputs(qhil_verdict_name(st->verdict), out);
+        if (st->desc) {
+            fputs(": ", out);
+            xml_puts(out, st->desc, 1);
+        }
+        fputs("\"/>\n", out);
+    }
 }
 
 /*
@@ -471,6 +549,7 @@ static void junit_properties(FILE *out, const qhil_suite_result *r,
     }
     snprintf(num, sizeof(num), "%u", t->attempts ? t->attempts : 1);
     junit_property(out, "attempts", num);
+    junit_step_times(out, t);
     fputs("      </properties>\n", out);
 }
 
@@ -535,6 +614,33 @@ static void write_junit(const qhil_suite_result *r, FILE *out)
 
 /* ---- TAP ---- */
 
+/* Every failure, in order, as a YAML list. */
+static void tap_failures(FILE *out, const qhil_test_result *t)
+{
+    size_t i;
+
+    if (!t->n_failures) {
+        return;
+    }
+    fputs("  failures:\n", out);
+    for (i = 0; i < t->n_failures; i++) {
+        const qhil_failure *f = &t->failures[i];
+
+        fputs("    - message: ", out);
+        yaml_quote(out, f->message ? f->message : "");
+        fprintf(out, "\n      severity: %s\n", qhil_verdict_name(f->verdict));
+        if (f->step) {
+            fprintf(out, "      step: %zu\n", f->step);
+        }
+        if (f->line > 0) {
+            fprintf(out, "      line: %d\n", f->line);
+        }
+    }
+    if (t->failures_dropped) {
+        fprintf(out, "  failures_dropped: %zu\n", t->failures_dropped);
+    }
+}
+
 static void tap_diag(FILE *out, const qhil_test_result *t)
 {
     fputs("  ---\n", out);
@@ -565,6 +671,7 @@ static void tap_diag(FILE *out, const qhil_test_result *t)
         yaml_quote(out, t->console_tail);
         fputc('\n', out);
     }
+    tap_failures(out, t);
     fputs("  ...\n", out);
 }
 

@@ -141,14 +141,14 @@ int qhil_report_html_check(const json_t *run, qhil_error *err)
     v = json_object_get(run, "qhil_run");
     if (!json_is_integer(v)) {
         return qhil_error_set(err, QHIL_EINVAL,
-                              "qhil_run: %s, expected the version 1 of a "
+                              "qhil_run: %s, expected the version 1 or 2 of a "
                               "run document (qhil run --json)",
                               v ? "not an integer" : "missing");
     }
-    if (json_integer_value(v) != 1) {
+    if (json_integer_value(v) != 1 && json_integer_value(v) != 2) {
         return qhil_error_set(err, QHIL_EINVAL,
                               "qhil_run: version %" JSON_INTEGER_FORMAT
-                              " is not known, expected 1",
+                              " is not known, expected 1 or 2",
                               json_integer_value(v));
     }
     v = json_object_get(run, "suite");

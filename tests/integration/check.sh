@@ -423,7 +423,7 @@ def check(jsonl, report, junit, want_kinds):
     events = [json.loads(l) for l in lines[:-1]]
     assert all(l.isascii() for l in lines), "a line is not ASCII"
     run = json.load(open(os.path.join(work, report)))
-    assert run["qhil_run"] == 1
+    assert run["qhil_run"] == 2
     verdicts = {}
     for tc in ET.parse(os.path.join(work, junit)).iter("testcase"):
         verdicts[tc.get("name")] = ("fail" if tc.find("failure") is not None
@@ -438,7 +438,7 @@ def check(jsonl, report, junit, want_kinds):
         kinds = [e["kind"] for e in evs]
         seen |= set(kinds)
         assert kinds[0] == "test_start" and kinds[-1] == "test_end", kinds
-        assert all(e["v"] == 1 and e["virtual_ns"] is None for e in evs)
+        assert all(e["v"] == 2 and e["virtual_ns"] is None for e in evs)
         walls = [e["wall_ns"] for e in evs]
         assert walls == sorted(walls), t["name"] + ": time goes back"
         end = evs[-1]
@@ -471,8 +471,15 @@ def check(jsonl, report, junit, want_kinds):
                 b = e["text"].encode("utf-8")
                 assert log[e["offset"]:e["offset"] + e["len"]] == b, e
         if t["verdict"] != "pass":
+            # The test's reason: its last cause, else its first failure;
+            # the report lists them all.
             fails = [e for e in evs if e["kind"] == "failure"]
-            assert fails and fails[-1]["message"] == t["message"], fails
+            causes = [e for e in fails if e["cause"]]
+            assert fails, t["name"]
+            assert (causes or fails)[-1 if causes else 0]["message"] == \
+                t["message"], fails
+            assert [f["message"] for f in t["failures"]] == \
+                [e["message"] for e in fails], t["failures"]
     missing = want_kinds - seen
     assert not missing, "kinds never seen: %s" % sorted(missing)
     return run, events

@@ -59,7 +59,7 @@ static void test_kinds(void **state)
 
     (void)state;
     assert_json(&ev, "{\"kind\":\"test_start\",\"test\":\"boots\","
-                     "\"v\":1,\"virtual_ns\":null,\"wall_ns\":5}");
+                     "\"v\":2,\"virtual_ns\":null,\"wall_ns\":5}");
     ev.kind = QHIL_EVENT_TEST_END;
     ev.verdict = QHIL_FAIL;
     ev.duration_ns = 77;
@@ -68,7 +68,7 @@ static void test_kinds(void **state)
     ev.virtual_ns = 1000;
     assert_json(&ev, "{\"duration_ns\":77,\"kind\":\"test_end\","
                      "\"message\":\"no match\",\"test\":\"boots\","
-                     "\"v\":1,\"verdict\":\"fail\",\"virtual_ns\":1000,"
+                     "\"v\":2,\"verdict\":\"fail\",\"virtual_ns\":1000,"
                      "\"wall_ns\":5}");
     ev.virtual_ns = -1;
     ev.kind = QHIL_EVENT_STEP_START;
@@ -78,7 +78,7 @@ static void test_kinds(void **state)
     ev.len = strlen(ev.text);
     assert_json(&ev, "{\"kind\":\"step_start\",\"line\":14,\"step\":2,"
                      "\"step_desc\":\"expect \\\"> \\\"\",\"test\":\"boots\","
-                     "\"v\":1,\"virtual_ns\":null,\"wall_ns\":5}");
+                     "\"v\":2,\"virtual_ns\":null,\"wall_ns\":5}");
     ev.kind = QHIL_EVENT_MATCH;
     ev.text = "> ";
     ev.len = 2;
@@ -86,13 +86,13 @@ static void test_kinds(void **state)
     ev.pattern = "> ";
     assert_json(&ev, "{\"kind\":\"match\",\"len\":2,\"line\":14,"
                      "\"offset\":40,\"pattern\":\"> \",\"port\":\"console\","
-                     "\"step\":2,\"test\":\"boots\",\"text\":\"> \",\"v\":1,"
+                     "\"step\":2,\"test\":\"boots\",\"text\":\"> \",\"v\":2,"
                      "\"virtual_ns\":null,\"wall_ns\":5}");
     ev.kind = QHIL_EVENT_QMP_COMMAND;
     ev.json = cmd;
     assert_json(&ev, "{\"kind\":\"qmp_command\",\"line\":14,\"message\":"
                      "{\"execute\":\"stop\",\"id\":3},\"step\":2,\"test\":"
-                     "\"boots\",\"v\":1,\"virtual_ns\":null,\"wall_ns\":5}");
+                     "\"boots\",\"v\":2,\"virtual_ns\":null,\"wall_ns\":5}");
     ev.kind = QHIL_EVENT_MACHINE_START;
     ev.pid = 4242;
     ev.text = "7.2.17";
@@ -100,22 +100,61 @@ static void test_kinds(void **state)
     ev.json = greeting;
     assert_json(&ev, "{\"argv\":[],\"greeting\":{\"QMP\":{\"x\":1}},\"kind\":"
                      "\"machine_start\",\"pid\":4242,\"qemu_version\":"
-                     "\"7.2.17\",\"test\":\"boots\",\"v\":1,\"virtual_ns\":"
+                     "\"7.2.17\",\"test\":\"boots\",\"v\":2,\"virtual_ns\":"
                      "null,\"wall_ns\":5}");
     ev.kind = QHIL_EVENT_MACHINE_END;
     ev.how = 1;
     ev.status = -1;
-    assert_json(&ev, "{\"how\":\"quit\",\"kind\":\"machine_end\",\"status\":"
-                     "null,\"test\":\"boots\",\"v\":1,\"virtual_ns\":null,"
-                     "\"wall_ns\":5}");
+    ev.text = "qemu: warning";
+    ev.len = 13;
+    assert_json(&ev, "{\"exit_status\":null,\"how\":\"quit\",\"kind\":"
+                     "\"machine_end\",\"signal\":null,\"status\":null,"
+                     "\"stderr_tail\":\"qemu: warning\",\"test\":\"boots\","
+                     "\"v\":2,\"virtual_ns\":null,\"wall_ns\":5}");
+    /* The waitpid status, and what it says: exit 3, then signal 9. */
+    ev.how = 4;
+    ev.status = 3 << 8;
+    ev.text = NULL;
+    ev.len = 0;
+    assert_json(&ev, "{\"exit_status\":3,\"how\":\"self\",\"kind\":"
+                     "\"machine_end\",\"signal\":null,\"status\":768,"
+                     "\"stderr_tail\":null,\"test\":\"boots\",\"v\":2,"
+                     "\"virtual_ns\":null,\"wall_ns\":5}");
+    ev.how = 3;
+    ev.status = 9;
+    assert_json(&ev, "{\"exit_status\":null,\"how\":\"kill\",\"kind\":"
+                     "\"machine_end\",\"signal\":9,\"status\":9,"
+                     "\"stderr_tail\":null,\"test\":\"boots\",\"v\":2,"
+                     "\"virtual_ns\":null,\"wall_ns\":5}");
+    ev.how = 0;
+    ev.kind = QHIL_EVENT_QEMU_WARNING;
+    ev.text = "qemu-system-arm: warning: x";
+    ev.len = strlen(ev.text);
+    assert_json(&ev, "{\"kind\":\"qemu_warning\",\"len\":27,\"line\":14,"
+                     "\"step\":2,\"test\":\"boots\",\"text\":"
+                     "\"qemu-system-arm: warning: x\",\"v\":2,"
+                     "\"virtual_ns\":null,\"wall_ns\":5}");
+    ev.kind = QHIL_EVENT_FAULT;
+    ev.text = "inject-nmi";
+    ev.len = strlen(ev.text);
+    assert_json(&ev, "{\"fault\":\"inject-nmi\",\"kind\":\"fault\","
+                     "\"line\":14,\"step\":2,\"test\":\"boots\",\"v\":2,"
+                     "\"virtual_ns\":null,\"wall_ns\":5}");
     ev.kind = QHIL_EVENT_FAILURE;
     ev.verdict = QHIL_ERROR;
     ev.text = "QEMU exited";
     ev.len = 11;
     assert_json(&ev,
-                "{\"kind\":\"failure\",\"line\":14,\"message\":"
-                "\"QEMU exited\",\"step\":2,\"test\":\"boots\",\"v\":1,"
-                "\"verdict\":\"error\",\"virtual_ns\":null,\"wall_ns\":5}");
+                "{\"cause\":false,\"interrupted\":false,\"kind\":\"failure\","
+                "\"line\":14,\"message\":\"QEMU exited\",\"step\":2,\"test\":"
+                "\"boots\",\"v\":2,\"verdict\":\"error\",\"virtual_ns\":"
+                "null,\"wall_ns\":5}");
+    ev.how = QHIL_FAILURE_INTERRUPTED;
+    assert_json(&ev,
+                "{\"cause\":true,\"interrupted\":true,\"kind\":\"failure\","
+                "\"line\":14,\"message\":\"QEMU exited\",\"step\":2,\"test\":"
+                "\"boots\",\"v\":2,\"verdict\":\"error\",\"virtual_ns\":"
+                "null,\"wall_ns\":5}");
     assert_string_equal(qhil_event_kind_name(QHIL_EVENT_QMP_EVENT),
                         "qmp_event");
     assert_string_equal(qhil_event_kind_name((qhil_event_kind)99), "?");
@@ -147,7 +186,7 @@ static void test_console_bytes(void **state)
              "\"test\":\"t\xef\xbf\xbd\",\"text\":\"ok \xc3\xa9 \\u0000 "
              "\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd \xef\xbf\xbd\xef\xbf\xbd"
              "\xef\xbf\xbd \xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd "
-             "\xef\xbf\xbd\xef\xbf\xbd\",\"text_exact\":false,\"v\":1,"
+             "\xef\xbf\xbd\xef\xbf\xbd\",\"text_exact\":false,\"v\":2,"
              "\"virtual_ns\":null,\"wall_ns\":0}",
              sizeof(line) - 1);
     assert_json(&ev, want);
@@ -158,7 +197,7 @@ static void test_console_bytes(void **state)
     ev.test = "t";
     assert_json(&ev, "{\"kind\":\"console_line\",\"len\":13,\"line\":0,"
                      "\"offset\":9,\"port\":\"console\",\"step\":0,"
-                     "\"test\":\"t\",\"text\":\"Hello, QEMU!\\r\",\"v\":1,"
+                     "\"test\":\"t\",\"text\":\"Hello, QEMU!\\r\",\"v\":2,"
                      "\"virtual_ns\":null,\"wall_ns\":0}");
 }
 
@@ -203,11 +242,11 @@ static void test_sink(void **state)
     n = (ssize_t)fread(buf, 1, sizeof(buf) - 1, fp);
     fclose(fp);
     buf[n] = '\0';
-    assert_string_equal(buf, "{\"v\":1,\"kind\":\"input\",\"wall_ns\":0,"
+    assert_string_equal(buf, "{\"v\":2,\"kind\":\"input\",\"wall_ns\":0,"
                              "\"virtual_ns\":null,\"test\":\"t\",\"step\":0,"
                              "\"line\":0,\"port\":\"console\",\"len\":3,"
                              "\"text\":\"hi\\n\"}\n"
-                             "{\"v\":1,\"kind\":\"test_start\",\"wall_ns\":0,"
+                             "{\"v\":2,\"kind\":\"test_start\",\"wall_ns\":0,"
                              "\"virtual_ns\":null,\"test\":\"t\"}\n");
 
     /* Not replaced, not followed. */

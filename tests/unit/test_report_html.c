@@ -67,8 +67,8 @@ static void test_check(void **state)
     json_decref(run);
 
     run = make_run("t", "x");
-    json_object_set_new(run, "qhil_run", json_integer(2));
-    refused(run, "qhil_run: version 2 is not known, expected 1");
+    json_object_set_new(run, "qhil_run", json_integer(3));
+    refused(run, "qhil_run: version 3 is not known, expected 1 or 2");
     run = make_run("t", "x");
     json_object_del(run, "qhil_run");
     refused(run, "qhil_run: missing");
