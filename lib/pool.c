@@ -406,16 +406,19 @@ static void take_line(const qhil_pool *p, worker *w, const char *line,
             const char *why = p->opts->cancel_reason(p->opts->data);
 
             if (why && *why) {
+                char *was = r->message;
                 size_t k;
 
-                free(r->message);
-                r->message = strdup(why);
-                for (k = 0; k < r->n_failures; k++) {
-                    if (strcmp(r->failures[k].message, "interrupted") == 0) {
+                /* The failure that said so, too. */
+                for (k = 0; was && k < r->n_failures; k++) {
+                    if (r->failures[k].message &&
+                        strcmp(r->failures[k].message, was) == 0) {
                         free(r->failures[k].message);
                         r->failures[k].message = strdup(why);
                     }
                 }
+                r->message = strdup(why);
+                free(was);
             }
         }
         w->done = true;
