@@ -640,10 +640,9 @@ int qhil_pool_run(qhil_pool *p, qhil_error *err)
             if (rc < 0) {
                 /* This test cannot run (no process to run it in); the
                  * run goes on, as for a folder that cannot be made. */
-                qhil_test_result_abort(p->runs[next].result,
-                                       err && err->message ? err->message
-                                                           : "cannot start",
-                                       NULL);
+                qhil_test_result_abort(
+                    p->runs[next].result,
+                    err && err->message ? err->message : "cannot start", NULL);
                 p->done(p->data, next);
                 rc = QHIL_EOK;
                 next++;

@@ -83,9 +83,9 @@ static json_t *steps_json(const qhil_test_result *t)
             put(o, "step_desc", text(st->desc)) &&
             put(o, "verdict", json_string(qhil_verdict_name(st->verdict))) &&
             put(o, "start_ns", json_integer(st->start_ns)) &&
-            put(o, "duration_ns", st->duration_ns < 0
-                                      ? json_null()
-                                      : json_integer(st->duration_ns));
+            put(o, "duration_ns",
+                st->duration_ns < 0 ? json_null()
+                                    : json_integer(st->duration_ns));
 
         if (!ok || json_array_append_new(a, o) < 0) {
             json_decref(ok ? NULL : o);

@@ -102,8 +102,7 @@ static qhil_step_time *step_find(qhil_test_result *r, size_t step)
     return NULL;
 }
 
-static int step_add(qhil_test_result *r, const qhil_event *ev,
-                    qhil_error *err)
+static int step_add(qhil_test_result *r, const qhil_event *ev, qhil_error *err)
 {
     size_t room = room_of(r->n_steps, QHIL_RESULT_STEPS_MAX);
     qhil_step_time *st;
@@ -183,8 +182,8 @@ static int failure_add(qhil_test_result *r, const qhil_event *ev,
     bool oom;
     int rc = QHIL_EOK;
 
-    f.message = text_copy(ev->text ? ev->text : "failed",
-                          ev->text ? ev->len : 6, &oom);
+    f.message =
+        text_copy(ev->text ? ev->text : "failed", ev->text ? ev->len : 6, &oom);
     if (st && rank(f.verdict) > rank(st->verdict)) {
         st->verdict = f.verdict;
     }
@@ -196,8 +195,8 @@ static int failure_add(qhil_test_result *r, const qhil_event *ev,
     if (how == QHIL_FAILURE_INTERRUPTED) {
         r->interrupted = true;
     }
-    if (grow((void **)&r->failures, r->n_failures, &room,
-             sizeof(*r->failures), QHIL_RESULT_FAILURES_MAX) < 0) {
+    if (grow((void **)&r->failures, r->n_failures, &room, sizeof(*r->failures),
+             QHIL_RESULT_FAILURES_MAX) < 0) {
         free(f.message);
         r->failures_dropped++;
         if (r->n_failures < QHIL_RESULT_FAILURES_MAX) {

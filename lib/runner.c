@@ -81,10 +81,10 @@ typedef struct test_run {
     qhil_machine *m;
     int64_t start; /* when the test began: events' wall_ns count from it */
     int64_t test_deadline;
-    size_t step;          /* the running step, 1-based; 0 before the steps */
-    qhil_step_ctx sc;     /* what the step table's run functions get */
-    bool fail_match_told; /* the fail_match event went out */
-    size_t kept_bytes;    /* about how much of res->events there is */
+    size_t step;           /* the running step, 1-based; 0 before the steps */
+    qhil_step_ctx sc;      /* what the step table's run functions get */
+    bool fail_match_told;  /* the fail_match event went out */
+    size_t kept_bytes;     /* about how much of res->events there is */
     uint64_t qemu_log_off; /* qemu.log read up to here (qemu_warning) */
     size_t qemu_log_read;  /* bytes of it read, up to QEMU_WARN_BYTES */
 } test_run;
@@ -264,8 +264,8 @@ static void qemu_warnings(test_run *tr, bool at_end)
     }
     /* O_NONBLOCK: should it ever not be the regular file machine.c
      * made, a FIFO there cannot stop the test. */
-    fd = open(tr->res->qemu_log,
-              O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK);
+    fd =
+        open(tr->res->qemu_log, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK);
     buf = fd >= 0 ? malloc(want) : NULL;
     while (buf && tr->qemu_log_read < QEMU_WARN_BYTES) {
         size_t start = 0;
@@ -281,8 +281,8 @@ static void qemu_warnings(test_run *tr, bool at_end)
         for (i = 0; i <= (size_t)n; i++) {
             bool lf = i < (size_t)n && buf[i] == '\n';
             bool full = i - start >= QHIL_EVENT_LINE_MAX;
-            bool last = i == (size_t)n && at_end && i > start &&
-                        (size_t)n < want;
+            bool last =
+                i == (size_t)n && at_end && i > start && (size_t)n < want;
             qhil_event ev = {.kind = QHIL_EVENT_QEMU_WARNING};
 
             if (lf && i == start) {
@@ -487,8 +487,9 @@ static void step_interrupted(void *data)
 static bool qmp_is_fault(const char *command)
 {
     static const char *const faults[] = {
-        "system_reset", "inject-nmi", "system_powerdown", "system_wakeup",
-        "device_del",   "set_link",   "stop",             "cont",
+        "system_reset",  "inject-nmi", "system_powerdown",
+        "system_wakeup", "device_del", "set_link",
+        "stop",          "cont",
     };
     size_t i;
 

@@ -7,9 +7,10 @@
  * and how it ended, every console line, every pattern match, every QMP
  * message sent and received, every input sent to the guest and fault
  * injected, every line QEMU writes to its stderr, every failure
- * recorded.  The test's result is the fold of these (result.h).  Reports are views of this stream; `qhil run
- * --events FILE` writes it as JSON Lines, `--json FILE` keeps it per
- * test in the run's JSON report.
+ * recorded.  The test's result is the fold of these (result.h), and
+ * reports are views of this stream; `qhil run --events FILE` writes it
+ * as JSON Lines, `--json FILE` keeps it per test in the run's JSON
+ * report.
  *
  * An event is borrowed for the duration of the callback: copy what you
  * keep (qhil_event_to_json makes a self-contained copy).  Fields that do
@@ -64,12 +65,12 @@ typedef enum qhil_event_kind {
                                  a test records every failure it sees;
                                  how: a QHIL_FAILURE_* (v2) */
     /* v2: */
-    QHIL_EVENT_QEMU_WARNING,  /* text/len: one line QEMU wrote to its
-                                 stdout or stderr (qemu.log), without its
-                                 LF; cut as for console lines */
-    QHIL_EVENT_FAULT,         /* step, line, text/len: the fault the step
-                                 injects ("system_reset", "inject-nmi",
-                                 "write 0x1 to 0x10000000 (4 bytes)") */
+    QHIL_EVENT_QEMU_WARNING, /* text/len: one line QEMU wrote to its
+                                stdout or stderr (qemu.log), without its
+                                LF; cut as for console lines */
+    QHIL_EVENT_FAULT,        /* step, line, text/len: the fault the step
+                                injects ("system_reset", "inject-nmi",
+                                "write 0x1 to 0x10000000 (4 bytes)") */
 } qhil_event_kind;
 
 /* The last kind, for tables indexed by kind. */

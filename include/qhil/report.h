@@ -43,11 +43,11 @@ const char *qhil_verdict_name(qhil_verdict v);
 /* One failure a test recorded (a failure event, result.h).  message is
  * malloc'ed and owned by the result. */
 typedef struct qhil_failure {
-    size_t step;         /* 1-based step it happened in, 0 outside them */
-    int line;            /* the suite line of that step, 0 if none */
+    size_t step;          /* 1-based step it happened in, 0 outside them */
+    int line;             /* the suite line of that step, 0 if none */
     qhil_verdict verdict; /* QHIL_FAIL or QHIL_ERROR */
     char *message;
-    int64_t wall_ns;     /* since the test started */
+    int64_t wall_ns;      /* since the test started */
 } qhil_failure;
 
 /* One step as it ran (step_start .. step_end events, result.h).  desc is

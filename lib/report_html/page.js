@@ -165,7 +165,8 @@
     var table = el("table");
     table.id = "test-table";
     var thr = el("tr");
-    ["#", "test", "tags", "verdict", "duration", "message"].forEach(function (h) {
+    var heads = ["#", "test", "tags", "verdict", "duration", "message"];
+    heads.forEach(function (h) {
         thr.appendChild(el("th", null, h));
     });
     var thead = el("thead");

@@ -1046,6 +1046,9 @@ scenario_results_events() {
             --junit "$work/j$j.xml" --tap="$work/j$j.tap" \
             "$suites/results-events.yaml"
     done
+    # No --json and no --events: nobody listens, the fold still happens.
+    run 1 run -j 1 -o "$work/r3" --junit "$work/j3.xml" --tap="$work/j3.tap" \
+        "$suites/results-events.yaml"
     python3 - "$work" <<'PY' || fail "results do not match their events"
 import json, sys
 import xml.etree.ElementTree as ET
@@ -1106,7 +1109,7 @@ for run in runs:
 a, b = [[shape(t) for t in r["tests"]] for r in runs]
 assert a == b, "-j 1 and -j 2 differ:\n%s\n%s" % (a, b)
 
-for j in (1, 2):
+for j in (1, 2, 3):
     cases = {tc.get("name"): tc for tc in
              ET.parse("%s/j%d.xml" % (work, j)).iter("testcase")}
     body = cases["two-failures"].find("failure").text
@@ -1124,7 +1127,7 @@ for j in (1, 2):
     assert "pattern not seen" in part and "test timeout after 1.5s" in part
 PY
     xmllint --noout --schema "$SRC/tests/junit/junit.xsd" "$work/j1.xml" \
-        "$work/j2.xml" 2>"$work/xmllint" ||
+        "$work/j2.xml" "$work/j3.xml" 2>"$work/xmllint" ||
         fail "not valid JUnit: $(cat "$work/xmllint")"
     no_qemu_left
 }

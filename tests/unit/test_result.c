@@ -27,7 +27,8 @@ static void apply(qhil_test_result *r, qhil_event ev)
 
 static qhil_event text_ev(qhil_event_kind kind, const char *text)
 {
-    qhil_event ev = {.kind = kind, .text = text, .len = text ? strlen(text) : 0};
+    qhil_event ev = {
+        .kind = kind, .text = text, .len = text ? strlen(text) : 0};
 
     return ev;
 }
@@ -55,8 +56,8 @@ static void step_end(qhil_test_result *r, size_t step, qhil_verdict v,
     apply(r, ev);
 }
 
-static void failure(qhil_test_result *r, size_t step, int line,
-                    qhil_verdict v, const char *msg, int how)
+static void failure(qhil_test_result *r, size_t step, int line, qhil_verdict v,
+                    const char *msg, int how)
 {
     qhil_event ev = text_ev(QHIL_EVENT_FAILURE, msg);
 
@@ -69,8 +70,8 @@ static void failure(qhil_test_result *r, size_t step, int line,
 
 static void test_end(qhil_test_result *r, qhil_verdict v, int64_t dur)
 {
-    qhil_event ev = {.kind = QHIL_EVENT_TEST_END, .verdict = v,
-                     .duration_ns = dur};
+    qhil_event ev = {
+        .kind = QHIL_EVENT_TEST_END, .verdict = v, .duration_ns = dur};
 
     apply(r, ev);
 }
@@ -184,11 +185,12 @@ static void test_missing_end(void **state)
     step_start(&r, 1, 3, "wait 5s", 10);
     assert_false(qhil_test_result_ended(&r));
     assert_int_equal(r.verdict, QHIL_PASS);
-    assert_int_equal(qhil_test_result_abort(
-                         &r, "the test's worker process died: killed by "
-                             "signal 9 (Killed)",
-                         NULL),
-                     QHIL_EOK);
+    assert_int_equal(
+        qhil_test_result_abort(&r,
+                               "the test's worker process died: killed by "
+                               "signal 9 (Killed)",
+                               NULL),
+        QHIL_EOK);
     assert_true(qhil_test_result_ended(&r));
     assert_int_equal(r.verdict, QHIL_ERROR);
     assert_string_equal(r.message, "the test's worker process died: killed "
@@ -274,12 +276,9 @@ static void test_odd_streams(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_pass),
-        cmocka_unit_test(test_all_failures),
-        cmocka_unit_test(test_cause),
-        cmocka_unit_test(test_missing_end),
-        cmocka_unit_test(test_after_end),
-        cmocka_unit_test(test_caps),
+        cmocka_unit_test(test_pass),        cmocka_unit_test(test_all_failures),
+        cmocka_unit_test(test_cause),       cmocka_unit_test(test_missing_end),
+        cmocka_unit_test(test_after_end),   cmocka_unit_test(test_caps),
         cmocka_unit_test(test_odd_streams),
     };
 
