@@ -300,6 +300,11 @@ int qhil_test_result_abort(qhil_test_result *r, const char *message,
     int rc;
 
     ev.len = strlen(ev.text);
+    /* It happened in the step that never ended, if one did not. */
+    if (r->n_steps && r->steps[r->n_steps - 1].duration_ns < 0) {
+        ev.step = r->steps[r->n_steps - 1].step;
+        ev.line = r->steps[r->n_steps - 1].line;
+    }
     start(r);
     r->fold &= ~FOLD_ENDED;
     rc = failure_add(r, &ev, QHIL_ERROR, QHIL_FAILURE_CAUSE, err);

@@ -57,8 +57,9 @@ int qhil_test_result_apply(qhil_test_result *r, const qhil_event *ev,
 /*
  * The test's events stopped before its test_end (its worker crashed or
  * was killed): record message as a failure that is the test's cause,
- * with verdict error, and end the result (a test_end that comes after
- * is ignored).  Also for a result that had its test_end: the error
+ * with verdict error, in the step that started and never ended if
+ * there is one, and end the result (a test_end that comes after is
+ * ignored).  Also for a result that had its test_end: the error
  * after it (a worker that died before its last line) wins.  Returns as
  * qhil_test_result_apply.
  */

@@ -644,7 +644,7 @@ PY
 scenario_pool_worker_killed() {
     local qhil worker
     "$QHIL" run -j 2 -o "$work/r" --junit "$work/junit.xml" \
-        "$suites/pool.yaml" >"$work/out" 2>&1 &
+        --json "$work/run.json" "$suites/pool.yaml" >"$work/out" 2>&1 &
     qhil=$!
     console_has slow-a '> ' || { kill -9 $qhil; fail "slow-a never started"; }
     # slow-a's worker: qhil -> worker -> guard -> QEMU, from the QEMU
@@ -672,6 +672,18 @@ for tc in ET.parse(sys.argv[1]).iter("testcase"):
     v[tc.get("name")] = ("error" if tc.find("error") is not None else
                          "fail" if tc.find("failure") is not None else "pass")
 assert v == {"slow-a": "error", "slow-b": "pass", "fails": "fail", "quick": "pass"}, v
+PY
+    # Its result is the fold of what the worker sent, ended by its death:
+    # the step it was in has no end, the death is the last failure.
+    python3 - "$work/run.json" <<'PY' || fail "the killed test's result lies"
+import json, sys
+t = [t for t in json.load(open(sys.argv[1]))["tests"] if t["name"] == "slow-a"][0]
+assert t["verdict"] == "error", t["verdict"]
+assert "worker process died: killed by signal 9" in t["failures"][-1]["message"]
+assert t["message"] == t["failures"][-1]["message"]
+assert t["steps"] and t["steps"][-1]["duration_ns"] is None, t["steps"]
+assert t["step"] == t["steps"][-1]["step"], (t["step"], t["steps"])
+assert all(s["duration_ns"] is not None for s in t["steps"][:-1]), t["steps"]
 PY
     no_qemu_left
 }

@@ -197,6 +197,10 @@ static void test_missing_end(void **state)
                                    "by signal 9 (Killed)");
     assert_int_equal(r.n_failures, 1);
     assert_int_equal(r.steps[0].duration_ns, -1);
+    /* In the step it was in. */
+    assert_int_equal(r.step, 1);
+    assert_int_equal(r.step_line, 3);
+    assert_string_equal(r.step_desc, "wait 5s");
     test_end(&r, QHIL_PASS, 99);
     assert_int_equal(r.verdict, QHIL_ERROR);
     assert_int_equal(r.duration_ns, 0);
