@@ -20,6 +20,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <qhil/event.h>
@@ -43,6 +44,8 @@ static const char *const kind_names[] = {
     [QHIL_EVENT_QMP_REPLY] = "qmp_reply",
     [QHIL_EVENT_QMP_EVENT] = "qmp_event",
     [QHIL_EVENT_FAILURE] = "failure",
+    [QHIL_EVENT_QEMU_WARNING] = "qemu_warning",
+    [QHIL_EVENT_FAULT] = "fault",
 };
 
 /* How a machine ended, by qhil_machine_end's values. */
@@ -177,7 +180,17 @@ static bool put_kind_fields(json_t *o, const qhil_event *ev)
                                    ? end_names[ev->how]
                                    : "?")) &&
                put(o, "status",
-                   ev->status < 0 ? json_null() : json_integer(ev->status));
+                   ev->status < 0 ? json_null() : json_integer(ev->status)) &&
+               put(o, "exit_status",
+                   ev->status >= 0 && WIFEXITED(ev->status)
+                       ? json_integer(WEXITSTATUS(ev->status))
+                       : json_null()) &&
+               put(o, "signal",
+                   ev->status >= 0 && WIFSIGNALED(ev->status)
+                       ? json_integer(WTERMSIG(ev->status))
+                       : json_null()) &&
+               put(o, "stderr_tail",
+                   qhil_json_bytes(ev->text, ev->len, &exact));
     case QHIL_EVENT_CONSOLE_LINE:
         return put_step(o, ev) && put_port(o, ev) && put_text(o, ev) &&
                (!ev->cut || put(o, "cut", json_true()));
@@ -196,7 +209,16 @@ static bool put_kind_fields(json_t *o, const qhil_event *ev)
     case QHIL_EVENT_FAILURE:
         return put_step(o, ev) &&
                put(o, "verdict", json_string(qhil_verdict_name(ev->verdict))) &&
-               put(o, "message", qhil_json_bytes(ev->text, ev->len, &exact));
+               put(o, "message", qhil_json_bytes(ev->text, ev->len, &exact)) &&
+               put(o, "cause", json_boolean(ev->how != QHIL_FAILURE_PLAIN)) &&
+               put(o, "interrupted",
+                   json_boolean(ev->how == QHIL_FAILURE_INTERRUPTED));
+    case QHIL_EVENT_QEMU_WARNING:
+        return put_step(o, ev) && put_text(o, ev) &&
+               (!ev->cut || put(o, "cut", json_true()));
+    case QHIL_EVENT_FAULT:
+        return put_step(o, ev) &&
+               put(o, "fault", qhil_json_bytes(ev->text, ev->len, &exact));
     }
     return false;
 }

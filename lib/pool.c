@@ -9,10 +9,19 @@
  *
  *   worker                                  parent
  *   each event: its JSON (event.c), plus    decoded back into a
- *     "bytes_hex" when the text was not     qhil_event for the caller's
- *     exact UTF-8                           callback; kept for --json
- *   at the end: {"kind": "_result", ...}    the test's result
+ *     "bytes_hex" when the text was not     qhil_event, folded into the
+ *     exact UTF-8                           test's result (result.h),
+ *                                           for the caller's callback,
+ *                                           kept for --json
+ *   at the end: {"kind": "_result", ...}    what no event carries: the
+ *                                           log paths and console tail
  *   _exit(0)                                waitpid, next test
+ *
+ * The verdict, the failing step, every failure and every step's time
+ * are the fold of the events, exactly as in a serial run; the _result
+ * line only adds console_log, qemu_log and console_tail.  A worker whose
+ * pipe ends before its _result gives the test one more failure, a cause
+ * with verdict error (qhil_test_result_abort), which says how it died.
  *
  * Isolation: a worker has its own address space, so a crash, a hang or
  * a flood in one test cannot touch another's result; its output reaches
@@ -49,6 +58,7 @@
 
 #include <qhil/clock.h>
 #include <qhil/event.h>
+#include <qhil/result.h>
 
 #include "internal.h"
 #include "jsonbytes.h"
@@ -144,25 +154,13 @@ static void wire_result(wire *w, const qhil_test_result *r)
         return;
     }
     json_object_set_new(j, "kind", json_string("_result"));
-    json_object_set_new(j, "verdict", json_integer(r->verdict));
-    json_object_set_new(j, "duration_ns", json_integer(r->duration_ns));
-    json_object_set_new(j, "step", json_integer((json_int_t)r->step));
-    json_object_set_new(j, "step_line", json_integer(r->step_line));
-    json_object_set_new(j, "interrupted", json_boolean(r->interrupted));
-    /* Hex for the texts: guest output in console_tail is any bytes. */
-    json_object_set_new(j, "step_desc",
-                        r->step_desc ? hex(r->step_desc, strlen(r->step_desc))
-                                     : json_null());
-    json_object_set_new(j, "message",
-                        r->message ? hex(r->message, strlen(r->message))
-                                   : json_null());
+    /* Hex: guest output in console_tail is any bytes. */
     json_object_set_new(j, "console_tail",
                         r->console_tail
                             ? hex(r->console_tail, strlen(r->console_tail))
                             : json_null());
     json_object_set_new(j, "console_log", str_or_null(r->console_log));
     json_object_set_new(j, "qemu_log", str_or_null(r->qemu_log));
-    json_object_set_new(j, "qemu_version", str_or_null(r->qemu_version));
     wire_put(w, j);
 }
 
@@ -234,7 +232,7 @@ static int kind_of(const char *name)
 {
     int k;
 
-    for (k = 0; k <= QHIL_EVENT_FAILURE; k++) {
+    for (k = 0; k <= QHIL_EVENT_KIND_LAST; k++) {
         if (strcmp(qhil_event_kind_name((qhil_event_kind)k), name) == 0) {
             return k;
         }
@@ -328,8 +326,21 @@ static int decode_event(const json_t *o, qhil_event *ev, char **owned,
     ev->attempt = (unsigned)int_or(o, "attempt", 1);
     switch (ev->kind) {
     case QHIL_EVENT_TEST_END:
+        key = "message";
+        break;
     case QHIL_EVENT_FAILURE:
         key = "message";
+        ev->how = json_is_true(json_object_get(o, "interrupted"))
+                      ? QHIL_FAILURE_INTERRUPTED
+                  : json_is_true(json_object_get(o, "cause"))
+                      ? QHIL_FAILURE_CAUSE
+                      : QHIL_FAILURE_PLAIN;
+        break;
+    case QHIL_EVENT_MACHINE_END:
+        key = "stderr_tail";
+        break;
+    case QHIL_EVENT_FAULT:
+        key = "fault";
         break;
     case QHIL_EVENT_STEP_START:
         key = "step_desc";
@@ -364,25 +375,15 @@ static char *dup_string(const json_t *j)
     return json_is_string(j) ? strdup(json_string_value(j)) : NULL;
 }
 
+/* What the events do not carry; the rest of r is their fold. */
 static void take_result(const json_t *o, qhil_test_result *r)
 {
-    int64_t v = int_or(o, "verdict", QHIL_ERROR);
-
-    r->verdict =
-        v >= QHIL_PASS && v <= QHIL_SKIP ? (qhil_verdict)v : QHIL_ERROR;
-    r->duration_ns = int_or(o, "duration_ns", 0);
-    r->step = (size_t)int_or(o, "step", 0);
-    r->step_line = (int)int_or(o, "step_line", 0);
-    r->interrupted = json_is_true(json_object_get(o, "interrupted"));
-    r->step_desc = unhex_str(json_object_get(o, "step_desc"));
-    r->message = unhex_str(json_object_get(o, "message"));
-    r->console_tail = unhex_str(json_object_get(o, "console_tail"));
+    free(r->console_tail);
     free(r->console_log);
     free(r->qemu_log);
-    free(r->qemu_version);
+    r->console_tail = unhex_str(json_object_get(o, "console_tail"));
     r->console_log = dup_string(json_object_get(o, "console_log"));
     r->qemu_log = dup_string(json_object_get(o, "qemu_log"));
-    r->qemu_version = dup_string(json_object_get(o, "qemu_version"));
 }
 
 /* One complete line from worker w. */
@@ -409,16 +410,30 @@ static void take_line(const qhil_pool *p, worker *w, const char *line,
             const char *why = p->opts->cancel_reason(p->opts->data);
 
             if (why && *why) {
-                free(r->message);
+                char *was = r->message;
+                size_t k;
+
+                /* The failure that said so, too. */
+                for (k = 0; was && k < r->n_failures; k++) {
+                    if (r->failures[k].message &&
+                        strcmp(r->failures[k].message, was) == 0) {
+                        free(r->failures[k].message);
+                        r->failures[k].message = strdup(why);
+                    }
+                }
                 r->message = strdup(why);
+                free(was);
             }
         }
         w->done = true;
         json_decref(o);
         return;
     }
-    if (p->opts->event && decode_event(o, &ev, &owned, &argv) == 0) {
-        p->opts->event(p->opts->event_data, &ev);
+    if (decode_event(o, &ev, &owned, &argv) == 0) {
+        qhil_test_result_apply(r, &ev, NULL);
+        if (p->opts->event) {
+            p->opts->event(p->opts->event_data, &ev);
+        }
     }
     if (p->opts->keep_events) {
         json_object_del(o, "bytes_hex");
@@ -559,9 +574,7 @@ static void worker_end(const qhil_pool *p, again *a, worker *w, bool killed)
                      "before its result",
                      WIFEXITED(status) ? WEXITSTATUS(status) : -1);
         }
-        r->verdict = QHIL_ERROR;
-        free(r->message);
-        r->message = strdup(msg);
+        qhil_test_result_abort(r, msg, NULL);
     }
     qhil_buf_release(&w->in);
     run_done(p, a, w->slot);
@@ -681,12 +694,9 @@ int qhil_pool_run(qhil_pool *p, qhil_error *err)
             if (rc < 0) {
                 /* This test cannot run (no process to run it in); the
                  * run goes on, as for a folder that cannot be made. */
-                qhil_test_result *r = p->runs[slot].result;
-
-                r->verdict = QHIL_ERROR;
-                free(r->message);
-                r->message =
-                    strdup(err && err->message ? err->message : "cannot start");
+                qhil_test_result_abort(
+                    p->runs[slot].result,
+                    err && err->message ? err->message : "cannot start", NULL);
                 run_done(p, &a, slot);
                 rc = QHIL_EOK;
                 continue;

@@ -48,8 +48,26 @@ const char *qhil_verdict_name(qhil_verdict v)
     return "unknown";
 }
 
+static void free_failures(qhil_failure *f, size_t n)
+{
+    for (size_t i = 0; f && i < n; i++) {
+        free(f[i].message);
+    }
+    free(f);
+}
+
+static void free_steps(qhil_step_time *st, size_t n)
+{
+    for (size_t i = 0; st && i < n; i++) {
+        free(st[i].desc);
+    }
+    free(st);
+}
+
 void qhil_test_result_release(qhil_test_result *r)
 {
+    size_t i;
+
     if (!r) {
         return;
     }
@@ -62,7 +80,13 @@ void qhil_test_result_release(qhil_test_result *r)
     free(r->qemu_version);
     free(r->pattern);
     json_decref(r->events);
-    for (size_t i = 0; i < r->n_tries; i++) {
+    free_failures(r->failures, r->n_failures);
+    free_steps(r->steps, r->n_steps);
+    for (i = 0; r->tags && i < r->n_tags; i++) {
+        free(r->tags[i]);
+    }
+    free(r->tags);
+    for (i = 0; i < r->n_tries; i++) {
         qhil_test_try *t = &r->tries[i];
 
         free(t->step_desc);
@@ -71,9 +95,17 @@ void qhil_test_result_release(qhil_test_result *r)
         free(t->console_log);
         free(t->qemu_log);
         json_decref(t->events);
+        free_failures(t->failures, t->n_failures);
+        free_steps(t->steps, t->n_steps);
     }
     free(r->tries);
     memset(r, 0, sizeof(*r));
+}
+
+const qhil_test_result *qhil_suite_result_test(const qhil_suite_result *r,
+                                               size_t i)
+{
+    return r && i < r->n_tests ? &r->tests[i] : NULL;
 }
 
 void qhil_suite_result_free(qhil_suite_result *r)
@@ -410,6 +442,36 @@ static void junit_log(FILE *out, const char *element, const char *what,
 
 /* ---- JUnit ---- */
 
+/* Every failure the test recorded, when there is more than the one in
+ * message: in order, each with its step. */
+static void junit_failures(FILE *out, const qhil_test_result *t)
+{
+    size_t i;
+
+    if (t->n_failures < 2) {
+        return;
+    }
+    fprintf(out, "\nall %zu failures:\n", t->n_failures + t->failures_dropped);
+    for (i = 0; i < t->n_failures; i++) {
+        const qhil_failure *f = &t->failures[i];
+
+        fprintf(out, "%zu. ", i + 1);
+        if (f->step) {
+            fprintf(out, "step %zu", f->step);
+            if (f->line > 0) {
+                fprintf(out, " (line %d)", f->line);
+            }
+            fputs(", ", out);
+        }
+        fprintf(out, "%s: ", qhil_verdict_name(f->verdict));
+        xml_puts(out, f->message ? f->message : "", 0);
+        fputc('\n', out);
+    }
+    if (t->failures_dropped) {
+        fprintf(out, "(%zu more not kept)\n", t->failures_dropped);
+    }
+}
+
 static void junit_problem(FILE *out, const qhil_test_result *t)
 {
     const char *element = t->verdict == QHIL_FAIL ? "failure" : "error";
@@ -437,6 +499,7 @@ static void junit_problem(FILE *out, const qhil_test_result *t)
     }
     xml_puts(out, t->message ? t->message : fallback, 0);
     fputc('\n', out);
+    junit_failures(out, t);
     if (t->console_tail && *t->console_tail) {
         fputs("\nconsole tail:\n", out);
         xml_puts(out, t->console_tail, 0);
@@ -452,6 +515,33 @@ static void junit_property(FILE *out, const char *name, const char *value)
     fprintf(out, "        <property name=\"%s\" value=\"", name);
     xml_puts(out, value, 1);
     fputs("\"/>\n", out);
+}
+
+/* Steps timed as properties, at most this many per test. */
+#define JUNIT_STEP_PROPS 200
+
+/* "step 2" = "0.480080s pass: expect "Hello"", one per step. */
+static void junit_step_times(FILE *out, const qhil_test_result *t)
+{
+    size_t i;
+
+    for (i = 0; i < t->n_steps && i < JUNIT_STEP_PROPS; i++) {
+        const qhil_step_time *st = &t->steps[i];
+
+        fprintf(out, "        <property name=\"step %zu\" value=\"", st->step);
+        if (st->duration_ns >= 0) {
+            write_seconds(out, st->duration_ns);
+            fputs("s ", out);
+        } else {
+            fputs("unfinished ", out);
+        }
+        fputs(qhil_verdict_name(st->verdict), out);
+        if (st->desc) {
+            fputs(": ", out);
+            xml_puts(out, st->desc, 1);
+        }
+        fputs("\"/>\n", out);
+    }
 }
 
 /*
@@ -485,6 +575,7 @@ static void junit_properties(FILE *out, const qhil_suite_result *r,
     if (t->flaky) {
         junit_property(out, "flaky", "true");
     }
+    junit_step_times(out, t);
     fputs("      </properties>\n", out);
 }
 
@@ -637,6 +728,33 @@ static void tap_tries(FILE *out, const qhil_test_result *t)
     }
 }
 
+/* Every failure, in order, as a YAML list. */
+static void tap_failures(FILE *out, const qhil_test_result *t)
+{
+    size_t i;
+
+    if (!t->n_failures) {
+        return;
+    }
+    fputs("  failures:\n", out);
+    for (i = 0; i < t->n_failures; i++) {
+        const qhil_failure *f = &t->failures[i];
+
+        fputs("    - message: ", out);
+        yaml_quote(out, f->message ? f->message : "");
+        fprintf(out, "\n      severity: %s\n", qhil_verdict_name(f->verdict));
+        if (f->step) {
+            fprintf(out, "      step: %zu\n", f->step);
+        }
+        if (f->line > 0) {
+            fprintf(out, "      line: %d\n", f->line);
+        }
+    }
+    if (t->failures_dropped) {
+        fprintf(out, "  failures_dropped: %zu\n", t->failures_dropped);
+    }
+}
+
 static void tap_diag(FILE *out, const qhil_test_result *t)
 {
     fputs("  ---\n", out);
@@ -674,6 +792,7 @@ static void tap_diag(FILE *out, const qhil_test_result *t)
         fputc('\n', out);
     }
     tap_tries(out, t);
+    tap_failures(out, t);
     fputs("  ...\n", out);
 }
 

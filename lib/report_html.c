@@ -142,7 +142,7 @@ int qhil_report_html_check(const json_t *run, qhil_error *err)
     v = json_object_get(run, "qhil_run");
     if (!json_is_integer(v)) {
         return qhil_error_set(err, QHIL_EINVAL,
-                              "qhil_run: %s, expected the version 1 of a "
+                              "qhil_run: %s, expected the version 1 or 2 of a "
                               "run document (qhil run --json)",
                               v ? "not an integer" : "missing");
     }

@@ -1,20 +1,28 @@
 /*
  * report_json.c - the run as one JSON document (docs/events.md).
  *
- *   {"qhil_run": 1, "suite": {"name", "file", "device_type"}, "run_dir",
+ *   {"qhil_run": 2, "suite": {"name", "file", "device_type"}, "run_dir",
  *    "started_unix",
  *    "duration_ns", "counts": {"pass", "fail", "error", "skip", "flaky"},
  *    "tests": [{"name", "verdict", "duration_ns", "message", "step",
  *               "step_line", "step_desc", "console_log", "qemu_log",
  *               "interrupted", "not_run", "events": [...],
- *               "events_dropped", "attempts", "flaky",
+ *               "events_dropped", "tags": [...],
+ *               "failures": [{"step", "line", "verdict", "message",
+ *                             "wall_ns"}], "failures_dropped",
+ *               "steps": [{"step", "line", "step_desc", "verdict",
+ *                          "start_ns", "duration_ns"}], "steps_dropped",
+ *               "attempts", "flaky",
  *               "previous_attempts": [{"attempt", "verdict",
  *                 "duration_ns", "message", "step", "step_line",
  *                 "step_desc", "console_log", "qemu_log", "events",
- *                 "events_dropped"}]}]}
+ *                 "events_dropped", "failures", "steps"}]}]}
  *
  * A retried test's own keys are its last attempt's; previous_attempts
  * has the ones before, in order (empty for a test that ran once).
+ *
+ * "qhil_run" is the schema's version, QHIL_EVENT_VERSION: 2 added tags,
+ * failures, steps (the fold of the events, result.h) and the attempts.
  *
  * Every key is always there (null when unknown), so readers need no
  * defaults.  Names and messages go through the events' text rule
@@ -43,6 +51,73 @@ static bool put(json_t *o, const char *key, json_t *v)
     return v && json_object_set_new(o, key, v) == 0;
 }
 
+static json_t *failures_json(const qhil_failure *fs, size_t n)
+{
+    json_t *a = json_array();
+    size_t i;
+
+    for (i = 0; a && i < n; i++) {
+        const qhil_failure *f = &fs[i];
+        json_t *o = json_object();
+        bool ok =
+            o &&
+            put(o, "step",
+                f->step ? json_integer((json_int_t)f->step) : json_null()) &&
+            put(o, "line", f->line ? json_integer(f->line) : json_null()) &&
+            put(o, "verdict", json_string(qhil_verdict_name(f->verdict))) &&
+            put(o, "message", text(f->message)) &&
+            put(o, "wall_ns", json_integer(f->wall_ns));
+
+        if (!ok || json_array_append_new(a, o) < 0) {
+            json_decref(ok ? NULL : o);
+            json_decref(a);
+            return NULL;
+        }
+    }
+    return a;
+}
+
+static json_t *steps_json(const qhil_step_time *sts, size_t n)
+{
+    json_t *a = json_array();
+    size_t i;
+
+    for (i = 0; a && i < n; i++) {
+        const qhil_step_time *st = &sts[i];
+        json_t *o = json_object();
+        bool ok =
+            o && put(o, "step", json_integer((json_int_t)st->step)) &&
+            put(o, "line", json_integer(st->line)) &&
+            put(o, "step_desc", text(st->desc)) &&
+            put(o, "verdict", json_string(qhil_verdict_name(st->verdict))) &&
+            put(o, "start_ns", json_integer(st->start_ns)) &&
+            put(o, "duration_ns",
+                st->duration_ns < 0 ? json_null()
+                                    : json_integer(st->duration_ns));
+
+        if (!ok || json_array_append_new(a, o) < 0) {
+            json_decref(ok ? NULL : o);
+            json_decref(a);
+            return NULL;
+        }
+    }
+    return a;
+}
+
+static json_t *tags_json(const qhil_test_result *t)
+{
+    json_t *a = json_array();
+    size_t i;
+
+    for (i = 0; a && i < t->n_tags; i++) {
+        if (json_array_append_new(a, text(t->tags[i])) < 0) {
+            json_decref(a);
+            return NULL;
+        }
+    }
+    return a;
+}
+
 /* An earlier attempt of a retried test: the keys of a test's own
  * outcome, for that attempt. */
 static json_t *try_json(const qhil_test_try *a, size_t k)
@@ -61,7 +136,9 @@ static json_t *try_json(const qhil_test_try *a, size_t k)
         put(o, "console_log", text(a->console_log)) &&
         put(o, "qemu_log", text(a->qemu_log)) &&
         put(o, "events", a->events ? json_incref(a->events) : json_array()) &&
-        put(o, "events_dropped", json_integer((json_int_t)a->events_dropped));
+        put(o, "events_dropped", json_integer((json_int_t)a->events_dropped)) &&
+        put(o, "failures", failures_json(a->failures, a->n_failures)) &&
+        put(o, "steps", steps_json(a->steps, a->n_steps));
 
     if (!ok) {
         json_decref(o);
@@ -105,6 +182,11 @@ static json_t *test_json(const qhil_test_result *t)
         put(o, "not_run", json_boolean(t->not_run)) &&
         put(o, "events", t->events ? json_incref(t->events) : json_array()) &&
         put(o, "events_dropped", json_integer((json_int_t)t->events_dropped)) &&
+        put(o, "tags", tags_json(t)) && put(o, "failures", failures_json(t->failures, t->n_failures)) &&
+        put(o, "failures_dropped",
+            json_integer((json_int_t)t->failures_dropped)) &&
+        put(o, "steps", steps_json(t->steps, t->n_steps)) &&
+        put(o, "steps_dropped", json_integer((json_int_t)t->steps_dropped)) &&
         put(o, "attempts", json_integer(t->attempts ? t->attempts : 1)) &&
         put(o, "flaky", json_boolean(t->flaky)) &&
         put(o, "previous_attempts", tries_json(t));

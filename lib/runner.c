@@ -26,6 +26,14 @@
  * QTest call that timed out at it, or any step that finishes after it)
  * fails the test: "test timeout after 1s, in step 3: wait 5s".
  *
+ * Results are events: run_test and its steps only emit (emit()), and
+ * emit folds every event into the test's result (result.h) before it
+ * keeps it or hands it on, also when nobody listens.  So the verdict,
+ * the failing step, every failure and every step's time come from the
+ * stream a worker sends too (pool.c); what no event carries is set here
+ * beside it: the log paths, the console tail at the failure, the tags,
+ * and not run.
+ *
  * Canceling (runner.h): the cancel fd is polled, without reading it,
  * before each test and each step, and handed to the machine's clients
  * so that the running step's wait ends with QHIL_ECANCELED; it is taken
@@ -47,6 +55,7 @@
 #include <qhil/job.h>
 #include <qhil/machine.h>
 #include <qhil/qmp.h>
+#include <qhil/result.h>
 #include <qhil/runner.h>
 #include <qhil/runpath.h>
 #include <qhil/select.h>
@@ -74,10 +83,12 @@ typedef struct test_run {
     qhil_machine *m;
     int64_t start; /* when the test began: events' wall_ns count from it */
     int64_t test_deadline;
-    size_t step;          /* the running step, 1-based; 0 before the steps */
-    qhil_step_ctx sc;     /* what the step table's run functions get */
-    bool fail_match_told; /* the fail_match event went out */
-    size_t kept_bytes;    /* about how much of res->events there is */
+    size_t step;           /* the running step, 1-based; 0 before the steps */
+    qhil_step_ctx sc;      /* what the step table's run functions get */
+    bool fail_match_told;  /* the fail_match event went out */
+    size_t kept_bytes;     /* about how much of res->events there is */
+    uint64_t qemu_log_off; /* qemu.log read up to here (qemu_warning) */
+    size_t qemu_log_read;  /* bytes of it read, up to QEMU_WARN_BYTES */
 } test_run;
 
 /* What a test keeps of its events at most (runner.h: keep_events). */
@@ -121,11 +132,10 @@ static void keep_event(test_run *tr, const qhil_event *ev)
     tr->kept_bytes += cost;
 }
 
+/* Every event is folded into the test's result (result.h), whether or
+ * not anyone listens; kept and handed to the callback when asked. */
 static void emit(test_run *tr, qhil_event *ev)
 {
-    if (!events_on(tr)) {
-        return;
-    }
     ev->wall_ns = qhil_now() - tr->start;
     ev->virtual_ns = -1;
     ev->test = tr->res->name ? tr->res->name : tr->test->name;
@@ -135,6 +145,10 @@ static void emit(test_run *tr, qhil_event *ev)
     }
     if (ev->step && !ev->line) {
         ev->line = tr->test->steps[ev->step - 1].line;
+    }
+    qhil_test_result_apply(tr->res, ev, NULL);
+    if (!events_on(tr)) {
+        return;
     }
     if (tr->opts->keep_events) {
         keep_event(tr, ev);
@@ -201,28 +215,105 @@ static void machine_started(test_run *tr, const char *const *argv)
 
     if (qhil_qmp_version(qmp, &major, &minor, &micro) == QHIL_EOK) {
         snprintf(version, sizeof(version), "%d.%d.%d", major, minor, micro);
-        free(tr->res->qemu_version);
-        tr->res->qemu_version = strdup(version);
-    }
-    if (!events_on(tr)) {
-        return;
     }
     ev.text = version;
     ev.len = strlen(version);
     emit(tr, &ev);
+    if (!events_on(tr)) {
+        return;
+    }
     qhil_console_set_line_fn(qhil_machine_console(tr->m), on_console_line, tr);
     qhil_qmp_set_trace(qmp, on_qmp_message, tr);
 }
 
+/* How QEMU ended, with the last lines of its stderr. */
 static void machine_ended(test_run *tr)
 {
+    char *tail = events_on(tr) ? qhil_machine_stderr_tail(tr->m, 5) : NULL;
     qhil_event ev = {
         .kind = QHIL_EVENT_MACHINE_END,
         .how = (int)qhil_machine_end_how(tr->m),
         .status = qhil_machine_status(tr->m),
+        .text = tail,
+        .len = tail ? strlen(tail) : 0,
     };
 
     emit(tr, &ev);
+    free(tail);
+}
+
+/* What QEMU's own log (its stdout and stderr) may turn into qemu_warning
+ * events per test, at most: a "-d" log can weigh hundreds of MB. */
+#define QEMU_WARN_BYTES ((size_t)1 << 20)
+
+/*
+ * The lines QEMU wrote to qemu.log since the last look, as qemu_warning
+ * events: after each step and once QEMU is gone (at_end: an unfinished
+ * last line counts too).  The log's drain thread writes the file as the
+ * bytes come (machine.c), so reading it needs no thread of our own; only
+ * whole lines are taken before the end.  Reads with pread from where it
+ * stopped, QEMU_WARN_BYTES per test at most.  Only when events are on.
+ */
+static void qemu_warnings(test_run *tr, bool at_end)
+{
+    char *buf = NULL;
+    size_t want = QHIL_EVENT_LINE_MAX * 16;
+    ssize_t n;
+    int fd;
+
+    if (!events_on(tr) || !tr->res->qemu_log ||
+        tr->qemu_log_read >= QEMU_WARN_BYTES) {
+        return;
+    }
+    /* O_NONBLOCK: should it ever not be the regular file machine.c
+     * made, a FIFO there cannot stop the test. */
+    fd =
+        open(tr->res->qemu_log, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK);
+    buf = fd >= 0 ? malloc(want) : NULL;
+    while (buf && tr->qemu_log_read < QEMU_WARN_BYTES) {
+        size_t start = 0;
+        size_t i;
+
+        if (want > QEMU_WARN_BYTES - tr->qemu_log_read) {
+            want = QEMU_WARN_BYTES - tr->qemu_log_read;
+        }
+        n = pread(fd, buf, want, (off_t)tr->qemu_log_off);
+        if (n <= 0) {
+            break;
+        }
+        for (i = 0; i <= (size_t)n; i++) {
+            bool lf = i < (size_t)n && buf[i] == '\n';
+            bool full = i - start >= QHIL_EVENT_LINE_MAX;
+            bool last =
+                i == (size_t)n && at_end && i > start && (size_t)n < want;
+            qhil_event ev = {.kind = QHIL_EVENT_QEMU_WARNING};
+
+            if (lf && i == start) {
+                start = i + 1; /* an empty line says nothing */
+                continue;
+            }
+            if (!lf && !full && !last) {
+                continue;
+            }
+            ev.text = buf + start;
+            ev.len = i - start;
+            ev.cut = full && !lf;
+            emit(tr, &ev);
+            start = lf ? i + 1 : i;
+        }
+        if (start == 0 && (size_t)n < want) {
+            break; /* a partial line only: for the next look */
+        }
+        tr->qemu_log_off += start;
+        tr->qemu_log_read += start;
+        if ((size_t)n < want) {
+            break;
+        }
+    }
+    free(buf);
+    if (fd >= 0) {
+        close(fd);
+    }
 }
 
 /* A fail pattern matched: which, and where, once per test. */
@@ -260,32 +351,29 @@ static const char *cancel_reason(const qhil_run_opts *opts)
     return why && *why ? why : "interrupted";
 }
 
-/* Fill the failure fields of the result; verdict FAIL or ERROR. */
-static void test_failed(test_run *tr, qhil_verdict v, size_t step_index,
-                        const char *message)
+/* A failure, verdict FAIL or ERROR: its event, which the result folds
+ * (the first failure, or a later cause, is the test's reason: how is a
+ * QHIL_FAILURE_*). */
+static void test_failed_how(test_run *tr, qhil_verdict v, size_t step_index,
+                            const char *message, int how)
 {
-    qhil_test_result *r = tr->res;
     qhil_event ev = {
         .kind = QHIL_EVENT_FAILURE,
         .verdict = v,
         .step = step_index,
         .text = message ? message : "failed",
+        .how = how,
     };
 
     ev.len = strlen(ev.text);
     fail_matched(tr);
     emit(tr, &ev);
-    r->verdict = v;
-    free(r->message);
-    r->message = strdup(message ? message : "failed");
-    if (step_index > 0) {
-        const qhil_step *st = &tr->test->steps[step_index - 1];
+}
 
-        r->step = step_index;
-        r->step_line = st->line;
-        free(r->step_desc);
-        r->step_desc = step_describe(st);
-    }
+static void test_failed(test_run *tr, qhil_verdict v, size_t step_index,
+                        const char *message)
+{
+    test_failed_how(tr, v, step_index, message, QHIL_FAILURE_PLAIN);
 }
 
 /* The machine is gone or the link broke: say how QEMU ended. */
@@ -310,8 +398,8 @@ static void test_machine_lost(test_run *tr, size_t step_index,
 /* The run was canceled during step step_index (0: before the steps). */
 static void test_interrupted(test_run *tr, size_t step_index)
 {
-    test_failed(tr, QHIL_ERROR, step_index, cancel_reason(tr->opts));
-    tr->res->interrupted = true;
+    test_failed_how(tr, QHIL_ERROR, step_index, cancel_reason(tr->opts),
+                    QHIL_FAILURE_INTERRUPTED);
 }
 
 /* A timeout under opts->timeout_multiplier: the test's (st NULL) or a
@@ -369,7 +457,8 @@ static void test_timed_out(test_run *tr, size_t idx)
                  desc ? desc : "?") < 0) {
         msg = NULL;
     }
-    test_failed(tr, QHIL_FAIL, idx, msg ? msg : "test timeout");
+    test_failed_how(tr, QHIL_FAIL, idx, msg ? msg : "test timeout",
+                    QHIL_FAILURE_CAUSE);
     free(msg);
     free(desc);
 }
@@ -396,14 +485,43 @@ static void step_interrupted(void *data)
     test_interrupted(tr, tr->step);
 }
 
-/* step_start, and the input a send step is about to write. */
+/* QMP commands that do something to the machine a guest can see: they
+ * come as fault events too. */
+static bool qmp_is_fault(const char *command)
+{
+    static const char *const faults[] = {
+        "system_reset",  "inject-nmi", "system_powerdown",
+        "system_wakeup", "device_del", "set_link",
+        "stop",          "cont",
+    };
+    size_t i;
+
+    for (i = 0; command && i < QHIL_ARRAY_SIZE(faults); i++) {
+        if (strcmp(command, faults[i]) == 0) {
+            return true;
+        }
+    }
+    return false;
+}
+
+/* step_start (its description is the result's too), and the input a
+ * send step is about to write or the fault it is about to inject. */
 static void step_started(test_run *tr, const qhil_step *st)
 {
-    char *desc = events_on(tr) ? step_describe(st) : NULL;
+    char *desc = step_describe(st);
 
     emit_text(tr, QHIL_EVENT_STEP_START, desc);
+    if (events_on(tr) &&
+        ((st->kind == QHIL_STEP_QMP && qmp_is_fault(st->command)) ||
+         st->kind == QHIL_STEP_WRITE)) {
+        qhil_event ev = {.kind = QHIL_EVENT_FAULT};
+
+        ev.text = st->kind == QHIL_STEP_QMP ? st->command : desc;
+        ev.len = ev.text ? strlen(ev.text) : 0;
+        emit(tr, &ev);
+    }
     free(desc);
-    if (st->kind == QHIL_STEP_SEND) {
+    if (events_on(tr) && st->kind == QHIL_STEP_SEND) {
         qhil_event ev = {
             .kind = QHIL_EVENT_INPUT,
             .port = "console",
@@ -422,10 +540,8 @@ static void step_ended(test_run *tr, const qhil_step *st, qhil_verdict before,
 {
     qhil_event ev = {.kind = QHIL_EVENT_STEP_END, .verdict = QHIL_PASS};
 
-    if (!events_on(tr)) {
-        return;
-    }
-    if (st->kind == QHIL_STEP_EXPECT && tr->res->verdict == before) {
+    if (events_on(tr) && st->kind == QHIL_STEP_EXPECT &&
+        tr->res->verdict == before) {
         qhil_event m = {
             .kind = QHIL_EVENT_MATCH,
             .port = "console",
@@ -441,6 +557,7 @@ static void step_ended(test_run *tr, const qhil_step *st, qhil_verdict before,
         ev.verdict = tr->res->verdict;
     }
     ev.duration_ns = qhil_now() - start;
+    qemu_warnings(tr, false);
     emit(tr, &ev);
 }
 
@@ -589,7 +706,6 @@ void qhil_run_one(const qhil_suite *suite, const qhil_test *test,
     int rc;
 
     qhil_error_init(&e);
-    res->verdict = QHIL_PASS;
     emit_text(&tr, QHIL_EVENT_TEST_START, res->name ? res->name : test->name);
     if (asprintf(&res->console_log, "%s/console.log", test_dir) < 0 ||
         asprintf(&res->qemu_log, "%s/qemu.log", test_dir) < 0) {
@@ -694,6 +810,7 @@ done:
             qhil_console_dispatch(qhil_machine_console(tr.m), NULL);
             qhil_console_end_lines(qhil_machine_console(tr.m));
         }
+        qemu_warnings(&tr, true);
         machine_ended(&tr);
         /* What QEMU wrote while it stopped counts too. */
         if (res->verdict == QHIL_PASS &&
@@ -713,12 +830,11 @@ done:
     free(targv);
     qhil_argv_free(argv);
     qhil_step_ctx_release(&tr.sc);
-    res->duration_ns = qhil_now() - start;
     {
         qhil_event ev = {
             .kind = QHIL_EVENT_TEST_END,
             .verdict = res->verdict,
-            .duration_ns = res->duration_ns,
+            .duration_ns = qhil_now() - start,
             .text = res->verdict == QHIL_PASS ? NULL : res->message,
         };
 
@@ -877,6 +993,10 @@ static int result_push_try(qhil_test_result *r)
         .qemu_log = r->qemu_log,
         .events = r->events,
         .events_dropped = r->events_dropped,
+        .failures = r->failures,
+        .n_failures = r->n_failures,
+        .steps = r->steps,
+        .n_steps = r->n_steps,
     };
     r->verdict = QHIL_PASS;
     r->duration_ns = 0;
@@ -889,6 +1009,15 @@ static int result_push_try(qhil_test_result *r)
     r->qemu_log = NULL;
     r->events = NULL;
     r->events_dropped = 0;
+    /* The next attempt is a fold of its own events (result.h). */
+    r->failures = NULL;
+    r->n_failures = 0;
+    r->failures_dropped = 0;
+    r->steps = NULL;
+    r->n_steps = 0;
+    r->steps_dropped = 0;
+    r->interrupted = false;
+    r->fold = 0;
     return QHIL_EOK;
 }
 
@@ -983,9 +1112,8 @@ static bool run_start(void *data, size_t i)
     ok = qhil_runpath_mkdir(c->rp, r->name, &pr->dir, &e) == QHIL_EOK;
     if (!ok) {
         /* This test cannot run; the others may. */
-        r->verdict = QHIL_ERROR;
-        r->message =
-            strdup(e.message ? e.message : "cannot create the test folder");
+        qhil_test_result_abort(
+            r, e.message ? e.message : "cannot create the test folder", NULL);
         if (c->opts->test_done) {
             c->opts->test_done(c->opts->data, pr->test, r);
         }
@@ -1015,6 +1143,20 @@ static bool run_done(void *data, size_t i)
     }
     run_final(c, i);
     return false;
+}
+
+/* The test's tags, for the reports (no event carries them). */
+static void result_tags(qhil_test_result *r, const qhil_test *t)
+{
+    size_t i;
+
+    r->tags = t->n_tags ? calloc(t->n_tags, sizeof(*r->tags)) : NULL;
+    for (i = 0; r->tags && i < t->n_tags; i++) {
+        r->tags[r->n_tags] = strdup(t->tags[i]);
+        if (r->tags[r->n_tags]) {
+            r->n_tags++;
+        }
+    }
 }
 
 int qhil_run_suite(const qhil_suite *suite, const qhil_run_opts *opts,
@@ -1067,6 +1209,7 @@ int qhil_run_suite(const qhil_suite *suite, const qhil_run_opts *opts,
             continue;
         }
         r->name = strdup(names ? names[i] : t->name);
+        result_tags(r, t);
         runs[sr->n_tests].test = t;
         runs[sr->n_tests].result = r;
         sr->n_tests++;

@@ -5,10 +5,12 @@
  * caller's event callback (qhil_run_opts.event), in the order it
  * happened: the test and each step starting and ending, QEMU starting
  * and how it ended, every console line, every pattern match, every QMP
- * message sent and received, every input sent to the guest, every
- * failure recorded.  Reports are views of this stream; `qhil run
- * --events FILE` writes it as JSON Lines, `--json FILE` keeps it per
- * test in the run's JSON report.
+ * message sent and received, every input sent to the guest and fault
+ * injected, every line QEMU writes to its stderr, every failure
+ * recorded.  The test's result is the fold of these (result.h), and
+ * reports are views of this stream; `qhil run --events FILE` writes it
+ * as JSON Lines, `--json FILE` keeps it per test in the run's JSON
+ * report.
  *
  * An event is borrowed for the duration of the callback: copy what you
  * keep (qhil_event_to_json makes a self-contained copy).  Fields that do
@@ -44,7 +46,9 @@ typedef enum qhil_event_kind {
     QHIL_EVENT_MACHINE_START, /* pid, argv, text: QEMU's version
                                  ("7.2.17"), json: QMP's greeting */
     QHIL_EVENT_MACHINE_END,   /* how (qhil_machine_end), status (the
-                                 waitpid status, -1 unknown) */
+                                 waitpid status, -1 unknown), text/len:
+                                 the last lines QEMU wrote to its
+                                 stderr (v2) */
     QHIL_EVENT_CONSOLE_LINE,  /* port, offset, text/len: one line as
                                  received, without its LF; a line over
                                  QHIL_EVENT_LINE_MAX bytes comes in
@@ -58,8 +62,31 @@ typedef enum qhil_event_kind {
     QHIL_EVENT_QMP_REPLY,     /* json: its reply ("return" or "error") */
     QHIL_EVENT_QMP_EVENT,     /* json: an asynchronous QMP event */
     QHIL_EVENT_FAILURE,       /* step, line, verdict, text: one failure;
-                                 a test records every failure it sees */
+                                 a test records every failure it sees;
+                                 how: a QHIL_FAILURE_* (v2) */
+    /* v2: */
+    QHIL_EVENT_QEMU_WARNING, /* text/len: one line QEMU wrote to its
+                                stdout or stderr (qemu.log), without its
+                                LF; cut as for console lines */
+    QHIL_EVENT_FAULT,        /* step, line, text/len: the fault the step
+                                injects ("system_reset", "inject-nmi",
+                                "write 0x1 to 0x10000000 (4 bytes)") */
 } qhil_event_kind;
+
+/* The last kind, for tables indexed by kind. */
+#define QHIL_EVENT_KIND_LAST QHIL_EVENT_FAULT
+
+/* FAILURE events' how.  The test's reason (its verdict, step and
+ * message, result.h) is its first failure, unless a later one is
+ * QHIL_FAILURE_CAUSE or _INTERRUPTED: that one explains the ones before
+ * it (the test's deadline came during the step that timed out; the run
+ * was interrupted and the signal also reached QEMU) and takes over. */
+enum {
+    QHIL_FAILURE_PLAIN = 0,
+    QHIL_FAILURE_CAUSE = 1,
+    QHIL_FAILURE_INTERRUPTED = 2, /* a cause, and the test is marked
+                                     interrupted */
+};
 
 /* Console lines are delivered in pieces of at most this many bytes. */
 #define QHIL_EVENT_LINE_MAX 4096
@@ -83,7 +110,7 @@ typedef struct qhil_event {
     qhil_verdict verdict;
     int64_t duration_ns;
     long pid;
-    int how;
+    int how; /* MACHINE_END: qhil_machine_end; FAILURE: QHIL_FAILURE_* */
     int status;
     const char *const *argv; /* MACHINE_START: QEMU's command line as
                                 the job built it, NULL-terminated (the

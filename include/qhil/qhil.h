@@ -33,6 +33,7 @@
 #include <qhil/qtest.h>
 #include <qhil/report.h>
 #include <qhil/report_html.h>
+#include <qhil/result.h>
 #include <qhil/runner.h>
 #include <qhil/runpath.h>
 #include <qhil/select.h>

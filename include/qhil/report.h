@@ -1,7 +1,8 @@
 /*
  * qhil/report.h - results of a suite run, and their reports for CI.
  *
- * The runner fills a qhil_suite_result; the report writers turn it into
+ * The runner fills a qhil_suite_result, each test's result folded from
+ * the test's events (result.h); the report writers turn it into
  * JUnit XML (console log of each test in <system-out>), TAP version 13,
  * or JSON: the whole run with each test's events (docs/events.md).
  * An interrupted test is an error (JUnit <error message="interrupted by
@@ -39,6 +40,27 @@ typedef enum qhil_verdict {
 /* Static "pass", "fail", "error", "skip". */
 const char *qhil_verdict_name(qhil_verdict v);
 
+/* One failure a test recorded (a failure event, result.h).  message is
+ * malloc'ed and owned by the result. */
+typedef struct qhil_failure {
+    size_t step;          /* 1-based step it happened in, 0 outside them */
+    int line;             /* the suite line of that step, 0 if none */
+    qhil_verdict verdict; /* QHIL_FAIL or QHIL_ERROR */
+    char *message;
+    int64_t wall_ns;      /* since the test started */
+} qhil_failure;
+
+/* One step as it ran (step_start .. step_end events, result.h).  desc is
+ * malloc'ed and owned by the result, NULL when not known. */
+typedef struct qhil_step_time {
+    size_t step;          /* 1-based index in the test */
+    int line;             /* its suite line */
+    char *desc;           /* expect "Hello, QEMU!" */
+    qhil_verdict verdict; /* pass, or the failure's verdict */
+    int64_t start_ns;     /* since the test started */
+    int64_t duration_ns;  /* -1 when the step never ended (a crash) */
+} qhil_step_time;
+
 /* One attempt of a retried test that is not its last; all owned, any
  * string may be NULL.  Its folder is the test's (attempt 1) or the
  * test's attempt-K/ (runpath.h), as console_log says. */
@@ -54,9 +76,20 @@ typedef struct qhil_test_try {
     char *qemu_log;
     json_t *events; /* with keep_events: this attempt's, else NULL */
     size_t events_dropped;
+    qhil_failure *failures; /* this attempt's, as in qhil_test_result */
+    size_t n_failures;
+    qhil_step_time *steps;
+    size_t n_steps;
 } qhil_test_try;
 
-/* One test's outcome.  All strings malloc'ed and owned; any may be NULL. */
+/* The layout of qhil_test_result: fields are only ever added at the end
+ * of the struct, and this grows when they are.  A result built by this
+ * library has .version set to it; index the results of a suite with
+ * qhil_suite_result_test rather than with the size of the struct. */
+#define QHIL_RESULT_VERSION 2
+
+/* One test's outcome, the fold of its events (result.h).  All strings
+ * malloc'ed and owned; any may be NULL. */
 typedef struct qhil_test_result {
     char *name;
     qhil_verdict verdict;
@@ -85,6 +118,7 @@ typedef struct qhil_test_result {
     unsigned repeats;    /* m; 0 when the test was not repeated */
     unsigned attempts;   /* times the test ran (a retry adds one); 0 is
                             written as 1 */
+    /* QHIL_RESULT_VERSION 2: */
     /* Retries (qhil_run_opts.retry): the fields above are the last
      * attempt's; tries holds each attempt before it, in order (n_tries
      * is attempts - 1), owned.  flaky: an attempt failed and the last
@@ -95,6 +129,18 @@ typedef struct qhil_test_result {
     struct qhil_test_try *tries;
     size_t n_tries;
     unsigned max_attempts;
+    unsigned version;        /* QHIL_RESULT_VERSION of who built it */
+    qhil_failure *failures;  /* every failure, in order; n_failures; the
+                                one that names the test's reason is
+                                copied into step/message above */
+    size_t n_failures;
+    size_t failures_dropped; /* over QHIL_RESULT_FAILURES_MAX */
+    qhil_step_time *steps;   /* every step that started, in order */
+    size_t n_steps;
+    size_t steps_dropped;    /* over QHIL_RESULT_STEPS_MAX */
+    char **tags;             /* the test's tags (suite.h), n_tags */
+    size_t n_tags;
+    unsigned fold;           /* the fold's own state (result.h) */
 } qhil_test_result;
 
 typedef struct qhil_suite_result {
@@ -132,6 +178,11 @@ void qhil_suite_result_free(qhil_suite_result *r);
 int qhil_suite_result_annotate(qhil_suite_result *r,
                                const qhil_suite *suite,
                                const size_t *order, size_t n_order);
+
+/* The i-th test's result (0-based), NULL when i is out of range; valid
+ * as long as r.  Never blocks. */
+const qhil_test_result *qhil_suite_result_test(const qhil_suite_result *r,
+                                               size_t i);
 
 /* Count tests by verdict. */
 size_t qhil_suite_result_count(const qhil_suite_result *r, qhil_verdict v);

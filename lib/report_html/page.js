@@ -16,6 +16,8 @@
         ["input", ["input"]],
         ["matches", ["match", "fail_match"]],
         ["QMP", ["qmp_command", "qmp_reply", "qmp_event"]],
+        ["faults", ["fault"]],
+        ["QEMU", ["qemu_warning"]],
         ["failures", ["failure"]],
     ];
 
@@ -74,7 +76,17 @@
             s += ": pid " + str(ev.pid) + ", QEMU " + str(ev.qemu_version);
             break;
         case "machine_end":
-            s += ": " + str(ev.how) + ", status " + str(ev.status); break;
+            s += ": " + str(ev.how) + ", status " + str(ev.status);
+            if (typeof ev.exit_status === "number") {
+                s += ", exit " + ev.exit_status;
+            }
+            if (typeof ev.signal === "number") {
+                s += ", signal " + ev.signal;
+            }
+            if (ev.stderr_tail) { s += ": " + str(ev.stderr_tail); }
+            break;
+        case "qemu_warning": s += ": " + str(ev.text); break;
+        case "fault": s += ": " + str(ev.fault); break;
         }
         return s;
     }
@@ -148,12 +160,35 @@
     q.placeholder = "filter names and messages";
     q.addEventListener("input", applyFilter);
     filters.appendChild(q);
+    /* Tags of the tests (JSON v2), for a filter; "#tag=NAME" in the
+     * address picks one, so a filtered view can be linked to. */
+    var allTags = [];
+    run.tests.forEach(function (t) {
+        (Array.isArray(t.tags) ? t.tags : []).forEach(function (g) {
+            if (allTags.indexOf(str(g)) < 0) { allTags.push(str(g)); }
+        });
+    });
+    allTags.sort();
+    var tagSel = el("select");
+    tagSel.id = "tag-filter";
+    tagSel.title = "show only the tests with this tag";
+    var any = el("option", null, "all tags");
+    any.value = "";
+    tagSel.appendChild(any);
+    allTags.forEach(function (g) {
+        var o = el("option", null, "tag: " + g);
+        o.value = g;
+        tagSel.appendChild(o);
+    });
+    tagSel.addEventListener("change", applyFilter);
+    if (allTags.length) { filters.appendChild(tagSel); }
     main.appendChild(filters);
 
     var table = el("table");
     table.id = "test-table";
     var thr = el("tr");
-    ["#", "test", "verdict", "duration", "message"].forEach(function (h) {
+    var heads = ["#", "test", "tags", "verdict", "duration", "message"];
+    heads.forEach(function (h) {
         thr.appendChild(el("th", null, h));
     });
     var thead = el("thead");
@@ -162,7 +197,7 @@
     var tbody = el("tbody");
     table.appendChild(tbody);
     main.appendChild(table);
-    var durTh = thr.children[3];
+    var durTh = thr.children[4];
     durTh.className = "sort";
     durTh.title = "sort by duration";
     var sortDir = 0;
@@ -186,6 +221,11 @@
         tr.dataset.verdict = t.verdict;
         tr.appendChild(el("td", "num", i + 1));
         tr.appendChild(el("td", "name", t.name));
+        var tags = (Array.isArray(t.tags) ? t.tags : []).map(str);
+        var tagTd = el("td", "tags");
+        tags.forEach(function (g) { tagTd.appendChild(el("span", "tag", g)); });
+        tr.appendChild(tagTd);
+        tr.dataset.tags = tags.join(" ");
         var flag = t.interrupted ? " (interrupted)" :
                    t.not_run ? " (not run)" : "";
         var vtd = el("td", "verdict v-" + t.verdict, t.verdict + flag);
@@ -208,16 +248,18 @@
             sec.hidden = !sec.hidden;
             if (!sec.hidden) { sec.scrollIntoView(); }
         });
-        rows.push({t: t, i: i, tr: tr, sec: sec,
+        rows.push({t: t, i: i, tr: tr, sec: sec, tags: tags,
                    hay: (str(t.name) + "\n" + str(t.message)).toLowerCase()});
     });
 
     function applyFilter() {
         var needle = q.value.toLowerCase();
+        var tag = tagSel.value;
         rows.forEach(function (r) {
             r.tr.hidden = !shown[r.t.verdict] ||
                           (flakyOnly && r.t.flaky !== true) ||
-                          (needle !== "" && r.hay.indexOf(needle) < 0);
+                          (needle !== "" && r.hay.indexOf(needle) < 0) ||
+                          (tag !== "" && r.tags.indexOf(tag) < 0);
         });
     }
 
@@ -256,6 +298,9 @@
         if (t.events_dropped) {
             sec.appendChild(el("p", "meta", t.events_dropped +
                                " events were dropped from this test"));
+        }
+        if (Array.isArray(t.steps) && t.steps.length) {
+            sec.appendChild(stepTable(t, i));
         }
         sec.appendChild(timeline(t, evs, lines, i));
         sec.appendChild(consoleView(lines, evs, failLineId, i));
@@ -321,17 +366,61 @@
             d.appendChild(el("code", null, str(e.text)));
             box.appendChild(d);
         });
-        failures.slice(1).forEach(function (e) {
-            box.appendChild(el("div", "more", "also: step " + e.step +
-                               ", line " + e.line + ": " + str(e.verdict) +
-                               ": " + str(e.message)));
-        });
+        /* Every failure (v2: the result's list; v1: the events). */
+        var all = Array.isArray(t.failures) ? t.failures : failures;
+        if (all.length > 1) {
+            var ol = el("ol", "all-failures");
+            ol.id = "failures-" + i;
+            all.forEach(function (e) {
+                var where = e.step ? "step " + e.step + ", line " +
+                                     e.line + ": " : "";
+                ol.appendChild(el("li", "v-" + str(e.verdict), where +
+                                  str(e.verdict) + ": " + str(e.message)));
+            });
+            box.appendChild(el("div", "more", all.length + " failures:"));
+            box.appendChild(ol);
+        }
         if (failLineId) {
             var a = el("a", "jump", "jump to failure");
             a.href = "#" + failLineId;
             box.appendChild(a);
         }
         return box;
+    }
+
+    /* Each step with its time (v2), the slow ones easy to see. */
+    function stepTable(t, i) {
+        var wrap = el("div", "steps");
+        wrap.appendChild(el("h3", null, "Steps"));
+        var tab = el("table", "step-times");
+        tab.id = "steps-" + i;
+        var h = el("tr");
+        ["step", "line", "what", "verdict", "time"].forEach(function (c) {
+            h.appendChild(el("th", null, c));
+        });
+        tab.appendChild(h);
+        var most = 1;
+        t.steps.forEach(function (st) {
+            most = Math.max(most, num(st.duration_ns));
+        });
+        t.steps.forEach(function (st) {
+            var r = el("tr", "v-" + str(st.verdict));
+            r.appendChild(el("td", "num", st.step));
+            r.appendChild(el("td", "num", st.line));
+            r.appendChild(el("td", null, str(st.step_desc)));
+            r.appendChild(el("td", "verdict v-" + str(st.verdict),
+                             str(st.verdict)));
+            var d = el("td", "num", typeof st.duration_ns === "number"
+                                        ? dur(st.duration_ns) : "unfinished");
+            var bar = el("span", "bar");
+            bar.style.width = Math.round(100 * num(st.duration_ns) / most) +
+                              "px";
+            d.appendChild(bar);
+            r.appendChild(d);
+            tab.appendChild(r);
+        });
+        wrap.appendChild(tab);
+        return wrap;
     }
 
     /* Console lines rebuilt from console_line events: pieces of a line
@@ -553,6 +642,13 @@
     /* A link to a console line or a test opens its section. */
     function openHash() {
         var id = decodeURIComponent(location.hash.slice(1));
+        if (id.indexOf("tag=") === 0) {
+            if (allTags.indexOf(id.slice(4)) >= 0) {
+                tagSel.value = id.slice(4);
+                applyFilter();
+            }
+            return;
+        }
         var target = id && document.getElementById(id);
         if (!target) { return; }
         var sec = target.closest("section.detail");

@@ -472,8 +472,15 @@ def check(jsonl, report, junit, want_kinds):
                 b = e["text"].encode("utf-8")
                 assert log[e["offset"]:e["offset"] + e["len"]] == b, e
         if t["verdict"] != "pass":
+            # The test's reason: its last cause, else its first failure;
+            # the report lists them all.
             fails = [e for e in evs if e["kind"] == "failure"]
-            assert fails and fails[-1]["message"] == t["message"], fails
+            causes = [e for e in fails if e["cause"]]
+            assert fails, t["name"]
+            assert (causes or fails)[-1 if causes else 0]["message"] == \
+                t["message"], fails
+            assert [f["message"] for f in t["failures"]] == \
+                [e["message"] for e in fails], t["failures"]
     missing = want_kinds - seen
     assert not missing, "kinds never seen: %s" % sorted(missing)
     return run, events
@@ -639,7 +646,7 @@ PY
 scenario_pool_worker_killed() {
     local qhil worker
     "$QHIL" run -j 2 -o "$work/r" --junit "$work/junit.xml" \
-        "$suites/pool.yaml" >"$work/out" 2>&1 &
+        --json "$work/run.json" "$suites/pool.yaml" >"$work/out" 2>&1 &
     qhil=$!
     console_has slow-a '> ' || { kill -9 $qhil; fail "slow-a never started"; }
     # slow-a's worker: qhil -> worker -> guard -> QEMU, from the QEMU
@@ -667,6 +674,18 @@ for tc in ET.parse(sys.argv[1]).iter("testcase"):
     v[tc.get("name")] = ("error" if tc.find("error") is not None else
                          "fail" if tc.find("failure") is not None else "pass")
 assert v == {"slow-a": "error", "slow-b": "pass", "fails": "fail", "quick": "pass"}, v
+PY
+    # Its result is the fold of what the worker sent, ended by its death:
+    # the step it was in has no end, the death is the last failure.
+    python3 - "$work/run.json" <<'PY' || fail "the killed test's result lies"
+import json, sys
+t = [t for t in json.load(open(sys.argv[1]))["tests"] if t["name"] == "slow-a"][0]
+assert t["verdict"] == "error", t["verdict"]
+assert "worker process died: killed by signal 9" in t["failures"][-1]["message"]
+assert t["message"] == t["failures"][-1]["message"]
+assert t["steps"] and t["steps"][-1]["duration_ns"] is None, t["steps"]
+assert t["step"] == t["steps"][-1]["step"], (t["step"], t["steps"])
+assert all(s["duration_ns"] is not None for s in t["steps"][:-1]), t["steps"]
 PY
     no_qemu_left
 }
@@ -1028,6 +1047,102 @@ scenario_test_timeout() {
     run 1 run -o "$work/r" "$suites/test-timeout.yaml"
     has 'test timeout after 1.5s, in step 3: expect "never printed"'
     [ $((SECONDS - start)) -lt 10 ] || fail "test timeout not honoured"
+    no_qemu_left
+}
+
+# A result is the fold of its test's events, the same in a worker as in
+# one process: every failure (a test with two), every step timed, tags,
+# QEMU's own output and how it ended, in JSON, JUnit and TAP alike.
+scenario_results_events() {
+    local j
+    for j in 1 2; do
+        run 1 run -j "$j" -o "$work/r$j" --json "$work/j$j.json" \
+            --junit "$work/j$j.xml" --tap="$work/j$j.tap" \
+            "$suites/results-events.yaml"
+    done
+    # No --json and no --events: nobody listens, the fold still happens.
+    run 1 run -j 1 -o "$work/r3" --junit "$work/j3.xml" --tap="$work/j3.tap" \
+        "$suites/results-events.yaml"
+    python3 - "$work" <<'PY' || fail "results do not match their events"
+import json, sys
+import xml.etree.ElementTree as ET
+work = sys.argv[1]
+runs = [json.load(open("%s/j%d.json" % (work, j))) for j in (1, 2)]
+
+def shape(t):
+    """What must not depend on -j: no times, no paths."""
+    return (t["name"], t["verdict"], t["step"], t["tags"],
+            [(f["step"], f["line"], f["verdict"], f["message"].split(" (see ")[0])
+             for f in t["failures"]],
+            [(s["step"], s["line"], s["step_desc"], s["verdict"])
+             for s in t["steps"]])
+
+for run in runs:
+    assert run["qhil_run"] == 2
+    by = {t["name"]: t for t in run["tests"]}
+    for t in run["tests"]:
+        fails = [e for e in t["events"] if e["kind"] == "failure"]
+        assert [f["message"] for f in t["failures"]] == \
+            [e["message"] for e in fails], t["name"]
+        assert all(s["duration_ns"] is not None and s["duration_ns"] >= 0
+                   for s in t["steps"]), t["steps"]
+        total = sum(s["duration_ns"] for s in t["steps"])
+        assert total <= t["duration_ns"], (t["name"], total, t["duration_ns"])
+        ends = [e for e in t["events"] if e["kind"] == "step_end"]
+        assert [s["duration_ns"] for s in t["steps"]] == \
+            [e["duration_ns"] for e in ends], t["name"]
+    two = by["two-failures"]
+    assert two["verdict"] == "fail"
+    assert [f["message"].split(" within")[0] for f in two["failures"]] == \
+        ["pattern not seen",
+         'test timeout after 1.5s, in step 3: expect "never printed"'], \
+        two["failures"]
+    assert two["message"] == two["failures"][1]["message"]
+    assert two["step"] == 3 and two["step_desc"] == 'expect "never printed"'
+    assert [s["verdict"] for s in two["steps"]] == ["pass", "pass", "fail"]
+    assert two["steps"][1]["duration_ns"] >= 200000000, two["steps"]
+    assert two["tags"] == ["results", "slow"], two["tags"]
+    ok = by["passes"]
+    assert ok["verdict"] == "pass" and ok["failures"] == []
+    assert len(ok["steps"]) == 5 and ok["tags"] == ["results", "smoke"]
+    warns = [e for e in ok["events"] if e["kind"] == "qemu_warning"]
+    assert warns and all(e["text"].startswith("serial_write") for e in warns)
+    log = open(ok["qemu_log"], encoding="utf-8").read().splitlines()
+    assert [e["text"] for e in warns] == [l for l in log if l], \
+        "qemu_warning events are not qemu.log's lines"
+    faults = [e for e in ok["events"] if e["kind"] == "fault"]
+    assert [(e["fault"], e["step"]) for e in faults] == [("system_reset", 4)]
+    me = [e for e in ok["events"] if e["kind"] == "machine_end"][0]
+    assert me["how"] == "quit" and me["exit_status"] == 0
+    assert me["stderr_tail"] and me["stderr_tail"].splitlines()[-1] == log[-1]
+    ex = by["qemu-exits"]
+    me = [e for e in ex["events"] if e["kind"] == "machine_end"][0]
+    assert me["exit_status"] == 3 and me["signal"] is None, me
+    assert ex["verdict"] == "error" and len(ex["failures"]) == 1
+    assert "status 3" in ex["message"]
+a, b = [[shape(t) for t in r["tests"]] for r in runs]
+assert a == b, "-j 1 and -j 2 differ:\n%s\n%s" % (a, b)
+
+for j in (1, 2, 3):
+    cases = {tc.get("name"): tc for tc in
+             ET.parse("%s/j%d.xml" % (work, j)).iter("testcase")}
+    body = cases["two-failures"].find("failure").text
+    assert "all 2 failures:" in body, body
+    assert "1. step 3 (line 17), fail: pattern not seen" in body, body
+    assert ('2. step 3 (line 17), fail: test timeout after 1.5s, in step 3'
+            in body), body
+    props = {p.get("name"): p.get("value") for p in
+             cases["passes"].find("properties")}
+    assert props["step 4"].endswith("pass: reset"), props
+    assert all("step %d" % k in props for k in range(1, 6)), props
+    tap = open("%s/j%d.tap" % (work, j)).read()
+    part = tap.split(" - two-failures\n")[1].split("\n  ...\n")[0]
+    assert part.count("    - message: ") == 2, part
+    assert "pattern not seen" in part and "test timeout after 1.5s" in part
+PY
+    xmllint --noout --schema "$SRC/tests/junit/junit.xsd" "$work/j1.xml" \
+        "$work/j2.xml" "$work/j3.xml" 2>"$work/xmllint" ||
+        fail "not valid JUnit: $(cat "$work/xmllint")"
     no_qemu_left
 }
 
@@ -3652,8 +3767,27 @@ want("jump to failure" in fail, "no jump to failure")
 want("failure-0" not in d.ids, "a passing test shows a failure")
 for k in ("test_start", "machine_start", "step_start", "step_end", "input",
           "qmp_event", "qmp_command", "qmp_reply", "console_line", "match",
-          "fail_match", "failure", "machine_end", "test_end"):
+          "fail_match", "failure", "machine_end", "test_end", "fault",
+          "qemu_warning"):
     want(k in d.kinds, "no timeline entry for %s" % k)
+# Both failures of the failing test, in order, as text.
+fl = d.ids.get("failures-1", "")
+want("step 2, line 14: fail: fail_on /PANIC/ matched: PANIC" in fl and
+     "error: QEMU exited with status 1: <i>qemu</i>: guest panic" in fl and
+     fl.index("PANIC") < fl.index("QEMU exited"), "all failures: %r" % fl)
+want("2 failures:" in fail, "the failure box does not count them")
+want("failures-0" not in d.ids, "a passing test lists failures")
+# Each step's time.
+st = d.ids.get("steps-1", "")
+want("expect \"Ready\"" in st and "19.5 ms" in st and "200.0 \u00b5s" in st,
+     "step times: %r" % st)
+want("480.1 \u00b5s" in d.ids.get("steps-0", ""), "steps of the passing test")
+# The tag filter: every tag once, as text; all rows shown by default.
+sel = d.ids.get("tag-filter", "")
+want(sel == "all tagstag: <b>bold</b>tag: boottag: slowtag: smoke",
+     "tag filter options: %r" % sel)
+rows = {a.get("id"): a for t, a in d.tags if t == "tr" and a.get("id")}
+want(not any("hidden" in a for a in rows.values()), "a row is hidden")
 con = d.ids.get("console-1", "")
 want("</script><script>alert(1)</script>" in con,
      "the console line is not shown as text: %r" % con)
@@ -3671,6 +3805,33 @@ want(len(scripts) == 2, "%d script elements, want 2" % len(scripts))
 for b in bad:
     print("DOM:", b, file=sys.stderr)
 sys.exit(1 if bad else 0)
+PY
+    # "#tag=slow" filters the table to the tests with that tag; an
+    # unknown tag filters nothing.
+    for tag in slow nosuchtag; do
+        timeout 60 "$chromium" --headless --no-sandbox --disable-gpu \
+            --dump-dom "file://$page#tag=$tag" >"$work/page/dom-$tag.html" \
+            2>/dev/null || fail "chromium --dump-dom #tag=$tag failed"
+    done
+    python3 - "$work/page" <<'PY' || fail "the tag filter does not filter"
+import sys
+from html.parser import HTMLParser
+class Rows(HTMLParser):
+    def __init__(self):
+        super().__init__()
+        self.rows = {}
+    def handle_starttag(self, tag, attrs):
+        a = dict(attrs)
+        if tag == "tr" and (a.get("id") or "").startswith("row-"):
+            self.rows[a["id"]] = "hidden" in a
+def hidden(name):
+    r = Rows()
+    r.feed(open(sys.argv[1] + "/dom-" + name + ".html").read())
+    return r.rows
+got = hidden("slow")
+assert got == {"row-0": True, "row-1": False, "row-2": False}, got
+got = hidden("nosuchtag")
+assert got == {"row-0": False, "row-1": False, "row-2": False}, got
 PY
     timeout 60 "$chromium" --headless --no-sandbox --disable-gpu \
         --screenshot="$work/page/report.png" --window-size=1280,900 \

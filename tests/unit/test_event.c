@@ -115,17 +115,56 @@ static void test_kinds(void **state)
     ev.kind = QHIL_EVENT_MACHINE_END;
     ev.how = 1;
     ev.status = -1;
-    assert_json(&ev, "{\"how\":\"quit\",\"kind\":\"machine_end\",\"status\":"
-                     "null,\"test\":\"boots\",\"v\":2,\"virtual_ns\":null,"
-                     "\"wall_ns\":5}");
+    ev.text = "qemu: warning";
+    ev.len = 13;
+    assert_json(&ev, "{\"exit_status\":null,\"how\":\"quit\",\"kind\":"
+                     "\"machine_end\",\"signal\":null,\"status\":null,"
+                     "\"stderr_tail\":\"qemu: warning\",\"test\":\"boots\","
+                     "\"v\":2,\"virtual_ns\":null,\"wall_ns\":5}");
+    /* The waitpid status, and what it says: exit 3, then signal 9. */
+    ev.how = 4;
+    ev.status = 3 << 8;
+    ev.text = NULL;
+    ev.len = 0;
+    assert_json(&ev, "{\"exit_status\":3,\"how\":\"self\",\"kind\":"
+                     "\"machine_end\",\"signal\":null,\"status\":768,"
+                     "\"stderr_tail\":null,\"test\":\"boots\",\"v\":2,"
+                     "\"virtual_ns\":null,\"wall_ns\":5}");
+    ev.how = 3;
+    ev.status = 9;
+    assert_json(&ev, "{\"exit_status\":null,\"how\":\"kill\",\"kind\":"
+                     "\"machine_end\",\"signal\":9,\"status\":9,"
+                     "\"stderr_tail\":null,\"test\":\"boots\",\"v\":2,"
+                     "\"virtual_ns\":null,\"wall_ns\":5}");
+    ev.how = 0;
+    ev.kind = QHIL_EVENT_QEMU_WARNING;
+    ev.text = "qemu-system-arm: warning: x";
+    ev.len = strlen(ev.text);
+    assert_json(&ev, "{\"kind\":\"qemu_warning\",\"len\":27,\"line\":14,"
+                     "\"step\":2,\"test\":\"boots\",\"text\":"
+                     "\"qemu-system-arm: warning: x\",\"v\":2,"
+                     "\"virtual_ns\":null,\"wall_ns\":5}");
+    ev.kind = QHIL_EVENT_FAULT;
+    ev.text = "inject-nmi";
+    ev.len = strlen(ev.text);
+    assert_json(&ev, "{\"fault\":\"inject-nmi\",\"kind\":\"fault\","
+                     "\"line\":14,\"step\":2,\"test\":\"boots\",\"v\":2,"
+                     "\"virtual_ns\":null,\"wall_ns\":5}");
     ev.kind = QHIL_EVENT_FAILURE;
     ev.verdict = QHIL_ERROR;
     ev.text = "QEMU exited";
     ev.len = 11;
     assert_json(&ev,
-                "{\"kind\":\"failure\",\"line\":14,\"message\":"
-                "\"QEMU exited\",\"step\":2,\"test\":\"boots\",\"v\":2,"
-                "\"verdict\":\"error\",\"virtual_ns\":null,\"wall_ns\":5}");
+                "{\"cause\":false,\"interrupted\":false,\"kind\":\"failure\","
+                "\"line\":14,\"message\":\"QEMU exited\",\"step\":2,\"test\":"
+                "\"boots\",\"v\":2,\"verdict\":\"error\",\"virtual_ns\":"
+                "null,\"wall_ns\":5}");
+    ev.how = QHIL_FAILURE_INTERRUPTED;
+    assert_json(&ev,
+                "{\"cause\":true,\"interrupted\":true,\"kind\":\"failure\","
+                "\"line\":14,\"message\":\"QEMU exited\",\"step\":2,\"test\":"
+                "\"boots\",\"v\":2,\"verdict\":\"error\",\"virtual_ns\":"
+                "null,\"wall_ns\":5}");
     assert_string_equal(qhil_event_kind_name(QHIL_EVENT_QMP_EVENT),
                         "qmp_event");
     assert_string_equal(qhil_event_kind_name((qhil_event_kind)99), "?");

@@ -1,7 +1,8 @@
 /*
  * test_report.c - JUnit and TAP reports: exact TAP text, XML escaping of
  * names, messages and console bytes XML cannot carry, the 1 MiB log cut,
- * missing logs, and the atomic save.
+ * missing logs, the atomic save, and every failure and step time of a
+ * result folded from events.
  */
 #include <dirent.h>
 #include <setjmp.h>
@@ -20,6 +21,7 @@
 
 #include <qhil/clock.h>
 #include <qhil/report.h>
+#include <qhil/result.h>
 #include <qhil/suite.h>
 
 static char *tmp_dir;
@@ -959,6 +961,116 @@ static void test_annotate_mismatch(void **state)
     qhil_suite_free(suite);
 }
 
+/* A test folded from events with two failures and three steps: every
+ * report shows both failures, in order, and each step's time; a failure
+ * message that tries to close the XML or the YAML stays text. */
+static void test_all_failures(void **state)
+{
+    qhil_suite_result *r = new_result("s", 1);
+    qhil_test_result *t = &r->tests[0];
+    const char *const desc[] = {"expect \"> \"", "wait 200ms",
+                                "expect \"never\""};
+    qhil_event ev;
+    char *junit;
+    char *tap;
+    char *json;
+    size_t i;
+
+    (void)state;
+    t->name = strdup("two");
+    memset(&ev, 0, sizeof(ev));
+    ev.kind = QHIL_EVENT_TEST_START;
+    assert_int_equal(qhil_test_result_apply(t, &ev, NULL), QHIL_EOK);
+    for (i = 0; i < 3; i++) {
+        memset(&ev, 0, sizeof(ev));
+        ev.kind = QHIL_EVENT_STEP_START;
+        ev.step = i + 1;
+        ev.line = (int)(10 + i);
+        ev.text = desc[i];
+        ev.len = strlen(desc[i]);
+        ev.wall_ns = (int64_t)i * QHIL_MSEC;
+        assert_int_equal(qhil_test_result_apply(t, &ev, NULL), QHIL_EOK);
+        if (i == 2) {
+            ev.kind = QHIL_EVENT_FAILURE;
+            ev.verdict = QHIL_FAIL;
+            ev.text = "pattern ]]></failure> not seen\n  ...";
+            ev.len = strlen(ev.text);
+            assert_int_equal(qhil_test_result_apply(t, &ev, NULL), QHIL_EOK);
+            ev.text = "test timeout after 1.5s, in step 3";
+            ev.len = strlen(ev.text);
+            ev.how = QHIL_FAILURE_CAUSE;
+            assert_int_equal(qhil_test_result_apply(t, &ev, NULL), QHIL_EOK);
+        }
+        memset(&ev, 0, sizeof(ev));
+        ev.kind = QHIL_EVENT_STEP_END;
+        ev.step = i + 1;
+        ev.verdict = i == 2 ? QHIL_FAIL : QHIL_PASS;
+        ev.duration_ns = (int64_t)(i + 1) * 250 * QHIL_MSEC;
+        assert_int_equal(qhil_test_result_apply(t, &ev, NULL), QHIL_EOK);
+    }
+    memset(&ev, 0, sizeof(ev));
+    ev.kind = QHIL_EVENT_TEST_END;
+    ev.verdict = QHIL_FAIL;
+    ev.duration_ns = 2 * QHIL_SEC;
+    assert_int_equal(qhil_test_result_apply(t, &ev, NULL), QHIL_EOK);
+    t->tags = calloc(1, sizeof(*t->tags));
+    t->tags[0] = strdup("slow");
+    t->n_tags = 1;
+
+    junit = render(r, QHIL_REPORT_JUNIT);
+    assert_non_null(strstr(junit, "<failure message=\"test timeout after "
+                                  "1.5s, in step 3\" type=\"fail\">"));
+    assert_non_null(strstr(junit, "all 2 failures:\n1. step 3 (line 12), "
+                                  "fail: pattern ]]&gt;&lt;/failure&gt; "
+                                  "not seen\n  ...\n2. step 3 (line 12), "
+                                  "fail: test timeout after 1.5s, in step "
+                                  "3\n"));
+    assert_non_null(strstr(junit, "<property name=\"step 2\" value=\"0.500s "
+                                  "pass: wait 200ms\"/>"));
+    assert_non_null(strstr(junit, "<property name=\"step 3\" value=\"0.750s "
+                                  "fail: expect &quot;never&quot;\"/>"));
+    tap = render(r, QHIL_REPORT_TAP);
+    assert_non_null(strstr(tap, "  failures:\n"
+                                "    - message: \"pattern ]]></failure> not "
+                                "seen\\n  ...\"\n"
+                                "      severity: fail\n"
+                                "      step: 3\n"
+                                "      line: 12\n"
+                                "    - message: \"test timeout after 1.5s, "
+                                "in step 3\"\n"));
+    /* The YAML block ends once, after the list. */
+    assert_non_null(strstr(tap, "      line: 12\n  ...\n"));
+    json = render(r, QHIL_REPORT_JSON);
+    {
+        json_t *doc = json_loads(json, 0, NULL);
+        json_t *jt = json_array_get(json_object_get(doc, "tests"), 0);
+        json_t *f = json_object_get(jt, "failures");
+        json_t *st = json_object_get(jt, "steps");
+
+        assert_non_null(doc);
+        assert_int_equal(json_integer_value(json_object_get(doc, "qhil_run")),
+                         2);
+        assert_int_equal(json_array_size(f), 2);
+        assert_string_equal(json_string_value(json_object_get(
+                                json_array_get(f, 0), "message")),
+                            "pattern ]]></failure> not seen\n  ...");
+        assert_int_equal(json_array_size(st), 3);
+        assert_int_equal(json_integer_value(json_object_get(
+                             json_array_get(st, 2), "duration_ns")),
+                         750 * QHIL_MSEC);
+        assert_string_equal(json_string_value(json_array_get(
+                                json_object_get(jt, "tags"), 0)),
+                            "slow");
+        assert_ptr_equal(qhil_suite_result_test(r, 0), t);
+        assert_null(qhil_suite_result_test(r, 1));
+        json_decref(doc);
+    }
+    free(junit);
+    free(tap);
+    free(json);
+    qhil_suite_result_free(r);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -978,6 +1090,7 @@ int main(void)
         cmocka_unit_test(test_junit_properties),
         cmocka_unit_test(test_annotate_mismatch),
         cmocka_unit_test(test_retried),
+        cmocka_unit_test(test_all_failures),
     };
 
     return cmocka_run_group_tests(tests, setup, teardown);
