@@ -652,6 +652,13 @@ int qhil_pool_run(qhil_pool *p, qhil_error *err)
         if (!n) {
             continue;
         }
+        if (p->opts->tick) {
+            /* The caller's tick, at least every QHIL_RUN_TICK_NS. */
+            int64_t tick = qhil_deadline_in(QHIL_RUN_TICK_NS);
+
+            p->opts->tick(p->opts->data);
+            soonest = soonest < tick ? soonest : tick;
+        }
         if (poll(pfd, n, qhil_deadline_poll_ms(soonest)) < 0 &&
             errno != EINTR) {
             rc = qhil_error_set(err, QHIL_EIO, "poll: %s", strerror(errno));
