@@ -46,6 +46,9 @@
 #define PROGRESS_LINE_MAX ((size_t)64 << 10)
 /* Running tests tracked; more than any terminal line shows. */
 #define PROGRESS_RUNNING_MAX 4096
+/* Under this many columns the counts are short and the estimate left
+ * out, for room for the running tests. */
+#define PROGRESS_NARROW 60
 /* Columns when the stream cannot tell. */
 #define PROGRESS_WIDTH_DEFAULT 80
 
@@ -392,8 +395,10 @@ static void left_text(const qhil_progress *p, int64_t t, char *out,
     if (waiting + p->n_run < jobs) {
         jobs = waiting + p->n_run ? waiting + p->n_run : 1;
     }
+    /* Rounded up: "~0:00" would say it is over. */
     out[0] = '~';
-    clock_text(out + 1, size - 1, work / (int64_t)jobs);
+    clock_text(out + 1, size - 1,
+               (work / (int64_t)jobs + QHIL_SEC - 1) / QHIL_SEC * QHIL_SEC);
 }
 
 static unsigned width(const qhil_progress *p)
@@ -420,26 +425,32 @@ static char *status_text(const qhil_progress *p, int64_t t)
     char left[40];
     char el[32];
     char num[64];
+    bool narrow = s.max < PROGRESS_NARROW;
     size_t budget;
     size_t i;
 
     qhil_buf_init(&s.b, PROGRESS_LINE_MAX);
     snprintf(num, sizeof(num), "[%zu/%zu] ", p->done, p->o.total);
     status_add(&s, num, NULL, ALL);
-    snprintf(num, sizeof(num), "%zu passed", p->passed);
+    snprintf(num, sizeof(num), narrow ? "%zu ok" : "%zu passed", p->passed);
     status_add(&s, num, p->passed ? SGR_GREEN : NULL, ALL);
-    status_add(&s, ", ", NULL, ALL);
-    snprintf(num, sizeof(num), "%zu failed", p->failed);
+    status_add(&s, narrow ? " " : ", ", NULL, ALL);
+    snprintf(num, sizeof(num), narrow ? "%zu fail" : "%zu failed",
+             p->failed);
     status_add(&s, num, p->failed ? SGR_RED : NULL, ALL);
     if (p->errors) {
-        status_add(&s, ", ", NULL, ALL);
-        snprintf(num, sizeof(num), "%zu error%s", p->errors,
-                 p->errors == 1 ? "" : "s");
+        status_add(&s, narrow ? " " : ", ", NULL, ALL);
+        snprintf(num, sizeof(num), narrow ? "%zu err" : "%zu error%s",
+                 p->errors, p->errors == 1 ? "" : "s");
         status_add(&s, num, SGR_RED_BOLD, ALL);
     }
     clock_text(el, sizeof(el), t - p->start);
     left_text(p, t, left, sizeof(left));
-    snprintf(tail, sizeof(tail), " | %s, %s left", el, left);
+    if (narrow) {
+        snprintf(tail, sizeof(tail), " | %s", el);
+    } else {
+        snprintf(tail, sizeof(tail), " | %s, %s left", el, left);
+    }
 
     /* The running tests get what the counts and the times leave. */
     budget = s.max > s.cols + strlen(tail) ? s.max - s.cols - strlen(tail)

@@ -309,14 +309,15 @@ static void test_live_redraws(void **state)
     start(&fx, "echo");
     fx.t = 2500 * QHIL_MSEC;
     qhil_progress_tick(fx.p);
-    /* mean 2 s: 1.5 s left of echo, 2 s for the one not started. */
+    /* mean 2 s: 1.5 s left of echo, 2 s for the one not started,
+     * rounded up. */
     assert_contains(written(&fx), "[1/3] 1 passed, 0 failed | echo 0.5s | "
-                                  "0:02, ~0:03 left");
+                                  "0:02, ~0:04 left");
     fx.t = 4 * QHIL_SEC;
     finish(&fx, &fail);
     fx.t += 200 * QHIL_MSEC;
     qhil_progress_tick(fx.p);
-    assert_contains(written(&fx), "[2/3] 1 passed, 1 failed | 0:04, ~0:01 "
+    assert_contains(written(&fx), "[2/3] 1 passed, 1 failed | 0:04, ~0:02 "
                                   "left");
     assert_int_equal(qhil_progress_end(fx.p), QHIL_EOK);
     s = written(&fx);
@@ -368,7 +369,7 @@ static void test_live_rate(void **state)
  * one long name or many running tests. */
 static void test_live_width(void **state)
 {
-    static const unsigned widths[] = {20, 60, 8, 1};
+    static const unsigned widths[] = {20, 70, 40, 8, 1};
     size_t w;
 
     (void)state;
@@ -401,9 +402,13 @@ static void test_live_width(void **state)
             free(one);
         }
         scr = screen(s, &widest);
-        if (widths[w] == 60) {
-            assert_contains(s, " | a-test-wit.. 1.0s | ");
-            assert_contains(s, " | a-test.. 2.0s, +2 | ");
+        if (widths[w] == 70) {
+            assert_contains(s, " | a-test-with-a-name-f.. 1.0s | 0:01, ? ");
+            assert_contains(s, " | a-test-with-a-na.. 2.0s, +2 | 0:02, ? ");
+        }
+        if (widths[w] == 40) {
+            /* Narrow: short counts, no estimate. */
+            assert_contains(s, "[0/9] 0 ok 0 fail | a-tes.. 1.0s | 0:01");
         }
         free(scr);
         qhil_progress_end(fx.p);
