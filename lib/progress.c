@@ -66,8 +66,8 @@ typedef struct running {
 
 struct qhil_progress {
     qhil_progress_opts o;
-    char *header;    /* NULL once written, or when there is none */
-    qhil_buf notes;  /* "  NOTE\n" lines not yet written */
+    char *header;   /* NULL once written, or when there is none */
+    qhil_buf notes; /* "  NOTE\n" lines not yet written */
     running *run;
     size_t n_run;
     size_t cap_run;
@@ -78,11 +78,11 @@ struct qhil_progress {
     int64_t start;
     int64_t sum_ns; /* of the finished tests that ran */
     size_t n_timed;
-    bool drawn;      /* the status line is on the screen */
+    bool drawn; /* the status line is on the screen */
     bool ever_drawn;
     int64_t last_draw;
-    char *shown;     /* its text, when drawn */
-    int error;       /* first failed write, -errno */
+    char *shown; /* its text, when drawn */
+    int error;   /* first failed write, -errno */
 };
 
 static int64_t now(const qhil_progress *p)
@@ -194,7 +194,8 @@ static size_t put_safe(qhil_buf *b, const char *s, size_t n, size_t max,
         } else if (keep_lf && (u[i] == '\n' || u[i] == '\t')) {
             qhil_buf_append(b, s + i, 1);
             i++;
-        } else if (keep_lf && u[i] == '\r' && (i + 1 == n || u[i + 1] == '\n')) {
+        } else if (keep_lf && u[i] == '\r' &&
+                   (i + 1 == n || u[i + 1] == '\n')) {
             i++;
             continue;
         } else {
@@ -318,8 +319,7 @@ typedef struct status {
 
 /* Append text, at most n columns of it and of what the line has left,
  * in colour sgr (may be NULL). */
-static void status_add(status *s, const char *text, const char *sgr,
-                       size_t n)
+static void status_add(status *s, const char *text, const char *sgr, size_t n)
 {
     size_t left = s->max > s->cols ? s->max - s->cols : 0;
 
@@ -369,8 +369,7 @@ static void run_text(char *out, size_t size, int64_t ns)
 
 /* The time left: the mean of the finished tests for each test not
  * started, what the mean leaves of each running one, over the jobs. */
-static void left_text(const qhil_progress *p, int64_t t, char *out,
-                      size_t size)
+static void left_text(const qhil_progress *p, int64_t t, char *out, size_t size)
 {
     size_t jobs = p->o.jobs ? p->o.jobs : 1;
     size_t waiting;
@@ -383,9 +382,8 @@ static void left_text(const qhil_progress *p, int64_t t, char *out,
         return;
     }
     mean = p->sum_ns / (int64_t)p->n_timed;
-    waiting = p->o.total > p->done + p->n_run
-                  ? p->o.total - p->done - p->n_run
-                  : 0;
+    waiting =
+        p->o.total > p->done + p->n_run ? p->o.total - p->done - p->n_run : 0;
     work = mean * (int64_t)waiting;
     for (i = 0; i < p->n_run; i++) {
         int64_t ran = t - p->run[i].since;
@@ -435,8 +433,7 @@ static char *status_text(const qhil_progress *p, int64_t t)
     snprintf(num, sizeof(num), narrow ? "%zu ok" : "%zu passed", p->passed);
     status_add(&s, num, p->passed ? SGR_GREEN : NULL, ALL);
     status_add(&s, narrow ? " " : ", ", NULL, ALL);
-    snprintf(num, sizeof(num), narrow ? "%zu fail" : "%zu failed",
-             p->failed);
+    snprintf(num, sizeof(num), narrow ? "%zu fail" : "%zu failed", p->failed);
     status_add(&s, num, p->failed ? SGR_RED : NULL, ALL);
     if (p->errors) {
         status_add(&s, narrow ? " " : ", ", NULL, ALL);
@@ -453,8 +450,7 @@ static char *status_text(const qhil_progress *p, int64_t t)
     }
 
     /* The running tests get what the counts and the times leave. */
-    budget = s.max > s.cols + strlen(tail) ? s.max - s.cols - strlen(tail)
-                                           : 0;
+    budget = s.max > s.cols + strlen(tail) ? s.max - s.cols - strlen(tail) : 0;
     for (i = 0; i < p->n_run; i++) {
         const char *sep = i ? ", " : " | ";
         char took[32];

@@ -65,8 +65,8 @@ typedef struct run_cli {
     char reason[64]; /* "interrupted by SIGINT", for cancel_reason */
     bool color;
     bool quiet;
-    qhil_progress *view;      /* writes out while the suite runs */
-    qhil_event_sink *sink;    /* --events, or NULL */
+    qhil_progress *view;   /* writes out while the suite runs */
+    qhil_event_sink *sink; /* --events, or NULL */
 } run_cli;
 
 static void run_usage(FILE *f)

@@ -52,19 +52,19 @@ typedef enum qhil_progress_mode {
 } qhil_progress_mode;
 
 typedef struct qhil_progress_opts {
-    FILE *out;               /* borrowed; written only by the view until
-                                qhil_progress_end */
+    FILE *out; /* borrowed; written only by the view until
+                  qhil_progress_end */
     qhil_progress_mode mode;
-    bool color;              /* ANSI colours on the verdicts */
-    bool quiet;              /* a line only for the tests that did not
-                                pass; no header */
-    size_t total;            /* tests in the run, for "3/10" */
-    size_t jobs;             /* tests at once, for the estimate; 0: 1 */
-    unsigned width;          /* LIVE: columns; 0: the terminal's
-                                (TIOCGWINSZ on out, read at each redraw),
-                                80 when it cannot tell */
-    const char *header;      /* written once, when the first test starts,
-                                followed by the notes; NULL: none; copied */
+    bool color;         /* ANSI colours on the verdicts */
+    bool quiet;         /* a line only for the tests that did not
+                           pass; no header */
+    size_t total;       /* tests in the run, for "3/10" */
+    size_t jobs;        /* tests at once, for the estimate; 0: 1 */
+    unsigned width;     /* LIVE: columns; 0: the terminal's
+                           (TIOCGWINSZ on out, read at each redraw),
+                           80 when it cannot tell */
+    const char *header; /* written once, when the first test starts,
+                           followed by the notes; NULL: none; copied */
     /* The clock, for tests; NULL: qhil_now (CLOCK_MONOTONIC, ns). */
     int64_t (*now)(void *data);
     void *now_data;

@@ -79,16 +79,20 @@ static void close_view(fixture *fx)
 
 static void start(fixture *fx, const char *name)
 {
-    qhil_event ev = {.kind = QHIL_EVENT_TEST_START, .test = name,
-                     .text = name, .len = strlen(name)};
+    qhil_event ev = {.kind = QHIL_EVENT_TEST_START,
+                     .test = name,
+                     .text = name,
+                     .len = strlen(name)};
 
     qhil_progress_event(fx->p, &ev);
 }
 
 static void finish(fixture *fx, qhil_test_result *r)
 {
-    qhil_event ev = {.kind = QHIL_EVENT_TEST_END, .test = r->name,
-                     .verdict = r->verdict, .duration_ns = r->duration_ns};
+    qhil_event ev = {.kind = QHIL_EVENT_TEST_END,
+                     .test = r->name,
+                     .verdict = r->verdict,
+                     .duration_ns = r->duration_ns};
 
     qhil_progress_event(fx->p, &ev);
     qhil_progress_test_done(fx->p, NULL, r);
@@ -174,10 +178,11 @@ static size_t count(const char *hay, const char *needle)
 static void test_lines_exact(void **state)
 {
     fixture fx;
-    qhil_test_result pass = {.name = "boots", .verdict = QHIL_PASS,
-                             .duration_ns = 410 * QHIL_MSEC};
+    qhil_test_result pass = {
+        .name = "boots", .verdict = QHIL_PASS, .duration_ns = 410 * QHIL_MSEC};
     qhil_test_result fail = failed_result();
-    qhil_test_result intr = {.name = "slow", .verdict = QHIL_ERROR,
+    qhil_test_result intr = {.name = "slow",
+                             .verdict = QHIL_ERROR,
                              .interrupted = true,
                              .duration_ns = 3 * QHIL_SEC,
                              .message = "interrupted by SIGINT"};
@@ -287,8 +292,8 @@ static void test_lines_no_escape(void **state)
 static void test_live_redraws(void **state)
 {
     fixture fx;
-    qhil_test_result pass = {.name = "boots", .verdict = QHIL_PASS,
-                             .duration_ns = 2 * QHIL_SEC};
+    qhil_test_result pass = {
+        .name = "boots", .verdict = QHIL_PASS, .duration_ns = 2 * QHIL_SEC};
     qhil_test_result fail = failed_result();
     const char *s;
     char *scr;
@@ -467,8 +472,8 @@ static void test_live_hostile_text(void **state)
 static void test_live_color(void **state)
 {
     fixture fx;
-    qhil_test_result pass = {.name = "boots", .verdict = QHIL_PASS,
-                             .duration_ns = QHIL_SEC};
+    qhil_test_result pass = {
+        .name = "boots", .verdict = QHIL_PASS, .duration_ns = QHIL_SEC};
 
     (void)state;
     open_view(&fx, QHIL_PROGRESS_LIVE, true, 80, 2, 1);
