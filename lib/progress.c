@@ -119,19 +119,30 @@ static void wipe(qhil_progress *p)
     }
 }
 
-/* The header and the notes not yet written. */
+static void put_text(const qhil_progress *p, qhil_buf *b, const char *s);
+
+/* The header and the notes not yet written (the suite's name and path
+ * are input too: made safe for a terminal as test names are). */
 static void put_pending(qhil_progress *p)
 {
+    qhil_buf b;
+
+    if (!p->header && !p->notes.len) {
+        return;
+    }
+    qhil_buf_init(&b, 2 * PROGRESS_BLOCK_MAX);
     if (p->header) {
-        put(p, p->header, strlen(p->header));
-        put(p, "\n", 1);
+        put_text(p, &b, p->header);
+        qhil_buf_puts(&b, "\n");
         free(p->header);
         p->header = NULL;
     }
     if (p->notes.len) {
-        put(p, p->notes.data, p->notes.len);
+        put_text(p, &b, p->notes.data);
         qhil_buf_consume(&p->notes, p->notes.len);
     }
+    put(p, b.data, b.len);
+    qhil_buf_release(&b);
 }
 
 /*
@@ -632,7 +643,7 @@ void qhil_progress_test_done(void *data, const qhil_test *test,
     }
     qhil_buf_init(&b, PROGRESS_BLOCK_MAX);
     block(p, r, &b);
-    /* Whole, or (over the cap) as much as the buffer kept. */
+    /* Whole (past the cap, the pieces that fitted). */
     wipe(p);
     put_pending(p);
     put(p, b.data, b.len);

@@ -468,6 +468,42 @@ static void test_live_hostile_text(void **state)
     close_view(&fx);
 }
 
+/* The header (the suite's name and path are input) and the notes too;
+ * in LINES mode they are written as they are. */
+static void test_hostile_header(void **state)
+{
+    static const qhil_progress_mode modes[] = {QHIL_PROGRESS_LIVE,
+                                               QHIL_PROGRESS_LINES};
+    size_t m;
+
+    (void)state;
+    for (m = 0; m < 2; m++) {
+        qhil_progress_opts o = {.mode = modes[m], .width = 80};
+        fixture fx;
+        qhil_progress *p;
+
+        memset(&fx, 0, sizeof(fx));
+        fx.f = open_memstream(&fx.text, &fx.len);
+        o.out = fx.f;
+        o.header = "qhil: suite \033]0;owned\007x";
+        assert_int_equal(qhil_progress_new(&o, &p, NULL), QHIL_EOK);
+        fx.p = p;
+        qhil_progress_note(p, "note\033[2J");
+        qhil_progress_test_started(p, NULL);
+        qhil_progress_end(p);
+        if (modes[m] == QHIL_PROGRESS_LIVE) {
+            assert_not_contains(written(&fx), "\033]");
+            assert_not_contains(written(&fx), "\033[2J");
+            assert_contains(written(&fx),
+                            "qhil: suite ?]0;owned?x\n  note?[2J\n");
+        } else {
+            assert_string_equal(written(&fx), "qhil: suite \033]0;owned\007x\n"
+                                              "  note\033[2J\n");
+        }
+        close_view(&fx);
+    }
+}
+
 /* LIVE with colour: the counts coloured, the line still in place. */
 static void test_live_color(void **state)
 {
@@ -545,6 +581,7 @@ int main(void)
         cmocka_unit_test(test_live_width),
         cmocka_unit_test(test_live_default_width),
         cmocka_unit_test(test_live_hostile_text),
+        cmocka_unit_test(test_hostile_header),
         cmocka_unit_test(test_live_color),
         cmocka_unit_test(test_reader_gone),
         cmocka_unit_test(test_bad_opts),
