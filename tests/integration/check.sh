@@ -754,8 +754,18 @@ scenario_progress_tty() {
         "$QHIL" run -j 1 -t slow -o "$work/r" "$suites/progress.yaml"
     got=$?
     [ "$got" -eq 0 ] || fail "-j 1 on a terminal exited $got, expected 0"
+    # Ctrl-C while slow waits: the screen ends with its INTR line and
+    # the summary, no status line.
+    NO_COLOR=1 python3 "$pty" 80 "$work/ttyint" 60 --ctrl-c-on "slow 1." \
+        -- "$QHIL" run -j 2 -o "$work/r" "$suites/progress.yaml"
+    got=$?
+    [ "$got" -eq 130 ] || fail "Ctrl-C on a terminal exited $got, expected 130"
     run 1 run -j 2 -o "$work/r" "$suites/progress.yaml"
     cp "$work/out" "$work/file"
+    run 0 run --color always -t quick -o "$work/r" "$suites/progress.yaml"
+    cp "$work/out" "$work/always"
+    run 2 run --color sometimes -o "$work/r" "$suites/progress.yaml"
+    has "^qhil run: --color 'sometimes': expected auto, always or never$"
     run 1 run -j 2 --color never -o "$work/r" "$suites/progress.yaml" \
         </dev/null
     python3 - "$work" <<'PY' || fail "the progress is not what a user sees"
@@ -820,7 +830,7 @@ def check_tty(name, cols, color):
     # No status line is left on the screen.
     assert " left" not in text and not re.search(r"^\[\d+/\d+\]", text, re.M), \
         (name, text)
-    assert re.search(r"^\d+ passed, \d+ failed$", scr[-1]), (name, scr[-1])
+    assert re.search(r"^\d+ passed, \d+ failed(, .*)?$", scr[-1]), (name, scr[-1])
     return data, sts, scr
 
 data, sts, scr = check_tty("tty80", 80, True)
@@ -846,6 +856,15 @@ assert any(n.startswith("PASS   a-test-whose") for n in scr), scr
 
 data, sts, scr = check_tty("tty1", 80, False)
 assert len(ticks(sts)) >= 2, ("-j 1 does not tick", ticks(sts))
+
+data, sts, scr = check_tty("ttyint", 80, False)
+assert any(l.startswith("INTR   slow (") for l in scr), scr
+assert any(l.startswith("qhil: interrupted by SIGINT while test slow ran")
+           for l in scr), scr
+
+# --color always: colour to a file too, still no status line.
+data = open(os.path.join(work, "always"), "rb").read()
+assert b"\x1b[32mPASS \x1b[0m  quick (" in data and b"\r" not in data, data
 
 # Not a terminal: one line per test, no CR, no escape, no status.
 for f in ("file", "out"):

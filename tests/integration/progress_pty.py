@@ -1,14 +1,15 @@
 #!/usr/bin/env python3
 """Run a command on a pseudo-terminal of a given width; keep what it wrote.
 
-usage: progress_pty.py COLS OUTFILE TIMEOUT -- COMMAND ARGS...
+usage: progress_pty.py COLS OUTFILE TIMEOUT [--ctrl-c-on TEXT] -- COMMAND ARGS...
 
 The terminal is COLS columns wide (TIOCSWINSZ before the command
 starts), stdin, stdout and stderr are all the terminal, as in a shell.
 Every byte the command writes goes to OUTFILE, raw (the terminal's
 line discipline turns LF into CR LF).  Exits with the command's status;
 126 when it outlived TIMEOUT seconds (then its process group is killed
-and reaped).
+and reaped).  With --ctrl-c-on, once TEXT has been written, SIGINT goes
+to the command's process group, as Ctrl-C on a terminal sends it.
 """
 import fcntl
 import os
@@ -25,8 +26,13 @@ def main():
     cols = int(sys.argv[1])
     outfile = sys.argv[2]
     timeout = float(sys.argv[3])
-    assert sys.argv[4] == "--"
-    argv = sys.argv[5:]
+    rest = sys.argv[4:]
+    ctrl_c_on = None
+    if rest[0] == "--ctrl-c-on":
+        ctrl_c_on = rest[1].encode()
+        rest = rest[2:]
+    assert rest[0] == "--"
+    argv = rest[1:]
 
     master, slave = os.openpty()
     fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", 24, cols, 0, 0))
@@ -53,6 +59,9 @@ def main():
         if not chunk:
             break
         data += chunk
+        if ctrl_c_on and ctrl_c_on in data:
+            os.killpg(proc.pid, signal.SIGINT)
+            ctrl_c_on = None
     if timed_out:
         try:
             os.killpg(proc.pid, signal.SIGKILL)
