@@ -779,7 +779,10 @@ int cmd_run(int argc, char **argv)
     if (parse_color(color, cli.out, &cli.color) < 0) {
         goto cleanup;
     }
-    live = isatty(fileno(cli.out));
+    /* A terminal that cannot erase a line (TERM=dumb: an editor's
+     * shell buffer) gets the lines only. */
+    live = isatty(fileno(cli.out)) &&
+           !(getenv("TERM") && strcmp(getenv("TERM"), "dumb") == 0);
 
     rc = qhil_suite_load(argv[optind], &suite, &e);
     if (rc < 0) {

@@ -742,21 +742,26 @@ scenario_pool_sigterm() {
 # one line per test, no CR, no escape at all.
 scenario_progress_tty() {
     local pty="$SRC/tests/integration/progress_pty.py" got
-    NO_COLOR= python3 "$pty" 80 "$work/tty80" 60 -- \
+    TERM=xterm NO_COLOR= python3 "$pty" 80 "$work/tty80" 60 -- \
         "$QHIL" run -j 2 -o "$work/r" "$suites/progress.yaml"
     got=$?
     [ "$got" -eq 1 ] || fail "-j 2 on a terminal exited $got, expected 1"
-    NO_COLOR=1 python3 "$pty" 20 "$work/tty20" 60 -- \
+    TERM=xterm NO_COLOR=1 python3 "$pty" 20 "$work/tty20" 60 -- \
         "$QHIL" run -j 2 -o "$work/r" "$suites/progress.yaml"
     got=$?
     [ "$got" -eq 1 ] || fail "-j 2 on 20 columns exited $got, expected 1"
-    NO_COLOR=1 python3 "$pty" 80 "$work/tty1" 60 -- \
+    TERM=xterm NO_COLOR=1 python3 "$pty" 80 "$work/tty1" 60 -- \
         "$QHIL" run -j 1 -t slow -o "$work/r" "$suites/progress.yaml"
     got=$?
     [ "$got" -eq 0 ] || fail "-j 1 on a terminal exited $got, expected 0"
+    # TERM=dumb cannot erase a line: lines only, on a terminal too.
+    TERM=dumb NO_COLOR=1 python3 "$pty" 80 "$work/ttydumb" 60 -- \
+        "$QHIL" run -t quick -o "$work/r" "$suites/progress.yaml"
+    got=$?
+    [ "$got" -eq 0 ] || fail "TERM=dumb exited $got, expected 0"
     # Ctrl-C while slow waits: the screen ends with its INTR line and
     # the summary, no status line.
-    NO_COLOR=1 python3 "$pty" 80 "$work/ttyint" 60 --ctrl-c-on "slow 1." \
+    TERM=xterm NO_COLOR=1 python3 "$pty" 80 "$work/ttyint" 60 --ctrl-c-on "slow 1." \
         -- "$QHIL" run -j 2 -o "$work/r" "$suites/progress.yaml"
     got=$?
     [ "$got" -eq 130 ] || fail "Ctrl-C on a terminal exited $got, expected 130"
@@ -861,6 +866,9 @@ data, sts, scr = check_tty("ttyint", 80, False)
 assert any(l.startswith("INTR   slow (") for l in scr), scr
 assert any(l.startswith("qhil: interrupted by SIGINT while test slow ran")
            for l in scr), scr
+
+data = open(os.path.join(work, "ttydumb"), "rb").read()
+assert b"\x1b" not in data and b"PASS   quick (" in data, data
 
 # --color always: colour to a file too, still no status line.
 data = open(os.path.join(work, "always"), "rb").read()
