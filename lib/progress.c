@@ -162,7 +162,7 @@ static size_t printable(const unsigned char *s, size_t n)
         return 1;
     }
     len = s[0] >= 0xf0 && s[0] <= 0xf4   ? 4
-          : s[0] >= 0xe0                 ? 3
+          : s[0] >= 0xe0 && s[0] <= 0xef ? 3
           : s[0] >= 0xc2 && s[0] <= 0xdf ? 2
                                          : 0;
     if (!len || len > n || (s[0] == 0xc2 && s[1] < 0xa0)) {
@@ -184,10 +184,46 @@ static size_t bad_length(const unsigned char *s, size_t n)
 }
 
 /*
+ * Columns a printable character of len bytes takes: 2 for the East Asian
+ * wide and fullwidth ranges and the emoji blocks, else 1.  Counting a
+ * combining mark as 1 only makes a line shorter than it could be; what
+ * must never happen is a line wider than the terminal.
+ */
+static size_t char_columns(const unsigned char *s, size_t len)
+{
+    static const struct {
+        uint32_t lo, hi;
+    } wide[] = {
+        {0x1100, 0x115f},   {0x2e80, 0x303e},   {0x3041, 0x33ff},
+        {0x3400, 0x4dbf},   {0x4e00, 0x9fff},   {0xa000, 0xa4cf},
+        {0xac00, 0xd7a3},   {0xf900, 0xfaff},   {0xfe30, 0xfe4f},
+        {0xff00, 0xff60},   {0xffe0, 0xffe6},   {0x1f300, 0x1f64f},
+        {0x1f900, 0x1f9ff}, {0x20000, 0x3fffd},
+    };
+    uint32_t c;
+    size_t i;
+
+    if (len < 3) {
+        return 1;
+    }
+    c = len == 3
+            ? (uint32_t)(s[0] & 0x0f) << 12 | (uint32_t)(s[1] & 0x3f) << 6 |
+                  (s[2] & 0x3f)
+            : (uint32_t)(s[0] & 0x07) << 18 | (uint32_t)(s[1] & 0x3f) << 12 |
+                  (uint32_t)(s[2] & 0x3f) << 6 | (s[3] & 0x3f);
+    for (i = 0; i < QHIL_ARRAY_SIZE(wide); i++) {
+        if (c >= wide[i].lo && c <= wide[i].hi) {
+            return 2;
+        }
+    }
+    return 1;
+}
+
+/*
  * Append s to b for a terminal: control characters as '?', except keep
  * (a line break, a tab) and a CR just before a line break or at the end
  * (a guest's CRLF), which is dropped.  Returns the columns appended, at
- * most max (one a character), never cutting a character.
+ * most max, never cutting a character.
  */
 static size_t put_safe(qhil_buf *b, const char *s, size_t n, size_t max,
                        bool keep_lf)
@@ -198,7 +234,11 @@ static size_t put_safe(qhil_buf *b, const char *s, size_t n, size_t max,
 
     while (i < n && cols < max) {
         size_t len = printable(u + i, n - i);
+        size_t w = len ? char_columns(u + i, len) : 1;
 
+        if (cols + w > max) {
+            break;
+        }
         if (len) {
             qhil_buf_append(b, s + i, len);
             i += len;
@@ -213,7 +253,7 @@ static size_t put_safe(qhil_buf *b, const char *s, size_t n, size_t max,
             qhil_buf_puts(b, "?");
             i += bad_length(u + i, n - i);
         }
-        cols++;
+        cols += w;
     }
     return cols;
 }
@@ -229,8 +269,8 @@ static size_t columns(const char *s)
     while (i < n) {
         size_t len = printable(u + i, n - i);
 
+        cols += len ? char_columns(u + i, len) : 1;
         i += len ? len : bad_length(u + i, n - i);
-        cols++;
     }
     return cols;
 }

@@ -421,6 +421,32 @@ static void test_live_width(void **state)
     }
 }
 
+/* A wide character (CJK) takes two columns: a name of them is cut by
+ * columns, not by characters, and never in the middle of one. */
+static void test_live_wide_chars(void **state)
+{
+    fixture fx;
+    char name[64] = "";
+    char want[64] = " | ";
+    int i;
+
+    (void)state;
+    for (i = 0; i < 15; i++) {
+        strcat(name, "\xe6\x97\xa5"); /* U+65E5, 2 columns */
+        if (i < 10) {
+            strcat(want, "\xe6\x97\xa5");
+        }
+    }
+    strcat(want, ".. 0.0s | 0:00, ? left");
+    /* 69 columns: the counts and times take 39, 30 are left: " | " and
+     * " 0.0s" and ".." leave 20 columns, ten characters. */
+    open_view(&fx, QHIL_PROGRESS_LIVE, false, 70, 1, 1);
+    start(&fx, name);
+    assert_contains(written(&fx), want);
+    qhil_progress_end(fx.p);
+    close_view(&fx);
+}
+
 /* Without a width and not a terminal: 80 columns. */
 static void test_live_default_width(void **state)
 {
@@ -450,7 +476,8 @@ static void test_live_hostile_text(void **state)
 
     (void)state;
     fail.name = "\033[2Jevil\rPASS";
-    fail.console_tail = "boot\r\nok\rPASS  echo\033[1A\r\n\302\233J\n";
+    fail.console_tail = "boot\r\nok\rPASS  echo\033[1A\r\n\302\233J\n"
+                        "\xff\xbf\xbf|\xe6\x97|\xc3\xa9\n";
     open_view(&fx, QHIL_PROGRESS_LIVE, false, 80, 1, 1);
     start(&fx, fail.name);
     fx.t = QHIL_SEC;
@@ -462,7 +489,8 @@ static void test_live_hostile_text(void **state)
     assert_not_contains(s, "\302\233");
     assert_contains(s, "FAIL   ?[2Jevil?PASS (1.25s)\n");
     assert_contains(s, "       | boot\n       | ok?PASS  echo?[1A\n"
-                       "       | ?J\n");
+                       "       | ?J\n"
+                       "       | ???|??|\xc3\xa9\n");
     /* The only CRs are the view's own. */
     assert_int_equal(count(s, "\r"), count(s, "\r\033[K"));
     close_view(&fx);
@@ -579,6 +607,7 @@ int main(void)
         cmocka_unit_test(test_live_redraws),
         cmocka_unit_test(test_live_rate),
         cmocka_unit_test(test_live_width),
+        cmocka_unit_test(test_live_wide_chars),
         cmocka_unit_test(test_live_default_width),
         cmocka_unit_test(test_live_hostile_text),
         cmocka_unit_test(test_hostile_header),
