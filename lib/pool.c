@@ -26,7 +26,9 @@
  * Isolation: a worker has its own address space, so a crash, a hang or
  * a flood in one test cannot touch another's result; its output reaches
  * the caller only as whole events and one result, and the progress
- * callbacks run in the parent, one test at a time.  A worker that dies
+ * callbacks run in the parent, one test at a time (and the caller's
+ * tick, at least every QHIL_RUN_TICK_NS, so that a live status line
+ * moves while every test waits).  A worker that dies
  * without its result (a crash, a kill) gives the test verdict error
  * with how it died; one that outlives its test's budget (the test's
  * timeout, else the sum of its steps' timeouts, plus POOL_GRACE_NS for
@@ -716,6 +718,13 @@ int qhil_pool_run(qhil_pool *p, qhil_error *err)
         }
         if (!n) {
             continue;
+        }
+        if (p->opts->tick) {
+            /* The caller's tick, at least every QHIL_RUN_TICK_NS. */
+            int64_t tick = qhil_deadline_in(QHIL_RUN_TICK_NS);
+
+            p->opts->tick(p->opts->data);
+            soonest = soonest < tick ? soonest : tick;
         }
         if (poll(pfd, n, qhil_deadline_poll_ms(soonest)) < 0 &&
             errno != EINTR) {

@@ -1218,7 +1218,7 @@ int qhil_run_suite(const qhil_suite *suite, const qhil_run_opts *opts,
     ctx.rp = rp;
     ctx.runs = runs;
     ctx.tail = opts->tail_lines ? opts->tail_lines : 10;
-    if (opts->jobs > 1) {
+    if (opts->jobs > 1 || opts->isolate) {
         qhil_pool pool = {
             .suite = suite,
             .job = job,
@@ -1226,7 +1226,7 @@ int qhil_run_suite(const qhil_suite *suite, const qhil_run_opts *opts,
             .tail = ctx.tail,
             .runs = runs,
             .n_runs = sr->n_tests,
-            .jobs = opts->jobs,
+            .jobs = opts->jobs > 1 ? opts->jobs : 1,
             .start = run_start,
             .done = run_done,
             .data = &ctx,

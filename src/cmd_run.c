@@ -65,11 +65,8 @@ typedef struct run_cli {
     char reason[64]; /* "interrupted by SIGINT", for cancel_reason */
     bool color;
     bool quiet;
-    bool header_done;
-    const qhil_suite *suite;
-    size_t n_selected;
-    const char *shard; /* "K/N" as given, or NULL */
-    char *notes; /* the job layer's notes, printed with the header */
+    qhil_progress *view;   /* writes out while the suite runs */
+    qhil_event_sink *sink; /* --events, or NULL */
 } run_cli;
 
 static void run_usage(FILE *f)
@@ -95,7 +92,9 @@ static void run_usage(FILE *f)
             "process\n"
             "                     (default: the number of cores; -j 1: one "
             "after the\n"
-            "                     other, in this process)\n"
+            "                     other, in this process, or in a worker "
+            "when the\n"
+            "                     output is a terminal)\n"
             "      --events FILE  write every event of every test as it "
             "happens,\n"
             "                     one JSON object a line (docs/events.md); "
@@ -146,6 +145,11 @@ static void run_usage(FILE *f)
             CLI_JOB_HELP
             "      --keep-disks   keep each test's scratch disk "
             "(guestfs_*)\n"
+            "      --color WHEN   colour the verdicts: auto (default: when "
+            "the\n"
+            "                     output is a terminal and NO_COLOR is not "
+            "set),\n"
+            "                     always, never\n"
             "  -q, --quiet        print only failures and the summary\n"
             "  -h, --help         show this help\n"
             "\n"
@@ -229,10 +233,10 @@ static int signals_catch(void)
     return fds[0];
 }
 
-/* Progress stream written: on EPIPE, nobody reads it any more. */
-static void progress_flush(run_cli *c)
+/* After the view wrote: on EPIPE, nobody reads the progress any more. */
+static void progress_check(run_cli *c)
 {
-    if (fflush(c->out) == 0 || errno != EPIPE) {
+    if (qhil_progress_error(c->view) != -EPIPE) {
         return;
     }
     c->out_gone = true;
@@ -296,94 +300,96 @@ static void summary_table(const run_cli *c, const qhil_suite_result *res)
     }
 }
 
-/* The header goes out with the first test, once the run has really
- * started: a board problem is then reported alone. */
+/*
+ * The runner's callbacks hand everything to the progress view
+ * (qhil/progress.h), which writes the lines and the status line; the
+ * header goes out with the first test, once the run has really started:
+ * a board problem is then reported alone.
+ */
 static void on_test_started(void *data, const qhil_test *test)
 {
     run_cli *c = data;
 
-    (void)test;
-    if (c->header_done || c->quiet || c->out_gone) {
-        return;
+    if (!c->out_gone) {
+        qhil_progress_test_started(c->view, test);
+        progress_check(c);
     }
-    c->header_done = true;
-    fprintf(c->out, "qhil: suite %s (%s), board %s, %zu test%s%s%s%s\n%s",
-            c->suite->name, c->suite->path, c->suite->device_type,
-            c->n_selected, c->n_selected == 1 ? "" : "s",
-            c->shard ? " (shard " : "", c->shard ? c->shard : "",
-            c->shard ? ")" : "", c->notes ? c->notes : "");
-    progress_flush(c);
 }
 
 /* Kept for the header: "  accelerator: TCG (...)". */
 static void on_noted(void *data, const char *note)
 {
     run_cli *c = data;
-    size_t len = c->notes ? strlen(c->notes) : 0;
-    char *grown = realloc(c->notes, len + strlen(note) + 4);
 
-    if (grown) {
-        sprintf(grown + len, "  %s\n", note);
-        c->notes = grown;
-    }
+    qhil_progress_note(c->view, note);
 }
 
-/* An attempt failed, the test runs again: one line, the details come
- * with its last attempt or in the reports. */
+/* An attempt failed, the test runs again: the view says so in one line. */
 static void on_test_retry(void *data, const qhil_test *test,
                           const qhil_test_result *r)
 {
     run_cli *c = data;
 
-    (void)test;
-    if (c->out_gone) {
-        return;
+    if (!c->out_gone) {
+        qhil_progress_test_retry(c->view, test, r);
+        progress_check(c);
     }
-    fprintf(c->out, "%s  %s (%.2fs) attempt %u of %u: %s; retrying\n",
-            verdict_label(c, r->verdict), r->name, (double)r->duration_ns / 1e9,
-            r->attempts, r->max_attempts, r->message ? r->message : "failed");
-    progress_flush(c);
 }
 
 static void on_test_done(void *data, const qhil_test *test,
                          const qhil_test_result *r)
 {
     run_cli *c = data;
-    char note[48];
-    const char *p;
 
-    (void)test;
-    if ((c->quiet && r->verdict == QHIL_PASS && !r->flaky) || c->out_gone) {
-        return;
+    if (!c->out_gone) {
+        qhil_progress_test_done(c->view, test, r);
+        progress_check(c);
     }
-    fprintf(c->out, "%s  %s (%.2fs)%s\n", result_label(c, r), r->name,
-            (double)r->duration_ns / 1e9, attempt_note(r, note, sizeof(note)));
-    if (r->verdict == QHIL_PASS || r->verdict == QHIL_SKIP) {
-        progress_flush(c);
-        return;
+}
+
+/* Every event: to --events and to the view's status line. */
+static void on_event(void *data, const qhil_event *ev)
+{
+    run_cli *c = data;
+
+    if (c->sink) {
+        qhil_event_sink_write(c->sink, ev);
     }
-    if (r->step) {
-        fprintf(c->out, "       step %zu (line %d): %s\n", r->step,
-                r->step_line, r->step_desc ? r->step_desc : "");
+    if (!c->out_gone) {
+        qhil_progress_event(c->view, ev);
+        progress_check(c);
     }
-    fprintf(c->out, "       %s\n", r->message ? r->message : "failed");
-    if (r->console_tail && *r->console_tail) {
-        fprintf(c->out, "       last console lines:\n       | ");
-        for (p = r->console_tail; *p; p++) {
-            fputc(*p, c->out);
-            if (*p == '\n' && p[1]) {
-                fputs("       | ", c->out);
-            }
-        }
-        if (p[-1] != '\n') {
-            fputc('\n', c->out);
-        }
+}
+
+static void on_tick(void *data)
+{
+    run_cli *c = data;
+
+    if (!c->out_gone) {
+        qhil_progress_tick(c->view);
+        progress_check(c);
     }
-    if (r->console_log && r->qemu_log) {
-        fprintf(c->out, "       logs: %s, %s\n", r->console_log,
-                r->qemu_log);
+}
+
+/* --color WHEN; auto: a terminal and NO_COLOR unset or empty
+ * (no-color.org). */
+static int parse_color(const char *arg, FILE *out, bool *color)
+{
+    const char *no_color = getenv("NO_COLOR");
+
+    if (strcmp(arg, "always") == 0) {
+        *color = true;
+    } else if (strcmp(arg, "never") == 0) {
+        *color = false;
+    } else if (strcmp(arg, "auto") == 0) {
+        *color = isatty(fileno(out)) && !(no_color && *no_color);
+    } else {
+        fprintf(stderr,
+                "qhil run: --color '%s': expected auto, always or never\n",
+                arg);
+        return -1;
     }
-    progress_flush(c);
+    return 0;
 }
 
 /* Report files are opened before the run: a path that cannot be written
@@ -626,6 +632,7 @@ static size_t default_jobs(void)
 #define OPT_JSON 0x301
 #define OPT_TIMEOUT_MULTIPLIER 0x302
 #define OPT_RETRY 0x303
+#define OPT_COLOR 0x304
 
 int cmd_run(int argc, char **argv)
 {
@@ -650,6 +657,7 @@ int cmd_run(int argc, char **argv)
         {"repeat", required_argument, NULL, 'R'},
         {"fail-fast", no_argument, NULL, 'F'},
         {"quiet", no_argument, NULL, 'q'},
+        {"color", required_argument, NULL, OPT_COLOR},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
@@ -664,6 +672,9 @@ int cmd_run(int argc, char **argv)
     unsigned retry = 0;
     bool has_retry = false;
     const char *json = NULL;
+    const char *color = "auto";
+    char *header = NULL;
+    bool live;
     qhil_report_file *json_file = NULL;
     qhil_event_sink *event_sink = NULL;
     char **only = NULL;
@@ -792,6 +803,9 @@ int cmd_run(int argc, char **argv)
         case 'q':
             cli.quiet = true;
             break;
+        case OPT_COLOR:
+            color = optarg;
+            break;
         case 'h':
             run_usage(stdout);
             status = QHIL_EXIT_OK;
@@ -836,7 +850,13 @@ int cmd_run(int argc, char **argv)
     if (tap_stdout || (events && strcmp(events, "-") == 0)) {
         cli.out = stderr;
     }
-    cli.color = isatty(fileno(cli.out)) && !getenv("NO_COLOR");
+    if (parse_color(color, cli.out, &cli.color) < 0) {
+        goto cleanup;
+    }
+    /* A terminal that cannot erase a line (TERM=dumb: an editor's
+     * shell buffer) gets the lines only. */
+    live = isatty(fileno(cli.out)) &&
+           !(getenv("TERM") && strcmp(getenv("TERM"), "dumb") == 0);
 
     rc = qhil_suite_load(argv[optind], &suite, &e);
     if (rc < 0) {
@@ -893,9 +913,31 @@ int cmd_run(int argc, char **argv)
                 qhil_error_message(&e, QHIL_EIO));
         goto cleanup;
     }
-    cli.suite = suite;
-    cli.shard = shard;
-    cli.n_selected = n_order;
+    if (asprintf(&header, "qhil: suite %s (%s), board %s, %zu test%s%s%s%s",
+                 suite->name, suite->path, suite->device_type, n_order,
+                 n_order == 1 ? "" : "s", shard ? " (shard " : "",
+                 shard ? shard : "", shard ? ")" : "") < 0) {
+        header = NULL;
+        fprintf(stderr, "qhil: out of memory\n");
+        goto cleanup;
+    }
+    {
+        qhil_progress_opts po = {
+            .out = cli.out,
+            .mode = live ? QHIL_PROGRESS_LIVE : QHIL_PROGRESS_LINES,
+            .color = cli.color,
+            .quiet = cli.quiet,
+            .total = n_order,
+            .jobs = jobs,
+            .header = header,
+        };
+
+        if (qhil_progress_new(&po, &cli.view, &e) < 0) {
+            fprintf(stderr, "qhil: %s\n", qhil_error_message(&e, QHIL_ENOMEM));
+            goto cleanup;
+        }
+    }
+    cli.sink = event_sink;
     cancel_fd = signals_catch();
     {
         qhil_run_opts ro = {
@@ -908,8 +950,10 @@ int cmd_run(int argc, char **argv)
             .test_done = on_test_done,
             .noted = on_noted,
             .data = &cli,
-            .event = event_sink ? qhil_event_sink_write : NULL,
-            .event_data = event_sink,
+            .event = event_sink || live ? on_event : NULL,
+            .event_data = &cli,
+            .tick = live ? on_tick : NULL,
+            .isolate = live,
             .keep_events = json != NULL,
             .jobs = jobs,
             .timeout_multiplier = multiplier,
@@ -926,6 +970,11 @@ int cmd_run(int argc, char **argv)
         };
 
         rc = qhil_run_suite(suite, &ro, &res, &e);
+    }
+    /* The status line is gone before anything else is written. */
+    if (!cli.out_gone) {
+        qhil_progress_end(cli.view);
+        progress_check(&cli);
     }
     if (rc < 0) {
         fprintf(stderr, "qhil: %s\n", qhil_error_message(&e, rc));
@@ -970,6 +1019,7 @@ int cmd_run(int argc, char **argv)
         status = failed + errors ? QHIL_EXIT_FAILED : QHIL_EXIT_OK;
         rc = qhil_event_sink_close(event_sink, &e);
         event_sink = NULL;
+        cli.sink = NULL;
         if (rc < 0) {
             fprintf(stderr, "qhil: --events %s\n",
                     qhil_error_message(&e, rc));
@@ -1060,7 +1110,8 @@ cleanup:
     qhil_suite_result_free(res);
     qhil_suite_free(suite);
     cli_job_release(&job);
-    free(cli.notes);
+    qhil_progress_free(cli.view);
+    free(header);
     free(default_out);
     free(suite_dir);
     free(only);

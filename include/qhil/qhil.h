@@ -11,6 +11,7 @@
  *   report_html.h  a run as one HTML page
  *   shard.h    a runner's share of a suite (--shard K/N, durations)
  *   event.h    a test as a stream of events (the runner's callback)
+ *   progress.h what a person watching a run sees (lines, status line)
  *
  * libqhil.so exports what these headers declare and nothing else: the
  * library is built with hidden visibility, and each header wraps its
@@ -29,6 +30,7 @@
 #include <qhil/junit.h>
 #include <qhil/lava.h>
 #include <qhil/machine.h>
+#include <qhil/progress.h>
 #include <qhil/qmp.h>
 #include <qhil/qtest.h>
 #include <qhil/report.h>

@@ -141,7 +141,20 @@ typedef struct qhil_run_opts {
      * test_done comes once, for the last attempt.  May be NULL. */
     void (*test_retry)(void *data, const qhil_test *test,
                        const qhil_test_result *result);
+    /* Called with data at least every QHIL_RUN_TICK_NS while tests run in
+     * workers (jobs > 1, or isolate), from the runner's poll loop, even
+     * when no event comes: for a live progress view that shows how long
+     * each test has run (qhil_progress_tick).  May be NULL; must return
+     * at once and not call back into the runner. */
+    void (*tick)(void *data);
+    /* With jobs 0 or 1: still run each test in a worker process, one at
+     * a time, so that the runner's loop (and tick) keeps going while a
+     * test waits.  Verdicts and events are the same either way. */
+    bool isolate;
 } qhil_run_opts;
+
+/* The longest time between two calls of qhil_run_opts.tick. */
+#define QHIL_RUN_TICK_NS (250 * 1000000LL)
 
 /*
  * Run the suite.  Returns QHIL_EOK when every test ran (whatever the

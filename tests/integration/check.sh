@@ -754,6 +754,159 @@ scenario_pool_sigterm() {
     no_qemu_left
 }
 
+# Progress on a terminal (a pseudo-terminal of the width asked): a
+# status line redrawn in place that moves while a test waits (-j 2, and
+# -j 1, which then runs its test in a worker), the finished lines and
+# the summary left on the screen and no status line, never wider than
+# the terminal; NO_COLOR=1 takes the colours away, not the status line
+# (an empty NO_COLOR does not, as no-color.org says).  Not a terminal:
+# one line per test, no CR, no escape at all.
+scenario_progress_tty() {
+    local pty="$SRC/tests/integration/progress_pty.py" got
+    TERM=xterm NO_COLOR= python3 "$pty" 80 "$work/tty80" 60 -- \
+        "$QHIL" run -j 2 -o "$work/r" "$suites/progress.yaml"
+    got=$?
+    [ "$got" -eq 1 ] || fail "-j 2 on a terminal exited $got, expected 1"
+    TERM=xterm NO_COLOR=1 python3 "$pty" 20 "$work/tty20" 60 -- \
+        "$QHIL" run -j 2 -o "$work/r" "$suites/progress.yaml"
+    got=$?
+    [ "$got" -eq 1 ] || fail "-j 2 on 20 columns exited $got, expected 1"
+    TERM=xterm NO_COLOR=1 python3 "$pty" 80 "$work/tty1" 60 -- \
+        "$QHIL" run -j 1 -t slow -o "$work/r" "$suites/progress.yaml"
+    got=$?
+    [ "$got" -eq 0 ] || fail "-j 1 on a terminal exited $got, expected 0"
+    # TERM=dumb cannot erase a line: lines only, on a terminal too.
+    TERM=dumb NO_COLOR=1 python3 "$pty" 80 "$work/ttydumb" 60 -- \
+        "$QHIL" run -t quick -o "$work/r" "$suites/progress.yaml"
+    got=$?
+    [ "$got" -eq 0 ] || fail "TERM=dumb exited $got, expected 0"
+    # Ctrl-C while slow waits: the screen ends with its INTR line and
+    # the summary, no status line.
+    TERM=xterm NO_COLOR=1 python3 "$pty" 80 "$work/ttyint" 60 \
+        --ctrl-c-on "slow 1." -- "$QHIL" run -j 2 -o "$work/r" "$suites/progress.yaml"
+    got=$?
+    [ "$got" -eq 130 ] || fail "Ctrl-C on a terminal exited $got, expected 130"
+    run 1 run -j 2 -o "$work/r" "$suites/progress.yaml"
+    cp "$work/out" "$work/file"
+    run 0 run --color always -t quick -o "$work/r" "$suites/progress.yaml"
+    cp "$work/out" "$work/always"
+    run 2 run --color sometimes -o "$work/r" "$suites/progress.yaml"
+    has "^qhil run: --color 'sometimes': expected auto, always or never$"
+    run 1 run -j 2 --color never -o "$work/r" "$suites/progress.yaml" \
+        </dev/null
+    python3 - "$work" <<'PY' || fail "the progress is not what a user sees"
+import os, re, sys
+work = sys.argv[1]
+names = ["slow", "fails", "quick",
+         "a-test-whose-name-is-far-too-long-for-a-narrow-terminal"]
+SGR = re.compile(rb"\x1b\[[0-9;]*m")
+
+def screen(data, cols):
+    """The final screen of a terminal cols wide (wrapping at the
+    margin): CR, LF, ESC[K, SGR codes; any other escape is an error."""
+    rows, row, col = [[]], 0, 0
+    i = 0
+    while i < len(data):
+        c = data[i:i + 1]
+        if c == b"\x1b":
+            m = re.match(rb"\x1b\[([0-9;]*)([A-Za-z])", data[i:])
+            assert m and m.group(2) in (b"K", b"m"), data[i:i + 10]
+            if m.group(2) == b"K":
+                del rows[row][col:]
+            i += m.end()
+            continue
+        if c == b"\r":
+            col = 0
+        elif c == b"\n":
+            row += 1
+            if row == len(rows):
+                rows.append([])
+        else:
+            if col == cols:  # the margin: wrap
+                row, col = row + 1, 0
+                if row == len(rows):
+                    rows.append([])
+            line = rows[row]
+            line.extend(b" " * (col - len(line)))
+            if col < len(line):
+                line[col] = c[0]
+            else:
+                line.append(c[0])
+            col += 1
+        i += 1
+    return [bytes(r).decode() for r in rows]
+
+def statuses(data):
+    """Each status line drawn: a redraw (CR, erase) not followed by a
+    line break before the next redraw."""
+    return [p.decode() for p in
+            (SGR.sub(b"", q) for q in data.split(b"\r\x1b[K")[1:])
+            if b"\n" not in p and p]
+
+def check_tty(name, cols, color):
+    data = open(os.path.join(work, name), "rb").read()
+    sts = statuses(data)
+    assert sts, (name, "no status line", data[:2000])
+    for s in sts:
+        assert len(s) <= cols - 1, (name, "status wider than the terminal", s)
+    has_sgr = SGR.search(data) is not None
+    assert has_sgr == color, (name, "colour codes" if has_sgr else "no colour")
+    scr = [l for l in screen(data, cols) if l.strip()]
+    text = "\n".join(scr)
+    # No status line is left on the screen.
+    assert " left" not in text and not re.search(r"^\[\d+/\d+\]", text, re.M), \
+        (name, text)
+    assert re.search(r"^\d+ passed, \d+ failed(, .*)?$", scr[-1]), (name, scr[-1])
+    return data, sts, scr
+
+data, sts, scr = check_tty("tty80", 80, True)
+# The status line names the running tests and ticks during slow's 3 s
+# wait, once the other tests are done and no event comes: several times
+# for it between 1.5 s and 2.9 s.
+def ticks(sts):
+    return sorted({float(m.group(1)) for s in sts
+                   for m in re.finditer(r"slow (\d+\.\d)s", s)
+                   if 1.5 <= float(m.group(1)) <= 2.9})
+assert len(ticks(sts)) >= 2, ("-j 2 does not tick", ticks(sts))
+assert any(re.match(r"\[\d/4\] \d passed, \d failed \| ", s) for s in sts), sts
+assert any(re.search(r"\| \d:\d\d, ~\d:\d\d left$", s) for s in sts), sts
+assert any(s.endswith("? left") for s in sts), sts
+for n in names:
+    assert any(re.match(r"(PASS|FAIL)   %s \(\d+\.\d\ds\)$" % re.escape(n), l)
+               for l in scr), (n, scr)
+assert "3 passed, 1 failed" == scr[-1], scr[-1]
+
+data, sts, scr = check_tty("tty20", 20, False)
+# Narrow: the lines wrap as text does, the status line never does.
+assert any(n.startswith("PASS   a-test-whose") for n in scr), scr
+
+data, sts, scr = check_tty("tty1", 80, False)
+assert len(ticks(sts)) >= 2, ("-j 1 does not tick", ticks(sts))
+
+data, sts, scr = check_tty("ttyint", 80, False)
+assert any(l.startswith("INTR   slow (") for l in scr), scr
+assert any(l.startswith("qhil: interrupted by SIGINT while test slow ran")
+           for l in scr), scr
+
+data = open(os.path.join(work, "ttydumb"), "rb").read()
+assert b"\x1b" not in data and b"PASS   quick (" in data, data
+
+# --color always: colour to a file too, still no status line.
+data = open(os.path.join(work, "always"), "rb").read()
+assert b"\x1b[32mPASS \x1b[0m  quick (" in data and b"\r" not in data, data
+
+# Not a terminal: one line per test, no CR, no escape, no status.
+for f in ("file", "out"):
+    data = open(os.path.join(work, f), "rb").read()
+    assert b"\r" not in data and b"\x1b" not in data, (f, data[:500])
+    lines = data.decode().split("\n")
+    for n in names:
+        got = [l for l in lines if re.match(r"(PASS|FAIL)   %s \(" % re.escape(n), l)]
+        assert len(got) == 1, (f, n, got)
+    assert not any(" left" in l for l in lines), f
+PY
+}
+
 # Ctrl-C with workers: the running tests are interrupted and shut down in
 # order, the rest not run, the reports complete, exit 130.
 scenario_pool_interrupt() {
