@@ -54,6 +54,7 @@
 #include "internal.h"
 #include "pool.h"
 #include "proc.h"
+#include "runlimits.h"
 #include "step.h"
 
 /* The step as a failure names it, through its table entry. */
@@ -581,11 +582,13 @@ void qhil_run_one(const qhil_suite *suite, const qhil_test *test,
     char **argv = NULL;
     char *disk = NULL;
     int64_t start = qhil_now();
+    qhil_limits lim;
     qhil_error e;
     size_t i;
     int rc;
 
     qhil_error_init(&e);
+    qhil_limits_of_run(opts, &lim);
     res->verdict = QHIL_PASS;
     emit_text(&tr, QHIL_EVENT_TEST_START, res->name ? res->name : test->name);
     if (asprintf(&res->console_log, "%s/console.log", test_dir) < 0 ||
@@ -614,7 +617,8 @@ void qhil_run_one(const qhil_suite *suite, const qhil_test *test,
     mo.envp = qhil_job_envp(job);
     /* Starting QEMU is part of the test's time. */
     mo.deadline = tr.test_deadline;
-    mo.log_limit = test->qemu_log_limit;
+    mo.log_limit = qhil_limits_qemu_log(&lim, test);
+    mo.memory_limit = lim.memory;
     mo.has_cancel = opts->has_cancel;
     mo.cancel_fd = opts->cancel_fd;
     rc = qhil_machine_launch(&mo, &tr.m, &e);
@@ -649,7 +653,8 @@ void qhil_run_one(const qhil_suite *suite, const qhil_test *test,
         goto done;
     }
     machine_started(&tr, mo.argv);
-    qhil_console_set_log_limit(qhil_machine_console(tr.m), test->console_limit);
+    qhil_console_set_log_limit(qhil_machine_console(tr.m),
+                               qhil_limits_console(&lim, test));
     for (i = 0; i < test->n_fail_on; i++) {
         rc = qhil_console_add_fail_pattern(qhil_machine_console(tr.m),
                                            test->fail_on[i], &e);
@@ -756,12 +761,19 @@ static int run_prepare(const qhil_suite *suite, const qhil_run_opts *opts,
         .no_probe = !probe,
     };
     qhil_job *job = NULL;
+    qhil_limits lim;
     size_t i;
     int rc;
 
     *job_out = NULL;
     rc = qhil_job_from_suite(suite, &base, &job, err);
     if (rc < 0) {
+        return rc;
+    }
+    qhil_limits_of_run(opts, &lim);
+    rc = qhil_limits_check(&lim, suite, job, err);
+    if (rc < 0) {
+        qhil_job_free(job);
         return rc;
     }
     for (i = 0; opts->only && opts->only[i]; i++) {
@@ -785,16 +797,33 @@ static int run_prepare(const qhil_suite *suite, const qhil_run_opts *opts,
 /* RUN/job.log: what the job layer decided, and the labelled command
  * line, for whoever reads the results later. */
 static void write_job_log(const qhil_job *job, const char *run_dir,
-                          const qhil_run_opts *opts)
+                          const qhil_run_opts *opts, const qhil_limits *lim,
+                          size_t jobs)
 {
     const char *const *notes = qhil_job_notes(job);
+    char *limits = qhil_limits_note(lim);
+    char *cut = NULL;
     char *path = NULL;
     FILE *fp = NULL;
     size_t i;
     int fd = -1;
 
+    /* A -j above the site's cap is cut to it, and says so. */
+    if (jobs < opts->jobs &&
+        asprintf(&cut, "-j %zu cut to %zu: the site allows %zu QEMUs at "
+                       "once (%s)",
+                 opts->jobs, jobs, jobs,
+                 lim->jobs_from ? lim->jobs_from : "the site") < 0) {
+        cut = NULL;
+    }
     for (i = 0; notes[i] && opts->noted; i++) {
         opts->noted(opts->data, notes[i]);
+    }
+    if (opts->noted && limits) {
+        opts->noted(opts->data, limits);
+    }
+    if (opts->noted && cut) {
+        opts->noted(opts->data, cut);
     }
     if (asprintf(&path, "%s/job.log", run_dir) < 0) {
         return;
@@ -804,6 +833,12 @@ static void write_job_log(const qhil_job *job, const char *run_dir,
     if (fp) {
         for (i = 0; notes[i]; i++) {
             fprintf(fp, "%s\n", notes[i]);
+        }
+        if (limits) {
+            fprintf(fp, "%s\n", limits);
+        }
+        if (cut) {
+            fprintf(fp, "%s\n", cut);
         }
         for (i = 0; opts->log_notes && opts->log_notes[i]; i++) {
             fprintf(fp, "%s\n", opts->log_notes[i]);
@@ -818,6 +853,8 @@ static void write_job_log(const qhil_job *job, const char *run_dir,
     } else if (fd >= 0) {
         close(fd);
     }
+    free(limits);
+    free(cut);
     free(path);
 }
 
@@ -841,6 +878,7 @@ typedef struct run_ctx {
     qhil_pool_item *runs;
     size_t tail;
     bool failed_fast;
+    qhil_budget budget; /* the run folder's cap (runlimits.h) */
 } run_ctx;
 
 /* Before run i: not run (canceled, --fail-fast), or its folder and the
@@ -850,9 +888,17 @@ static bool run_start(void *data, size_t i)
     run_ctx *c = data;
     qhil_pool_item *pr = &c->runs[i];
     qhil_test_result *r = pr->result;
+    char *full = NULL;
     qhil_error e;
     bool ok;
 
+    if (!c->failed_fast && !run_canceled(c->opts) &&
+        !qhil_budget_start(&c->budget, i, &pr->test, &full)) {
+        r->verdict = QHIL_SKIP;
+        r->not_run = true;
+        r->message = full ? full : strdup("not run: run folder over its cap");
+        return false;
+    }
     if (c->failed_fast || run_canceled(c->opts)) {
         const char *why =
             c->failed_fast ? "--fail-fast" : cancel_reason(c->opts);
@@ -877,6 +923,7 @@ static bool run_start(void *data, size_t i)
         if (c->opts->test_done) {
             c->opts->test_done(c->opts->data, pr->test, r);
         }
+        qhil_budget_done(&c->budget, i, NULL);
     }
     qhil_error_release(&e);
     return ok;
@@ -888,6 +935,7 @@ static void run_done(void *data, size_t i)
     run_ctx *c = data;
     qhil_test_result *r = c->runs[i].result;
 
+    qhil_budget_done(&c->budget, i, c->runs[i].dir);
     if (c->opts->test_done) {
         c->opts->test_done(c->opts->data, c->runs[i].test, r);
     }
@@ -908,6 +956,8 @@ int qhil_run_suite(const qhil_suite *suite, const qhil_run_opts *opts,
     qhil_pool_item *runs = NULL;
     run_ctx ctx = {.suite = suite, .opts = opts};
     int64_t start = qhil_now();
+    size_t jobs = opts->jobs;
+    qhil_limits lim;
     size_t i;
     int rc;
 
@@ -926,7 +976,11 @@ int qhil_run_suite(const qhil_suite *suite, const qhil_run_opts *opts,
     if (rc < 0) {
         goto cleanup;
     }
-    write_job_log(job, qhil_runpath_dir(rp), opts);
+    qhil_limits_of_run(opts, &lim);
+    if (lim.jobs && jobs > lim.jobs) {
+        jobs = lim.jobs;
+    }
+    write_job_log(job, qhil_runpath_dir(rp), opts, &lim, jobs);
     sr = calloc(1, sizeof(*sr));
     runs = calloc(n_runs + 1, sizeof(*runs));
     if (!sr || !runs || !(sr->tests = calloc(n_runs + 1, sizeof(*sr->tests)))) {
@@ -955,7 +1009,11 @@ int qhil_run_suite(const qhil_suite *suite, const qhil_run_opts *opts,
     ctx.rp = rp;
     ctx.runs = runs;
     ctx.tail = opts->tail_lines ? opts->tail_lines : 10;
-    if (opts->jobs > 1) {
+    rc = qhil_budget_init(&ctx.budget, &lim, sr->n_tests, sr->run_dir, err);
+    if (rc < 0) {
+        goto cleanup;
+    }
+    if (jobs > 1) {
         qhil_pool pool = {
             .suite = suite,
             .job = job,
@@ -963,7 +1021,7 @@ int qhil_run_suite(const qhil_suite *suite, const qhil_run_opts *opts,
             .tail = ctx.tail,
             .runs = runs,
             .n_runs = sr->n_tests,
-            .jobs = opts->jobs,
+            .jobs = jobs,
             .start = run_start,
             .done = run_done,
             .data = &ctx,
@@ -988,6 +1046,7 @@ int qhil_run_suite(const qhil_suite *suite, const qhil_run_opts *opts,
     rc = QHIL_EOK;
 
 cleanup:
+    qhil_budget_release(&ctx.budget);
     for (i = 0; runs && i < n_runs; i++) {
         free(runs[i].dir);
     }

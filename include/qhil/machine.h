@@ -77,6 +77,11 @@ typedef struct qhil_machine_opts {
                                 test's own deadline) */
     uint64_t log_limit;      /* qemu.log keeps at most this many bytes;
                                 0: 64 MiB */
+    uint64_t memory_limit;   /* QEMU's resident bytes (RSS) at most, 0:
+                                no cap; its guard looks every 20 ms and
+                                kills it over the cap: it then ends as
+                                if it died, with "QEMU memory over N"
+                                from qhil_machine_check */
     bool has_cancel;         /* cancel_fd is set: launch's QMP handshake
                                 ends with QHIL_ECANCELED once it is
                                 readable (never read); the machine's

@@ -27,7 +27,9 @@
 #include <qhil/event.h>
 #include <qhil/job.h>
 #include <qhil/junit.h>
+#include <qhil/keep.h>
 #include <qhil/lava.h>
+#include <qhil/limits.h>
 #include <qhil/machine.h>
 #include <qhil/qmp.h>
 #include <qhil/qtest.h>

@@ -40,6 +40,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include <qhil/error.h>
 #include <qhil/event.h>
@@ -120,6 +121,12 @@ typedef struct qhil_run_opts {
     /* Every step's and test's timeout times this, for slow machines
      * (a wait step still waits what it says); 0: 1. */
     double timeout_multiplier;
+    /* Caps for this run (qhil/limits.h), bytes, 0: none; each can only
+     * lower the site's: resident memory per QEMU (--max-memory), and
+     * the bytes of the run folder's test folders (--max-run-folder).
+     * The site's jobs cap also cuts jobs above. */
+    uint64_t max_memory;
+    uint64_t max_run_folder;
 } qhil_run_opts;
 
 /*
