@@ -509,7 +509,8 @@ char *qhil_limits_note(const qhil_limits *l)
         return NULL;
     }
     if (l->jobs) {
-        fprintf(fp, "%s%zu QEMUs at once (%s)", sep, l->jobs,
+        fprintf(fp, "%s%zu QEMU%s at once (%s)", sep, l->jobs,
+                l->jobs == 1 ? "" : "s",
                 l->jobs_from ? l->jobs_from : "the site");
         sep = ", ";
     }

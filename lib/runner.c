@@ -810,9 +810,9 @@ static void write_job_log(const qhil_job *job, const char *run_dir,
 
     /* A -j above the site's cap is cut to it, and says so. */
     if (jobs < opts->jobs &&
-        asprintf(&cut, "-j %zu cut to %zu: the site allows %zu QEMUs at "
+        asprintf(&cut, "-j %zu cut to %zu: the site allows %zu QEMU%s at "
                        "once (%s)",
-                 opts->jobs, jobs, jobs,
+                 opts->jobs, jobs, jobs, jobs == 1 ? "" : "s",
                  lim->jobs_from ? lim->jobs_from : "the site") < 0) {
         cut = NULL;
     }

@@ -3858,7 +3858,7 @@ scenario_limits_site_caps() {
     limits_site "jobs: 1"
     run 0 run -j 4 --site "$work/site.yaml" -o "$work/r" \
         "$suites/limits-memory.yaml"
-    has '^  -j 4 cut to 1: the site allows 1 QEMUs at once \(.*site\.yaml:4\)$'
+    has '^  -j 4 cut to 1: the site allows 1 QEMU at once \(.*site\.yaml:4\)$'
     grep -q '^-j 4 cut to 1' "$work/r/latest/job.log" || fail "job.log lacks the cut"
     limits_site "console: 512KiB"
     run 2 run --site "$work/site.yaml" -o "$work/r2" "$suites/log-limits.yaml"
