@@ -3821,8 +3821,9 @@ limits_site() {
 }
 
 # Memory per QEMU: a QEMU that fits passes; one whose resident memory
-# goes over the cap is killed by its guard and the test is an ERROR that
-# says so, quickly and with no QEMU left; a board whose -m alone is over
+# goes over the cap, at its start or in the middle of a test, is killed
+# by its guard and the test is an ERROR that says so, quickly and with no
+# QEMU left; a board whose -m alone is over
 # the cap is refused before any folder is made; an option cannot raise
 # the site's cap.
 scenario_limits_memory() {
@@ -3841,6 +3842,17 @@ scenario_limits_memory() {
     has 'QEMU memory over 20 MiB.*: [0-9]+ KiB resident, killed'
     lacks '^PASS'
     no_qemu_left
+    # Crossed in the middle of a test: the step that did it names it.
+    rm -rf "$work/r"
+    run 1 run -j 1 --trusted --max-memory 64MiB -o "$work/r" \
+        "$suites/limits-memory-grows.yaml"
+    has '^ERROR +grows '
+    has '^       step 2 \(line 12\): qmp object-add$'
+    has '^       QEMU memory over 64 MiB: [0-9]+ KiB resident, killed'
+    no_qemu_left
+    run 0 run -j 1 --trusted --max-memory 256MiB -o "$work/r" \
+        "$suites/limits-memory-grows.yaml"
+    has '^PASS +grows '
     # The option lowers the cap; -m 16M is over 8 MiB: nothing runs.
     rm -rf "$work/r"
     run 2 run --max-memory 8MiB -o "$work/r" "$suites/limits-memory.yaml"
