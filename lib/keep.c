@@ -176,8 +176,7 @@ static char *test_folder(const char *run_dir, const char *console_log)
 }
 
 int qhil_run_keep(const qhil_suite_result *sr, qhil_keep keep,
-                  const char *const *spare, size_t *removed,
-                  qhil_error *err)
+                  const char *const *spare, size_t *removed, qhil_error *err)
 {
     keep_ctx k = {.err = err};
     size_t n = 0;
@@ -210,8 +209,9 @@ int qhil_run_keep(const qhil_suite_result *sr, qhil_keep keep,
         int e = errno;
 
         free(k.spare);
-        return qhil_error_set(err, -e, "--keep: cannot open the run folder "
-                                       "%s: %s",
+        return qhil_error_set(err, -e,
+                              "--keep: cannot open the run folder "
+                              "%s: %s",
                               sr->run_dir, strerror(e));
     }
     for (i = 0; i < sr->n_tests; i++) {
@@ -232,7 +232,8 @@ int qhil_run_keep(const qhil_suite_result *sr, qhil_keep keep,
             S_ISDIR(st.st_mode)) {
             k.test_dir = r->console_log;
             remove_tree(&k, run_fd, name, 0);
-            if (removed && fstatat(run_fd, name, &st, AT_SYMLINK_NOFOLLOW) < 0) {
+            if (removed &&
+                fstatat(run_fd, name, &st, AT_SYMLINK_NOFOLLOW) < 0) {
                 (*removed)++;
             }
         }

@@ -157,25 +157,24 @@ static int load_jobs(qhil_yaml *y, const yaml_node_t *node, size_t *out,
         return qhil_yaml_fail(y, node, "limits.jobs", err, QHIL_EINVAL,
                               "expected a number of QEMUs at once from 1 "
                               "to %d, got %s",
-                              LIMITS_JOBS_MAX,
-                              s ? s : qhil_yaml_kind(node));
+                              LIMITS_JOBS_MAX, s ? s : qhil_yaml_kind(node));
     }
     *out = (size_t)v;
     return QHIL_EOK;
 }
 
 int qhil_limits_load(qhil_yaml *y, const yaml_node_t *node, const char *path,
-                     qhil_limits *out, qhil_limits_origins *o,
-                     qhil_error *err)
+                     qhil_limits *out, qhil_limits_origins *o, qhil_error *err)
 {
     static const char *const fields[] = {
-        "limits.memory", "limits.console", "limits.qemu_log",
+        "limits.memory",
+        "limits.console",
+        "limits.qemu_log",
         "limits.run_folder",
     };
     uint64_t *sizes[] = {&out->memory, &out->console, &out->qemu_log,
                          &out->run_folder};
-    char **origins[] = {&o->memory, &o->console, &o->qemu_log,
-                        &o->run_folder};
+    char **origins[] = {&o->memory, &o->console, &o->qemu_log, &o->run_folder};
     const yaml_node_t *v;
     size_t i;
     int rc;
@@ -235,15 +234,13 @@ static void lower(uint64_t *cap, const char **from, uint64_t opt,
 
 void qhil_limits_of_run(const qhil_run_opts *opts, qhil_limits *out)
 {
-    const qhil_limits *site = opts->site ? qhil_site_limits(opts->site)
-                                         : NULL;
+    const qhil_limits *site = opts->site ? qhil_site_limits(opts->site) : NULL;
 
     memset(out, 0, sizeof(*out));
     if (site) {
         *out = *site;
     }
-    lower(&out->memory, &out->memory_from, opts->max_memory,
-          "--max-memory");
+    lower(&out->memory, &out->memory_from, opts->max_memory, "--max-memory");
     lower(&out->run_folder, &out->run_folder_from, opts->max_run_folder,
           "--max-run-folder");
 }
@@ -272,19 +269,17 @@ static int over_cap(const qhil_suite *suite, const qhil_test *t,
     char a[32];
     char b[32];
 
-    return qhil_error_set(err, QHIL_EINVAL,
-                          "%s:%d: test '%s': limits.%s: %s is over the "
-                          "site's cap of %s (%s)",
-                          suite->path, t->line, t->name, key,
-                          qhil_size_format(own, a, sizeof(a)),
-                          qhil_size_format(cap, b, sizeof(b)),
-                          from ? from : "the site");
+    return qhil_error_set(
+        err, QHIL_EINVAL,
+        "%s:%d: test '%s': limits.%s: %s is over the "
+        "site's cap of %s (%s)",
+        suite->path, t->line, t->name, key, qhil_size_format(own, a, sizeof(a)),
+        qhil_size_format(cap, b, sizeof(b)), from ? from : "the site");
 }
 
 /* The guest RAM the command line gives QEMU, in MiB: "-m 16M",
  * "-m size=16M,slots=2,maxmem=1G"; 0 when there is no -m. */
-static int argv_memory(const qhil_job *job, unsigned long long *mib,
-                       size_t *at)
+static int argv_memory(const qhil_job *job, unsigned long long *mib, size_t *at)
 {
     size_t n = qhil_job_nargs(job);
     size_t i;
@@ -335,8 +330,8 @@ int qhil_limits_check(const qhil_limits *l, const qhil_suite *suite,
         const qhil_test *t = &suite->tests[i];
 
         if (l->console && t->console_limit > l->console) {
-            return over_cap(suite, t, "console", t->console_limit,
-                            l->console, l->console_from, err);
+            return over_cap(suite, t, "console", t->console_limit, l->console,
+                            l->console_from, err);
         }
         if (l->qemu_log && t->qemu_log_limit > l->qemu_log) {
             return over_cap(suite, t, "qemu_log", t->qemu_log_limit,
@@ -387,8 +382,7 @@ static uint64_t tree_bytes_at(int dfd, unsigned depth)
         sum += (uint64_t)st.st_size;
         if (S_ISDIR(st.st_mode) && depth < TREE_DEPTH_MAX) {
             int sub = openat(dirfd(d), de->d_name,
-                             O_RDONLY | O_DIRECTORY | O_NOFOLLOW |
-                                 O_CLOEXEC);
+                             O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 
             if (sub >= 0) {
                 sum += tree_bytes_at(sub, depth + 1);

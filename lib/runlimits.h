@@ -31,8 +31,7 @@ void qhil_limits_origins_release(qhil_limits_origins *o);
  * of range.
  */
 int qhil_limits_load(qhil_yaml *y, const yaml_node_t *node, const char *path,
-                     qhil_limits *out, qhil_limits_origins *o,
-                     qhil_error *err);
+                     qhil_limits *out, qhil_limits_origins *o, qhil_error *err);
 
 /* A size field of a YAML file (suite or site limits). */
 int qhil_yaml_size(qhil_yaml *y, const yaml_node_t *node, const char *field,

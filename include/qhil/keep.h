@@ -46,8 +46,7 @@ int qhil_keep_parse(const char *text, qhil_keep *out, qhil_error *err);
  * system calls only.
  */
 int qhil_run_keep(const qhil_suite_result *sr, qhil_keep keep,
-                  const char *const *spare, size_t *removed,
-                  qhil_error *err);
+                  const char *const *spare, size_t *removed, qhil_error *err);
 
 #pragma GCC visibility pop
 #ifdef __cplusplus
