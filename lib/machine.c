@@ -189,6 +189,11 @@ qhil_machine_end qhil_machine_end_how(const qhil_machine *m)
     return m->end;
 }
 
+uint64_t qhil_machine_memory_killed(const qhil_machine *m)
+{
+    return m->memory_rss;
+}
+
 int qhil_machine_status(const qhil_machine *m)
 {
     return m->status;

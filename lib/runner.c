@@ -697,6 +697,11 @@ done:
             qhil_console_end_lines(qhil_machine_console(tr.m));
         }
         machine_ended(&tr);
+        /* Killed for its memory after the last step: no pass. */
+        if (res->verdict == QHIL_PASS && qhil_machine_memory_killed(tr.m)) {
+            qhil_machine_check(tr.m, &e);
+            test_failed(&tr, QHIL_ERROR, 0, e.message);
+        }
         /* What QEMU wrote while it stopped counts too. */
         if (res->verdict == QHIL_PASS &&
             qhil_machine_log_check(tr.m, &e) == QHIL_ELIMIT) {

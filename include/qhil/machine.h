@@ -165,6 +165,10 @@ int qhil_machine_wait_exit(qhil_machine *m, int64_t deadline,
  */
 int qhil_machine_shutdown(qhil_machine *m, qhil_error *err);
 
+/* The resident bytes QEMU had when its guard killed it for going over
+ * opts.memory_limit, or 0 when it did not (yet: known once reaped). */
+uint64_t qhil_machine_memory_killed(const qhil_machine *m);
+
 /* How and with which waitpid status it ended. */
 qhil_machine_end qhil_machine_end_how(const qhil_machine *m);
 int qhil_machine_status(const qhil_machine *m);
