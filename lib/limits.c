@@ -289,11 +289,14 @@ static int argv_memory(const qhil_job *job, unsigned long long *mib, size_t *at)
         const char *v = qhil_job_arg(job, i + 1);
         const char *size = strstr(v, "size=");
         const char *why = NULL;
+        unsigned long long one = 0;
         char *copy;
         char *comma;
         int rc;
 
-        if (strcmp(qhil_job_arg(job, i), "-m") != 0) {
+        /* QEMU reads "--m" as "-m" too. */
+        if (strcmp(qhil_job_arg(job, i), "-m") != 0 &&
+            strcmp(qhil_job_arg(job, i), "--m") != 0) {
             continue;
         }
         /* size= as a sub-option, else the leading bare value. */
@@ -308,12 +311,13 @@ static int argv_memory(const qhil_job *job, unsigned long long *mib, size_t *at)
         if (comma) {
             *comma = '\0';
         }
-        rc = qhil_policy_parse_size(copy, mib, &why);
+        /* One QEMU cannot read is left to QEMU to refuse; the last
+         * readable one counts. */
+        rc = qhil_policy_parse_size(copy, &one, &why);
         free(copy);
         if (rc == 0) {
+            *mib = one;
             *at = i + 1;
-        } else {
-            *mib = 0;
         }
     }
     return QHIL_EOK;

@@ -831,6 +831,8 @@ static void write_job_log(const qhil_job *job, const char *run_dir,
         opts->noted(opts->data, cut);
     }
     if (asprintf(&path, "%s/job.log", run_dir) < 0) {
+        free(limits);
+        free(cut);
         return;
     }
     fp = qhil_file_create(path, O_WRONLY, &fd, NULL) == 0 ? fdopen(fd, "w")
