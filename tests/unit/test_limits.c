@@ -24,6 +24,7 @@
 
 #include "testutil.h"
 
+#include <qhil/job.h>
 #include <qhil/keep.h>
 #include <qhil/limits.h>
 #include <qhil/report.h>
@@ -301,6 +302,83 @@ static void test_suite_over_site(void **state)
     assert_int_equal(qhil_limits_check(&l, &suite, NULL, &e), QHIL_EINVAL);
     assert_contains(e.message, "test 'small': limits.qemu_log: 16 KiB");
     qhil_error_release(&e);
+}
+
+/* The guest RAM of a command line against the memory cap: the board's
+ * -m, and a trusted job's, bare or as size=; a board with none. */
+static void test_memory_of_argv(void **state)
+{
+    static const struct {
+        const char *board;   /* the board's memory, NULL: none */
+        const char *context; /* the job's, NULL: none */
+        int rc;
+        const char *want;
+    } cases[] = {
+        {"1G", NULL, QHIL_EINVAL,
+         "mem-board.yaml: -m 1G gives the guest 1024 MiB of RAM, over the "
+         "memory limit of 256 MiB per QEMU (--max-memory)"},
+        {"256", NULL, QHIL_EOK, NULL}, /* MiB: exactly the cap fits */
+        {"257M", NULL, QHIL_EINVAL, "257 MiB"},
+        {NULL, NULL, QHIL_EOK, NULL},
+        {"64M", "size=300M,slots=2,maxmem=1G", QHIL_EINVAL,
+         "s.yaml:7: -m size=300M,slots=2,maxmem=1G gives the guest 300 MiB"},
+        {"64M", "slots=2,size=512K", QHIL_EOK, NULL},
+        {"64M", "300M,slots=2", QHIL_EINVAL, "300 MiB"},
+    };
+    qhil_limits l = {.memory = (uint64_t)256 << 20,
+                     .memory_from = "--max-memory"};
+    qhil_suite suite = {.path = "s.yaml"};
+    char *dir = tmpdir();
+    char *board = join(dir, "mem-board.yaml");
+    const char *dirs[] = {dir, NULL};
+    qhil_site *site = NULL;
+    size_t i;
+
+    (void)state;
+    assert_int_equal(qhil_site_builtin(&site, NULL), QHIL_EOK);
+    assert_int_equal(qhil_site_trust(site, "--trusted", NULL), QHIL_EOK);
+    for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        qhil_board_value ctx = {"memory", cases[i].context, "s.yaml:7"};
+        qhil_job_opts jo = {
+            .device_type = "mem-board",
+            .board_dirs = dirs,
+            .site = site,
+            .context = cases[i].context ? &ctx : NULL,
+            .n_context = cases[i].context ? 1 : 0,
+        };
+        qhil_job *job = NULL;
+        qhil_error e;
+        char *text = NULL;
+
+        assert_true(asprintf(&text,
+                             "device_type: mem-board\n"
+                             "arch: arm\n"
+                             "qemu:\n"
+                             "  binary: /bin/true\n"
+                             "  machine: virt\n"
+                             "  context: [memory]\n"
+                             "%s%s%s",
+                             cases[i].board ? "  memory: \"" : "",
+                             cases[i].board ? cases[i].board : "",
+                             cases[i].board ? "\"\n" : "") > 0);
+        write_file(board, text);
+        free(text);
+        qhil_error_init(&e);
+        if (qhil_job_new(&jo, &job, &e) != QHIL_EOK) {
+            fail_msg("%s", e.message);
+        }
+        assert_int_equal(qhil_limits_check(&l, &suite, job, &e), cases[i].rc);
+        if (cases[i].want) {
+            assert_contains(e.message, cases[i].want);
+        }
+        qhil_error_release(&e);
+        qhil_job_free(job);
+    }
+    qhil_site_free(site);
+    unlink(board);
+    rmdir(dir);
+    free(board);
+    free(dir);
 }
 
 static void test_tree_bytes(void **state)
@@ -623,6 +701,7 @@ int main(void)
         cmocka_unit_test(test_site_limits_errors),
         cmocka_unit_test(test_limits_of_run),
         cmocka_unit_test(test_suite_over_site),
+        cmocka_unit_test(test_memory_of_argv),
         cmocka_unit_test(test_tree_bytes),
         cmocka_unit_test(test_budget),
         cmocka_unit_test(test_keep_parse),
