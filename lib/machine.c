@@ -73,6 +73,7 @@
 #include <unistd.h>
 
 #include <qhil/clock.h>
+#include <qhil/limits.h>
 #include <qhil/machine.h>
 
 #include "internal.h"
@@ -114,6 +115,9 @@ struct qhil_machine {
     char *qemu_log;
     char *qemu_pid;
     machine_log log;
+    uint64_t memory_limit; /* resident bytes, 0: not watched */
+    uint64_t memory_rss;   /* what the guard saw when it killed QEMU for
+                              going over memory_limit; 0: it did not */
 };
 
 /*
@@ -183,6 +187,11 @@ const char *qhil_machine_qemu_log(const qhil_machine *m)
 qhil_machine_end qhil_machine_end_how(const qhil_machine *m)
 {
     return m->end;
+}
+
+uint64_t qhil_machine_memory_killed(const qhil_machine *m)
+{
+    return m->memory_rss;
 }
 
 int qhil_machine_status(const qhil_machine *m)
@@ -426,6 +435,11 @@ static void machine_reaped(qhil_machine *m, int status,
     if (m->end == QHIL_END_RUNNING) {
         m->end = how;
     }
+    /* The guard's word, before its socket goes. */
+    if (m->memory_limit && !qhil_proc_memory_killed(&m->child,
+                                                     &m->memory_rss)) {
+        m->memory_rss = 0;
+    }
     qhil_proc_release(&m->child);
     machine_log_finish(&m->log, qhil_deadline_in(MACHINE_DRAIN_NS));
 }
@@ -439,6 +453,23 @@ static int machine_exit_error(qhil_machine *m, qhil_error *err,
     int rc;
 
     qhil_proc_describe(m->status, how, sizeof(how));
+    if (m->memory_rss) {
+        char cap[32];
+        char rss[32];
+
+        /* The cause first: the kill and the stderr it left say less. */
+        rc = qhil_error_set(err, QHIL_EEXITED,
+                            "QEMU memory over %s%s: %s resident, killed "
+                            "(see %s)",
+                            qhil_size_format(m->memory_limit, cap,
+                                             sizeof(cap)),
+                            when,
+                            qhil_size_format(m->memory_rss & ~(uint64_t)1023,
+                                             rss, sizeof(rss)),
+                            m->qemu_log);
+        free(tail);
+        return rc;
+    }
     if (tail && *tail) {
         for (char *p = tail; *p; p++) {
             if (*p == '\n') {
@@ -673,6 +704,7 @@ int qhil_machine_launch(const qhil_machine_opts *opts, qhil_machine **out,
     m->child.ctl_fd = -1;
     m->log.pipe_fd = m->log.stop_fd = m->log.done_fd = -1;
     pthread_mutex_init(&m->log.lock, NULL);
+    m->memory_limit = opts->memory_limit;
     m->stop_timeout = opts->stop_timeout > 0 ? opts->stop_timeout
                                              : 3 * QHIL_SEC;
     if (asprintf(&m->console_log, "%s/console.log", opts->run_dir) < 0 ||
@@ -732,6 +764,7 @@ int qhil_machine_launch(const qhil_machine_opts *opts, qhil_machine **out,
             .stderr_fd = log_fd,
             .deadline = start_deadline,
             .envp = (char *const *)opts->envp,
+            .rss_max = opts->memory_limit,
         };
 
         rc = qhil_proc_spawn(&sp, &m->child, err);

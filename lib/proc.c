@@ -35,7 +35,12 @@
  *      program's fds, send its pid up the status pipe, close that;
  *   6. watch, in poll(): a pidfd of the program, and the control socket.
  *      A byte on the socket is a signal number to send to the group
- *      (-pid); EOF (qhil closed it, or died) means SIGKILL to the group;
+ *      (-pid); EOF (qhil closed it, or died) means SIGKILL to the group.
+ *      With a memory cap (rss_max) the poll also wakes every
+ *      QHIL_PROC_MEM_TICK_MS to read the program's resident size from
+ *      /proc/PID/statm; over the cap the guard writes one proc_mem_rec
+ *      back on the control socket (the only thing it ever writes there)
+ *      and SIGKILLs the group;
  *   7. once waitid(WEXITED|WNOWAIT) says the program exited, it is still
  *      an unreaped zombie, so its pid and group id cannot be reused:
  *      SIGKILL the group, then reap the program;
@@ -94,6 +99,14 @@ typedef struct proc_rec {
     int kind;
     int value;
 } proc_rec;
+
+/* The guard's word on the control socket: the program went over its
+ * memory cap with this many bytes resident. */
+#define PROC_MEM_MAGIC 0x716d656dU /* "qmem" */
+typedef struct proc_mem_rec {
+    uint32_t magic;
+    uint64_t rss;
+} proc_mem_rec;
 
 int qhil_proc_find(const char *name, char **path_out)
 {
@@ -262,11 +275,49 @@ static bool guard_kill_children(void)
     return true;
 }
 
+/* The program's resident bytes from /proc/PID/statm (its second field,
+ * in pages), or 0 when it cannot be read.  Async-signal-safe: no stdio,
+ * no malloc. */
+static uint64_t guard_rss(pid_t pid, long page)
+{
+    char path[40] = "/proc/";
+    char digits[16];
+    char buf[128];
+    size_t n = 0;
+    size_t at = 6;
+    uint64_t pages = 0;
+    ssize_t got;
+    ssize_t i;
+    int fd;
+
+    do {
+        digits[n++] = (char)('0' + pid % 10);
+        pid /= 10;
+    } while (pid > 0 && n < sizeof(digits));
+    while (n > 0) {
+        path[at++] = digits[--n];
+    }
+    memcpy(path + at, "/statm", 7);
+    fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) {
+        return 0;
+    }
+    got = read(fd, buf, sizeof(buf) - 1);
+    close(fd);
+    for (i = 0; i < got && buf[i] != ' '; i++) {
+    }
+    for (i++; i < got && buf[i] >= '0' && buf[i] <= '9'; i++) {
+        pages = pages * 10 + (uint64_t)(buf[i] - '0');
+    }
+    return pages * (uint64_t)page;
+}
+
 /* Steps 6 and 7: until the program exits; returns its wait status. */
-static int guard_watch(pid_t pid, int ctl_fd)
+static int guard_watch(pid_t pid, int ctl_fd, uint64_t rss_max, long page)
 {
     int pidfd = -1;
     bool ctl_open = true;
+    bool mem_killed = false;
     int status = 0;
 
 #ifdef SYS_pidfd_open
@@ -291,8 +342,25 @@ static int guard_watch(pid_t pid, int ctl_fd)
             fds[n].fd = pidfd;
             fds[n++].events = POLLIN;
         }
-        if (poll(fds, n, pidfd >= 0 ? -1 : 50) <= 0 || !ctl_open ||
-            !fds[0].revents) {
+        if (rss_max && !mem_killed) {
+            uint64_t rss = guard_rss(pid, page);
+
+            if (rss > rss_max) {
+                proc_mem_rec rec = {.magic = PROC_MEM_MAGIC, .rss = rss};
+
+                if (ctl_open) {
+                    send(ctl_fd, &rec, sizeof(rec),
+                         MSG_NOSIGNAL | MSG_DONTWAIT);
+                }
+                kill(-pid, SIGKILL);
+                mem_killed = true;
+            }
+        }
+        if (poll(fds, n,
+                 rss_max && !mem_killed ? QHIL_PROC_MEM_TICK_MS
+                 : pidfd >= 0           ? -1
+                                        : 50) <= 0 ||
+            !ctl_open || !fds[0].revents) {
             continue;
         }
         {
@@ -368,7 +436,7 @@ static _Noreturn void guard_mirror(int status)
 }
 
 static _Noreturn void guard_run(const qhil_spawn *sp, const char *path,
-                                int status_fd, int ctl_fd)
+                                int status_fd, int ctl_fd, long page)
 {
     static const int ignored[] = {SIGHUP,  SIGINT,  SIGQUIT, SIGTERM,
                                   SIGPIPE, SIGUSR1, SIGUSR2, SIGALRM,
@@ -458,7 +526,7 @@ static _Noreturn void guard_run(const qhil_spawn *sp, const char *path,
     child_put(status_fd, PROC_REC_PID, (int)pid);
     close(status_fd);
     {
-        int status = guard_watch(pid, ctl_fd);
+        int status = guard_watch(pid, ctl_fd, sp->rss_max, page);
 
         guard_reap_rest();
         guard_mirror(status);
@@ -535,6 +603,7 @@ int qhil_proc_spawn(const qhil_spawn *sp, qhil_child *c, qhil_error *err)
     int ctl[2] = {-1, -1};
     int64_t deadline = sp->deadline ? sp->deadline
                                     : qhil_deadline_in(QHIL_PROC_SPAWN_WAIT);
+    long page = sysconf(_SC_PAGESIZE); /* not async-signal-safe: here */
     pid_t guard;
     int code = 0;
     int rc;
@@ -566,7 +635,7 @@ int qhil_proc_spawn(const qhil_spawn *sp, qhil_child *c, qhil_error *err)
     if (guard == 0) {
         close(status_fd[0]);
         close(ctl[0]);
-        guard_run(sp, path, status_fd[1], ctl[1]);
+        guard_run(sp, path, status_fd[1], ctl[1], page > 0 ? page : 4096);
     }
     c->guard = guard;
     c->ctl_fd = ctl[0];
@@ -725,6 +794,26 @@ cleanup:
         rc = qhil_error_set(err, QHIL_ENOMEM, "out of memory");
     }
     return rc;
+}
+
+bool qhil_proc_memory_killed(qhil_child *c, uint64_t *rss)
+{
+    proc_mem_rec rec;
+    ssize_t n;
+
+    if (c->ctl_fd < 0) {
+        return false;
+    }
+    do {
+        n = recv(c->ctl_fd, &rec, sizeof(rec), MSG_DONTWAIT);
+    } while (n < 0 && errno == EINTR);
+    if (n != (ssize_t)sizeof(rec) || rec.magic != PROC_MEM_MAGIC) {
+        return false;
+    }
+    if (rss) {
+        *rss = rec.rss;
+    }
+    return true;
 }
 
 int qhil_proc_signal(qhil_child *c, int sig)

@@ -42,7 +42,14 @@ typedef struct qhil_spawn {
     int64_t deadline;    /* absolute CLOCK_MONOTONIC ns by which the exec
                             must be known to have happened (or failed);
                             0: QHIL_PROC_SPAWN_WAIT from the call */
+    uint64_t rss_max;    /* resident bytes the program may use, 0: not
+                            watched; the guard reads /proc/PID/statm
+                            every QHIL_PROC_MEM_TICK_MS and over it kills
+                            the group (qhil_proc_memory_killed) */
 } qhil_spawn;
+
+/* How often the guard looks at the program's resident size. */
+#define QHIL_PROC_MEM_TICK_MS 20
 
 /* The exec wait when qhil_spawn.deadline is 0. */
 #define QHIL_PROC_SPAWN_WAIT (5 * QHIL_SEC)
@@ -104,6 +111,14 @@ int qhil_proc_signal(qhil_child *c, int sig);
  * reaped with qhil_proc_wait.  Idempotent.
  */
 void qhil_proc_release(qhil_child *c);
+
+/*
+ * Whether the guard killed the program for going over sp->rss_max, and
+ * the resident size it saw (*rss, when not NULL).  Call it after the
+ * guard was reaped and before qhil_proc_release (the guard's word is on
+ * the control socket).  Never blocks.
+ */
+bool qhil_proc_memory_killed(qhil_child *c, uint64_t *rss);
 
 /*
  * Wait for pid to exit until deadline; reaps it.  Returns QHIL_EOK with

@@ -65,6 +65,7 @@
 #include "internal.h"
 #include "pool.h"
 #include "proc.h"
+#include "runlimits.h"
 #include "step.h"
 
 /* The step as a failure names it, through its table entry. */
@@ -301,8 +302,11 @@ static void qemu_warnings(test_run *tr, bool at_end)
             emit(tr, &ev);
             start = lf ? i + 1 : i;
         }
-        if (start == 0 && (size_t)n < want) {
-            break; /* a partial line only: for the next look */
+        if (start == 0) {
+            /* No whole line (a partial one, or the few bytes left under
+             * QEMU_WARN_BYTES): for the next look; never a loop that
+             * reads the same bytes again. */
+            break;
         }
         tr->qemu_log_off += start;
         tr->qemu_log_read += start;
@@ -701,11 +705,13 @@ void qhil_run_one(const qhil_suite *suite, const qhil_test *test,
     char **argv = NULL;
     char *disk = NULL;
     int64_t start = qhil_now();
+    qhil_limits lim;
     qhil_error e;
     size_t i;
     int rc;
 
     qhil_error_init(&e);
+    qhil_limits_of_run(opts, &lim);
     emit_text(&tr, QHIL_EVENT_TEST_START, res->name ? res->name : test->name);
     if (asprintf(&res->console_log, "%s/console.log", test_dir) < 0 ||
         asprintf(&res->qemu_log, "%s/qemu.log", test_dir) < 0) {
@@ -733,7 +739,8 @@ void qhil_run_one(const qhil_suite *suite, const qhil_test *test,
     mo.envp = qhil_job_envp(job);
     /* Starting QEMU is part of the test's time. */
     mo.deadline = tr.test_deadline;
-    mo.log_limit = test->qemu_log_limit;
+    mo.log_limit = qhil_limits_qemu_log(&lim, test);
+    mo.memory_limit = lim.memory;
     mo.has_cancel = opts->has_cancel;
     mo.cancel_fd = opts->cancel_fd;
     rc = qhil_machine_launch(&mo, &tr.m, &e);
@@ -768,7 +775,8 @@ void qhil_run_one(const qhil_suite *suite, const qhil_test *test,
         goto done;
     }
     machine_started(&tr, mo.argv);
-    qhil_console_set_log_limit(qhil_machine_console(tr.m), test->console_limit);
+    qhil_console_set_log_limit(qhil_machine_console(tr.m),
+                               qhil_limits_console(&lim, test));
     for (i = 0; i < test->n_fail_on; i++) {
         rc = qhil_console_add_fail_pattern(qhil_machine_console(tr.m),
                                            test->fail_on[i], &e);
@@ -812,6 +820,11 @@ done:
         }
         qemu_warnings(&tr, true);
         machine_ended(&tr);
+        /* Killed for its memory after the last step: no pass. */
+        if (res->verdict == QHIL_PASS && qhil_machine_memory_killed(tr.m)) {
+            qhil_machine_check(tr.m, &e);
+            test_failed(&tr, QHIL_ERROR, 0, e.message);
+        }
         /* What QEMU wrote while it stopped counts too. */
         if (res->verdict == QHIL_PASS &&
             qhil_machine_log_check(tr.m, &e) == QHIL_ELIMIT) {
@@ -875,12 +888,19 @@ static int run_prepare(const qhil_suite *suite, const qhil_run_opts *opts,
         .no_probe = !probe,
     };
     qhil_job *job = NULL;
+    qhil_limits lim;
     size_t i;
     int rc;
 
     *job_out = NULL;
     rc = qhil_job_from_suite(suite, &base, &job, err);
     if (rc < 0) {
+        return rc;
+    }
+    qhil_limits_of_run(opts, &lim);
+    rc = qhil_limits_check(&lim, suite, job, err);
+    if (rc < 0) {
+        qhil_job_free(job);
         return rc;
     }
     for (i = 0; opts->only && opts->only[i]; i++) {
@@ -904,18 +924,37 @@ static int run_prepare(const qhil_suite *suite, const qhil_run_opts *opts,
 /* RUN/job.log: what the job layer decided, and the labelled command
  * line, for whoever reads the results later. */
 static void write_job_log(const qhil_job *job, const char *run_dir,
-                          const qhil_run_opts *opts)
+                          const qhil_run_opts *opts, const qhil_limits *lim,
+                          size_t jobs)
 {
     const char *const *notes = qhil_job_notes(job);
+    char *limits = qhil_limits_note(lim);
+    char *cut = NULL;
     char *path = NULL;
     FILE *fp = NULL;
     size_t i;
     int fd = -1;
 
+    /* A -j above the site's cap is cut to it, and says so. */
+    if (jobs < opts->jobs &&
+        asprintf(&cut, "-j %zu cut to %zu: the site allows %zu QEMU%s at "
+                       "once (%s)",
+                 opts->jobs, jobs, jobs, jobs == 1 ? "" : "s",
+                 lim->jobs_from ? lim->jobs_from : "the site") < 0) {
+        cut = NULL;
+    }
     for (i = 0; notes[i] && opts->noted; i++) {
         opts->noted(opts->data, notes[i]);
     }
+    if (opts->noted && limits) {
+        opts->noted(opts->data, limits);
+    }
+    if (opts->noted && cut) {
+        opts->noted(opts->data, cut);
+    }
     if (asprintf(&path, "%s/job.log", run_dir) < 0) {
+        free(limits);
+        free(cut);
         return;
     }
     fp = qhil_file_create(path, O_WRONLY, &fd, NULL) == 0 ? fdopen(fd, "w")
@@ -923,6 +962,12 @@ static void write_job_log(const qhil_job *job, const char *run_dir,
     if (fp) {
         for (i = 0; notes[i]; i++) {
             fprintf(fp, "%s\n", notes[i]);
+        }
+        if (limits) {
+            fprintf(fp, "%s\n", limits);
+        }
+        if (cut) {
+            fprintf(fp, "%s\n", cut);
         }
         for (i = 0; opts->log_notes && opts->log_notes[i]; i++) {
             fprintf(fp, "%s\n", opts->log_notes[i]);
@@ -937,6 +982,8 @@ static void write_job_log(const qhil_job *job, const char *run_dir,
     } else if (fd >= 0) {
         close(fd);
     }
+    free(limits);
+    free(cut);
     free(path);
 }
 
@@ -960,6 +1007,7 @@ typedef struct run_ctx {
     qhil_pool_item *runs;
     size_t tail;
     bool failed_fast;
+    qhil_budget budget; /* the run folder's cap (runlimits.h) */
 } run_ctx;
 
 /* How many more times the test of run i may run after a failure. */
@@ -1046,9 +1094,26 @@ static bool retry_start(run_ctx *c, size_t i)
     qhil_pool_item *pr = &c->runs[i];
     qhil_test_result *r = pr->result;
     char *dir = NULL;
+    char *full = NULL;
 
     if (c->failed_fast || run_canceled(c->opts) ||
         asprintf(&dir, "%s/attempt-%u", pr->dir, r->attempts + 1) < 0) {
+        run_final(c, i);
+        return false;
+    }
+    if (!qhil_budget_start(&c->budget, i, &pr->test, &full)) {
+        char *msg = NULL;
+
+        /* The run folder is full: the last attempt stays the result. */
+        if (asprintf(&msg, "%s (no retry: %s)",
+                     r->message ? r->message : "failed",
+                     full ? full + strlen("not run: ") : "run folder full") >=
+            0) {
+            free(r->message);
+            r->message = msg;
+        }
+        free(full);
+        free(dir);
         run_final(c, i);
         return false;
     }
@@ -1088,11 +1153,19 @@ static bool run_start(void *data, size_t i)
     run_ctx *c = data;
     qhil_pool_item *pr = &c->runs[i];
     qhil_test_result *r = pr->result;
+    char *full = NULL;
     qhil_error e;
     bool ok;
 
     if (r->attempts > 0) {
         return retry_start(c, i);
+    }
+    if (!c->failed_fast && !run_canceled(c->opts) &&
+        !qhil_budget_start(&c->budget, i, &pr->test, &full)) {
+        r->verdict = QHIL_SKIP;
+        r->not_run = true;
+        r->message = full ? full : strdup("not run: run folder over its cap");
+        return false;
     }
     if (c->failed_fast || run_canceled(c->opts)) {
         const char *why =
@@ -1117,6 +1190,7 @@ static bool run_start(void *data, size_t i)
         if (c->opts->test_done) {
             c->opts->test_done(c->opts->data, pr->test, r);
         }
+        qhil_budget_done(&c->budget, i, NULL);
     } else {
         r->attempts = 1;
         r->max_attempts = 1 + retries_of(c, i);
@@ -1133,6 +1207,11 @@ static bool run_done(void *data, size_t i)
     run_ctx *c = data;
     qhil_test_result *r = c->runs[i].result;
 
+    /* What this attempt wrote: its own folder (attempt 1's is the
+     * test's, made before any attempt-K/ in it). */
+    qhil_budget_done(&c->budget, i,
+                     c->runs[i].attempt_dir ? c->runs[i].attempt_dir
+                                            : c->runs[i].dir);
     if ((r->verdict == QHIL_FAIL || r->verdict == QHIL_ERROR) &&
         !r->interrupted && r->attempts < r->max_attempts && !c->failed_fast &&
         !run_canceled(c->opts)) {
@@ -1170,6 +1249,8 @@ int qhil_run_suite(const qhil_suite *suite, const qhil_run_opts *opts,
     qhil_pool_item *runs = NULL;
     run_ctx ctx = {.suite = suite, .opts = opts};
     int64_t start = qhil_now();
+    size_t jobs = opts->jobs;
+    qhil_limits lim;
     size_t i;
     int rc;
 
@@ -1188,7 +1269,11 @@ int qhil_run_suite(const qhil_suite *suite, const qhil_run_opts *opts,
     if (rc < 0) {
         goto cleanup;
     }
-    write_job_log(job, qhil_runpath_dir(rp), opts);
+    qhil_limits_of_run(opts, &lim);
+    if (lim.jobs && jobs > lim.jobs) {
+        jobs = lim.jobs;
+    }
+    write_job_log(job, qhil_runpath_dir(rp), opts, &lim, jobs);
     sr = calloc(1, sizeof(*sr));
     runs = calloc(n_runs + 1, sizeof(*runs));
     if (!sr || !runs || !(sr->tests = calloc(n_runs + 1, sizeof(*sr->tests)))) {
@@ -1218,7 +1303,11 @@ int qhil_run_suite(const qhil_suite *suite, const qhil_run_opts *opts,
     ctx.rp = rp;
     ctx.runs = runs;
     ctx.tail = opts->tail_lines ? opts->tail_lines : 10;
-    if (opts->jobs > 1 || opts->isolate) {
+    rc = qhil_budget_init(&ctx.budget, &lim, sr->n_tests, sr->run_dir, err);
+    if (rc < 0) {
+        goto cleanup;
+    }
+    if (jobs > 1 || opts->isolate) {
         qhil_pool pool = {
             .suite = suite,
             .job = job,
@@ -1226,7 +1315,7 @@ int qhil_run_suite(const qhil_suite *suite, const qhil_run_opts *opts,
             .tail = ctx.tail,
             .runs = runs,
             .n_runs = sr->n_tests,
-            .jobs = opts->jobs > 1 ? opts->jobs : 1,
+            .jobs = jobs > 1 ? jobs : 1,
             .start = run_start,
             .done = run_done,
             .data = &ctx,
@@ -1255,6 +1344,7 @@ int qhil_run_suite(const qhil_suite *suite, const qhil_run_opts *opts,
     rc = QHIL_EOK;
 
 cleanup:
+    qhil_budget_release(&ctx.budget);
     for (i = 0; runs && i < n_runs; i++) {
         free(runs[i].dir);
         free(runs[i].attempt_dir);

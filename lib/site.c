@@ -25,6 +25,7 @@
 
 #include "internal.h"
 #include "policy.h"
+#include "runlimits.h"
 #include "yamlutil.h"
 
 /* One device dictionary value. */
@@ -47,11 +48,13 @@ struct qhil_site {
     qhil_policy *policy;
     site_var *vars;
     size_t n_vars;
+    qhil_limits limits; /* zeroed: no caps */
+    qhil_limits_origins limit_origins;
 };
 
 static const char *const top_keys[] = {
     "site", "trusted", "sandbox", "kvm", "device_types", "image_dirs",
-    "environment", "policy", "devices", NULL,
+    "environment", "policy", "devices", "limits", NULL,
 };
 
 void qhil_site_free(qhil_site *site)
@@ -68,6 +71,7 @@ void qhil_site_free(qhil_site *site)
         free(site->vars[i].origin);
     }
     free(site->vars);
+    qhil_limits_origins_release(&site->limit_origins);
     qhil_policy_free(site->policy);
     qhil_words_free(site->device_type_dirs);
     qhil_words_free(site->image_dirs);
@@ -489,6 +493,10 @@ int qhil_site_load(const char *path, qhil_site **out, qhil_error *err)
     if (rc == 0 && (node = qhil_yaml_get(&y, root, "devices"))) {
         rc = load_devices(s, &y, node, err);
     }
+    if (rc == 0 && (node = qhil_yaml_get(&y, root, "limits"))) {
+        rc = qhil_limits_load(&y, node, path, &s->limits, &s->limit_origins,
+                              err);
+    }
     if (rc == 0) {
         node = qhil_yaml_get(&y, root, "policy");
         rc = node ? qhil_policy_load(&y, node, "policy", path, &s->policy,
@@ -547,6 +555,11 @@ const char *const *qhil_site_device_type_dirs(const qhil_site *site)
 const char *const *qhil_site_image_dirs(const qhil_site *site)
 {
     return (const char *const *)site->image_dirs;
+}
+
+const qhil_limits *qhil_site_limits(const qhil_site *site)
+{
+    return &site->limits;
 }
 
 const char *const *qhil_site_environment(const qhil_site *site)

@@ -29,6 +29,7 @@
 
 #include "image.h"
 #include "internal.h"
+#include "runlimits.h"
 #include "step.h"
 #include "yamlutil.h"
 
@@ -66,54 +67,11 @@ static int nomem(parser *p)
     return qhil_error_set(p->err, QHIL_ENOMEM, "out of memory");
 }
 
-#define LIMIT_MIN ((uint64_t)4 << 10)  /* 4 KiB: room for head and tail */
-#define LIMIT_MAX ((uint64_t)64 << 30) /* 64 GiB */
-
-/*
- * A size in bytes: "65536", "512KiB", "64MiB", "1GiB" (binary units
- * only, so that "1MB" cannot be misread), between LIMIT_MIN and
- * LIMIT_MAX.
- */
+/* A size in bytes (limits.h: qhil_size_parse's spellings and range). */
 static int load_size(parser *p, const yaml_node_t *node, const char *field,
                      uint64_t *out)
 {
-    static const struct {
-        const char *suffix;
-        unsigned shift;
-    } units[] = {{"", 0}, {"B", 0}, {"KiB", 10}, {"MiB", 20}, {"GiB", 30}};
-    const char *s;
-    char *end = NULL;
-    unsigned long long v = 0;
-    size_t i;
-
-    if (!node || node->type != YAML_SCALAR_NODE || qhil_yaml_is_null(node)) {
-        return qhil_yaml_fail(&p->y, node, field, p->err, QHIL_EINVAL,
-                              "expected a size such as 64MiB or 512KiB, "
-                              "got %s",
-                              qhil_yaml_kind(node));
-    }
-    s = qhil_yaml_scalar(node, NULL);
-    errno = 0;
-    if (*s >= '0' && *s <= '9') {
-        v = strtoull(s, &end, 10);
-    }
-    for (i = 0; end && errno == 0 && i < QHIL_ARRAY_SIZE(units); i++) {
-        if (strcmp(end, units[i].suffix) == 0) {
-            if (v > (LIMIT_MAX >> units[i].shift)) {
-                break;
-            }
-            v <<= units[i].shift;
-            if (v < LIMIT_MIN) {
-                break;
-            }
-            *out = v;
-            return QHIL_EOK;
-        }
-    }
-    return qhil_yaml_fail(&p->y, node, field, p->err, QHIL_EINVAL,
-                          "expected a size from 4KiB to 64GiB such as "
-                          "64MiB (units: B, KiB, MiB, GiB), got '%s'",
-                          s);
+    return qhil_yaml_size(&p->y, node, field, out, p->err);
 }
 
 /* limits: {console: SIZE, qemu_log: SIZE}; either may be left out. */

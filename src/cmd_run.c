@@ -142,7 +142,8 @@ static void run_usage(FILE *f)
             "line, in\n"
             "                     their order, and exit without running "
             "them\n"
-            CLI_JOB_HELP
+            CLI_JOB_HELP);
+    fprintf(f,
             "      --keep-disks   keep each test's scratch disk "
             "(guestfs_*)\n"
             "      --color WHEN   colour the verdicts: auto (default: when "
@@ -150,6 +151,19 @@ static void run_usage(FILE *f)
             "                     output is a terminal and NO_COLOR is not "
             "set),\n"
             "                     always, never\n"
+            "      --keep WHICH   after the reports, keep the folders of "
+            "the tests\n"
+            "                     that passed, failed (fail or error) or "
+            "all (default)\n"
+            "      --max-memory SIZE\n"
+            "                     kill a QEMU whose resident memory goes "
+            "over SIZE\n"
+            "                     (64MiB, 1GiB...; never above the site's "
+            "limit)\n"
+            "      --max-run-folder SIZE\n"
+            "                     start no more tests once their folders "
+            "hold SIZE\n"
+            "                     (never above the site's limit)\n"
             "  -q, --quiet        print only failures and the summary\n"
             "  -h, --help         show this help\n"
             "\n"
@@ -633,6 +647,9 @@ static size_t default_jobs(void)
 #define OPT_TIMEOUT_MULTIPLIER 0x302
 #define OPT_RETRY 0x303
 #define OPT_COLOR 0x304
+#define OPT_MAX_MEMORY 0x310
+#define OPT_MAX_RUN_FOLDER 0x311
+#define OPT_KEEP 0x312
 
 int cmd_run(int argc, char **argv)
 {
@@ -648,6 +665,9 @@ int cmd_run(int argc, char **argv)
         {"test", required_argument, NULL, 't'},
         CLI_JOB_LONGOPTS,
         {"keep-disks", no_argument, NULL, 'K'},
+        {"keep", required_argument, NULL, OPT_KEEP},
+        {"max-memory", required_argument, NULL, OPT_MAX_MEMORY},
+        {"max-run-folder", required_argument, NULL, OPT_MAX_RUN_FOLDER},
         {"shard", required_argument, NULL, 'S'},
         {"durations", required_argument, NULL, 'D'},
         {"list", no_argument, NULL, 'L'},
@@ -695,6 +715,9 @@ int cmd_run(int argc, char **argv)
     size_t n_order = 0;
     cli_job job = {0};
     bool keep_disks = false;
+    qhil_keep keep = QHIL_KEEP_ALL;
+    uint64_t max_memory = 0;
+    uint64_t max_run_folder = 0;
     char *default_out = NULL;
     char *suite_dir = NULL;
     qhil_report_file *junit_file = NULL;
@@ -763,6 +786,25 @@ int cmd_run(int argc, char **argv)
             break;
         case 'K':
             keep_disks = true;
+            break;
+        case OPT_KEEP:
+            if (qhil_keep_parse(optarg, &keep, &e) < 0) {
+                fprintf(stderr, "qhil: %s\n", e.message);
+                goto cleanup;
+            }
+            break;
+        case OPT_MAX_MEMORY:
+            if (qhil_size_parse(optarg, "--max-memory", &max_memory, &e) < 0) {
+                fprintf(stderr, "qhil: %s\n", e.message);
+                goto cleanup;
+            }
+            break;
+        case OPT_MAX_RUN_FOLDER:
+            if (qhil_size_parse(optarg, "--max-run-folder", &max_run_folder,
+                                &e) < 0) {
+                fprintf(stderr, "qhil: %s\n", e.message);
+                goto cleanup;
+            }
             break;
         case 'S':
             shard = optarg;
@@ -967,6 +1009,8 @@ int cmd_run(int argc, char **argv)
             .n_order = n_order,
             .fail_fast = fail_fast,
             .log_notes = log_notes,
+            .max_memory = max_memory,
+            .max_run_folder = max_run_folder,
         };
 
         rc = qhil_run_suite(suite, &ro, &res, &e);
@@ -997,6 +1041,7 @@ int cmd_run(int argc, char **argv)
         size_t not_run = 0;
         const char *stopped = NULL;
         const char *first_failed = NULL;
+        const char *why_not_run = NULL;
         char *text = NULL;
         size_t len = 0;
         FILE *sum;
@@ -1009,6 +1054,11 @@ int cmd_run(int argc, char **argv)
             }
             not_run += res->tests[i].not_run;
             flaky += res->tests[i].flaky;
+            if (res->tests[i].not_run && !why_not_run &&
+                res->tests[i].message &&
+                !strncmp(res->tests[i].message, "not run: ", 9)) {
+                why_not_run = res->tests[i].message + 9;
+            }
             if (!first_failed && (res->tests[i].verdict == QHIL_FAIL ||
                                   res->tests[i].verdict == QHIL_ERROR)) {
                 first_failed = res->tests[i].name;
@@ -1038,6 +1088,22 @@ int cmd_run(int argc, char **argv)
             }
             status = QHIL_EXIT_USAGE;
         }
+        /* Only now: the JUnit report read the logs it embeds. */
+        if (keep != QHIL_KEEP_ALL) {
+            const char *spare[5] = {NULL};
+            const char *files[] = {junit, json, tap, events};
+            size_t k = 0;
+
+            for (size_t f = 0; f < 4; f++) {
+                if (files[f] && strcmp(files[f], "-") != 0) {
+                    spare[k++] = files[f];
+                }
+            }
+            if (qhil_run_keep(res, keep, spare, NULL, &e) < 0) {
+                fprintf(stderr, "qhil: %s\n", e.message);
+                status = QHIL_EXIT_USAGE;
+            }
+        }
         /* After -j, the tests in the run's order: the progress lines
          * came as they finished. */
         if (jobs > 1 && res->n_tests > 1 && !cli.quiet && !cli.out_gone) {
@@ -1060,6 +1126,9 @@ int cmd_run(int argc, char **argv)
             fprintf(sum, "qhil: --fail-fast: stopped after test %s; %zu "
                          "test%s not run\n",
                     first_failed, not_run, not_run == 1 ? "" : "s");
+        } else if (not_run && why_not_run) {
+            fprintf(sum, "qhil: %s; %zu test%s not run\n", why_not_run,
+                    not_run, not_run == 1 ? "" : "s");
         }
         if (errors) {
             fprintf(sum,

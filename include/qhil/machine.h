@@ -77,6 +77,11 @@ typedef struct qhil_machine_opts {
                                 test's own deadline) */
     uint64_t log_limit;      /* qemu.log keeps at most this many bytes;
                                 0: 64 MiB */
+    uint64_t memory_limit;   /* QEMU's resident bytes (RSS) at most, 0:
+                                no cap; its guard looks every 20 ms and
+                                kills it over the cap: it then ends as
+                                if it died, with "QEMU memory over N"
+                                from qhil_machine_check */
     bool has_cancel;         /* cancel_fd is set: launch's QMP handshake
                                 ends with QHIL_ECANCELED once it is
                                 readable (never read); the machine's
@@ -159,6 +164,10 @@ int qhil_machine_wait_exit(qhil_machine *m, int64_t deadline,
  * case the kernel does not deliver SIGKILL within 10 s.
  */
 int qhil_machine_shutdown(qhil_machine *m, qhil_error *err);
+
+/* The resident bytes QEMU had when its guard killed it for going over
+ * opts.memory_limit, or 0 when it did not (yet: known once reaped). */
+uint64_t qhil_machine_memory_killed(const qhil_machine *m);
 
 /* How and with which waitpid status it ended. */
 qhil_machine_end qhil_machine_end_how(const qhil_machine *m);

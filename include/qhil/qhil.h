@@ -28,7 +28,9 @@
 #include <qhil/event.h>
 #include <qhil/job.h>
 #include <qhil/junit.h>
+#include <qhil/keep.h>
 #include <qhil/lava.h>
+#include <qhil/limits.h>
 #include <qhil/machine.h>
 #include <qhil/progress.h>
 #include <qhil/qmp.h>

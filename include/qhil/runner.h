@@ -40,6 +40,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include <qhil/error.h>
 #include <qhil/event.h>
@@ -151,6 +152,12 @@ typedef struct qhil_run_opts {
      * a time, so that the runner's loop (and tick) keeps going while a
      * test waits.  Verdicts and events are the same either way. */
     bool isolate;
+    /* Caps for this run (qhil/limits.h), bytes, 0: none; each can only
+     * lower the site's: resident memory per QEMU (--max-memory), and
+     * the bytes of the run folder's test folders (--max-run-folder).
+     * The site's jobs cap also cuts jobs above. */
+    uint64_t max_memory;
+    uint64_t max_run_folder;
 } qhil_run_opts;
 
 /* The longest time between two calls of qhil_run_opts.tick. */

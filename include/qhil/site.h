@@ -17,6 +17,7 @@
  *   environment:                     # QEMU's whole environment
  *     QEMU_AUDIO_DRV: none
  *   policy: {...}                    # what untrusted jobs may pass
+ *   limits: {jobs: 2, memory: 256MiB} # caps a run cannot exceed
  *   devices:                         # device dictionaries
  *     mps2-an385:
  *       memory: 16M
@@ -35,6 +36,7 @@
 #include <stddef.h>
 
 #include <qhil/error.h>
+#include <qhil/limits.h>
 
 #ifdef __cplusplus
 extern "C" {
@@ -80,6 +82,10 @@ const char *const *qhil_site_image_dirs(const qhil_site *site);
 /* QEMU's whole environment as NAME=VALUE strings, NULL-terminated
  * (empty for the built-in site).  Borrowed. */
 const char *const *qhil_site_environment(const qhil_site *site);
+
+/* The lab's caps on a run (limits.h; all 0 for the built-in site).
+ * Borrowed, valid while the site lives. */
+const qhil_limits *qhil_site_limits(const qhil_site *site);
 
 /*
  * The device dictionary's value of variable name for device_type, or

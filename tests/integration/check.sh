@@ -4380,6 +4380,209 @@ scenario_junit_schema() {
     no_qemu_left
 }
 
+# A site file with limits (and the firmware's images allowed), in $work.
+limits_site() {
+    {
+        echo "site: limits"
+        echo "image_dirs: [$SRC/firmware/build]"
+        echo "limits:"
+        printf '  %s\n' "$@"
+    } >"$work/site.yaml"
+}
+
+# Memory per QEMU: a QEMU that fits passes; one whose resident memory
+# goes over the cap, at its start or in the middle of a test, is killed
+# by its guard and the test is an ERROR that says so, quickly and with no
+# QEMU left; a board whose -m alone is over
+# the cap is refused before any folder is made; an option cannot raise
+# the site's cap.
+scenario_limits_memory() {
+    limits_site "memory: 256MiB"
+    run 0 run -j 1 --site "$work/site.yaml" -o "$work/r" \
+        "$suites/limits-memory.yaml"
+    has '^  limits: memory 256 MiB per QEMU \(.*site\.yaml:4\)$'
+    has '^PASS +boots '
+    # QEMU on mps2-an385 keeps about 30 MiB resident.
+    limits_site "memory: 20MiB"
+    local start=$SECONDS
+    run 1 run -j 1 --site "$work/site.yaml" --max-memory 1GiB -o "$work/r" \
+        "$suites/limits-memory.yaml"
+    [ $((SECONDS - start)) -lt 8 ] || fail "the kill took $((SECONDS - start))s"
+    has '^ERROR +boots '
+    has 'QEMU memory over 20 MiB.*: [0-9]+ KiB resident, killed'
+    lacks '^PASS'
+    no_qemu_left
+    # Crossed in the middle of a test: the step that did it, or the next
+    # one, names it.
+    rm -rf "$work/r"
+    run 1 run -j 1 --trusted --max-memory 64MiB -o "$work/r" \
+        "$suites/limits-memory-grows.yaml"
+    has '^ERROR +grows '
+    # The QMP reply may come before the guard's next look (20 ms): then
+    # the wait after it is where QEMU dies.
+    has '^       step (2 \(line 12\): qmp object-add|3 \(line 16\): wait 2s)$'
+    has '^       QEMU memory over 64 MiB: [0-9]+ KiB resident, killed'
+    no_qemu_left
+    run 0 run -j 1 --trusted --max-memory 256MiB -o "$work/r" \
+        "$suites/limits-memory-grows.yaml"
+    has '^PASS +grows '
+    # The option lowers the cap; -m 16M is over 8 MiB: nothing runs.
+    rm -rf "$work/r"
+    run 2 run --max-memory 8MiB -o "$work/r" "$suites/limits-memory.yaml"
+    has 'mps2-an385\.yaml: -m 16M gives the guest 16 MiB of RAM, over the memory limit of 8 MiB per QEMU \(--max-memory\)'
+    [ ! -e "$work/r" ] || fail "a run folder was made for a refused run"
+    run 2 run --max-memory 1MB "$suites/limits-memory.yaml"
+    has "^qhil: --max-memory: expected a size .* got '1MB'"
+}
+
+# The site's caps on QEMUs at once and on the logs: -j above it is cut
+# with a note; a suite's log limit over the site's is refused at check
+# time with the suite's line and the site's; a wrong value in the site
+# file is refused with its line.
+scenario_limits_site_caps() {
+    limits_site "jobs: 1"
+    run 0 run -j 4 --site "$work/site.yaml" -o "$work/r" \
+        "$suites/limits-memory.yaml"
+    has '^  -j 4 cut to 1: the site allows 1 QEMU at once \(.*site\.yaml:4\)$'
+    grep -q '^-j 4 cut to 1' "$work/r/latest/job.log" || fail "job.log lacks the cut"
+    limits_site "console: 512KiB"
+    run 2 run --site "$work/site.yaml" -o "$work/r2" "$suites/log-limits.yaml"
+    has "log-limits\.yaml:[0-9]+: test 'within-limits': limits\.console: 1 MiB is over the site's cap of 512 KiB \(.*site\.yaml:4\)"
+    [ ! -e "$work/r2" ] || fail "a run folder was made for a refused suite"
+    run 2 validate --site "$work/site.yaml" "$suites/log-limits.yaml"
+    has "limits\.console: 1 MiB is over the site's cap"
+    limits_site "jobs: 0"
+    run 2 run --site "$work/site.yaml" "$suites/limits-memory.yaml"
+    has 'site\.yaml:4:9: limits\.jobs: expected a number of QEMUs at once'
+    limits_site "run_folder: 1MB"
+    run 2 run --site "$work/site.yaml" "$suites/limits-memory.yaml"
+    has "site\.yaml:4:15: limits\.run_folder: expected a size"
+}
+
+# The run folder cap: tests that flood qemu.log with a small cap: the
+# first ones run, the later ones are not run with the reason, and the
+# folder stays within the cap (one test at a time) or the cap plus what
+# was left when the last ones started (-j 2).
+scenario_limits_run_folder() {
+    limits_site "run_folder: 300KiB"
+    run 1 run -j 1 --site "$work/site.yaml" -o "$work/r" --junit "$work/j.xml" \
+        "$suites/limits-run-folder.yaml"
+    has '^qhil: run folder at its cap of 300 KiB \([0-9]+ bytes written, .*site\.yaml:4\); [0-9]+ tests? not run$'
+    has ', [1-9][0-9]* not run$'
+    grep -q 'not run: run folder at its cap of 300 KiB' "$work/j.xml" ||
+        fail "the report does not say why tests were not run"
+    local size
+    size=$(du -sb "$work/r/latest/" | cut -f1)
+    [ "$size" -le $((300 * 1024)) ] || fail "run folder $size bytes, over its cap"
+    no_qemu_left
+    rm -rf "$work/r"
+    run 1 run -j 2 --site "$work/site.yaml" --max-run-folder 1GiB \
+        -o "$work/r" "$suites/limits-run-folder.yaml"
+    has ', [1-9][0-9]* not run$'
+    size=$(du -sb "$work/r/latest/" | cut -f1)
+    [ "$size" -le $((450 * 1024)) ] || fail "run folder $size bytes with -j 2"
+    no_qemu_left
+    # Without a cap the same suite passes whole: the cap did the above.
+    rm -rf "$work/r"
+    run 0 run -j 2 -o "$work/r" "$suites/limits-run-folder.yaml"
+    has '^8 passed, 0 failed$'
+    # The same with every event kept, in one process: QEMU's trace lines
+    # pass 1 MiB (qemu_warning's cap per test) and the tests still end.
+    rm -rf "$work/r"
+    run 0 run -j 1 --json "$work/r.json" -o "$work/r" \
+        "$suites/limits-run-folder.yaml"
+    has '^8 passed, 0 failed$'
+    python3 - "$work/r.json" <<'PY' || fail "no qemu_warning events kept"
+import json, sys
+doc = json.load(open(sys.argv[1]))
+n = sum(1 for t in doc["tests"] for e in t["events"] if e["kind"] == "qemu_warning")
+sys.exit(0 if n > 0 else 1)
+PY
+}
+
+# --keep: after the reports, only the kept tests' folders stay; job.log,
+# the run folder and the reports stay; a symlink planted in a removed
+# folder is removed as a link, its targets outside stay; a bad value is
+# refused before anything runs.
+scenario_keep() {
+    mkdir -p "$work/r"
+    run 1 run --keep failed -o "$work/r" --junit "$work/r/j.xml" \
+        "$suites/log-limits.yaml"
+    local dir
+    dir=$(run_folder)
+    [ -d "$dir/console-flood" ] && [ -d "$dir/qemu-log-flood" ] ||
+        fail "a failed test's folder was removed"
+    [ ! -e "$dir/within-limits" ] || fail "the passed test's folder was kept"
+    [ -s "$dir/job.log" ] && [ -s "$work/r/j.xml" ] || fail "job.log or the report went"
+    # The report was written before: it has the passed test's console.
+    python3 - "$work/r/j.xml" <<'PY' || fail "JUnit lost the removed test's log"
+import sys, xml.etree.ElementTree as ET
+for c in ET.parse(sys.argv[1]).getroot().iter("testcase"):
+    if c.get("name") == "within-limits":
+        out = c.find("system-out")
+        sys.exit(0 if out is not None and "Hello, QEMU!" in (out.text or "") else 1)
+sys.exit(1)
+PY
+    rm -rf "$work/r"
+    run 1 run --keep passed -o "$work/r" "$suites/log-limits.yaml"
+    dir=$(run_folder)
+    [ -d "$dir/within-limits" ] && [ ! -e "$dir/console-flood" ] &&
+        [ ! -e "$dir/qemu-log-flood" ] || fail "--keep passed kept the wrong folders"
+    # Plant links while the test runs (its wait step gives the time).
+    rm -rf "$work/r"
+    mkdir -p "$work/outside/dir"
+    echo precious >"$work/outside/file"
+    echo precious >"$work/outside/dir/file"
+    "$QHIL" run -j 1 --keep failed -o "$work/r" "$suites/limits-memory.yaml" \
+        >"$work/out" 2>&1 &
+    local pid=$! t=""
+    for _ in $(seq 100); do
+        t=$(ls -d "$work"/r/2*/boots 2>/dev/null) && [ -n "$t" ] && break
+        sleep 0.05
+    done
+    [ -n "$t" ] || fail "the test folder did not appear"
+    ln -s "$work/outside/file" "$t/link"
+    ln -s "$work/outside/dir" "$t/linkdir"
+    ln -s / "$t/root"
+    wait "$pid" || fail "the run failed"
+    has '^PASS +boots '
+    [ ! -e "$t" ] && [ ! -L "$t" ] || fail "the passed test's folder stayed"
+    [ "$(cat "$work/outside/file")" = precious ] &&
+        [ "$(cat "$work/outside/dir/file")" = precious ] ||
+        fail "a link's target was touched"
+    [ -d "$(dirname "$t")" ] && [ -s "$(dirname "$t")/job.log" ] ||
+        fail "the run folder or job.log went"
+    run 2 run --keep bogus "$suites/limits-memory.yaml"
+    has "^qhil: --keep: expected passed, failed or all, got 'bogus'$"
+    run 2 run --keep "" "$suites/limits-memory.yaml"
+}
+
+# Workers (-j 4) each write only in their own test's folder: names that
+# collide or escape as folder names get one folder each, each folder
+# holds exactly one QEMU's files (its own pid), and nothing is written
+# outside the run folder.
+scenario_workers_own_folders() {
+    local n
+    n=$(grep -c '^  - name:' "$suites/tricky-names.yaml")
+    touch "$work/start"
+    sleep 0.01
+    run 0 run -j 4 -o "$work/r" "$suites/tricky-names.yaml"
+    has "^$n passed, 0 failed$"
+    local dir pids files stray
+    dir=$(run_folder)
+    pids=$(cat "$dir"/*/qemu.pid | sort -u | wc -l)
+    [ "$pids" -eq "$n" ] || fail "$pids QEMU pids in $n test folders"
+    files=$(find "$dir" -mindepth 2 -type f | wc -l)
+    [ "$files" -eq $((3 * n)) ] || fail "$files files in $n test folders"
+    find "$dir" -mindepth 2 -type f ! -name console.log ! -name qemu.log \
+        ! -name qemu.pid | grep -q . && fail "a test folder has a stranger"
+    [ -z "$(find "$dir" -mindepth 3 -print -quit)" ] || fail "a folder in a test folder"
+    stray=$(find "$work" -mindepth 1 -newer "$work/start" ! -path "$work/r" \
+        ! -path "$work/r/*" ! -path "$work/out" -print)
+    [ -z "$stray" ] || fail "written outside the run folder: $stray"
+    no_qemu_left
+}
+
 name=${1:?usage: check.sh SCENARIO}
 fn="scenario_${name//-/_}"
 declare -F "$fn" >/dev/null || { echo "unknown scenario $name" >&2; exit 2; }

@@ -507,6 +507,64 @@ static void test_run_not_found(void **state)
     qhil_error_release(&err);
 }
 
+/* A program over its memory cap is killed by the guard, which says so;
+ * one under it runs to its end. */
+static void test_memory_cap(void **state)
+{
+    char *argv[] = {"python3", "-c",
+                    "import time\n"
+                    "b = bytearray(96 << 20)\n"
+                    "time.sleep(20)\n",
+                    NULL};
+    qhil_spawn sp = {
+        .argv = argv,
+        .stdin_fd = -1,
+        .stdout_fd = -1,
+        .stderr_fd = 2,
+        .rss_max = (uint64_t)48 << 20,
+    };
+    int64_t start = qhil_now();
+    uint64_t rss = 0;
+    qhil_child c;
+    int status = -1;
+
+    (void)state;
+    assert_int_equal(qhil_proc_spawn(&sp, &c, NULL), QHIL_EOK);
+    assert_int_equal(qhil_proc_wait(c.guard,
+                                    qhil_deadline_in(10 * QHIL_SEC), &status),
+                     QHIL_EOK);
+    assert_true(qhil_now() - start < 10 * QHIL_SEC);
+    assert_true(WIFSIGNALED(status));
+    assert_int_equal(WTERMSIG(status), SIGKILL);
+    assert_true(qhil_proc_memory_killed(&c, &rss));
+    assert_true(rss > (uint64_t)48 << 20);
+    qhil_proc_release(&c);
+}
+
+static void test_memory_under_cap(void **state)
+{
+    char *argv[] = {"sh", "-c", "sleep 0.2; exit 5", NULL};
+    qhil_spawn sp = {
+        .argv = argv,
+        .stdin_fd = -1,
+        .stdout_fd = -1,
+        .stderr_fd = 2,
+        .rss_max = (uint64_t)64 << 20,
+    };
+    qhil_child c;
+    int status = -1;
+
+    (void)state;
+    assert_int_equal(qhil_proc_spawn(&sp, &c, NULL), QHIL_EOK);
+    assert_int_equal(qhil_proc_wait(c.guard,
+                                    qhil_deadline_in(5 * QHIL_SEC), &status),
+                     QHIL_EOK);
+    assert_true(WIFEXITED(status));
+    assert_int_equal(WEXITSTATUS(status), 5);
+    assert_false(qhil_proc_memory_killed(&c, NULL));
+    qhil_proc_release(&c);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -526,6 +584,8 @@ int main(void)
         cmocka_unit_test(test_run_cap_and_status),
         cmocka_unit_test(test_run_deadline),
         cmocka_unit_test(test_run_not_found),
+        cmocka_unit_test(test_memory_cap),
+        cmocka_unit_test(test_memory_under_cap),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);
