@@ -655,6 +655,18 @@ void qhil_progress_event(void *data, const qhil_event *ev)
     status_redraw(p);
 }
 
+/* A finished test's lines, whole (past the cap, the pieces that
+ * fitted), above the status line; b is released. */
+static void put_block(qhil_progress *p, qhil_buf *b)
+{
+    wipe(p);
+    put_pending(p);
+    put(p, b->data, b->len);
+    flush(p);
+    qhil_buf_release(b);
+    status_redraw(p);
+}
+
 /* The running test named name ended (an attempt or the test). */
 static void running_end(qhil_progress *p, const char *name)
 {
@@ -689,12 +701,7 @@ void qhil_progress_test_retry(void *data, const qhil_test *test,
                                                   : r->attempts);
     put_text(p, &b, r->message ? r->message : "failed");
     qhil_buf_puts(&b, "; retrying\n");
-    wipe(p);
-    put_pending(p);
-    put(p, b.data, b.len);
-    flush(p);
-    qhil_buf_release(&b);
-    status_redraw(p);
+    put_block(p, &b);
 }
 
 void qhil_progress_test_done(void *data, const qhil_test *test,
@@ -726,13 +733,7 @@ void qhil_progress_test_done(void *data, const qhil_test *test,
     }
     qhil_buf_init(&b, PROGRESS_BLOCK_MAX);
     block(p, r, &b);
-    /* Whole (past the cap, the pieces that fitted). */
-    wipe(p);
-    put_pending(p);
-    put(p, b.data, b.len);
-    flush(p);
-    qhil_buf_release(&b);
-    status_redraw(p);
+    put_block(p, &b);
 }
 
 void qhil_progress_tick(void *data)
