@@ -19,3 +19,6 @@ build/bench/bench_shard
 echo
 echo "== suites: qhil validate and render on 1000 generated suites"
 bench/suites.sh
+echo
+echo "== peers: W20, 200 and 1000 tests: qhil -j 1/-j 2 next to the raw floor, qemu.machine, labgrid and lava-run"
+python3 bench/peers.py
