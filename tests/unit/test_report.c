@@ -1157,6 +1157,7 @@ static void test_json_events_file(void **state)
     qhil_eventlog log;
     json_t *evs = sample_events();
     char *path = NULL;
+    char *again = NULL;
     char *mem_text;
     char *file_text;
     qhil_suite_result *r;
@@ -1170,7 +1171,10 @@ static void test_json_events_file(void **state)
     }
     assert_int_equal(qhil_eventlog_close(&log), 0);
     /* Never over a file that is there. */
-    assert_true(qhil_eventlog_open(&log, dir, &path, NULL) < 0 || !path);
+    assert_true(qhil_eventlog_open(&log, dir, &again, NULL) < 0);
+    assert_null(again);
+    assert_null(log.fp);
+    assert_non_null(path);
 
     r = events_result(NULL, 0);
     mem_text = render(r, QHIL_REPORT_JSON);
@@ -1290,6 +1294,7 @@ static void test_annotate_events_file(void **state)
     r->tests[1].events_log = strdup(path);
     r->tests[1].events_kept = 1; /* the machine_start line is not its */
     assert_int_equal(qhil_suite_result_annotate(r, NULL, NULL, 0), 0);
+    assert_non_null(r->tests[0].qemu_version);
     assert_string_equal(r->tests[0].qemu_version, "7.2.9");
     assert_null(r->tests[1].qemu_version);
     qhil_suite_result_free(r);
