@@ -67,23 +67,31 @@ int qhil_eventlog_open(qhil_eventlog *l, const char *dir, char **path,
 
 int qhil_eventlog_put(qhil_eventlog *l, const json_t *ev)
 {
-    size_t cost;
+    char *line;
+    size_t len;
 
     if (!l->fp || !json_is_object(ev)) {
         return QHIL_EINVAL;
     }
-    cost = json_dumpb(ev, NULL, 0, LINE_FLAGS) + 1;
-    if (cost > QHIL_EVENTLOG_MAX - l->bytes) {
+    line = json_dumps(ev, LINE_FLAGS);
+    if (!line) {
+        return QHIL_ENOMEM;
+    }
+    len = strlen(line) + 1;
+    if (len > QHIL_EVENTLOG_MAX - l->bytes) {
+        free(line);
         return QHIL_ELIMIT;
     }
-    if (json_dumpf(ev, l->fp, LINE_FLAGS) < 0 || fputc('\n', l->fp) == EOF ||
-        ferror(l->fp)) {
+    line[len - 1] = '\n'; /* the NUL's place */
+    if (fwrite(line, 1, len, l->fp) != len) {
         /* Whatever is half out stays as a cut last line; no more. */
+        free(line);
         fclose(l->fp);
         l->fp = NULL;
         return QHIL_EIO;
     }
-    l->bytes += cost;
+    free(line);
+    l->bytes += len;
     return QHIL_EOK;
 }
 

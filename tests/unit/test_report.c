@@ -1301,6 +1301,45 @@ static void test_annotate_events_file(void **state)
     free(path);
 }
 
+/* An attempt's file stops at its cap: the rest is refused, for the
+ * caller to count as dropped, and the file never grows past it. */
+static void test_eventlog_cap(void **state)
+{
+    char dir[PATH_MAX];
+    size_t big = (size_t)1 << 20;
+    char *text = malloc(big);
+    qhil_eventlog log;
+    json_t *ev;
+    char *path = NULL;
+    struct stat st;
+    size_t kept = 0;
+    size_t i;
+
+    (void)state;
+    assert_non_null(text);
+    memset(text, 'x', big - 1);
+    text[big - 1] = '\0';
+    ev = json_pack("{s:s, s:s}", "kind", "console_line", "text", text);
+    assert_non_null(ev);
+    snprintf(dir, sizeof(dir), "%s/cap", tmp_dir);
+    assert_int_equal(mkdir(dir, 0755), 0);
+    assert_int_equal(qhil_eventlog_open(&log, dir, &path, NULL), 0);
+    for (i = 0; i < 40; i++) {
+        kept += qhil_eventlog_put(&log, ev) == 0;
+    }
+    assert_int_equal(kept, 31);
+    assert_int_equal(qhil_eventlog_put(&log, ev), QHIL_ELIMIT);
+    assert_int_equal(qhil_eventlog_close(&log), 0);
+    assert_int_equal(stat(path, &st), 0);
+    assert_true((size_t)st.st_size <= QHIL_EVENTLOG_MAX);
+    assert_int_equal(qhil_eventlog_put(&log, ev), QHIL_EINVAL); /* closed */
+    unlink(path);
+    rmdir(dir);
+    free(path);
+    json_decref(ev);
+    free(text);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -1324,6 +1363,7 @@ int main(void)
         cmocka_unit_test(test_json_events_file),
         cmocka_unit_test(test_json_events_damaged),
         cmocka_unit_test(test_annotate_events_file),
+        cmocka_unit_test(test_eventlog_cap),
     };
 
     return cmocka_run_group_tests(tests, setup, teardown);
