@@ -62,6 +62,7 @@
 #include <qhil/event.h>
 #include <qhil/result.h>
 
+#include "eventlog.h"
 #include "internal.h"
 #include "jsonbytes.h"
 #include "pool.h"
@@ -75,8 +76,6 @@
 #define POOL_LINE_MAX ((size_t)256 << 20)
 /* How long a worker whose pipe ended may take to be reaped. */
 #define POOL_REAP_NS (5 * QHIL_SEC)
-/* Events a test keeps for the JSON report, as the serial runner. */
-#define POOL_KEEP_MAX ((size_t)32 << 20)
 
 typedef struct worker {
     pid_t pid;
@@ -87,7 +86,7 @@ typedef struct worker {
     bool skipping;    /* in a line over POOL_LINE_MAX */
     bool done;        /* the result came */
     int64_t deadline; /* the backstop */
-    size_t kept_bytes;
+    qhil_eventlog log; /* with keep_events: the result's events_log */
 } worker;
 
 /* --- worker side -------------------------------------------------------- */
@@ -392,7 +391,6 @@ static void take_result(const json_t *o, qhil_test_result *r)
 static void take_line(const qhil_pool *p, worker *w, const char *line,
                       size_t len)
 {
-    size_t cost = len + 64; /* what keeping it costs, about */
     qhil_test_result *r = p->runs[w->slot].result;
     json_t *o = json_loadb(line, len, 0, NULL);
     const char *kind = json_string_value(json_object_get(o, "kind"));
@@ -439,12 +437,10 @@ static void take_line(const qhil_pool *p, worker *w, const char *line,
     }
     if (p->opts->keep_events) {
         json_object_del(o, "bytes_hex");
-        if (w->kept_bytes + cost > POOL_KEEP_MAX ||
-            (!r->events && !(r->events = json_array())) ||
-            json_array_append(r->events, o) < 0) {
+        if (qhil_eventlog_put(&w->log, o) < 0) {
             r->events_dropped++;
         } else {
-            w->kept_bytes += cost;
+            r->events_kept++;
         }
     }
     free(owned);
@@ -553,6 +549,7 @@ static void worker_end(const qhil_pool *p, again *a, worker *w, bool killed)
 
     close(w->fd);
     w->fd = -1;
+    qhil_eventlog_close(&w->log);
     if (!reap(w->pid, &status)) {
         kill(w->pid, SIGKILL); /* its pipe ended, it did not */
         while (waitpid(w->pid, &status, 0) < 0 && errno == EINTR) {
@@ -630,7 +627,14 @@ static int worker_start(const qhil_pool *p, size_t slot, worker *w,
     w->done = false;
     w->scanned = 0;
     w->skipping = false;
-    w->kept_bytes = 0;
+    memset(&w->log, 0, sizeof(w->log));
+    if (p->opts->keep_events && !p->runs[slot].result->events_log) {
+        /* Not made: each event counts as dropped, the test runs on. */
+        qhil_eventlog_open(&w->log,
+                           p->runs[slot].attempt_dir ? p->runs[slot].attempt_dir
+                                                     : p->runs[slot].dir,
+                           &p->runs[slot].result->events_log, NULL);
+    }
     w->deadline = qhil_deadline_in(
         test_budget(p->runs[slot].test, p->opts->timeout_multiplier));
     qhil_buf_init(&w->in, POOL_LINE_MAX);

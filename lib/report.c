@@ -26,6 +26,7 @@
 
 #include <qhil/report.h>
 
+#include "eventlog.h"
 #include "internal.h"
 #include "report_json.h"
 #include "xmltext.h"
@@ -80,6 +81,7 @@ void qhil_test_result_release(qhil_test_result *r)
     free(r->qemu_version);
     free(r->pattern);
     json_decref(r->events);
+    free(r->events_log);
     free_failures(r->failures, r->n_failures);
     free_steps(r->steps, r->n_steps);
     for (i = 0; r->tags && i < r->n_tags; i++) {
@@ -95,6 +97,7 @@ void qhil_test_result_release(qhil_test_result *r)
         free(t->console_log);
         free(t->qemu_log);
         json_decref(t->events);
+        free(t->events_log);
         free_failures(t->failures, t->n_failures);
         free_steps(t->steps, t->n_steps);
     }
@@ -159,6 +162,28 @@ static const char *events_qemu_version(const json_t *events)
     return NULL;
 }
 
+/* t's QEMU version from its kept events, in memory or in its file;
+ * -1 when out of memory. */
+static int qemu_version_of(qhil_test_result *t)
+{
+    json_t *ev = NULL;
+    const char *v;
+    int rc = 0;
+
+    v = events_qemu_version(t->events);
+    if (!v && !t->events && t->events_log) {
+        ev = qhil_eventlog_find(t->events_log, t->events_kept,
+                                "machine_start");
+        v = json_string_value(json_object_get(ev, "qemu_version"));
+        v = v && *v ? v : NULL;
+    }
+    if (v && !(t->qemu_version = strdup(v))) {
+        rc = -1;
+    }
+    json_decref(ev);
+    return rc;
+}
+
 /* name is test's name, alone or followed by " [k/m]" for a repeat. */
 static int result_is_test(const char *name, const char *test, unsigned k,
                           unsigned m)
@@ -189,7 +214,6 @@ int qhil_suite_result_annotate(qhil_suite_result *r, const qhil_suite *suite,
     const qhil_test *test;
     const qhil_step *st;
     qhil_test_result *t;
-    const char *v;
     size_t n;
     size_t i;
     size_t j;
@@ -219,8 +243,7 @@ int qhil_suite_result_annotate(qhil_suite_result *r, const qhil_suite *suite,
         if (t->attempts == 0) {
             t->attempts = 1;
         }
-        v = events_qemu_version(t->events);
-        if (!t->qemu_version && v && !(t->qemu_version = strdup(v))) {
+        if (!t->qemu_version && qemu_version_of(t) < 0) {
             goto cleanup;
         }
         if (!matched) {

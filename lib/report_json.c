@@ -29,12 +29,22 @@
  * (jsonbytes.h: bad UTF-8 bytes as U+FFFD); the events are those the runner
  * kept (qhil_run_opts.keep_events), already in their JSON form.  Written with
  * JSON_ENSURE_ASCII, two-space indentation, one key order.
+ *
+ * Streamed: the document's outer structure is written here, and each
+ * test is built, written and freed in turn, so that at most one test's
+ * events are in memory.  A test's events are its result's array when it
+ * has one, else its events_log read back (eventlog.c); what was written
+ * there but cannot be read back is added to its events_dropped.  Each
+ * value goes through jansson's own writer with every line it makes
+ * indented by the value's depth, so the text is what one json_dumpf of
+ * the whole document would write.
  */
 #include <stdbool.h>
 #include <string.h>
 
 #include <qhil/event.h>
 
+#include "eventlog.h"
 #include "jsonbytes.h"
 #include "report_json.h"
 
@@ -118,10 +128,34 @@ static json_t *tags_json(const qhil_test_result *t)
     return a;
 }
 
+/* A test's or an attempt's events as a new array, and how many of them
+ * were not kept (*dropped): in memory, or read back from events_log. */
+static json_t *events_json(json_t *events, const char *log, size_t kept,
+                           size_t *dropped)
+{
+    json_t *a = NULL;
+    size_t missing = 0;
+
+    if (events) {
+        return json_incref(events);
+    }
+    if (!log) {
+        return json_array();
+    }
+    if (qhil_eventlog_load(log, kept, &a, &missing) < 0) {
+        return NULL;
+    }
+    *dropped += missing;
+    return a;
+}
+
 /* An earlier attempt of a retried test: the keys of a test's own
  * outcome, for that attempt. */
 static json_t *try_json(const qhil_test_try *a, size_t k)
 {
+    size_t dropped = a->events_dropped;
+    json_t *evs = events_json(a->events, a->events_log, a->events_kept,
+                              &dropped);
     json_t *o = json_object();
     bool ok =
         o && put(o, "attempt", json_integer((json_int_t)k)) &&
@@ -135,11 +169,12 @@ static json_t *try_json(const qhil_test_try *a, size_t k)
         put(o, "step_desc", text(a->step_desc)) &&
         put(o, "console_log", text(a->console_log)) &&
         put(o, "qemu_log", text(a->qemu_log)) &&
-        put(o, "events", a->events ? json_incref(a->events) : json_array()) &&
-        put(o, "events_dropped", json_integer((json_int_t)a->events_dropped)) &&
+        put(o, "events", json_incref(evs)) &&
+        put(o, "events_dropped", json_integer((json_int_t)dropped)) &&
         put(o, "failures", failures_json(a->failures, a->n_failures)) &&
         put(o, "steps", steps_json(a->steps, a->n_steps));
 
+    json_decref(evs);
     if (!ok) {
         json_decref(o);
         return NULL;
@@ -165,6 +200,9 @@ static json_t *tries_json(const qhil_test_result *t)
 
 static json_t *test_json(const qhil_test_result *t)
 {
+    size_t dropped = t->events_dropped;
+    json_t *evs = events_json(t->events, t->events_log, t->events_kept,
+                              &dropped);
     json_t *o = json_object();
     bool ok =
         o && put(o, "name", text(t->name)) &&
@@ -180,8 +218,8 @@ static json_t *test_json(const qhil_test_result *t)
         put(o, "qemu_log", text(t->qemu_log)) &&
         put(o, "interrupted", json_boolean(t->interrupted)) &&
         put(o, "not_run", json_boolean(t->not_run)) &&
-        put(o, "events", t->events ? json_incref(t->events) : json_array()) &&
-        put(o, "events_dropped", json_integer((json_int_t)t->events_dropped)) &&
+        put(o, "events", json_incref(evs)) &&
+        put(o, "events_dropped", json_integer((json_int_t)dropped)) &&
         put(o, "tags", tags_json(t)) && put(o, "failures", failures_json(t->failures, t->n_failures)) &&
         put(o, "failures_dropped",
             json_integer((json_int_t)t->failures_dropped)) &&
@@ -191,6 +229,7 @@ static json_t *test_json(const qhil_test_result *t)
         put(o, "flaky", json_boolean(t->flaky)) &&
         put(o, "previous_attempts", tries_json(t));
 
+    json_decref(evs);
     if (!ok) {
         json_decref(o);
         return NULL;
@@ -209,13 +248,72 @@ static size_t count_flaky(const qhil_suite_result *r)
     return n;
 }
 
+/* Where a value goes: its stream, and the indentation of its depth. */
+typedef struct sink {
+    FILE *out;
+    int depth;
+} sink;
+
+/* jansson's text, each new line indented by two spaces per depth. */
+static int sink_write(const char *buf, size_t len, void *data)
+{
+    const sink *s = data;
+    size_t start = 0;
+    size_t i;
+
+    for (i = 0; i < len; i++) {
+        if (buf[i] != '\n') {
+            continue;
+        }
+        if (fwrite(buf + start, 1, i + 1 - start, s->out) != i + 1 - start ||
+            fprintf(s->out, "%*s", 2 * s->depth, "") < 0) {
+            return -1;
+        }
+        start = i + 1;
+    }
+    if (len > start &&
+        fwrite(buf + start, 1, len - start, s->out) != len - start) {
+        return -1;
+    }
+    return 0;
+}
+
+/* v (taken; NULL is out of memory) at depth: *rc set on failure. */
+static void write_value(FILE *out, int depth, json_t *v, int *rc)
+{
+    sink s = {.out = out, .depth = depth};
+
+    if (*rc == QHIL_EOK && !v) {
+        *rc = QHIL_ENOMEM;
+    }
+    if (*rc == QHIL_EOK &&
+        json_dump_callback(v, sink_write, &s,
+                           JSON_INDENT(2) | JSON_ENSURE_ASCII |
+                               JSON_PRESERVE_ORDER | JSON_ENCODE_ANY) < 0) {
+        *rc = QHIL_EIO;
+    }
+    json_decref(v);
+}
+
+/* "key": v, a key of the document (depth 1), then "," unless last. */
+static void write_member(FILE *out, const char *key, json_t *v, bool last,
+                         int *rc)
+{
+    if (*rc == QHIL_EOK && fprintf(out, "  \"%s\": ", key) < 0) {
+        *rc = QHIL_EIO;
+    }
+    write_value(out, 1, v, rc);
+    if (*rc == QHIL_EOK && fputs(last ? "\n" : ",\n", out) == EOF) {
+        *rc = QHIL_EIO;
+    }
+}
+
 int qhil_report_json(const qhil_suite_result *r, FILE *out, qhil_error *err)
 {
-    json_t *doc = json_object();
     json_t *suite = json_object();
     json_t *counts = json_object();
-    json_t *tests = json_array();
-    bool ok = doc && suite && counts && tests;
+    bool ok = suite && counts;
+    int rc = QHIL_EOK;
     size_t i;
 
     ok = ok && put(suite, "name", text(r->name)) &&
@@ -232,32 +330,47 @@ int qhil_report_json(const qhil_suite_result *r, FILE *out, qhil_error *err)
         put(counts, "skip",
             json_integer((json_int_t)qhil_suite_result_count(r, QHIL_SKIP))) &&
         put(counts, "flaky", json_integer((json_int_t)count_flaky(r)));
-    for (i = 0; ok && i < r->n_tests; i++) {
-        json_t *t = test_json(&r->tests[i]);
-
-        ok = t && json_array_append_new(tests, t) == 0;
-    }
-    ok = ok && put(doc, "qhil_run", json_integer(QHIL_EVENT_VERSION)) &&
-         put(doc, "suite", json_incref(suite)) &&
-         put(doc, "run_dir", text(r->run_dir)) &&
-         put(doc, "started_unix", json_integer(r->started_unix)) &&
-         put(doc, "duration_ns", json_integer(r->duration_ns)) &&
-         put(doc, "counts", json_incref(counts)) &&
-         put(doc, "tests", json_incref(tests));
-    json_decref(suite);
-    json_decref(counts);
-    json_decref(tests);
     if (!ok) {
-        json_decref(doc);
+        json_decref(suite);
+        json_decref(counts);
         return qhil_error_set(err, QHIL_ENOMEM, "out of memory");
     }
-    if (json_dumpf(doc, out,
-                   JSON_INDENT(2) | JSON_ENSURE_ASCII | JSON_PRESERVE_ORDER) <
-            0 ||
-        fputc('\n', out) == EOF) {
-        json_decref(doc);
+    if (fputs("{\n", out) == EOF) {
+        rc = QHIL_EIO;
+    }
+    write_member(out, "qhil_run", json_integer(QHIL_EVENT_VERSION), false,
+                 &rc);
+    write_member(out, "suite", suite, false, &rc);
+    write_member(out, "run_dir", text(r->run_dir), false, &rc);
+    write_member(out, "started_unix", json_integer(r->started_unix), false,
+                 &rc);
+    write_member(out, "duration_ns", json_integer(r->duration_ns), false,
+                 &rc);
+    write_member(out, "counts", counts, false, &rc);
+    /* "tests": [...] as jansson writes an array at depth 1. */
+    if (rc == QHIL_EOK &&
+        fputs(r->n_tests ? "  \"tests\": [\n" : "  \"tests\": []", out) ==
+            EOF) {
+        rc = QHIL_EIO;
+    }
+    for (i = 0; rc == QHIL_EOK && i < r->n_tests; i++) {
+        if (fputs("    ", out) == EOF) {
+            rc = QHIL_EIO;
+        }
+        write_value(out, 2, test_json(&r->tests[i]), &rc);
+        if (rc == QHIL_EOK &&
+            fputs(i + 1 < r->n_tests ? ",\n" : "\n  ]", out) == EOF) {
+            rc = QHIL_EIO;
+        }
+    }
+    if (rc == QHIL_EOK && fputs("\n}\n", out) == EOF) {
+        rc = QHIL_EIO;
+    }
+    if (rc == QHIL_ENOMEM) {
+        return qhil_error_set(err, QHIL_ENOMEM, "out of memory");
+    }
+    if (rc < 0) {
         return qhil_error_set(err, QHIL_EIO, "cannot write the report");
     }
-    json_decref(doc);
     return QHIL_EOK;
 }

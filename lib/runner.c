@@ -62,6 +62,7 @@
 #include <qhil/site.h>
 
 #include "disk.h"
+#include "eventlog.h"
 #include "internal.h"
 #include "pool.h"
 #include "proc.h"
@@ -87,13 +88,10 @@ typedef struct test_run {
     size_t step;           /* the running step, 1-based; 0 before the steps */
     qhil_step_ctx sc;      /* what the step table's run functions get */
     bool fail_match_told;  /* the fail_match event went out */
-    size_t kept_bytes;     /* about how much of res->events there is */
+    qhil_eventlog log;     /* with keep_events: res->events_log */
     uint64_t qemu_log_off; /* qemu.log read up to here (qemu_warning) */
     size_t qemu_log_read;  /* bytes of it read, up to QEMU_WARN_BYTES */
 } test_run;
-
-/* What a test keeps of its events at most (runner.h: keep_events). */
-#define EVENTS_KEEP_MAX ((size_t)32 << 20)
 
 /* --- events (qhil/event.h) ---------------------------------------------
  *
@@ -108,29 +106,19 @@ static bool events_on(const test_run *tr)
     return tr->opts->event || tr->opts->keep_events;
 }
 
-/* Into the test's result, up to EVENTS_KEEP_MAX of JSON text. */
+/* Into the attempt's events.jsonl (eventlog.c), up to its cap; the
+ * result holds only the path and the count. */
 static void keep_event(test_run *tr, const qhil_event *ev)
 {
     json_t *j = NULL;
-    size_t cost;
 
-    if (qhil_event_to_json(ev, &j, NULL) < 0) {
+    if (qhil_event_to_json(ev, &j, NULL) < 0 ||
+        qhil_eventlog_put(&tr->log, j) < 0) {
         tr->res->events_dropped++;
-        return;
+    } else {
+        tr->res->events_kept++;
     }
-    cost = json_dumpb(j, NULL, 0, JSON_COMPACT) + 1;
-    if (tr->kept_bytes + cost > EVENTS_KEEP_MAX ||
-        (!tr->res->events && !(tr->res->events = json_array()))) {
-        json_decref(j);
-        tr->res->events_dropped++;
-        return;
-    }
-    /* json_array_append_new takes j, also when it fails. */
-    if (json_array_append_new(tr->res->events, j) < 0) {
-        tr->res->events_dropped++;
-        return;
-    }
-    tr->kept_bytes += cost;
+    json_decref(j);
 }
 
 /* Every event is folded into the test's result (result.h), whether or
@@ -712,6 +700,10 @@ void qhil_run_one(const qhil_suite *suite, const qhil_test *test,
 
     qhil_error_init(&e);
     qhil_limits_of_run(opts, &lim);
+    if (opts->keep_events && !res->events_log) {
+        /* Not made: each event counts as dropped, the test runs on. */
+        qhil_eventlog_open(&tr.log, test_dir, &res->events_log, NULL);
+    }
     emit_text(&tr, QHIL_EVENT_TEST_START, res->name ? res->name : test->name);
     if (asprintf(&res->console_log, "%s/console.log", test_dir) < 0 ||
         asprintf(&res->qemu_log, "%s/qemu.log", test_dir) < 0) {
@@ -854,6 +846,7 @@ done:
         ev.len = ev.text ? strlen(ev.text) : 0;
         emit(&tr, &ev);
     }
+    qhil_eventlog_close(&tr.log);
     qhil_error_release(&e);
 }
 
@@ -1045,6 +1038,8 @@ static int result_push_try(qhil_test_result *r)
         .n_failures = r->n_failures,
         .steps = r->steps,
         .n_steps = r->n_steps,
+        .events_log = r->events_log,
+        .events_kept = r->events_kept,
     };
     r->verdict = QHIL_PASS;
     r->duration_ns = 0;
@@ -1057,6 +1052,8 @@ static int result_push_try(qhil_test_result *r)
     r->qemu_log = NULL;
     r->events = NULL;
     r->events_dropped = 0;
+    r->events_log = NULL;
+    r->events_kept = 0;
     /* The next attempt is a fold of its own events (result.h). */
     r->failures = NULL;
     r->n_failures = 0;

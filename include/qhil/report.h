@@ -74,19 +74,23 @@ typedef struct qhil_test_try {
     char *console_tail;
     char *console_log;
     char *qemu_log;
-    json_t *events; /* with keep_events: this attempt's, else NULL */
+    json_t *events; /* this attempt's events as an array, owned, or NULL:
+                       the runner leaves it NULL and keeps them in
+                       events_log */
     size_t events_dropped;
     qhil_failure *failures; /* this attempt's, as in qhil_test_result */
     size_t n_failures;
     qhil_step_time *steps;
     size_t n_steps;
+    char *events_log;   /* as in qhil_test_result, for this attempt */
+    size_t events_kept;
 } qhil_test_try;
 
 /* The layout of qhil_test_result: fields are only ever added at the end
  * of the struct, and this grows when they are.  A result built by this
  * library has .version set to it; index the results of a suite with
  * qhil_suite_result_test rather than with the size of the struct. */
-#define QHIL_RESULT_VERSION 2
+#define QHIL_RESULT_VERSION 3
 
 /* One test's outcome, the fold of its events (result.h).  All strings
  * malloc'ed and owned; any may be NULL. */
@@ -105,10 +109,11 @@ typedef struct qhil_test_result {
                              this test ran (see runner.h) */
     bool not_run;         /* verdict skip: the run was canceled before
                              this test started */
-    json_t *events;       /* with qhil_run_opts.keep_events: the test's
-                             events (qhil_event_to_json), an array, owned;
-                             else NULL */
-    size_t events_dropped; /* events not kept: over the cap per test */
+    json_t *events;       /* the test's events (qhil_event_to_json) as an
+                             array, owned, or NULL; the runner leaves it
+                             NULL and keeps them in events_log */
+    size_t events_dropped; /* events not kept: over the cap per test, or
+                              not written */
     /* For the JUnit <properties> and failure body; 0 or NULL when not
      * known.  qhil_suite_result_annotate fills them after a run. */
     char *qemu_version;  /* "7.2.0", of the QEMU that ran the test */
@@ -141,6 +146,14 @@ typedef struct qhil_test_result {
     char **tags;             /* the test's tags (suite.h), n_tags */
     size_t n_tags;
     unsigned fold;           /* the fold's own state (result.h) */
+    /* QHIL_RESULT_VERSION 3: */
+    /* With qhil_run_opts.keep_events: the file the attempt's events went
+     * to as they came, one JSON object a line (qhil_event_to_json):
+     * events.jsonl in its folder, owned, NULL when not kept.
+     * events_kept: how many lines were written to it; a report that
+     * reads fewer back counts the rest in its events_dropped. */
+    char *events_log;
+    size_t events_kept;
 } qhil_test_result;
 
 typedef struct qhil_suite_result {

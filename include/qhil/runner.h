@@ -84,9 +84,11 @@ typedef struct qhil_run_opts {
      * as event_data. */
     qhil_event_fn event;
     void *event_data;
-    /* Keep each test's events in its result (qhil_test_result.events),
-     * for the JSON report; at most 32 MiB of them per test, the rest
-     * counted in events_dropped. */
+    /* Keep each test's events for the JSON report: each attempt's go
+     * to events.jsonl in its folder as they come, and its result names
+     * the file (qhil_test_result.events_log, events_kept; events stays
+     * NULL); at most 32 MiB of them per attempt, the rest counted in
+     * events_dropped. */
     bool keep_events;
     /* Cancel: watched only when has_cancel (so a zeroed opts has none;
      * fd 0 is a valid fd).  Borrowed, never read. */

@@ -1206,6 +1206,75 @@ scenario_test_timeout() {
 # A result is the fold of its test's events, the same in a worker as in
 # one process: every failure (a test with two), every step timed, tags,
 # QEMU's own output and how it ended, in JSON, JUnit and TAP alike.
+# Kept events are on disk, one file per attempt, as they come: each
+# attempt's folder has its events.jsonl, and the report's events are its
+# lines, serial and with workers; --keep removes folders only after the
+# report read them; without --json nothing is kept.
+scenario_events_on_disk() {
+    local j
+    for j in 1 2; do
+        rm -rf "$work/r" "$work/run.json" "$work/ev.jsonl"
+        run 1 run -j "$j" --retry 1 -o "$work/r" -t always -t passes \
+            --json "$work/run.json" --events "$work/ev.jsonl" \
+            "$suites/retry.yaml"
+        python3 - "$work" <<'PY' || fail "-j $j: events.jsonl is not the report's events"
+import json, os, sys
+work = sys.argv[1]
+run = json.load(open(os.path.join(work, "run.json")))
+stream = [json.loads(l) for l in open(os.path.join(work, "ev.jsonl"))]
+
+def on_disk(attempt):
+    folder = os.path.dirname(attempt["console_log"])
+    raw = open(os.path.join(folder, "events.jsonl"), "rb").read()
+    assert raw.endswith(b"\n") and raw.isascii(), folder
+    lines = raw.split(b"\n")[:-1]
+    # One compact object a line.
+    assert all(l.startswith(b"{") and b"\n" not in l for l in lines)
+    return folder, [json.loads(l) for l in lines]
+
+names = [t["name"] for t in run["tests"]]
+assert names == ["always", "passes"], names
+for t in run["tests"]:
+    attempts = t["previous_attempts"] + [t]
+    assert len(attempts) == (2 if t["name"] == "always" else 1), t["name"]
+    for k, a in enumerate(attempts, 1):
+        folder, evs = on_disk(a)
+        want = t["name"] if k == 1 else os.path.join(t["name"], "attempt-%d" % k)
+        assert folder.endswith("/" + want), (folder, want)
+        assert evs, folder
+        assert evs == a["events"], folder + ": report and file differ"
+        assert a["events_dropped"] == 0, folder
+        assert all(e.get("attempt", 1) == k for e in evs), folder
+        # What the live stream showed of this attempt, no more, no less.
+        live = [e for e in stream
+                if e["test"] == t["name"] and e.get("attempt", 1) == k]
+        assert live == evs, folder + ": file and stream differ"
+PY
+        no_qemu_left
+    done
+    # Nobody keeps events without --json.
+    run 0 run -o "$work/r2" -t passes "$suites/retry.yaml"
+    [ -z "$(find "$work/r2" -name events.jsonl)" ] ||
+        fail "events.jsonl written without --json"
+    # --keep failed: the passing test's folder goes, after the report
+    # read its events.
+    run 1 run -j 2 -o "$work/r3" --keep failed --json "$work/k.json" \
+        -t always -t passes "$suites/retry.yaml"
+    python3 - "$work" <<'PY' || fail "--keep removed events before the report"
+import json, os, sys
+run = json.load(open(os.path.join(sys.argv[1], "k.json")))
+by = {t["name"]: t for t in run["tests"]}
+p = by["passes"]
+assert not os.path.exists(os.path.dirname(p["console_log"])), "folder kept"
+kinds = [e["kind"] for e in p["events"]]
+assert kinds[0] == "test_start" and kinds[-1] == "test_end", kinds
+assert p["events_dropped"] == 0
+a = by["always"]
+assert os.path.exists(os.path.join(os.path.dirname(a["console_log"]),
+                                   "events.jsonl"))
+PY
+}
+
 scenario_results_events() {
     local j
     for j in 1 2; do

@@ -5,6 +5,7 @@
  * result folded from events.
  */
 #include <dirent.h>
+#include <limits.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -17,6 +18,7 @@
 
 #include <cmocka.h>
 
+#include "eventlog.h"
 #include "testutil.h"
 
 #include <qhil/clock.h>
@@ -1071,6 +1073,273 @@ static void test_all_failures(void **state)
     qhil_suite_result_free(r);
 }
 
+/* The document as one json_dumpf of it writes it: streaming the report
+ * must not change a byte. */
+static void assert_one_dump(const char *text)
+{
+    json_t *doc = json_loads(text, 0, NULL);
+    char *again;
+
+    assert_non_null(doc);
+    again = json_dumps(doc, JSON_INDENT(2) | JSON_ENSURE_ASCII |
+                                JSON_PRESERVE_ORDER);
+    assert_non_null(again);
+    assert_int_equal(strlen(text), strlen(again) + 1);
+    assert_memory_equal(text, again, strlen(again));
+    assert_int_equal(text[strlen(again)], '\n');
+    free(again);
+    json_decref(doc);
+}
+
+static json_t *sample_events(void)
+{
+    return json_pack(
+        "[{s:s, s:I, s:s}, {s:s, s:s, s:{s:[i, s]}},"
+        " {s:s, s:s, s:b}]",
+        "kind", "test_start", "wall_ns", (json_int_t)12, "text",
+        "caf\xc3\xa9 \"q\"\t", "kind", "qmp_command", "test", "t",
+        "json", "arguments", 1, "x\n", "kind", "test_end", "verdict",
+        "pass", "cut", 0);
+}
+
+/* Two tests, the second retried once, each attempt with its events in
+ * memory (events) or in a file (events_log); file: the file's path. */
+static qhil_suite_result *events_result(const char *file, size_t kept)
+{
+    qhil_suite_result *r = new_result("events", 2);
+
+    set_test(&r->tests[0], "a", QHIL_PASS, 10);
+    set_test(&r->tests[1], "b", QHIL_PASS, 20);
+    r->tests[1].attempts = 2;
+    r->tests[1].tries = calloc(1, sizeof(*r->tests[1].tries));
+    r->tests[1].n_tries = 1;
+    r->tests[1].tries[0].verdict = QHIL_FAIL;
+    r->tests[0].events_dropped = 2;
+    if (file) {
+        r->tests[0].events_log = strdup(file);
+        r->tests[0].events_kept = kept;
+        r->tests[1].events_log = strdup(file);
+        r->tests[1].events_kept = kept;
+        r->tests[1].tries[0].events_log = strdup(file);
+        r->tests[1].tries[0].events_kept = kept;
+    } else {
+        r->tests[0].events = sample_events();
+        r->tests[1].events = sample_events();
+        r->tests[1].tries[0].events = sample_events();
+    }
+    return r;
+}
+
+/* The events of tests[i] (attempt 0: its own) and their events_dropped. */
+static size_t report_events(const char *text, size_t i, int prev,
+                            json_int_t *dropped)
+{
+    json_t *doc = json_loads(text, 0, NULL);
+    json_t *t = json_array_get(json_object_get(doc, "tests"), i);
+    size_t n;
+
+    if (prev) {
+        t = json_array_get(json_object_get(t, "previous_attempts"), 0);
+    }
+    assert_non_null(t);
+    n = json_array_size(json_object_get(t, "events"));
+    *dropped = json_integer_value(json_object_get(t, "events_dropped"));
+    json_decref(doc);
+    return n;
+}
+
+/* Kept events in events.jsonl: the report reads them back, test by
+ * test, and writes the very bytes it writes for the same events in
+ * memory. */
+static void test_json_events_file(void **state)
+{
+    char dir[PATH_MAX];
+    qhil_eventlog log;
+    json_t *evs = sample_events();
+    char *path = NULL;
+    char *again = NULL;
+    char *mem_text;
+    char *file_text;
+    qhil_suite_result *r;
+    size_t i;
+
+    (void)state;
+    snprintf(dir, sizeof(dir), "%s", tmp_dir);
+    assert_int_equal(qhil_eventlog_open(&log, dir, &path, NULL), 0);
+    for (i = 0; i < json_array_size(evs); i++) {
+        assert_int_equal(qhil_eventlog_put(&log, json_array_get(evs, i)), 0);
+    }
+    assert_int_equal(qhil_eventlog_close(&log), 0);
+    /* Never over a file that is there. */
+    assert_true(qhil_eventlog_open(&log, dir, &again, NULL) < 0);
+    assert_null(again);
+    assert_null(log.fp);
+    assert_non_null(path);
+
+    r = events_result(NULL, 0);
+    mem_text = render(r, QHIL_REPORT_JSON);
+    qhil_suite_result_free(r);
+    assert_one_dump(mem_text);
+    r = events_result(path, 3);
+    file_text = render(r, QHIL_REPORT_JSON);
+    qhil_suite_result_free(r);
+    assert_string_equal(file_text, mem_text);
+    free(file_text);
+    free(mem_text);
+
+    /* No tests at all: the same document as one dump. */
+    r = new_result("empty", 0);
+    mem_text = render(r, QHIL_REPORT_JSON);
+    assert_one_dump(mem_text);
+    assert_contains(mem_text, "\"tests\": []\n}\n");
+    free(mem_text);
+    qhil_suite_result_free(r);
+    json_decref(evs);
+    free(path);
+}
+
+/* A file cut short, removed, replaced or grown: the events that are
+ * there, the rest counted as dropped, never more than were written,
+ * never a failed report and never a wait. */
+static void test_json_events_damaged(void **state)
+{
+    const char *lines = "{\"kind\": \"test_start\"}\n"
+                        "{\"kind\": \"console_line\"}\n"
+                        "{\"kind\": \"test_end\"}\n";
+    char *cut = write_file("cut.jsonl", lines, strlen(lines) - 5);
+    char *bad = write_file("bad.jsonl", "{\"kind\": 1}\nnot json\n[1]\n", 25);
+    char *grown = write_file("grown.jsonl", lines, strlen(lines));
+    char *fifo = NULL;
+    char *link = NULL;
+    char *gone = NULL;
+    qhil_suite_result *r;
+    json_int_t dropped;
+    char *text;
+
+    (void)state;
+    assert_true(asprintf(&fifo, "%s/fifo.jsonl", tmp_dir) > 0);
+    assert_int_equal(mkfifo(fifo, 0600), 0);
+    assert_true(asprintf(&link, "%s/link.jsonl", tmp_dir) > 0);
+    assert_int_equal(symlink(grown, link), 0);
+    assert_true(asprintf(&gone, "%s/gone.jsonl", tmp_dir) > 0);
+
+    r = events_result(cut, 3);
+    text = render(r, QHIL_REPORT_JSON);
+    assert_int_equal(report_events(text, 0, 0, &dropped), 2);
+    assert_int_equal(dropped, 2 + 1);
+    assert_int_equal(report_events(text, 1, 1, &dropped), 2);
+    assert_int_equal(dropped, 1);
+    free(text);
+    qhil_suite_result_free(r);
+
+    r = events_result(bad, 3);
+    text = render(r, QHIL_REPORT_JSON);
+    assert_int_equal(report_events(text, 1, 0, &dropped), 1);
+    assert_int_equal(dropped, 2);
+    free(text);
+    qhil_suite_result_free(r);
+
+    r = events_result(grown, 2); /* lines past those written: not read */
+    text = render(r, QHIL_REPORT_JSON);
+    assert_int_equal(report_events(text, 1, 0, &dropped), 2);
+    assert_int_equal(dropped, 0);
+    free(text);
+    qhil_suite_result_free(r);
+
+    r = events_result(gone, 3);
+    text = render(r, QHIL_REPORT_JSON);
+    assert_int_equal(report_events(text, 1, 1, &dropped), 0);
+    assert_int_equal(dropped, 3);
+    free(text);
+    qhil_suite_result_free(r);
+
+    r = events_result(fifo, 3); /* nobody writes it: a read would block */
+    text = render(r, QHIL_REPORT_JSON);
+    assert_int_equal(report_events(text, 1, 0, &dropped), 0);
+    assert_int_equal(dropped, 3);
+    free(text);
+    qhil_suite_result_free(r);
+
+    r = events_result(link, 3); /* a symlink is not followed */
+    text = render(r, QHIL_REPORT_JSON);
+    assert_int_equal(report_events(text, 1, 0, &dropped), 0);
+    assert_int_equal(dropped, 3);
+    free(text);
+    qhil_suite_result_free(r);
+
+    unlink(fifo);
+    unlink(link);
+    free(cut);
+    free(bad);
+    free(grown);
+    free(fifo);
+    free(link);
+    free(gone);
+}
+
+/* The QEMU version for JUnit comes from the events in the file too. */
+static void test_annotate_events_file(void **state)
+{
+    const char *lines =
+        "{\"kind\": \"test_start\"}\n"
+        "{\"kind\": \"machine_start\", \"qemu_version\": \"7.2.9\"}\n";
+    char *path = write_file("version.jsonl", lines, strlen(lines));
+    qhil_suite_result *r = new_result("v", 2);
+
+    (void)state;
+    set_test(&r->tests[0], "a", QHIL_PASS, 1);
+    set_test(&r->tests[1], "b", QHIL_PASS, 1);
+    r->tests[0].events_log = strdup(path);
+    r->tests[0].events_kept = 2;
+    r->tests[1].events_log = strdup(path);
+    r->tests[1].events_kept = 1; /* the machine_start line is not its */
+    assert_int_equal(qhil_suite_result_annotate(r, NULL, NULL, 0), 0);
+    assert_non_null(r->tests[0].qemu_version);
+    assert_string_equal(r->tests[0].qemu_version, "7.2.9");
+    assert_null(r->tests[1].qemu_version);
+    qhil_suite_result_free(r);
+    free(path);
+}
+
+/* An attempt's file stops at its cap: the rest is refused, for the
+ * caller to count as dropped, and the file never grows past it. */
+static void test_eventlog_cap(void **state)
+{
+    char dir[PATH_MAX];
+    size_t big = (size_t)1 << 20;
+    char *text = malloc(big);
+    qhil_eventlog log;
+    json_t *ev;
+    char *path = NULL;
+    struct stat st;
+    size_t kept = 0;
+    size_t i;
+
+    (void)state;
+    assert_non_null(text);
+    memset(text, 'x', big - 1);
+    text[big - 1] = '\0';
+    ev = json_pack("{s:s, s:s}", "kind", "console_line", "text", text);
+    assert_non_null(ev);
+    snprintf(dir, sizeof(dir), "%s/cap", tmp_dir);
+    assert_int_equal(mkdir(dir, 0755), 0);
+    assert_int_equal(qhil_eventlog_open(&log, dir, &path, NULL), 0);
+    for (i = 0; i < 40; i++) {
+        kept += qhil_eventlog_put(&log, ev) == 0;
+    }
+    assert_int_equal(kept, 31);
+    assert_int_equal(qhil_eventlog_put(&log, ev), QHIL_ELIMIT);
+    assert_int_equal(qhil_eventlog_close(&log), 0);
+    assert_int_equal(stat(path, &st), 0);
+    assert_true((size_t)st.st_size <= QHIL_EVENTLOG_MAX);
+    assert_int_equal(qhil_eventlog_put(&log, ev), QHIL_EINVAL); /* closed */
+    unlink(path);
+    rmdir(dir);
+    free(path);
+    json_decref(ev);
+    free(text);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -1091,6 +1360,10 @@ int main(void)
         cmocka_unit_test(test_annotate_mismatch),
         cmocka_unit_test(test_retried),
         cmocka_unit_test(test_all_failures),
+        cmocka_unit_test(test_json_events_file),
+        cmocka_unit_test(test_json_events_damaged),
+        cmocka_unit_test(test_annotate_events_file),
+        cmocka_unit_test(test_eventlog_cap),
     };
 
     return cmocka_run_group_tests(tests, setup, teardown);
