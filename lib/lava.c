@@ -19,7 +19,8 @@
  *                   it); LAVA always sends a newline after a command,
  *                   so input without one ends in Ctrl-A, which makes
  *                   QEMU's console multiplexer swallow that newline
- *   reset, quit     Ctrl-A c, the monitor command, Ctrl-A c back
+ *   reset, quit     Ctrl-A c, the monitor command (a reset between
+ *                   stop and cont), Ctrl-A c back
  *   wait D          a delay item of D rounded up to whole seconds
  *   fail_on F       the entry's prompts: a prompt matched while a
  *                   success is expected fails the test
@@ -594,13 +595,17 @@ static void e_script(qhil_yamlout *e, const qhil_test *t)
             break;
         case QHIL_STEP_QMP:
             /* Ctrl-A c: to the monitor; Ctrl-A c: back; Ctrl-A eats
-             * LAVA's newline. */
+             * LAVA's newline.  The reset is made with the guest
+             * stopped: a guest that printed while the monitor still
+             * echoed the command had its banner cut by the monitor's
+             * line editing, and LAVA's pattern missed it.  cont runs
+             * it again once the monitor has printed its prompt. */
             qhil_yamlout_kv(e, "command",
                             strcmp(st->command, "quit") == 0
                                 ? "\x01"
                                   "cquit\n"
                                 : "\x01"
-                                  "csystem_reset\n\x01"
+                                  "cstop\nsystem_reset\ncont\n\x01"
                                   "c\x01");
             e_item_success(e, NULL);
             break;

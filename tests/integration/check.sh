@@ -1036,7 +1036,7 @@ PY
     grep -q '"case": "0_qmp-system-reset".*"result": "pass"' \
         "$work/lava/uboot-arm-qmp-system-reset.log" ||
         fail "the reset job failed on LAVA's rendered device"
-    grep -q 'csystem_reset' "$work/lava/uboot-arm-qmp-system-reset.log" ||
+    grep -q 'cstop.*system_reset.*cont' "$work/lava/uboot-arm-qmp-system-reset.log" ||
         fail "the reset did not go through the monitor"
 }
 
@@ -1088,7 +1088,7 @@ scenario_lava_export() {
     has '^  no_kvm: true$'
     # Patterns for the CR LF LAVA's terminal gives every LF.
     has 'message: \(\?m\)\(\?a:\(\?:\\r\\n\)=> \)$'
-    has 'command: "\\x01csystem_reset\\n\\x01c\\x01"'
+    has 'command: "\\x01cstop\\nsystem_reset\\ncont\\n\\x01c\\x01"'
     has 'command: " \\x01"'
     lacks '-monitor'
     cp "$work/test/uboot-arm-version.yaml" "$work/out"
