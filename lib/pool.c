@@ -66,6 +66,7 @@
 #include "internal.h"
 #include "jsonbytes.h"
 #include "pool.h"
+#include "proc.h"
 #include "step.h"
 
 /* QEMU's start and stop, on top of a test's own budget. */
@@ -495,19 +496,10 @@ static bool take_input(const qhil_pool *p, worker *w)
 /* Reap pid within POOL_REAP_NS; false when it still runs. */
 static bool reap(pid_t pid, int *status)
 {
-    int64_t deadline = qhil_deadline_in(POOL_REAP_NS);
-
-    for (;;) {
-        pid_t r = waitpid(pid, status, WNOHANG);
-
-        if (r == pid || (r < 0 && errno != EINTR)) {
-            return true;
-        }
-        if (qhil_now() >= deadline) {
-            return false;
-        }
-        poll(NULL, 0, 10);
-    }
+    /* On its pidfd: the worker is reaped the moment it exits (its pipe
+     * ends just before), so the next test's worker starts at once. */
+    return qhil_proc_wait(pid, qhil_deadline_in(POOL_REAP_NS), status) ==
+           QHIL_EOK;
 }
 
 /* Runs to start again (retries), first in first out: a run is in it at
