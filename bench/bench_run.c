@@ -4,7 +4,7 @@
  * The test: boot the mps2-an385 example firmware, expect the banner, QMP
  * system_reset, expect the banner again, send "echo bench" and expect the
  * echo, quit QEMU.  It runs N times (default 20) through libqhil's suite
- * runner, and N times through a minimal raw client in this file that uses
+ * runner, and N times through a minimal raw client (rawclient.c) that uses
  * only libc (socketpairs, fork/exec, strstr on the bytes read), the
  * floor.  Runs alternate so drift hits both alike.  Printed: median wall
  * time per test, and CPU time this process spent per test (QEMU's own
@@ -13,122 +13,26 @@
  * usage: bench_run [-n N] [--firmware ELF] [--boards DIR]
  */
 #include <errno.h>
-#include <fcntl.h>
 #include <getopt.h>
-#include <poll.h>
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/socket.h>
 #include <sys/stat.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include <qhil/qhil.h>
 
 #include "benchutil.h"
+#include "rawclient.h"
 
-#define RAW_DEADLINE (10 * QHIL_SEC)
-
-/* ---- the floor: a raw client ------------------------------------- */
-
-typedef struct raw_stream {
-    int fd;
-    char buf[1 << 16];
-    size_t len;
-} raw_stream;
-
-/* Read until needle appears after *from; *from moves past it. */
-static int raw_expect(raw_stream *s, const char *needle, size_t *from,
-                      int64_t deadline)
-{
-    for (;;) {
-        char *hit;
-        struct pollfd pfd = {.fd = s->fd, .events = POLLIN};
-        ssize_t n;
-
-        s->buf[s->len] = '\0';
-        hit = strstr(s->buf + *from, needle);
-        if (hit) {
-            *from = (size_t)(hit - s->buf) + strlen(needle);
-            return 0;
-        }
-        if (poll(&pfd, 1, qhil_deadline_poll_ms(deadline)) <= 0) {
-            return -1;
-        }
-        n = read(s->fd, s->buf + s->len, sizeof(s->buf) - 1 - s->len);
-        if (n <= 0) {
-            return -1;
-        }
-        s->len += (size_t)n;
-    }
-}
-
-static int raw_write(int fd, const char *text)
-{
-    size_t len = strlen(text);
-
-    return write(fd, text, len) == (ssize_t)len ? 0 : -1;
-}
+/* ---- the floor: a raw client (rawclient.c) ------------------------ */
 
 static int raw_once(char *const *argv)
 {
     static raw_stream qmp;
     static raw_stream con;
-    int q[2];
-    int c[2];
-    size_t qpos = 0;
-    size_t cpos = 0;
-    int64_t deadline = qhil_deadline_in(RAW_DEADLINE);
-    int status;
-    int rc = -1;
-    pid_t pid;
 
-    if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, q) < 0 ||
-        socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, c) < 0) {
-        return -1;
-    }
-    pid = fork();
-    if (pid == 0) {
-        int null = open("/dev/null", O_RDWR);
-
-        dup2(q[1], 3);
-        dup2(c[1], 4);
-        dup2(null, 0);
-        dup2(null, 1);
-        dup2(null, 2);
-        execvp(argv[0], argv);
-        _exit(127);
-    }
-    close(q[1]);
-    close(c[1]);
-    qmp.fd = q[0];
-    qmp.len = 0;
-    con.fd = c[0];
-    con.len = 0;
-    if (raw_expect(&qmp, "\"QMP\"", &qpos, deadline) < 0 ||
-        raw_write(qmp.fd, "{\"execute\":\"qmp_capabilities\",\"id\":1}\n")
-            < 0 ||
-        raw_expect(&qmp, "\"id\": 1}", &qpos, deadline) < 0 ||
-        raw_expect(&con, "Hello, QEMU!", &cpos, deadline) < 0 ||
-        raw_write(qmp.fd, "{\"execute\":\"system_reset\",\"id\":2}\n") < 0 ||
-        raw_expect(&qmp, "\"id\": 2}", &qpos, deadline) < 0 ||
-        raw_expect(&con, "Hello, QEMU!", &cpos, deadline) < 0 ||
-        raw_expect(&con, "> ", &cpos, deadline) < 0 ||
-        raw_write(con.fd, "echo bench\n") < 0 ||
-        /* Same wake-up as qhil's send: QEMU 7.2's UART needs it. */
-        raw_write(qmp.fd, "{\"execute\":\"query-status\",\"id\":3}\n") < 0 ||
-        raw_expect(&con, "\r\nbench\r\n", &cpos, deadline) < 0 ||
-        raw_write(qmp.fd, "{\"execute\":\"quit\",\"id\":4}\n") < 0) {
-        kill(pid, SIGKILL);
-    } else {
-        rc = 0;
-    }
-    waitpid(pid, &status, 0);
-    close(qmp.fd);
-    close(con.fd);
-    return rc;
+    return raw_test(argv, &qmp, &con);
 }
 
 /* ---- qhil: the same test as a suite ------------------------------ */
