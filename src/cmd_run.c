@@ -171,10 +171,11 @@ static void run_usage(FILE *f)
             "--shard, then\n"
             "shuffled, then repeated; --list shows the result.\n"
             "\n"
-            "Exit status: 0 all tests passed (flaky ones too), 1 a test "
-            "failed or\n"
-            "had an error (on its last attempt), 2 the command line or "
-            "the suite\n"
+            "Exit status: 0 all tests ran and passed (flaky ones too), 1 "
+            "a test\n"
+            "failed or had an error (on its last attempt) or was not run "
+            "(the run\n"
+            "folder's cap), 2 the command line or the suite\n"
             "is wrong; 128 + N when signal N interrupted the run (130 "
             "SIGINT,\n"
             "129 SIGHUP, 143 SIGTERM, 141 stdout closed): the running "
@@ -1066,7 +1067,9 @@ int cmd_run(int argc, char **argv)
         }
         errors -= interrupted;
         skipped -= not_run;
-        status = failed + errors ? QHIL_EXIT_FAILED : QHIL_EXIT_OK;
+        /* Tests that were to run and did not (the run folder filled,
+         * --fail-fast) fail the run too: a green run ran them all. */
+        status = failed + errors + not_run ? QHIL_EXIT_FAILED : QHIL_EXIT_OK;
         rc = qhil_event_sink_close(event_sink, &e);
         event_sink = NULL;
         cli.sink = NULL;

@@ -4551,6 +4551,12 @@ scenario_limits_run_folder() {
     size=$(du -sb "$work/r/latest/" | cut -f1)
     [ "$size" -le $((180 * 1024)) ] || fail "run folder $size bytes with -j 2"
     no_qemu_left
+    # Tests not run for the cap fail the run even when every test that
+    # ran passed: a green run ran them all.
+    rm -rf "$work/r"
+    run 1 run -j 1 --max-run-folder 20KiB -t quick --repeat 20 -o "$work/r" \
+        "$suites/progress.yaml"
+    has '^[1-9][0-9]* passed, 0 failed, [1-9][0-9]* not run$'
     # Without a cap the same suite passes whole: the cap did the above.
     rm -rf "$work/r"
     run 0 run -j 2 -o "$work/r" "$suites/limits-run-folder.yaml"
